@@ -1,0 +1,194 @@
+"""Activation functions, their derivatives, and the same functions as layers.
+
+Each function works elementwise (softmax row-wise) and keeps the dtype of its input.
+Derivatives are written in terms of the forward output where that is cheaper, the way the
+book derives them.
+
+See Also
+--------
+Book, Step 1 "Neuron and activation" and Step 3 "Deep networks" derive every derivative here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_array
+from .layers.base import Layer
+
+
+# ---------------------------------------------------------------- functions
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid, computed without overflow.
+
+    Notes
+    -----
+    :math:`\\sigma(z) = 1 / (1 + e^{-z}) = \\tfrac12 (1 + \\tanh(z/2))`. The second form is
+    used because ``exp(-z)`` overflows for large negative ``z``, while ``tanh`` saturates.
+    """
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def sigmoid_prime(z: np.ndarray) -> np.ndarray:
+    """Derivative of the sigmoid: :math:`\\sigma'(z) = \\sigma(z)(1 - \\sigma(z))`."""
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return np.tanh(z)
+
+
+def tanh_prime(z: np.ndarray) -> np.ndarray:
+    """Derivative of tanh: :math:`1 - \\tanh^2(z)`."""
+    t = np.tanh(z)
+    return 1.0 - t * t
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    """Rectified linear unit :math:`\\max(0, z)`."""
+    return np.maximum(z, 0)
+
+
+def relu_prime(z: np.ndarray) -> np.ndarray:
+    """Derivative of ReLU: 1 where ``z > 0``, else 0 (0 is used at the kink ``z = 0``)."""
+    return (z > 0).astype(z.dtype)
+
+
+def leaky_relu(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
+    """Leaky ReLU: ``z`` where ``z > 0``, else ``alpha * z``."""
+    return np.where(z > 0, z, z * z.dtype.type(alpha))
+
+
+def leaky_relu_prime(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
+    """Derivative of leaky ReLU: 1 where ``z > 0``, else ``alpha``."""
+    return np.where(z > 0, z.dtype.type(1), z.dtype.type(alpha))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits.
+
+    Parameters
+    ----------
+    z : ndarray of shape (N, C)
+        Logits, one row per example.
+
+    Returns
+    -------
+    p : ndarray of shape (N, C)
+        Probabilities; each row sums to one.
+
+    Notes
+    -----
+    :math:`p_{ij} = e^{z_{ij} - m_i} / \\sum_k e^{z_{ik} - m_i}` with :math:`m_i = \\max_k z_{ik}`.
+    Subtracting the row maximum changes nothing mathematically and keeps ``exp`` from
+    overflowing.
+    """
+    check_array(z, "z", ndim=2, where="softmax")
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------- layers
+
+
+class _Elementwise(Layer):
+    """An elementwise activation layer; subclasses define ``_f`` and ``_df``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._z: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        check_array(x, "x", where=f"{type(self).__name__}.forward")
+        self._z = x
+        return self._f(x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._require_forward(self._z)
+        check_array(dout, "dout", where=f"{type(self).__name__}.backward")
+        if dout.shape != self._z.shape:
+            raise ValueError(
+                f"{type(self).__name__}.backward: dout must have the forward output's shape "
+                f"{self._z.shape}, got {dout.shape}"
+            )
+        return self._backward(dout, self._z)
+
+    def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return dout * self._df(z)
+
+
+class Sigmoid(_Elementwise):
+    """Sigmoid layer: forward :math:`\\sigma(z)`, backward ``dout * σ(z)(1-σ(z))``."""
+
+    _f = staticmethod(sigmoid)
+    _df = staticmethod(sigmoid_prime)
+
+
+class Tanh(_Elementwise):
+    """Tanh layer: forward ``tanh(z)``, backward ``dout * (1 - tanh(z)**2)``."""
+
+    _f = staticmethod(tanh)
+    _df = staticmethod(tanh_prime)
+
+
+class ReLU(_Elementwise):
+    """ReLU layer: forward ``max(0, z)``, backward passes ``dout`` where ``z > 0``."""
+
+    _f = staticmethod(relu)
+
+    @staticmethod
+    def _df(z: np.ndarray) -> np.ndarray:
+        return relu_prime(z)
+
+    def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
+        # np.where makes a new array: dout is never written to (a bug of some references).
+        return np.where(z > 0, dout, dout.dtype.type(0))
+
+
+class LeakyReLU(_Elementwise):
+    """Leaky ReLU layer with slope ``alpha`` for negative inputs."""
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def _f(self, z: np.ndarray) -> np.ndarray:
+        return leaky_relu(z, self.alpha)
+
+    def _df(self, z: np.ndarray) -> np.ndarray:
+        return leaky_relu_prime(z, self.alpha)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+class Softmax(Layer):
+    """Row-wise softmax layer.
+
+    Notes
+    -----
+    The Jacobian of one row is :math:`J = \\mathrm{diag}(p) - p p^\\top`, so the backward pass is
+    the vector-Jacobian product :math:`dz = p \\odot (dout - \\langle dout, p \\rangle)`, computed
+    without forming :math:`J`. For classification, prefer
+    :func:`nnscratch.losses.softmax_cross_entropy` on logits: it fuses the two and is stable.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._p: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._p = softmax(x)
+        return self._p
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._require_forward(self._p)
+        p = self._p
+        check_array(dout, "dout", ndim=2, where="Softmax.backward")
+        if dout.shape != p.shape:
+            raise ValueError(f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}")
+        return p * (dout - np.sum(dout * p, axis=1, keepdims=True))

@@ -1,0 +1,119 @@
+"""Loss functions. Each returns ``(loss, grad)``: the scalar loss and its gradient with
+respect to the prediction, in the prediction's shape and dtype.
+
+Losses own the batch mean: the ``1/N`` appears here and nowhere else, so layers can simply
+sum over the batch in their backward pass.
+
+See Also
+--------
+Book, Step 1 (binary cross-entropy) and Step 3 (MSE, softmax cross-entropy and its ``p - y``
+gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_array, check_labels, check_same_shape
+from .activations import sigmoid
+
+
+def mean_squared_error(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean squared error over every element.
+
+    Parameters
+    ----------
+    y_hat : ndarray of shape (N, D)
+        Predictions.
+    y : ndarray of shape (N, D)
+        Targets.
+
+    Returns
+    -------
+    loss : float
+        :math:`L = \\frac{1}{N D} \\sum_{i,j} (\\hat y_{ij} - y_{ij})^2` (PyTorch's ``MSELoss``).
+    dy_hat : ndarray of shape (N, D)
+        :math:`\\partial L / \\partial \\hat y = \\frac{2}{N D} (\\hat y - y)`.
+    """
+    check_array(y_hat, "y_hat", where="mean_squared_error")
+    check_array(y, "y", where="mean_squared_error")
+    check_same_shape(y_hat, y, ("y_hat", "y"), where="mean_squared_error")
+    diff = y_hat - y
+    loss = float(np.mean(diff * diff))
+    return loss, (2.0 / diff.size) * diff
+
+
+def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy on logits, stable for logits of any size.
+
+    Parameters
+    ----------
+    z : ndarray of shape (N,) or (N, 1)
+        Logits; the predicted probability is :math:`\\sigma(z)`.
+    y : ndarray of shape (N,)
+        Labels, 0 or 1 (integer or float).
+
+    Returns
+    -------
+    loss : float
+        :math:`L = -\\frac1N \\sum_i [y_i \\log \\sigma(z_i) + (1 - y_i) \\log(1 - \\sigma(z_i))]`.
+    dz : ndarray, same shape as ``z``
+        :math:`\\partial L / \\partial z_i = (\\sigma(z_i) - y_i) / N`.
+
+    Notes
+    -----
+    Written as :math:`\\max(z, 0) - z y + \\log(1 + e^{-|z|})`, which equals the definition
+    but never takes the log of 0 or the exp of a large number. Computing
+    ``log(sigmoid(z))`` directly returns ``-inf`` once ``sigmoid(z)`` rounds to 0.
+    """
+    check_array(z, "z", where="binary_cross_entropy")
+    check_array(y, "y", where="binary_cross_entropy")
+    n = z.shape[0] if z.ndim else 0
+    if z.ndim not in (1, 2) or (z.ndim == 2 and z.shape[1] != 1):
+        raise ValueError(f"binary_cross_entropy: z must have shape (N,) or (N, 1), got {z.shape}")
+    if y.shape != (n,):
+        raise ValueError(f"binary_cross_entropy: y must have shape ({n},) to match z, got {y.shape}")
+    if y.size and not np.all((y == 0) | (y == 1)):
+        raise ValueError("binary_cross_entropy: y must contain only 0 and 1")
+    zf = z.reshape(n)
+    yf = y.astype(z.dtype, copy=False)
+    loss = float(np.mean(np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))))
+    dz = (sigmoid(zf) - yf) / z.dtype.type(n)
+    return loss, dz.reshape(z.shape)
+
+
+def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Softmax followed by cross-entropy, on logits and integer labels.
+
+    Parameters
+    ----------
+    z : ndarray of shape (N, C)
+        Logits.
+    y : ndarray of shape (N,)
+        Integer class labels in ``[0, C)``.
+
+    Returns
+    -------
+    loss : float
+        :math:`L = \\frac1N \\sum_i (\\log \\sum_k e^{z_{ik}} - z_{i y_i})`.
+    dz : ndarray of shape (N, C)
+        :math:`\\partial L / \\partial z = (p - Y) / N`, with :math:`p = \\mathrm{softmax}(z)`
+        and :math:`Y` the one-hot labels.
+
+    Notes
+    -----
+    The log-sum-exp is shifted by the row maximum, so large logits neither overflow nor make
+    the loss ``inf``.
+    """
+    check_array(z, "z", ndim=2, where="softmax_cross_entropy")
+    n, c = z.shape
+    check_labels(y, n, c, where="softmax_cross_entropy")
+    rows = np.arange(n)
+    shifted = z - z.max(axis=1, keepdims=True)       # (N, C)
+    e = np.exp(shifted)
+    norm = e.sum(axis=1, keepdims=True)               # (N, 1)
+    loss = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y]))
+    dz = e / norm                                     # softmax(z), reusing the exponentials
+    dz[rows, y] -= 1
+    dz /= z.dtype.type(n)
+    return loss, dz

@@ -1,0 +1,125 @@
+"""``Sequential``: a network is a list of layers applied in order.
+
+A ``Sequential`` follows the layer protocol itself, so anything that works on a layer
+(gradient checks, nesting) works on a whole network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .layers.base import Layer
+
+
+class Sequential(Layer):
+    """Layers applied one after the other.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Applied in order by :meth:`forward`, in reverse order by :meth:`backward`.
+
+    Notes
+    -----
+    ``params`` and ``grads`` are flat dicts keyed ``"<index>.<name>"`` (``"0.W"``, ``"0.b"``,
+    ``"2.W"``, ...). Their values are the layers' own arrays, not copies, so an optimizer
+    that updates ``params`` in place updates the layers.
+
+    See Also
+    --------
+    Book, Step 3 "Deep networks": backpropagation as a loop over layers in reverse.
+    """
+
+    def __init__(self, layers: list[Layer]) -> None:
+        super().__init__()
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
+                raise TypeError(
+                    f"Sequential: item {i} must follow the layer protocol "
+                    f"(forward, backward, params, grads), got {type(layer).__name__}"
+                )
+        self.layers = layers
+
+    # params and grads are views assembled on demand, so they always reflect the layers
+    # (a layer's backward replaces its grads arrays).
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @params.setter
+    def params(self, value) -> None:  # Layer.__init__ assigns {}; the layers own the arrays.
+        if value:
+            raise AttributeError("Sequential.params is assembled from its layers; set them there")
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    @grads.setter
+    def grads(self, value) -> None:
+        if value:
+            raise AttributeError("Sequential.grads is assembled from its layers")
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Apply every layer in order; returns the last layer's output."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Backpropagate ``dout`` through the layers in reverse; returns ``dx``."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
+        outs = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    @property
+    def n_params(self) -> int:
+        """Number of learned scalars."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential([\n{inner}\n])"
+
+
+def save_params(model: Layer, path: str | Path) -> None:
+    """Save a model's ``params`` to a ``.npz`` file (keys as in ``model.params``)."""
+    np.savez(path, **model.params)
+
+
+def load_params(model: Layer, path: str | Path) -> None:
+    """Load ``params`` saved by :func:`save_params` into ``model``, in place.
+
+    Raises ``ValueError`` when the file's keys, shapes or dtypes differ from the model's,
+    naming the first difference: weights are never loaded into the wrong architecture.
+    """
+    params = model.params
+    with np.load(path) as data:
+        if set(data.files) != set(params):
+            raise ValueError(
+                f"load_params: {path} holds parameters {sorted(data.files)}, "
+                f"but the model has {sorted(params)}"
+            )
+        for k, v in params.items():
+            a = data[k]
+            if a.shape != v.shape or a.dtype != v.dtype:
+                raise ValueError(
+                    f"load_params: parameter {k!r} in {path} has shape {a.shape} and dtype "
+                    f"{a.dtype}; the model expects {v.shape} and {v.dtype}"
+                )
+        for k, v in params.items():
+            v[...] = data[k]

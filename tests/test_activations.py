@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnscratch import activations as act
+from nnscratch.gradcheck import check_layer
+
+ELEMENTWISE = [
+    (act.Sigmoid, act.sigmoid, act.sigmoid_prime, lambda z: 1 / (1 + sp.exp(-z))),
+    (act.Tanh, act.tanh, act.tanh_prime, sp.tanh),
+    (act.ReLU, act.relu, act.relu_prime, lambda z: sp.Max(0, z)),
+    (act.LeakyReLU, act.leaky_relu, act.leaky_relu_prime,
+     lambda z: sp.Piecewise((z, z > 0), (sp.Rational(1, 100) * z, True))),
+]
+
+
+@pytest.mark.parametrize("layer_cls", [e[0] for e in ELEMENTWISE] + [act.Softmax])
+def test_layer_gradients_match_finite_differences(layer_cls, rng):
+    x = rng.standard_normal((5, 4))
+    check_layer(layer_cls(), x, rng=rng).assert_ok()
+
+
+@pytest.mark.parametrize("layer_cls, f, df, sym", ELEMENTWISE)
+def test_function_and_derivative_match_sympy(layer_cls, f, df, sym, rng):
+    z = sp.symbols("z", real=True)
+    expr = sym(z)
+    f_sym = sp.lambdify(z, expr, "numpy")
+    df_sym = sp.lambdify(z, sp.diff(expr, z), "numpy")
+    # Points away from the kink at 0, where the derivative of ReLU is undefined.
+    pts = rng.standard_normal(50)
+    pts = pts[np.abs(pts) > 1e-3]
+    np.testing.assert_allclose(f(pts), np.array([f_sym(p) for p in pts], dtype=float), rtol=1e-12)
+    np.testing.assert_allclose(df(pts), np.array([df_sym(p) for p in pts], dtype=float), rtol=1e-12)
+
+
+def test_sigmoid_is_stable_for_huge_inputs():
+    z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
+    with np.errstate(all="raise"):
+        s = act.sigmoid(z)
+    assert s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
+    assert np.all(np.isfinite(act.sigmoid_prime(z)))
+
+
+def test_softmax_rows_sum_to_one_and_survive_large_logits():
+    z = np.array([[1000.0, 1000.0, -1000.0], [1.0, 2.0, 3.0]])
+    p = act.softmax(z)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p[0], [0.5, 0.5, 0.0])
+
+
+def test_softmax_backward_equals_explicit_jacobian(rng):
+    z = rng.standard_normal((3, 4))
+    dout = rng.standard_normal((3, 4))
+    layer = act.Softmax()
+    p = layer.forward(z)
+    dz = layer.backward(dout)
+    for i in range(3):
+        jac = np.diag(p[i]) - np.outer(p[i], p[i])
+        np.testing.assert_allclose(dz[i], jac.T @ dout[i], rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 6)), seed=st.integers(0, 2**32 - 1))
+def test_activation_layers_keep_shape_dtype_and_do_not_mutate(shape, seed):
+    rng = np.random.default_rng(seed)
+    for layer in [act.Sigmoid(), act.Tanh(), act.ReLU(), act.LeakyReLU(0.1), act.Softmax()]:
+        for dtype in (np.float32, np.float64):
+            x = rng.standard_normal(shape).astype(dtype)
+            dout = rng.standard_normal(shape).astype(dtype)
+            x0, d0 = x.copy(), dout.copy()
+            out = layer.forward(x)
+            dx = layer.backward(dout)
+            assert out.shape == dx.shape == shape
+            assert out.dtype == dx.dtype == dtype
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(dout, d0)
+
+
+def test_backward_before_forward_and_wrong_shapes_raise():
+    with pytest.raises(RuntimeError, match="before forward"):
+        act.ReLU().backward(np.ones((2, 2)))
+    layer = act.Sigmoid()
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*got \(3, 2\)"):
+        layer.backward(np.ones((3, 2)))
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        act.ReLU().forward([1.0, 2.0])
+    with pytest.raises(ValueError, match="2 dimensions"):
+        act.softmax(np.ones(3))

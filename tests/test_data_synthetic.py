@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from nnscratch import data
+
+MAKERS = [data.make_blobs, data.make_xor, data.make_moons, data.make_circles, data.make_spirals]
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_shapes_dtypes_balance_and_determinism(make):
+    X, y = make(120, np.random.default_rng(1))
+    assert X.shape == (120, 2) and X.dtype == np.float64
+    assert y.shape == (120,) and y.dtype == np.int64
+    counts = np.bincount(y)
+    assert counts.max() - counts.min() <= 1
+    X2, y2 = make(120, np.random.default_rng(1))
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    X3, _ = make(120, np.random.default_rng(2))
+    assert not np.array_equal(X, X3)
+
+
+def test_xor_labels_follow_the_quadrants():
+    X, y = data.make_xor(400, np.random.default_rng(0), noise=0.05)
+    np.testing.assert_array_equal(y, (X[:, 0] * X[:, 1] < 0).astype(int))
+
+
+def test_circles_radius():
+    X, y = data.make_circles(200, np.random.default_rng(0), noise=0.0, factor=0.3)
+    r = np.linalg.norm(X, axis=1)
+    np.testing.assert_allclose(r[y == 1], 0.3)
+    np.testing.assert_allclose(r[y == 0], 1.0)
+
+
+def test_split_and_one_hot(rng):
+    X, y = data.make_moons(100, rng)
+    Xtr, Xte, ytr, yte = data.train_test_split(X, y, rng=rng, test_fraction=0.2)
+    assert len(Xte) == 20 and len(Xtr) == 80 and len(ytr) == 80 and len(yte) == 20
+    np.testing.assert_array_equal(data.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="Generator"):
+        data.make_moons(10, 0)
+    with pytest.raises(ValueError, match="at least 2"):
+        data.make_xor(1, np.random.default_rng())
+    with pytest.raises(ValueError, match="factor"):
+        data.make_circles(10, np.random.default_rng(), factor=2)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        data.one_hot(np.array([3]), 3)

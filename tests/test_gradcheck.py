@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from nnscratch import gradcheck
+from nnscratch.layers import Dense, Layer
+
+
+class BrokenDense(Dense):
+    """A Dense layer whose weight gradient forgets the transpose's scale: a typical bug."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = 2 * self.grads["W"]
+        return dx
+
+
+def test_numerical_gradient_of_a_known_function():
+    x = np.array([1.0, -2.0, 3.0])
+    g = gradcheck.numerical_gradient(lambda: float(np.sum(x**3)), x)
+    np.testing.assert_allclose(g, 3 * x**2, rtol=1e-8)
+    np.testing.assert_array_equal(x, [1.0, -2.0, 3.0])  # restored exactly
+
+
+def test_a_wrong_backward_is_caught(rng):
+    result = gradcheck.check_layer(BrokenDense(3, 2, rng=rng), rng.standard_normal((4, 3)), rng=rng)
+    assert not result.passed
+    assert result.errors["x"] < 1e-7 and result.errors["W"] > 0.1
+    with pytest.raises(AssertionError, match="W"):
+        result.assert_ok()
+
+
+def test_refuses_anything_but_float64(rng):
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck.check_layer(Dense(3, 2, rng=rng, dtype=np.float32),
+                              rng.standard_normal((2, 3)).astype(np.float32), rng=rng)
+    with pytest.raises(TypeError, match=r"params\['W'\]"):
+        gradcheck.check_layer(Dense(3, 2, rng=rng, dtype=np.float32), rng.standard_normal((2, 3)), rng=rng)
+
+
+def test_check_does_not_modify_the_callers_input(rng):
+    x = rng.standard_normal((3, 3))
+    x0 = x.copy()
+    gradcheck.check_layer(Dense(3, 2, rng=rng), x, rng=rng)
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_relative_error_edge_cases():
+    assert gradcheck.relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert gradcheck.relative_error(np.ones(3), -np.ones(3)) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        gradcheck.relative_error(np.ones(2), np.ones(3))
+
+
+def test_empty_result_never_passes():
+    assert not gradcheck.GradCheckResult({}).passed
+    with pytest.raises(AssertionError, match="compared nothing"):
+        gradcheck.GradCheckResult({}).assert_ok()

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import sympy as sp
+
+from nnscratch import losses
+from nnscratch.gradcheck import check_loss
+
+
+def test_mse_value_and_gradient(rng):
+    y_hat, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    loss, _ = losses.mean_squared_error(y_hat, y)
+    assert loss == pytest.approx(np.mean((y_hat - y) ** 2))
+    check_loss(losses.mean_squared_error, y_hat, y).assert_ok()
+
+
+def test_bce_gradient_for_both_label_layouts(rng):
+    y = rng.integers(0, 2, size=7)
+    check_loss(losses.binary_cross_entropy, rng.standard_normal((7, 1)), y).assert_ok()
+    check_loss(losses.binary_cross_entropy, rng.standard_normal(7), y).assert_ok()
+
+
+def test_bce_matches_the_textbook_formula_and_sympy(rng):
+    z = rng.standard_normal(5)
+    y = np.array([0, 1, 1, 0, 1])
+    p = 1 / (1 + np.exp(-z))
+    loss, dz = losses.binary_cross_entropy(z, y)
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rel=1e-12)
+    zs, ys = sp.symbols("z y", real=True)
+    ps = 1 / (1 + sp.exp(-zs))
+    dL = sp.lambdify((zs, ys), sp.diff(-(ys * sp.log(ps) + (1 - ys) * sp.log(1 - ps)), zs))
+    np.testing.assert_allclose(dz, [dL(a, b) / 5 for a, b in zip(z, y)], rtol=1e-10)
+
+
+def test_bce_is_finite_for_huge_logits():
+    loss, dz = losses.binary_cross_entropy(np.array([1000.0, -1000.0]), np.array([0, 1]))
+    assert loss == pytest.approx(1000.0)
+    np.testing.assert_allclose(dz, [0.5, -0.5])
+
+
+def test_softmax_cross_entropy_gradient_is_p_minus_y(rng):
+    z = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, size=6)
+    check_loss(losses.softmax_cross_entropy, z, y).assert_ok()
+    loss, dz = losses.softmax_cross_entropy(z, y)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(6), y])), rel=1e-12)
+    np.testing.assert_allclose(dz, (p - np.eye(4)[y]) / 6, rtol=1e-12)
+
+
+def test_softmax_cross_entropy_is_finite_for_huge_logits():
+    loss, dz = losses.softmax_cross_entropy(np.array([[1e4, 0.0, -1e4]]), np.array([1]))
+    assert loss == pytest.approx(1e4)
+    assert np.all(np.isfinite(dz))
+
+
+def test_losses_keep_dtype_and_do_not_mutate(rng):
+    z = rng.standard_normal((4, 3)).astype(np.float32)
+    y = np.array([0, 2, 1, 1])
+    z0 = z.copy()
+    _, dz = losses.softmax_cross_entropy(z, y)
+    assert dz.dtype == np.float32
+    np.testing.assert_array_equal(z, z0)
+
+
+def test_bad_inputs_say_what_was_expected():
+    with pytest.raises(ValueError, match=r"shape \(3,\).*got \(2,\)"):
+        losses.softmax_cross_entropy(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        losses.softmax_cross_entropy(np.zeros((2, 2)), np.array([0, 2]))
+    with pytest.raises(TypeError, match="integer class labels"):
+        losses.softmax_cross_entropy(np.zeros((2, 2)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.mean_squared_error(np.zeros((2, 2)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        losses.binary_cross_entropy(np.zeros(2), np.array([0, 2]))

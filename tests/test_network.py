@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from nnscratch import losses
+from nnscratch.activations import ReLU, Sigmoid, Tanh
+from nnscratch.data import make_spirals
+from nnscratch.gradcheck import check_layer
+from nnscratch.layers import Dense
+from nnscratch.network import Sequential, load_params, save_params
+from nnscratch.optim import SGD
+
+
+def mlp(rng, sizes=(2, 16, 16, 3), act=ReLU, dtype=np.float64):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(a, b, rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return Sequential(layers)
+
+
+@pytest.mark.parametrize("act", [ReLU, Tanh, Sigmoid])
+def test_whole_network_gradient_check(act, rng):
+    net = mlp(rng, (3, 5, 4, 2), act)
+    check_layer(net, rng.standard_normal((6, 3)), rng=rng).assert_ok()
+
+
+def test_params_are_the_layers_arrays(rng):
+    net = mlp(rng)
+    assert list(net.params) == ["0.W", "0.b", "2.W", "2.b", "4.W", "4.b"]
+    assert net.params["0.W"] is net[0].params["W"]
+    assert net.n_params == 2 * 16 + 16 + 16 * 16 + 16 + 16 * 3 + 3
+    net.forward(np.ones((2, 2)))
+    net.backward(np.ones((2, 3)))
+    assert net.grads.keys() == net.params.keys()
+
+
+def train(seed, epochs=300):
+    rng = np.random.default_rng(seed)
+    X, y = make_spirals(150, rng)
+    net = mlp(rng, (2, 32, 32, 3))
+    opt = SGD(lr=0.5)
+    history = []
+    for _ in range(epochs):
+        loss, dz = losses.softmax_cross_entropy(net.forward(X, training=True), y)
+        net.backward(dz)
+        opt.step(net.params, net.grads)
+        history.append(loss)
+    acc = float(np.mean(net.predict(X).argmax(axis=1) == y))
+    return history, acc
+
+
+def test_small_network_overfits_a_tiny_dataset():
+    history, acc = train(0, epochs=1500)
+    assert history[-1] < 0.1 * history[0]
+    assert acc > 0.97
+
+
+def test_same_seed_gives_bit_identical_training():
+    h1, _ = train(3, epochs=50)
+    h2, _ = train(3, epochs=50)
+    h3, _ = train(4, epochs=50)
+    assert h1 == h2
+    assert h1 != h3
+
+
+def test_save_and_load_roundtrip(tmp_path, rng):
+    net = mlp(rng)
+    path = tmp_path / "w.npz"
+    save_params(net, path)
+    other = mlp(np.random.default_rng(99))
+    load_params(other, path)
+    x = rng.standard_normal((4, 2))
+    np.testing.assert_array_equal(net.predict(x), other.predict(x))
+    with pytest.raises(ValueError, match="holds parameters"):
+        load_params(mlp(rng, (2, 8, 3)), path)
+    with pytest.raises(ValueError, match="expects"):
+        load_params(mlp(rng, (2, 16, 16, 3), dtype=np.float32), path)
+
+
+def test_rejects_things_that_are_not_layers():
+    with pytest.raises(TypeError, match="item 1 must follow the layer protocol"):
+        Sequential([ReLU(), "relu"])

@@ -1,0 +1,68 @@
+"""Run a chapter of the book as a plain Python script, outside Jupyter.
+
+Usage (from the repository root, in the project's environment)::
+
+    python tools/run_chapter.py book/01_neuron_theory.md [--out figures]
+
+The chapter's code cells run in order in one namespace, exactly as the notebook kernel runs
+them. Figures are saved to ``<out>/<chapter>/fig-<cell>-<n>.png`` after each cell (where a
+notebook would display them), values the chapter glues into its text are printed as
+``glue: name = value``, and the exit status is non-zero if any cell fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def code_cells(chapter: Path) -> list[str]:
+    """The source of every code cell of a MyST Markdown notebook, in order."""
+    import jupytext
+
+    nb = jupytext.read(chapter)
+    if "kernelspec" not in nb.metadata:
+        raise SystemExit(f"{chapter}: no jupytext front matter with a kernelspec; is it a notebook page?")
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("chapter", type=Path, help="a chapter file under book/")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="where figures go")
+    args = parser.parse_args(argv)
+
+    # A script has no screen: draw to files. Set before pyplot is imported by the chapter.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot as plt
+    import myst_nb
+
+    def glue(name, variable, display=True):  # what the book shows, printed
+        print(f"glue: {name} = {variable!r}")
+
+    myst_nb.glue = glue
+
+    outdir = args.out / args.chapter.stem
+    outdir.mkdir(parents=True, exist_ok=True)
+    namespace = {"__name__": "__main__", "__file__": str(args.chapter)}
+    start = time.perf_counter()
+    n_figs = 0
+    cells = code_cells(args.chapter)
+    for i, source in enumerate(cells, 1):
+        code = compile(source, f"{args.chapter}:cell{i}", "exec")
+        exec(code, namespace)
+        for j, num in enumerate(plt.get_fignums(), 1):
+            fig = plt.figure(num)
+            fig.savefig(outdir / f"fig-{i:02d}-{j}.png", dpi=100, bbox_inches="tight")
+            n_figs += 1
+        plt.close("all")
+    print(f"{args.chapter}: {len(cells)} cells ran in {time.perf_counter() - start:.1f} s; "
+          f"{n_figs} figures saved to {outdir}/", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
