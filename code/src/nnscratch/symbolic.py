@@ -56,7 +56,8 @@ def _latex(x) -> str:
     return x if isinstance(x, str) else sp.latex(x)
 
 
-def verify_equal(derived, claimed, name: str, *, lhs: str | None = None) -> Verified:
+def verify_equal(derived, claimed, name: str, *, lhs: str | None = None,
+                 rhs: str | None = None) -> Verified:
     """Assert that two SymPy expressions (or matrices) are identical.
 
     Parameters
@@ -69,6 +70,8 @@ def verify_equal(derived, claimed, name: str, *, lhs: str | None = None) -> Veri
         Short description shown with the verdict.
     lhs : str, optional
         LaTeX of the quantity (defaults to the LaTeX of ``derived``).
+    rhs : str, optional
+        LaTeX of the formula as the text writes it (defaults to the LaTeX of ``claimed``).
     """
     if isinstance(derived, sp.MatrixBase) != isinstance(claimed, sp.MatrixBase) or (
         isinstance(derived, sp.MatrixBase) and derived.shape != claimed.shape
@@ -80,11 +83,12 @@ def verify_equal(derived, claimed, name: str, *, lhs: str | None = None) -> Veri
             f"{name}: the stated formula is wrong.\n  SymPy: {sp.sstr(sp.simplify(derived))}\n"
             f"  text:  {sp.sstr(claimed)}"
         )
-    return Verified(name, _latex(lhs if lhs is not None else derived), _latex(claimed),
-                    "SymPy: identical")
+    return Verified(name, _latex(lhs if lhs is not None else derived),
+                    _latex(rhs if rhs is not None else claimed), "SymPy: identical")
 
 
-def verify_derivative(f, wrt, claimed, name: str, *, lhs: str | None = None) -> Verified:
+def verify_derivative(f, wrt, claimed, name: str, *, lhs: str | None = None,
+                      rhs: str | None = None) -> Verified:
     """Assert that :math:`\\partial f / \\partial\\, \\text{wrt}` equals ``claimed``.
 
     ``wrt`` may be a symbol or a Matrix of symbols; for a scalar ``f`` and a Matrix ``wrt``
@@ -97,7 +101,7 @@ def verify_derivative(f, wrt, claimed, name: str, *, lhs: str | None = None) -> 
         derived = sp.diff(f, wrt)
     default_lhs = rf"\frac{{\partial {sp.latex(f) if not isinstance(f, sp.MatrixBase) else 'f'}}}" \
                   rf"{{\partial {sp.latex(wrt)}}}"
-    v = verify_equal(derived, claimed, name, lhs=lhs if lhs is not None else default_lhs)
+    v = verify_equal(derived, claimed, name, lhs=lhs if lhs is not None else default_lhs, rhs=rhs)
     v.how = "SymPy: derivative matches"
     return v
 
@@ -105,6 +109,7 @@ def verify_derivative(f, wrt, claimed, name: str, *, lhs: str | None = None) -> 
 def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np.ndarray], *,
                    rng: np.random.Generator, name: str, n_points: int = 5,
                    rtol: float = 1e-9, atol: float = 1e-12, lhs: str | None = None,
+                   rhs: str | None = None,
                    sample: Callable[[np.random.Generator, int], np.ndarray] | None = None) -> Verified:
     """Assert that a symbolic expression and the package agree at random points.
 
@@ -120,6 +125,8 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
         Draws the points (standard normal, unless ``sample`` says otherwise).
     sample : callable, optional
         ``sample(rng, k)`` returns ``k`` values for one point (for domains such as labels).
+    lhs, rhs : str, optional
+        LaTeX shown for the quantity and the formula (default: the LaTeX of ``expr``).
     """
     f = sp.lambdify(list(symbols), expr, modules="numpy")
     worst = 0.0
@@ -138,7 +145,8 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
             )
         scale = np.maximum(np.abs(expected), 1.0)
         worst = max(worst, float(np.max(np.abs(got - expected) / scale)))
-    return Verified(name, _latex(lhs) if lhs is not None else _latex(expr), _latex(expr),
+    return Verified(name, _latex(lhs) if lhs is not None else _latex(expr),
+                    _latex(rhs) if rhs is not None else _latex(expr),
                     f"package = SymPy at {n_points} random points, max error {worst:.1e}")
 
 
