@@ -86,3 +86,17 @@ def test_errors_name_expected_and_actual(rng):
         Dense(0, 2, rng=rng)
     with pytest.raises(ValueError, match="init must be"):
         Dense(3, 2, rng=rng, init="xavier-ish")
+
+
+def test_backward_without_dx_gives_the_same_parameter_gradients(rng):
+    layer = Dense(5, 3, rng=rng)
+    x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    layer.forward(x)
+    dx = layer.backward(dout)
+    dW, db = layer.grads["W"].copy(), layer.grads["b"].copy()
+    layer.forward(x)
+    assert layer.backward(dout, need_dx=False) is None
+    np.testing.assert_array_equal(layer.grads["W"], dW)
+    np.testing.assert_array_equal(layer.grads["b"], db)
+    np.testing.assert_allclose(dx, dout @ layer.params["W"].T)
+    assert Dense.can_skip_dx

@@ -81,3 +81,47 @@ def test_save_and_load_roundtrip(tmp_path, rng):
 def test_rejects_things_that_are_not_layers():
     with pytest.raises(TypeError, match="item 1 must follow the layer protocol"):
         Sequential([ReLU(), "relu"])
+
+
+@pytest.mark.parametrize("activation, init_std", [("relu", np.sqrt(2 / 400)), ("tanh", np.sqrt(2 / 600))])
+def test_mlp_builds_the_architecture_with_matching_init(activation, init_std, rng):
+    from nnscratch.network import mlp
+
+    net = mlp([400, 200, 200, 3], rng=rng, activation=activation)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    act = {"relu": "ReLU", "tanh": "Tanh"}[activation]
+    assert kinds == ["Dense", act, "Dense", act, "Dense"]
+    assert [net[i].params["W"].shape for i in (0, 2, 4)] == [(400, 200), (200, 200), (200, 3)]
+    # He for ReLU (2/n_in), Glorot for tanh (2/(n_in+n_out)): sample std within 3%
+    assert abs(net[0].params["W"].std() / init_std - 1) < 0.03
+    check_layer(mlp([3, 4, 2], rng=rng, activation=activation), rng.standard_normal((5, 3)),
+                rng=rng).assert_ok()
+
+
+def test_mlp_rejects_bad_arguments(rng):
+    from nnscratch.network import mlp
+
+    with pytest.raises(ValueError, match="at least two positive integers"):
+        mlp([3], rng=rng)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        mlp([3, 2], rng=rng, activation="swish")
+    net = mlp([2, 1], rng=rng, init=0.0)
+    assert len(net) == 1 and not net[0].params["W"].any()
+
+
+def test_backward_can_skip_the_input_gradient(rng):
+    net = Sequential([Dense(4, 6, rng=rng), Tanh(), Dense(6, 3, rng=rng)])
+    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    net.forward(x)
+    dx = net.backward(dout)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    net.forward(x)
+    assert net.backward(dout, need_dx=False) is None
+    for k, v in net.grads.items():
+        np.testing.assert_array_equal(v, full[k])
+    assert dx.shape == x.shape
+    # a first layer that cannot skip still runs its ordinary backward
+    net2 = Sequential([Tanh(), Dense(4, 3, rng=rng)])
+    net2.forward(x)
+    assert net2.backward(dout, need_dx=False) is None
+    assert Sequential([]).backward(dout) is dout

@@ -27,3 +27,84 @@ def test_history_plots_each_key():
     with pytest.raises(KeyError, match="no 'acc'"):
         plots.plot_history({"loss": [1]}, keys=["acc"])
     plt.close("all")
+
+
+def test_plane_grid_covers_the_data(rng):
+    X, _ = make_blobs(30, rng)
+    g0, g1, points = plots.plane_grid(X, resolution=20, margin=0.5)
+    assert g0.shape == g1.shape == (20, 20) and points.shape == (400, 2)
+    assert points[:, 0].min() == X[:, 0].min() - 0.5 and points[:, 1].max() == X[:, 1].max() + 0.5
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.plane_grid(np.zeros((3, 3)))
+
+
+def test_animation_has_one_frame_per_array_and_renders(rng, tmp_path):
+    from matplotlib.animation import PillowWriter
+
+    X, y = make_blobs(20, rng)
+    grid = plots.plane_grid(X, resolution=15)
+    frames = [1 / (1 + np.exp(-k * grid[2][:, 0])) for k in (0.5, 1.0, 4.0)]
+    anim = plots.animate_decision_boundary(frames, grid, X, y, titles=["a", "b", "c"])
+    html = anim.to_jshtml()
+    assert html.count("data:image/png;base64") == 3  # every frame embedded: plays offline
+    anim.save(tmp_path / "a.gif", writer=PillowWriter(fps=2))
+    assert (tmp_path / "a.gif").read_bytes()[:6] == b"GIF89a"
+    with pytest.raises(ValueError, match="frame 1 has 4 values"):
+        plots.animate_decision_boundary([frames[0], np.zeros(4)], grid, X, y)
+    with pytest.raises(ValueError, match="2 titles for 3 frames"):
+        plots.animate_decision_boundary(frames, grid, X, y, titles=["a", "b"])
+
+
+@pytest.mark.parametrize("shape", [(12, 784), (12, 28, 28), (12, 1, 28, 28)])
+def test_digit_grid_tiles_every_image(rng, shape):
+    images = rng.random(shape)
+    ax = plots.plot_digit_grid(images, titles=[str(i) for i in range(12)], ncols=5,
+                               title_colors=["red"] * 12)
+    (im,) = ax.get_images()
+    canvas = im.get_array()
+    assert np.isfinite(canvas).sum() == 12 * 28 * 28     # every pixel of every image, no more
+    assert len(ax.texts) == 12 and ax.texts[0].get_color() == "red"
+    # the first image sits in the top-left cell, unchanged
+    y0, x0 = np.argwhere(np.isfinite(np.ma.filled(canvas, np.nan)))[0]
+    np.testing.assert_array_equal(np.ma.filled(canvas, np.nan)[y0:y0 + 28, x0:x0 + 28],
+                                  images.reshape(12, 28, 28)[0])
+    plt.close("all")
+
+
+def test_digit_grid_rejects_bad_input(rng):
+    with pytest.raises(ValueError, match="not square"):
+        plots.plot_digit_grid(rng.random((3, 10)))
+    with pytest.raises(ValueError, match="3 images but 2 titles"):
+        plots.plot_digit_grid(rng.random((3, 16)), titles=["a", "b"])
+
+
+def test_confusion_matrix_plot_writes_every_count():
+    cm = np.array([[5, 1], [2, 9]])
+    ax = plots.plot_confusion_matrix(cm, hide_diagonal=True)
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "5", "9"]
+    shown = ax.get_images()[0].get_array()
+    assert np.ma.is_masked(shown[0, 0]) or np.isnan(shown[0, 0])   # diagonal not coloured
+    plt.close("all")
+
+
+def test_reliability_plot_draws_filled_bins(rng):
+    from nnscratch.metrics import reliability
+
+    rel = reliability(np.array([0.95, 0.97, 0.15]), np.array([True, False, True]))
+    ax = plots.plot_reliability(rel)
+    assert len(ax.patches) == 2
+    assert any("ECE" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close("all")
+
+
+def test_decision_boundary_regions_and_points_share_colours(rng):
+    X, y = make_blobs(60, rng, centers=((-2, 0), (0, 2), (2, 0)))
+    fig, ax = plt.subplots()
+    plots.plot_decision_boundary(lambda P: np.argmin([np.hypot(*(P - c).T) for c in ((-2, 0), (0, 2), (2, 0))],
+                                                     axis=0), X, y, ax=ax, cmap="tab10", resolution=40)
+    fig.canvas.draw()  # scatter maps its values to colours when drawn
+    filled, points = ax.collections[0], ax.collections[-1]
+    region_colours = {tuple(np.round(c[:3], 3)) for c in filled.get_facecolor()}
+    point_colours = {tuple(np.round(c[:3], 3)) for c in points.get_facecolor()}
+    assert point_colours == region_colours and len(point_colours) == 3
+    plt.close(fig)

@@ -47,3 +47,38 @@ def test_checklist_counts_and_lists():
     checks.equal(sp.diff(x * w + b, b), sp.Integer(1), "dz/db")
     assert len(checks) == 2
     assert "dz/db" in checks._repr_markdown_()
+
+
+def test_clearly_nonzero_disproves_only_what_is_nonzero():
+    from nnscratch.symbolic import _clearly_nonzero
+
+    x, y = sp.symbols("x y", real=True)
+    n = sp.symbols("n", integer=True)
+    assert _clearly_nonzero(sp.exp(x) - 1 - x)             # nonzero at the chosen point
+    assert not _clearly_nonzero(sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1)
+    assert not _clearly_nonzero(sp.sin(sp.pi * n))          # integer symbols are left alone
+    assert not _clearly_nonzero(x * y - y * x)
+
+
+def test_wrong_batch_hessian_fails_quickly():
+    # Second derivatives of a sigmoid over a batch: the slow expand path used to take minutes.
+    xs = sp.symbols("x1:3", real=True)
+    w = sp.symbols("w", real=True)
+    L = sum(sp.log(1 + sp.exp(-xi * w)) for xi in xs)
+    right = sum(xi**2 * sp.exp(-xi * w) / (1 + sp.exp(-xi * w)) ** 2 for xi in xs)
+    symbolic.verify_derivative(sp.diff(L, w), w, right, "Hessian")
+    with pytest.raises(AssertionError, match="wrong"):
+        symbolic.verify_derivative(sp.diff(L, w), w, 2 * right, "Hessian")
+
+
+def test_symbolic_sigmoid_knows_its_derivative_and_evaluates():
+    z = sp.symbols("z", real=True)
+    s = symbolic.sigmoid(z)
+    assert sp.expand(s.diff(z) - s * (1 - s)) == 0
+    explicit = s.rewrite(sp.exp)
+    assert sp.simplify(explicit - 1 / (1 + sp.exp(-z))) == 0
+    # the stated derivative is the true derivative of the explicit form
+    assert sp.simplify(explicit.diff(z) - (s * (1 - s)).rewrite(sp.exp)) == 0
+    f = sp.lambdify([z], s.diff(z), modules="numpy")
+    v = np.array([-800.0, 0.0, 3.0])
+    np.testing.assert_allclose(f(v), [0.0, 0.25, np.exp(-3) / (1 + np.exp(-3)) ** 2], atol=1e-300)

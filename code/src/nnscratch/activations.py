@@ -145,8 +145,9 @@ class ReLU(_Elementwise):
         return relu_prime(z)
 
     def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
-        # np.where makes a new array: dout is never written to (a bug of some references).
-        return np.where(z > 0, dout, dout.dtype.type(0))
+        # A new array: dout is never written to (a bug of some references). Multiplying by
+        # the mask is branch-free, several times faster than np.where on a random mask.
+        return dout * (z > 0)
 
 
 class LeakyReLU(_Elementwise):

@@ -1,7 +1,8 @@
 """``Sequential``: a network is a list of layers applied in order.
 
 A ``Sequential`` follows the layer protocol itself, so anything that works on a layer
-(gradient checks, nesting) works on a whole network.
+(gradient checks, nesting) works on a whole network. :func:`mlp` builds the fully connected
+network of any architecture ``[n0, n1, ..., nL]``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers.base import Layer
+from .layers.dense import Dense
 
 
 class Sequential(Layer):
@@ -69,11 +72,23 @@ class Sequential(Layer):
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Backpropagate ``dout`` through the layers in reverse; returns ``dx``."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+    can_skip_dx = True
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Backpropagate ``dout`` through the layers in reverse; returns ``dx``.
+
+        With ``need_dx=False`` (training, where the input is the data) the first layer skips
+        its input gradient when it can (``layer.can_skip_dx``), and None is returned.
+        """
+        if not self.layers:
+            return dout if need_dx else None
+        for i in range(len(self.layers) - 1, 0, -1):
+            dout = self.layers[i].backward(dout)
+        first = self.layers[0]
+        if not need_dx and getattr(first, "can_skip_dx", False):
+            return first.backward(dout, need_dx=False)
+        dx = first.backward(dout)
+        return dx if need_dx else None
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
@@ -94,6 +109,57 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential([\n{inner}\n])"
+
+
+# Each activation with the initialisation that keeps its signal's variance steady (Step 3).
+ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+DEFAULT_INIT = {"relu": "he", "leaky_relu": "he", "tanh": "glorot", "sigmoid": "glorot"}
+
+
+def mlp(sizes: list[int], *, rng: np.random.Generator, activation: str = "relu",
+        init: str | float | None = None, dtype=np.float64) -> Sequential:
+    """A fully connected network with widths ``sizes = [n0, n1, ..., nL]``.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``n0`` input features, hidden widths ``n1 ... n(L-1)``, ``nL`` outputs; at least two.
+    rng : numpy.random.Generator
+        Source of the initial weights (layers draw from it in order).
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid"}, default "relu"
+        Applied after every layer but the last, whose output is left as logits (the losses
+        take logits).
+    init : {"he", "glorot"} or float, optional
+        Passed to every :class:`~nnscratch.layers.Dense`; by default He for the ReLU family
+        and Glorot for tanh and sigmoid.
+    dtype : numpy dtype, default float64
+
+    Returns
+    -------
+    Sequential
+        ``Dense(n0, n1), act, Dense(n1, n2), act, ..., Dense(n(L-1), nL)``: ``2L - 1`` layers.
+
+    Notes
+    -----
+    Layer :math:`l` computes :math:`Z^{(l)} = A^{(l-1)} W^{(l)} + b^{(l)}` and
+    :math:`A^{(l)} = f(Z^{(l)})`, with :math:`A^{(0)} = X` and no :math:`f` at :math:`l = L`.
+
+    See Also
+    --------
+    Book, Step 3 "Deep networks" (practice): the generalised network and its experiments.
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in sizes):
+        raise ValueError(f"mlp: sizes must be at least two positive integers [n0, ..., nL], got {sizes!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    init = DEFAULT_INIT[activation] if init is None else init
+    layers: list[Layer] = []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        layers.append(Dense(n_in, n_out, rng=rng, dtype=dtype, init=init))
+        if l < len(sizes) - 1:
+            layers.append(ACTIVATIONS[activation]())
+    return Sequential(layers)
 
 
 def save_params(model: Layer, path: str | Path) -> None:

@@ -42,6 +42,9 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.nd
     classes = np.asarray(predict(grid)).reshape(g0.shape)
     n_classes = int(max(classes.max(), y.max())) + 1
     levels = np.arange(n_classes + 1) - 0.5
+    # One colour per class, shared by regions and points: without resampling, contourf and
+    # scatter sample a qualitative map (tab10) at different places and the colours disagree.
+    cmap = plt.get_cmap(cmap).resampled(n_classes)
     ax.contourf(g0, g1, classes, levels=levels, cmap=cmap, alpha=0.3)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=0, vmax=n_classes - 1, s=12,
                edgecolors="k", linewidths=0.3)
@@ -72,4 +75,231 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
         ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
+    return ax
+
+
+def plane_grid(X: np.ndarray, *, resolution: int = 100, margin: float = 0.5):
+    """A regular grid over the bounding box of 2-D points, widened by ``margin``.
+
+    Returns
+    -------
+    g0, g1 : ndarray of shape (resolution, resolution)
+        Grid coordinates, as from ``np.meshgrid``.
+    points : ndarray of shape (resolution**2, 2)
+        The same points as rows (in ``X``'s dtype), ready for a model's forward pass.
+    """
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plane_grid needs 2-D points of shape (N, 2), got {X.shape}")
+    x0 = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
+    x1 = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
+    g0, g1 = np.meshgrid(x0, x1)
+    return g0, g1, np.column_stack([g0.ravel(), g1.ravel()]).astype(X.dtype)
+
+
+def animate_decision_boundary(frames: Sequence[np.ndarray], grid, X: np.ndarray, y: np.ndarray,
+                              *, titles: Sequence[str] | None = None, interval: int = 150,
+                              cmap: str = "coolwarm", figsize=(4.5, 4)):
+    """Animate a binary classifier's predicted probability over the plane as it trains.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray, each of shape (M,)
+        :math:`P(y = 1 \\mid x)` at the grid's ``points``, one array per animation frame.
+    grid : tuple ``(g0, g1, points)``
+        From :func:`plane_grid`; ``M = g0.size``.
+    X : ndarray of shape (N, 2)
+    y : ndarray of shape (N,)
+        Labels 0 or 1, drawn on every frame.
+    titles : sequence of str, optional
+        One title per frame (e.g. ``"epoch 40, loss 0.31"``).
+    interval : int
+        Milliseconds between frames.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())`` (the frames are
+        embedded in the page, so it plays offline) or save it with
+        ``anim.save(path, writer=matplotlib.animation.PillowWriter(fps=...))``. Its figure is
+        already closed, so a notebook does not also show it as a still image.
+    """
+    from matplotlib.animation import FuncAnimation
+
+    g0, g1, _ = grid
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ValueError("animate_decision_boundary needs at least one frame")
+    for i, f in enumerate(frames):
+        if f.size != g0.size:
+            raise ValueError(f"animate_decision_boundary: frame {i} has {f.size} values, "
+                             f"the grid has {g0.size} points")
+    if titles is not None and len(titles) != len(frames):
+        raise ValueError(f"animate_decision_boundary: {len(titles)} titles for {len(frames)} frames")
+    fig, ax = plt.subplots(figsize=figsize)
+    levels = np.linspace(0, 1, 11)
+
+    def draw(i: int):
+        ax.clear()
+        ax.contourf(g0, g1, frames[i].reshape(g0.shape), levels=levels, cmap=cmap, alpha=0.45)
+        ax.contour(g0, g1, frames[i].reshape(g0.shape), levels=[0.5], colors="k", linewidths=1.5)
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=0, vmax=1, s=12, edgecolors="k",
+                   linewidths=0.3)
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        if titles is not None:
+            ax.set_title(titles[i])
+        return ax.collections
+
+    draw(0)  # lay out with a title in place, so tight_layout leaves room for it
+    fig.tight_layout()
+    anim = FuncAnimation(fig, draw, frames=len(frames), interval=interval, blit=False)
+    plt.close(fig)  # rendering still works on a closed figure
+    return anim
+
+
+def plot_digit_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, ncols: int = 10,
+                    ax=None, title_colors: Sequence[str] | None = None, cmap: str = "gray_r",
+                    fontsize: float = 8, cell_inches: float = 0.65):
+    """Draw small grayscale images (e.g. MNIST digits) as one tiled picture.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H*W) with H = W, (N, H, W) or (N, 1, H, W)
+        Pixel values; drawn with a shared grey scale from the smallest to the largest value.
+    titles : sequence of str, optional
+        One short caption per image, written above it.
+    ncols : int, default 10
+    ax : matplotlib Axes, optional
+        A new figure sized to the grid when None.
+    title_colors : sequence of str, optional
+        One colour per caption (e.g. red for a mistake).
+    fontsize : float, default 8
+        Size of the captions.
+    cell_inches : float, default 0.65
+        Width of one image in a new figure (ignored when ``ax`` is given); widen it for long
+        captions.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Notes
+    -----
+    All images go into one array shown by a single ``imshow``: a grid of 100 digits is one
+    artist, not 100 axes, so it draws in a blink.
+    """
+    x = np.asarray(images, dtype=float)
+    n = len(x)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]                                          # (N, H, W)
+    elif x.ndim == 2:
+        side = int(round(np.sqrt(x.shape[1])))
+        if side * side != x.shape[1]:
+            raise ValueError(f"plot_digit_grid: rows of {x.shape[1]} pixels are not square images")
+        x = x.reshape(n, side, side)                         # (N, H, W)
+    if x.ndim != 3 or n == 0:
+        raise ValueError(f"plot_digit_grid: expected images of shape (N, H*W), (N, H, W) or "
+                         f"(N, 1, H, W) with N > 0, got {np.shape(images)}")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"plot_digit_grid: {n} images but {len(titles)} titles")
+    h, w = x.shape[1:]
+    pad, top = 2, (int(h * 0.45) if titles is not None else 0)
+    nrows = -(-n // ncols)
+    cell_h, cell_w = h + pad + top, w + pad
+    canvas = np.full((nrows * cell_h + pad, min(n, ncols) * cell_w + pad), np.nan)
+    corners = []
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        y0, x0 = pad + r * cell_h + top, pad + c * cell_w
+        canvas[y0:y0 + h, x0:x0 + w] = x[k]
+        corners.append((y0, x0))
+    if ax is None:
+        inches_per_pixel = cell_inches / cell_w
+        _, ax = plt.subplots(figsize=(canvas.shape[1] * inches_per_pixel, canvas.shape[0] * inches_per_pixel))
+    cm = plt.get_cmap(cmap).with_extremes(bad="#d9d9d9")   # grey gaps between images
+    ax.imshow(canvas, cmap=cm, vmin=np.nanmin(x), vmax=np.nanmax(x), interpolation="nearest")
+    if titles is not None:
+        for k, (y0, x0) in enumerate(corners):
+            color = title_colors[k] if title_colors is not None else "black"
+            ax.text(x0 + w / 2, y0 - 1, titles[k], ha="center", va="bottom", fontsize=fontsize,
+                    color=color)
+    ax.set_axis_off()
+    return ax
+
+
+def plot_confusion_matrix(cm: np.ndarray, *, ax=None, class_names: Sequence[str] | None = None,
+                          hide_diagonal: bool = False, cmap: str = "Blues"):
+    """Draw a confusion matrix with its counts written in the cells.
+
+    Parameters
+    ----------
+    cm : ndarray of shape (C, C)
+        ``cm[i, j]`` = examples of true class ``i`` predicted as ``j``
+        (:func:`nnscratch.metrics.confusion_matrix`).
+    ax : matplotlib Axes, optional
+    class_names : sequence of str, optional
+        Default: ``0 ... C-1``.
+    hide_diagonal : bool, default False
+        Colour only the mistakes (the diagonal, much larger, would otherwise wash them out);
+        the diagonal's counts are still written.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"plot_confusion_matrix: cm must be square, got shape {cm.shape}")
+    c = cm.shape[0]
+    names = [str(i) for i in range(c)] if class_names is None else list(class_names)
+    ax = _axes(ax)
+    shown = cm.astype(float)
+    if hide_diagonal:
+        shown[np.diag_indices(c)] = np.nan
+    image = ax.imshow(shown, cmap=cmap, interpolation="nearest")
+    top = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
+    for i in range(c):
+        for j in range(c):
+            dark = np.isfinite(shown[i, j]) and shown[i, j] > 0.6 * top
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black", fontweight="bold" if i == j else None)
+    ax.set_xticks(range(c), names)
+    ax.set_yticks(range(c), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def plot_reliability(rel, *, ax=None, label: str | None = None):
+    """Reliability diagram: accuracy against confidence, per confidence bin.
+
+    Parameters
+    ----------
+    rel : nnscratch.metrics.Reliability
+        From :func:`nnscratch.metrics.reliability`.
+    ax : matplotlib Axes, optional
+    label : str, optional
+        Legend label of the bars (the ECE is appended). Each bar is annotated with the number
+        of predictions in its bin: a bar far from the diagonal matters little if it holds a
+        handful of them.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    ax = _axes(ax)
+    widths = np.diff(rel.edges)
+    filled = rel.counts > 0
+    ax.bar(rel.edges[:-1][filled], rel.accuracy[filled], width=widths[filled], align="edge",
+           edgecolor="black", alpha=0.7, label=f"{label or 'accuracy'} (ECE {rel.ece:.3f})")
+    for left, width, acc, n in zip(rel.edges[:-1][filled], widths[filled], rel.accuracy[filled],
+                                   rel.counts[filled]):
+        ax.text(left + width / 2, min(acc, 0.93) + 0.02, f"n={n}", ha="center", fontsize=7)
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (probability of the predicted class)")
+    ax.set_ylabel("accuracy in the bin")
+    ax.legend(loc="upper left")
     return ax

@@ -17,7 +17,16 @@ class Layer:
     input. Neither method mutates its argument.
 
     Layers never divide by the batch size: the loss owns the batch mean.
+
+    A layer whose ``can_skip_dx`` is True also accepts ``backward(dout, need_dx=False)``:
+    it then fills ``grads`` but skips the input gradient and returns None. A network's first
+    layer needs no input gradient (its input is the data), and for a dense or convolutional
+    layer that gradient costs as much as the forward pass; PyTorch skips it the same way,
+    because the data does not ``requires_grad``.
     """
+
+    #: Whether ``backward`` accepts ``need_dx=False``.
+    can_skip_dx = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

@@ -83,10 +83,18 @@ class Dense(Layer):
                 f"Dense.forward: x must have shape (N, {self.n_in}), got {x.shape}"
             )
         self._x = x
-        return x @ self.params["W"] + self.params["b"]
+        out = x @ self.params["W"]            # (N, n_out)
+        out += self.params["b"]               # in place: no second (N, n_out) array
+        return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Fill ``grads`` from ``dout`` of shape (N, n_out); return ``dx`` of shape (N, n_in)."""
+    can_skip_dx = True
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` of shape (N, n_out); return ``dx`` of shape (N, n_in).
+
+        With ``need_dx=False`` (a first layer, whose input is the data) ``dx`` is not
+        computed and None is returned: that saves one of the three matrix products.
+        """
         self._require_forward(self._x)
         x = self._x
         check_array(dout, "dout", ndim=2, dtype=self.dtype, where="Dense.backward")
@@ -96,7 +104,7 @@ class Dense(Layer):
             )
         self.grads["W"] = x.T @ dout          # (n_in, n_out)
         self.grads["b"] = dout.sum(axis=0)    # (n_out,)
-        return dout @ self.params["W"].T      # (N, n_in)
+        return dout @ self.params["W"].T if need_dx else None  # (N, n_in)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, dtype={self.dtype})"
