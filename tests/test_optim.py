@@ -1,8 +1,17 @@
+import math
+
 import numpy as np
 import pytest
 
-from nnscratch.optim import SGD
+from nnscratch.optim import SGD, Adam, AdamW, CosineLR, LinearWarmup, Product, RMSprop, StepLR
 
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+# ---------------------------------------------------------------- hand-computed steps
 
 def test_sgd_step_matches_hand_computation():
     params = {"W": np.array([1.0, -2.0]), "b": np.array([0.5])}
@@ -14,11 +23,144 @@ def test_sgd_step_matches_hand_computation():
     assert opt.t == 1
 
 
-def test_sgd_updates_in_place_and_keeps_dtype():
-    w = np.ones(3, dtype=np.float32)
-    SGD(lr=0.5).step({"w": w}, {"w": np.ones(3, dtype=np.float32)})
-    assert w.dtype == np.float32
-    np.testing.assert_array_equal(w, 0.5)
+def test_sgd_momentum_by_hand():
+    # b1 = g1 = 1; theta = 1 - 0.1*1 = 0.9; b2 = 0.9*1 + 2 = 2.9; theta = 0.9 - 0.29 = 0.61
+    p = {"w": np.array([1.0])}
+    opt = SGD(lr=0.1, momentum=0.9)
+    opt.step(p, {"w": np.array([1.0])})
+    np.testing.assert_allclose(p["w"], [0.9])
+    opt.step(p, {"w": np.array([2.0])})
+    np.testing.assert_allclose(p["w"], [0.61])
+    np.testing.assert_allclose(opt.state["w"]["b"], [2.9])
+
+
+def test_sgd_nesterov_and_weight_decay_by_hand():
+    # g1 = 1 + 0.5*2 = 2, b1 = 2, d = 2 + 0.5*2 = 3, theta = 2 - 0.1*3 = 1.7
+    # g2 = 1 + 0.5*1.7 = 1.85, b2 = 0.5*2 + 1.85 = 2.85, d = 1.85 + 1.425 = 3.275
+    p = {"w": np.array([2.0])}
+    opt = SGD(lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.5)
+    opt.step(p, {"w": np.array([1.0])})
+    np.testing.assert_allclose(p["w"], [1.7])
+    opt.step(p, {"w": np.array([1.0])})
+    np.testing.assert_allclose(p["w"], [1.7 - 0.1 * 3.275])
+
+
+def test_rmsprop_by_hand():
+    # v1 = 0.1 * 4 = 0.4; theta = 1 - 0.01 * 2 / (sqrt(0.4) + 1e-8)
+    p = {"w": np.array([1.0])}
+    RMSprop(lr=0.01, alpha=0.9).step(p, {"w": np.array([2.0])})
+    np.testing.assert_allclose(p["w"], [1 - 0.01 * 2 / (math.sqrt(0.4) + 1e-8)], rtol=1e-15)
+
+
+def test_adam_first_step_is_lr_times_sign():
+    # bias correction makes m_hat = g and v_hat = g^2: the first step is lr * g / (|g| + eps)
+    p = {"w": np.array([1.0, 1.0])}
+    Adam(lr=0.1).step(p, {"w": np.array([3.0, -0.5])})
+    np.testing.assert_allclose(p["w"], [1 - 0.1 * 3 / (3 + 1e-8), 1 + 0.1 * 0.5 / (0.5 + 1e-8)], rtol=1e-15)
+
+
+def test_adam_two_steps_by_hand():
+    b1, b2, lr, eps = 0.9, 0.999, 0.1, 1e-8
+    g1, g2 = 1.0, 3.0
+    m = (1 - b1) * g1
+    v = (1 - b2) * g1**2
+    theta = 0.0 - lr * (m / (1 - b1)) / (math.sqrt(v / (1 - b2)) + eps)
+    m = b1 * m + (1 - b1) * g2
+    v = b2 * v + (1 - b2) * g2**2
+    theta -= lr * (m / (1 - b1**2)) / (math.sqrt(v / (1 - b2**2)) + eps)
+    p = {"w": np.array([0.0])}
+    opt = Adam(lr=lr)
+    opt.step(p, {"w": np.array([g1])})
+    opt.step(p, {"w": np.array([g2])})
+    np.testing.assert_allclose(p["w"], [theta], rtol=1e-14)
+
+
+def test_adamw_decays_before_adam_step_and_differs_from_l2_adam():
+    # AdamW: theta = 2*(1 - 0.1*0.5) = 1.9, then the Adam step of g = 1 is -0.1*1/(1+eps)
+    p = {"w": np.array([2.0])}
+    AdamW(lr=0.1, weight_decay=0.5).step(p, {"w": np.array([1.0])})
+    np.testing.assert_allclose(p["w"], [1.9 - 0.1 / (1 + 1e-8)], rtol=1e-15)
+    # Adam with L2: g = 1 + 0.5*2 = 2, first step is still lr * sign: 2 - 0.1
+    q = {"w": np.array([2.0])}
+    Adam(lr=0.1, weight_decay=0.5).step(q, {"w": np.array([1.0])})
+    np.testing.assert_allclose(q["w"], [2 - 0.1 * 2 / (2 + 1e-8)], rtol=1e-15)
+
+
+# ---------------------------------------------------------------- against torch.optim
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, weight_decay=0.1)),
+    ("RMSprop", dict()),
+    ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, momentum=0.5, weight_decay=0.01)),
+    ("Adam", dict()),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    ("AdamW", dict()),
+    ("AdamW", dict(lr=0.01, betas=(0.5, 0.9), eps=1e-7, weight_decay=0.3)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS)
+def test_matches_torch_optim_for_several_steps(name, kwargs, rng):
+    torch = _torch()
+    ours = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW}[name](**kwargs)
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
+    topt = getattr(torch.optim, name)(list(tparams.values()), **kwargs)
+    for _ in range(6):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        ours.step(params, grads)
+        for k, t in tparams.items():
+            t.grad = torch.tensor(grads[k])
+        topt.step()
+        for k in params:
+            np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine"])
+def test_schedules_match_torch(schedule):
+    torch = _torch()
+    t = torch.nn.Parameter(torch.zeros(1))
+    topt = torch.optim.SGD([t], lr=0.5)
+    opt = SGD(lr=0.5)
+    if schedule == "step":
+        ts, ours = torch.optim.lr_scheduler.StepLR(topt, 3, gamma=0.5), StepLR(opt, 3, gamma=0.5)
+    else:
+        ts, ours = (torch.optim.lr_scheduler.CosineAnnealingLR(topt, 10, eta_min=0.01),
+                    CosineLR(opt, 10, lr_min=0.01))
+    for _ in range(10):
+        topt.step()
+        ts.step()
+        ours.step()
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+
+
+# ---------------------------------------------------------------- dtype, in place, state
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+                                  lambda: RMSprop(momentum=0.9, weight_decay=0.1),
+                                  lambda: Adam(weight_decay=0.1), lambda: AdamW()])
+def test_float32_stays_float32_and_updates_in_place(make, rng):
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    g = rng.standard_normal((5, 3)).astype(np.float32)
+    w_id, g0 = id(w), g.copy()
+    params = {"w": w}
+    opt = make()
+    for _ in range(3):
+        opt.step(params, {"w": g})
+    assert params["w"] is w and id(w) == w_id and w.dtype == np.float32
+    assert all(s.dtype == np.float32 for s in opt.state["w"].values())
+    np.testing.assert_array_equal(g, g0)  # grads are never modified
+
+
+def test_state_is_per_key(rng):
+    opt = Adam()
+    params = {"a": np.zeros(2), "b": np.zeros(3)}
+    opt.step(params, {"a": np.ones(2), "b": np.ones(3)})
+    assert set(opt.state) == {"a", "b"} and opt.state["b"]["m"].shape == (3,)
 
 
 def test_bad_arguments():
@@ -28,3 +170,73 @@ def test_bad_arguments():
         SGD(lr=0.1).step({"a": np.ones(1)}, {"b": np.ones(1)})
     with pytest.raises(ValueError, match="shape"):
         SGD(lr=0.1).step({"a": np.ones(2)}, {"a": np.ones(3)})
+    with pytest.raises(TypeError, match="dtype float32.*float64"):
+        SGD(lr=0.1).step({"a": np.ones(2)}, {"a": np.ones(2, dtype=np.float32)})
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD(0.1, nesterov=True)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="betas"):
+        Adam(betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="weight_decay"):
+        AdamW(weight_decay=-1)
+    with pytest.raises(ValueError, match="alpha"):
+        RMSprop(alpha=1.5)
+    with pytest.raises(ValueError, match="step_size"):
+        StepLR(SGD(0.1), 0)
+    with pytest.raises(ValueError, match="t_max"):
+        CosineLR(SGD(0.1), 0)
+
+
+# ---------------------------------------------------------------- schedules
+
+def test_step_lr_values():
+    opt = SGD(lr=1.0)
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    assert [sched.step() for _ in range(6)] == [1.0, 0.5, 0.5, 0.25, 0.25, 0.125]
+    assert opt.lr == 0.125
+
+
+def test_cosine_values_and_floor():
+    opt = SGD(lr=1.0)
+    sched = CosineLR(opt, t_max=4, lr_min=0.2)
+    lrs = [sched.step() for _ in range(6)]
+    expected = [0.2 + 0.4 * (1 + math.cos(math.pi * e / 4)) for e in (1, 2, 3, 4)]
+    np.testing.assert_allclose(lrs[:4], expected)
+    assert lrs[4] == lrs[5] == pytest.approx(0.2)
+
+
+def test_warmup_then_cosine_compose():
+    opt = SGD(lr=1.0)
+    sched = Product(LinearWarmup(opt, 4), CosineLR(opt, 8))
+    assert opt.lr == pytest.approx(0.25)            # epoch 1 runs at 1/4 of the rate
+    lrs = [sched.step() for _ in range(8)]
+    expected = [min(1, (e + 1) / 4) * 0.5 * (1 + math.cos(math.pi * e / 8)) for e in range(1, 9)]
+    np.testing.assert_allclose(lrs, expected)
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_l2_penalty_value_gradient_and_equivalence_with_weight_decay(rng):
+    from nnscratch.optim import l2_penalty
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    value, grads = l2_penalty(params, 0.3)
+    assert value == pytest.approx(0.15 * (np.sum(params["W"] ** 2) + np.sum(params["b"] ** 2)))
+    np.testing.assert_allclose(grads["W"], 0.3 * params["W"])
+    only_w = l2_penalty(params, 0.3, keys=["W"])
+    assert set(only_w[1]) == {"W"}
+    # SGD on loss + penalty == SGD(weight_decay) on the loss, and the same for Adam
+    g = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    for make in (lambda wd: SGD(0.1, momentum=0.9, weight_decay=wd), lambda wd: Adam(0.1, weight_decay=wd)):
+        a = {k: v.copy() for k, v in params.items()}
+        b = {k: v.copy() for k, v in params.items()}
+        opt_a, opt_b = make(0.3), make(0.0)
+        for _ in range(3):
+            opt_a.step(a, g)
+            pen = l2_penalty(b, 0.3)[1]
+            opt_b.step(b, {k: g[k] + pen[k] for k in g})
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-13)
+    with pytest.raises(KeyError, match="no parameters"):
+        l2_penalty(params, 0.1, keys=["V"])
+    with pytest.raises(ValueError, match="lam"):
+        l2_penalty(params, -1)

@@ -18,10 +18,14 @@ _SUBMODULES = frozenset(
         "gradcheck",
         "layers",
         "losses",
+        "metrics",
+        "models",
         "network",
         "optim",
         "plots",
+        "schedules",
         "symbolic",
+        "train",
     }
 )
 

@@ -1,57 +1,346 @@
-"""Optimizers. Every optimizer has ``step(params, grads)``: it updates each array in
-``params`` in place from the array under the same key in ``grads``, keeping any state
-(velocities, moment estimates) per key.
+"""Optimizers and learning-rate schedules.
+
+Every optimizer has ``step(params, grads)``: it updates each array in ``params`` **in place**
+from the array under the same key in ``grads``, keeping its state (momentum buffers, moment
+estimates) per key in ``self.state[key]``. The update rules, defaults and the place of
+``eps`` are exactly those documented for PyTorch's ``torch.optim.SGD``, ``RMSprop``,
+``Adam`` and ``AdamW``, so the numbers a reader gets here are the numbers a framework gives.
+
+No dtype is changed: float32 parameters stay float32 (scalars are cast with
+``p.dtype.type``), and ``grads`` is never modified.
+
+A schedule (:class:`StepLR`, :class:`CosineLR`, defined in :mod:`nnscratch.schedules` and
+re-exported here) wraps an optimizer and sets its ``lr`` once per epoch when its ``step()``
+is called. :func:`l2_penalty` is the explicit form of ``weight_decay``.
 
 See Also
 --------
-Book, Step 4 "Optimization" derives each update rule.
+Book, Step 4 "Optimization": each update rule derived and compared.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .schedules import CosineLR, LinearWarmup, Product, Schedule, StepLR
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty",
+           "Schedule", "StepLR", "CosineLR", "LinearWarmup", "Product"]
 
 
 class Optimizer:
-    """Base class: checks the ``step`` arguments and counts steps."""
+    """Base class: checks the ``step`` arguments, counts steps and keeps per-key state.
 
-    def __init__(self, lr: float) -> None:
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\\eta`, read at every step (a schedule may change it).
+    weight_decay : float, default 0
+        Coefficient :math:`\\lambda`; what it does depends on the optimizer.
+
+    Attributes
+    ----------
+    t : int
+        Number of steps taken.
+    state : dict
+        ``state[key]`` holds the buffers of ``params[key]`` (created at its first step).
+    """
+
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {weight_decay!r}")
         self.lr = lr
-        self.t = 0  # number of steps taken
+        self.weight_decay = weight_decay
+        self.t = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update every ``params[k]`` in place from ``grads[k]``."""
         if params.keys() != grads.keys():
             raise KeyError(
                 f"{type(self).__name__}.step: params and grads must have the same keys, "
                 f"got {sorted(params)} and {sorted(grads)}"
             )
         for k, p in params.items():
-            if grads[k].shape != p.shape:
+            g = grads[k]
+            if g.shape != p.shape:
                 raise ValueError(
-                    f"{type(self).__name__}.step: grads[{k!r}] has shape {grads[k].shape}, "
+                    f"{type(self).__name__}.step: grads[{k!r}] has shape {g.shape}, "
                     f"params[{k!r}] has shape {p.shape}"
+                )
+            if g.dtype != p.dtype:
+                raise TypeError(
+                    f"{type(self).__name__}.step: grads[{k!r}] has dtype {g.dtype}, "
+                    f"params[{k!r}] has dtype {p.dtype}; they must match (nothing is cast silently)"
                 )
         self.t += 1
         for k, p in params.items():
             self._update(k, p, grads[k])
 
+    def _buffers(self, key: str, p: np.ndarray, *names: str) -> list[np.ndarray]:
+        """The state arrays ``names`` of ``params[key]``, zeros of ``p``'s shape at first."""
+        st = self.state.setdefault(key, {})
+        for name in names:
+            if name not in st:
+                st[name] = np.zeros_like(p)
+        return [st[name] for name in names]
+
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def _args(self) -> str:
+        return f"lr={self.lr}, weight_decay={self.weight_decay}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._args()})"
+
 
 class SGD(Optimizer):
-    """Plain gradient descent: :math:`\\theta \\leftarrow \\theta - \\eta\\, g`.
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay.
 
     Parameters
     ----------
     lr : float
         Learning rate :math:`\\eta`.
+    momentum : float, default 0
+        Momentum :math:`\\mu \\in [0, 1)`; 0 is plain gradient descent.
+    nesterov : bool, default False
+        Use Nesterov momentum (needs ``momentum > 0``).
+    weight_decay : float, default 0
+        L2 coefficient :math:`\\lambda`, added to the gradient.
+
+    Notes
+    -----
+    PyTorch's rule (without dampening), with :math:`g` the gradient and :math:`b` the
+    momentum buffer:
+
+    .. math::
+
+        g \\leftarrow g + \\lambda\\theta, \\qquad
+        b \\leftarrow \\mu b + g \\ (b = g \\text{ at the first step}), \\qquad
+        \\theta \\leftarrow \\theta - \\eta\\, d,
+
+    with :math:`d = b`, or :math:`d = g + \\mu b` for Nesterov; without momentum :math:`d = g`.
+
+    See Also
+    --------
+    Book, Step 4 "Optimization": momentum as an exponential moving average.
     """
 
-    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
-        p -= p.dtype.type(self.lr) * g
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.momentum, self.nesterov = momentum, nesterov
 
-    def __repr__(self) -> str:
-        return f"SGD(lr={self.lr})"
+    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
+        f = p.dtype.type
+        if self.weight_decay:
+            g = g + f(self.weight_decay) * p          # a new array: grads stay untouched
+        if self.momentum:
+            first = key not in self.state
+            (b,) = self._buffers(key, p, "b")
+            if first:
+                b[...] = g
+            else:
+                b *= f(self.momentum)
+                b += g
+            g = g + f(self.momentum) * b if self.nesterov else b
+        p -= f(self.lr) * g
+
+    def _args(self) -> str:
+        return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+                f"weight_decay={self.weight_decay}")
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root mean square of recent gradients.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    alpha : float, default 0.99
+        Decay :math:`\\alpha` of the running average of squared gradients.
+    eps : float, default 1e-8
+        Added to :math:`\\sqrt{v}` (after the square root, as in PyTorch).
+    momentum : float, default 0
+    weight_decay : float, default 0
+        L2 coefficient :math:`\\lambda`, added to the gradient.
+
+    Notes
+    -----
+    .. math::
+
+        g \\leftarrow g + \\lambda\\theta, \\qquad
+        v \\leftarrow \\alpha v + (1 - \\alpha) g^2, \\qquad
+        \\theta \\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{v} + \\epsilon},
+
+    with :math:`v = 0` at the start. With momentum :math:`\\mu > 0`:
+    :math:`b \\leftarrow \\mu b + g / (\\sqrt{v} + \\epsilon)`, :math:`\\theta \\leftarrow \\theta - \\eta b`.
+    """
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        if not 0 <= alpha < 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1), got {alpha!r}")
+        if not eps > 0:
+            raise ValueError(f"RMSprop: eps must be positive, got {eps!r}")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"RMSprop: momentum must be in [0, 1), got {momentum!r}")
+        self.alpha, self.eps, self.momentum = alpha, eps, momentum
+
+    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
+        f = p.dtype.type
+        if self.weight_decay:
+            g = g + f(self.weight_decay) * p
+        (v,) = self._buffers(key, p, "v")
+        v *= f(self.alpha)
+        v += f(1 - self.alpha) * (g * g)
+        direction = g / (np.sqrt(v) + f(self.eps))
+        if self.momentum:
+            (b,) = self._buffers(key, p, "b")
+            b *= f(self.momentum)
+            b += direction
+            direction = b
+        p -= f(self.lr) * direction
+
+    def _args(self) -> str:
+        return (f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, momentum={self.momentum}, "
+                f"weight_decay={self.weight_decay}")
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient, RMSprop's scaling, and bias correction of both.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+        Decays :math:`\\beta_1, \\beta_2` of the first and second moment estimates.
+    eps : float, default 1e-8
+        Added to :math:`\\sqrt{\\hat v}` (after the square root of the bias-corrected estimate).
+    weight_decay : float, default 0
+        L2 coefficient :math:`\\lambda`, added to the gradient (so it is scaled by Adam's
+        per-parameter step size: not the same as weight decay; see :class:`AdamW`).
+
+    Notes
+    -----
+    At step :math:`t = 1, 2, \\ldots`, from :math:`m = v = 0`:
+
+    .. math::
+
+        g &\\leftarrow g + \\lambda\\theta \\\\
+        m &\\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\qquad
+        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2 \\\\
+        \\hat m &= m / (1 - \\beta_1^t), \\qquad \\hat v = v / (1 - \\beta_2^t) \\\\
+        \\theta &\\leftarrow \\theta - \\eta\\, \\hat m / (\\sqrt{\\hat v} + \\epsilon)
+
+    See Also
+    --------
+    Book, Step 4 "Optimization": the bias correction derived with SymPy.
+    """
+
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps!r}")
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), eps
+
+    def _adam_step(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
+        f = p.dtype.type
+        beta1, beta2 = self.betas
+        m, v = self._buffers(key, p, "m", "v")
+        m *= f(beta1)
+        m += f(1 - beta1) * g
+        v *= f(beta2)
+        v += f(1 - beta2) * (g * g)
+        bias1, bias2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
+        # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat) = sqrt(v) / sqrt(bias2),
+        # arranged so that only one temporary array is made (this runs for every minibatch).
+        step = np.sqrt(v)
+        step *= f(1 / math.sqrt(bias2))
+        step += f(self.eps)
+        np.divide(m, step, out=step)
+        step *= f(self.lr / bias1)
+        p -= step
+
+    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
+        if self.weight_decay:
+            g = g + p.dtype.type(self.weight_decay) * p
+        self._adam_step(key, p, g)
+
+    def _args(self) -> str:
+        return f"lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay}"
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+    eps : float, default 1e-8
+    weight_decay : float, default 1e-2
+        Decay coefficient :math:`\\lambda`: each step shrinks :math:`\\theta` by the factor
+        :math:`1 - \\eta\\lambda` before the Adam step, whatever the gradient's scale.
+
+    Notes
+    -----
+    :math:`\\theta \\leftarrow \\theta - \\eta\\lambda\\theta`, then the :class:`Adam` update with
+    the gradient :math:`g` unchanged (no :math:`\\lambda\\theta` added to it).
+    """
+
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+        super().__init__(lr, betas, eps, weight_decay)
+
+    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
+        if self.weight_decay:
+            p *= p.dtype.type(1 - self.lr * self.weight_decay)
+        self._adam_step(key, p, g)
+
+
+def l2_penalty(params: dict[str, np.ndarray], lam: float,
+               keys=None) -> tuple[float, dict[str, np.ndarray]]:
+    """The L2 penalty :math:`\\frac{\\lambda}{2} \\sum_k \\lVert \\theta_k \\rVert^2` and its gradient.
+
+    Parameters
+    ----------
+    params : dict of ndarray
+    lam : float
+        :math:`\\lambda \\ge 0`.
+    keys : iterable of str, optional
+        Which parameters to penalise (default all; e.g. only the weights ``"0.W", "2.W"``).
+
+    Returns
+    -------
+    value : float
+    grads : dict of ndarray
+        :math:`\\lambda \\theta_k` for each penalised key (add them to the loss's gradients).
+
+    Notes
+    -----
+    Adding this penalty to the loss and stepping with :class:`SGD` is the same as
+    ``SGD(weight_decay=lam)`` on the loss alone; with :class:`Adam` it is ``Adam(weight_decay=lam)``,
+    which is *not* :class:`AdamW`'s decoupled decay.
+    """
+    if not lam >= 0:
+        raise ValueError(f"l2_penalty: lam must be >= 0, got {lam!r}")
+    keys = list(params) if keys is None else list(keys)
+    missing = [k for k in keys if k not in params]
+    if missing:
+        raise KeyError(f"l2_penalty: no parameters {missing}; params has {sorted(params)}")
+    value = 0.5 * lam * sum(float(np.sum(params[k] * params[k])) for k in keys)
+    return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}

@@ -1,0 +1,119 @@
+"""Inverted dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_array
+from .base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero each activation with probability ``p`` while training.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Probability of dropping an activation.
+    rng : numpy.random.Generator
+        Draws the masks.
+
+    Notes
+    -----
+    In training, with a fresh mask :math:`M_{ij} \\sim \\text{Bernoulli}(1 - p)`,
+
+    .. math:: Y = X \\odot M / (1 - p), \\qquad dX = dY \\odot M / (1 - p),
+
+    so :math:`\\mathbb{E}[Y] = X`: the scaling happens at training time and evaluation is the
+    identity (:math:`Y = X`, :math:`dX = dY`).
+
+    The mask drawn by ``forward`` is kept for ``backward``. For gradient checks, which call
+    ``forward`` many times and need the same function each time, :meth:`fix_mask` freezes the
+    mask: training-mode ``forward`` then reuses it instead of drawing a new one, until
+    :meth:`release_mask`.
+
+    See Also
+    --------
+    Book, Step 5 "Regularization": why the expected activation is unchanged.
+    """
+
+    def __init__(self, p: float, *, rng: np.random.Generator) -> None:
+        super().__init__()
+        if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"Dropout: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                f"got {type(rng).__name__}"
+            )
+        self.p, self.rng = float(p), rng
+        self._scaled_mask: np.ndarray | None = None   # M / (1 - p), in x's dtype
+        self._fixed = False
+        self._cache: tuple | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Return ``x * M / (1 - p)`` in training (``x`` itself in evaluation); same shape."""
+        check_array(x, "x", where="Dropout.forward")
+        if not training or self.p == 0:
+            self._cache = ("identity",)
+            return x
+        if self._fixed:
+            if self._scaled_mask.shape != x.shape or self._scaled_mask.dtype != x.dtype:
+                raise ValueError(
+                    f"Dropout.forward: the fixed mask has shape {self._scaled_mask.shape} and dtype "
+                    f"{self._scaled_mask.dtype}, x has {x.shape} and {x.dtype}"
+                )
+        else:
+            dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+            keep = self.rng.random(x.shape, dtype=dtype) >= self.p          # Bernoulli(1 - p)
+            self._scaled_mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
+        self._cache = ("mask", x.shape)
+        return x * self._scaled_mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Return ``dout`` times the mask of the last forward pass (no parameters)."""
+        self._require_forward(self._cache)
+        if self._cache[0] == "identity":
+            return dout
+        check_array(dout, "dout", where="Dropout.backward")
+        if dout.shape != self._cache[1]:
+            raise ValueError(f"Dropout.backward: dout must have shape {self._cache[1]}, got {dout.shape}")
+        return dout * self._scaled_mask
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """Boolean keep-mask of the last training-mode forward pass (None before one)."""
+        return None if self._scaled_mask is None else self._scaled_mask != 0
+
+    def fix_mask(self, mask: np.ndarray | None = None, dtype=None) -> Dropout:
+        """Freeze the mask: later training-mode passes reuse it instead of drawing.
+
+        Parameters
+        ----------
+        mask : ndarray of bool, optional
+            The keep-mask to use (True keeps). By default, the mask of the last
+            training-mode forward pass.
+        dtype : numpy dtype, optional
+            dtype of the inputs it will see (default float64, or the last mask's dtype).
+        """
+        if mask is None:
+            if self._scaled_mask is None:
+                raise RuntimeError("Dropout.fix_mask: no mask yet; run forward(x, training=True) "
+                                   "first or pass a mask")
+            self._fixed = True
+            return self
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"Dropout.fix_mask: mask must be boolean (True keeps), got dtype {mask.dtype}")
+        dtype = np.dtype(dtype or np.float64)
+        self._scaled_mask = mask.astype(dtype) * dtype.type(1 / (1 - self.p))
+        self._fixed = True
+        return self
+
+    def release_mask(self) -> Dropout:
+        """Draw a fresh mask at every training-mode forward pass again."""
+        self._fixed = False
+        return self
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"

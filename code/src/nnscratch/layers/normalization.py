@@ -1,0 +1,127 @@
+"""Batch normalization for dense inputs (N, D)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_array
+from .base import Layer
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the batch axis of dense inputs, as PyTorch's ``BatchNorm1d``.
+
+    Parameters
+    ----------
+    n_features : int
+        Width :math:`D` of the input.
+    momentum : float, default 0.1
+        Weight of the new batch in the running statistics.
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+    dtype : numpy dtype, default float64
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (scale, starts at 1) and ``"beta"`` (shift, starts at 0), shape (D,).
+    buffers : dict
+        ``"running_mean"`` (starts at 0) and ``"running_var"`` (starts at 1), shape (D,):
+        state that is tracked, not learned.
+
+    Notes
+    -----
+    Training, with batch mean :math:`\\mu = \\frac1N \\sum_i x_i` and *biased* variance
+    :math:`\\sigma^2 = \\frac1N \\sum_i (x_i - \\mu)^2`:
+
+    .. math::
+
+        \\hat x = (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}, \\qquad y = \\gamma \\hat x + \\beta,
+
+    and the running statistics move towards the batch's, the variance *unbiased*:
+    :math:`m \\leftarrow (1 - \\rho) m + \\rho \\mu`,
+    :math:`s \\leftarrow (1 - \\rho) s + \\rho \\frac{N}{N-1} \\sigma^2` (:math:`\\rho` = momentum).
+
+    Backward in training (every :math:`\\hat x_i` depends on the whole batch through
+    :math:`\\mu` and :math:`\\sigma`), with :math:`d\\hat x = dy\\, \\gamma`:
+
+    .. math::
+
+        d\\gamma = \\sum_i dy_i \\hat x_i, \\quad d\\beta = \\sum_i dy_i, \\quad
+        dx = \\frac{1}{N\\sqrt{\\sigma^2 + \\epsilon}}
+             \\Big(N d\\hat x - \\sum_i d\\hat x_i - \\hat x \\sum_i d\\hat x_i \\hat x_i\\Big).
+
+    Evaluation uses the running statistics instead, so the layer is a fixed affine map and
+    :math:`dx = dy\\, \\gamma / \\sqrt{s + \\epsilon}`.
+
+    See Also
+    --------
+    Book, Step 5 "Regularization": the backward pass derived by hand and checked with SymPy.
+    """
+
+    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 dtype=np.float64) -> None:
+        super().__init__()
+        if not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise ValueError(f"BatchNorm: n_features must be a positive integer, got {n_features!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
+        self.n_features, self.momentum, self.eps = int(n_features), momentum, eps
+        self.dtype = np.dtype(dtype)
+        d = self.n_features
+        self.params = {"gamma": np.ones(d, dtype=self.dtype), "beta": np.zeros(d, dtype=self.dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers = {"running_mean": np.zeros(d, dtype=self.dtype),
+                        "running_var": np.ones(d, dtype=self.dtype)}
+        self._cache: tuple | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Normalise ``x`` of shape (N, D); returns shape (N, D)."""
+        check_array(x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward")
+        n, d = x.shape
+        if d != self.n_features:
+            raise ValueError(f"BatchNorm.forward: x must have shape (N, {self.n_features}), got {x.shape}")
+        f = self.dtype.type
+        if training:
+            if n < 2:
+                raise ValueError(
+                    f"BatchNorm.forward: training needs a batch of at least 2 examples to estimate a "
+                    f"variance, got N={n}"
+                )
+            mu = x.mean(axis=0)                               # (D,)
+            xc = x - mu                                       # (N, D)
+            var = np.mean(xc * xc, axis=0)                    # (D,) biased
+            rho = f(self.momentum)
+            self.buffers["running_mean"] *= f(1) - rho
+            self.buffers["running_mean"] += rho * mu
+            self.buffers["running_var"] *= f(1) - rho
+            self.buffers["running_var"] += rho * var * f(n / (n - 1))   # unbiased
+        else:
+            xc = x - self.buffers["running_mean"]
+            var = self.buffers["running_var"]
+        inv_std = f(1) / np.sqrt(var + f(self.eps))          # (D,)
+        x_hat = xc * inv_std                                  # (N, D)
+        self._cache = (x_hat, inv_std, training)
+        return x_hat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Fill ``grads["gamma"]``, ``grads["beta"]`` from ``dout`` (N, D); return ``dx`` (N, D)."""
+        self._require_forward(self._cache)
+        x_hat, inv_std, training = self._cache
+        check_array(dout, "dout", ndim=2, dtype=self.dtype, where="BatchNorm.backward")
+        if dout.shape != x_hat.shape:
+            raise ValueError(f"BatchNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}")
+        self.grads["gamma"] = np.sum(dout * x_hat, axis=0)   # (D,)
+        self.grads["beta"] = dout.sum(axis=0)                # (D,)
+        dx_hat = dout * self.params["gamma"]                 # (N, D)
+        if not training:                                     # a fixed affine map
+            return dx_hat * inv_std
+        n = dout.shape[0]
+        f = self.dtype.type
+        return (inv_std / f(n)) * (f(n) * dx_hat - dx_hat.sum(axis=0)
+                                   - x_hat * np.sum(dx_hat * x_hat, axis=0))
+
+    def __repr__(self) -> str:
+        return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}, dtype={self.dtype})"

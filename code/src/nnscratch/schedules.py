@@ -1,0 +1,132 @@
+"""Learning-rate schedules: small objects that set an optimizer's ``lr`` once per epoch.
+
+Each schedule is a pure function of the epoch (``lr_at``) plus a ``step()`` that advances
+it; :class:`Product` composes schedules by multiplying their factors (warm-up then cosine).
+They are re-exported by :mod:`nnscratch.optim`.
+
+See Also
+--------
+Book, Step 4 "Optimization" (practice): a schedule in use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Schedule:
+    """Base class of learning-rate schedules: ``lr_at(epoch)`` and ``step()``.
+
+    The schedule remembers the optimizer's learning rate when it is created (``base_lr``).
+    ``step()``, called once at the end of every epoch, advances ``epoch`` and sets
+    ``optimizer.lr = lr_at(epoch)``. ``lr_at`` is a pure function of the epoch, so a schedule
+    can be plotted without training, and two schedules compose by multiplying: see
+    :class:`Product`.
+    """
+
+    def __init__(self, optimizer) -> None:
+        if not hasattr(optimizer, "lr"):
+            raise TypeError(f"{type(self).__name__}: expected an optimizer with an lr, "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        # Several schedules may wrap one optimizer (see Product): all start from the lr it had
+        # before the first of them touched it, remembered as ``initial_lr`` as PyTorch does.
+        if not hasattr(optimizer, "initial_lr"):
+            optimizer.initial_lr = optimizer.lr
+        self.base_lr = optimizer.initial_lr
+        self.epoch = 0
+
+    def factor(self, epoch: int) -> float:  # pragma: no cover
+        """Multiplier of ``base_lr`` after ``epoch`` epochs."""
+        raise NotImplementedError
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of the epoch that follows ``epoch`` completed epochs."""
+        return self.base_lr * self.factor(epoch)
+
+    def step(self) -> float:
+        """Advance one epoch, set the optimizer's ``lr`` and return it."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+        return self.optimizer.lr
+
+
+class StepLR(Schedule):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
+
+    :math:`\\eta_e = \\eta_0\\, \\gamma^{\\lfloor e / s \\rfloor}`, as PyTorch's ``StepLR``.
+    """
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1) -> None:
+        super().__init__(optimizer)
+        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        if not gamma > 0:
+            raise ValueError(f"StepLR: gamma must be positive, got {gamma!r}")
+        self.step_size, self.gamma = int(step_size), gamma
+
+    def factor(self, epoch: int) -> float:
+        return self.gamma ** (epoch // self.step_size)
+
+
+class CosineLR(Schedule):
+    """Cosine annealing from the initial learning rate down to ``lr_min`` over ``t_max`` epochs.
+
+    :math:`\\eta_e = \\eta_{\\min} + \\tfrac12(\\eta_0 - \\eta_{\\min})(1 + \\cos(\\pi e / T))` for
+    :math:`e \\le T` (PyTorch's ``CosineAnnealingLR``), and :math:`\\eta_{\\min}` afterwards.
+    """
+
+    def __init__(self, optimizer, t_max: int, lr_min: float = 0.0) -> None:
+        super().__init__(optimizer)
+        if not isinstance(t_max, (int, np.integer)) or t_max < 1:
+            raise ValueError(f"CosineLR: t_max must be a positive integer, got {t_max!r}")
+        if not 0 <= lr_min <= self.base_lr:
+            raise ValueError(f"CosineLR: lr_min must be in [0, lr={self.base_lr}], got {lr_min!r}")
+        self.t_max, self.lr_min = int(t_max), lr_min
+
+    def lr_at(self, epoch: int) -> float:
+        e = min(epoch, self.t_max)
+        return self.lr_min + 0.5 * (self.base_lr - self.lr_min) * (1 + math.cos(math.pi * e / self.t_max))
+
+    def factor(self, epoch: int) -> float:
+        return self.lr_at(epoch) / self.base_lr
+
+
+class LinearWarmup(Schedule):
+    """Ramp the learning rate linearly from ``base_lr / warmup`` to ``base_lr`` over ``warmup`` epochs.
+
+    Factor :math:`\\min(1, (e + 1) / w)`. Compose it with a decay through :class:`Product`.
+    """
+
+    def __init__(self, optimizer, warmup: int) -> None:
+        super().__init__(optimizer)
+        if not isinstance(warmup, (int, np.integer)) or warmup < 1:
+            raise ValueError(f"LinearWarmup: warmup must be a positive integer, got {warmup!r}")
+        self.warmup = int(warmup)
+        optimizer.lr = self.lr_at(0)   # the first epoch already runs at the reduced rate
+
+    def factor(self, epoch: int) -> float:
+        return min(1.0, (epoch + 1) / self.warmup)
+
+
+class Product(Schedule):
+    """Several schedules of one optimizer applied together: their factors multiply.
+
+    ``Product(LinearWarmup(opt, 5), CosineLR(opt, 50))`` warms up for 5 epochs while the
+    cosine decays. Every part must wrap the same optimizer.
+    """
+
+    def __init__(self, *parts: Schedule) -> None:
+        if not parts:
+            raise ValueError("Product: give at least one schedule")
+        opt = parts[0].optimizer
+        if any(p.optimizer is not opt for p in parts):
+            raise ValueError("Product: every schedule must wrap the same optimizer")
+        super().__init__(opt)
+        self.parts = parts
+        opt.lr = self.lr_at(0)
+
+    def factor(self, epoch: int) -> float:
+        return math.prod(p.factor(epoch) for p in self.parts)

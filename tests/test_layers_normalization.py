@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnscratch.activations import Tanh
+from nnscratch.gradcheck import check_layer
+from nnscratch.layers import BatchNorm, Dense
+from nnscratch.network import Sequential
+
+
+def _randomised(layer, rng):
+    """Non-trivial gamma, beta and running statistics, so every term of the maths is exercised."""
+    d = layer.n_features
+    layer.params["gamma"][:] = rng.uniform(0.5, 2.0, d)
+    layer.params["beta"][:] = rng.standard_normal(d)
+    layer.buffers["running_mean"][:] = rng.standard_normal(d)
+    layer.buffers["running_var"][:] = rng.uniform(0.5, 2.0, d)
+    return layer
+
+
+def test_training_output_is_normalised(rng):
+    layer = BatchNorm(4)
+    x = rng.standard_normal((64, 4)) * [1, 10, 0.1, 3] + [5, -2, 0, 1]
+    out = layer.forward(x, training=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=0), x.var(axis=0) / (x.var(axis=0) + 1e-5), rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_gradient_check_both_modes(training, rng):
+    layer = _randomised(BatchNorm(5), rng)
+    check_layer(layer, rng.standard_normal((7, 5)) * 2 + 1, rng=rng, training=training).assert_ok()
+
+
+def test_gradient_check_in_a_network(rng):
+    # a tanh between Dense and BatchNorm: a bias directly before BatchNorm has gradient exactly
+    # zero (the batch mean removes it), which a relative-error check cannot compare
+    net = Sequential([Dense(3, 6, rng=rng), Tanh(), _randomised(BatchNorm(6), rng), Dense(6, 2, rng=rng)])
+    check_layer(net, rng.standard_normal((8, 3)), rng=rng, training=True).assert_ok()
+
+
+def test_bias_before_batchnorm_gets_zero_gradient(rng):
+    net = Sequential([Dense(3, 6, rng=rng), BatchNorm(6)])
+    net.forward(rng.standard_normal((8, 3)), training=True)
+    net.backward(rng.standard_normal((8, 6)))
+    np.testing.assert_allclose(net.grads["0.b"], 0, atol=1e-13)
+
+
+def test_eval_uses_running_statistics(rng):
+    layer = _randomised(BatchNorm(3), rng)
+    x = rng.standard_normal((5, 3))
+    m, v = layer.buffers["running_mean"], layer.buffers["running_var"]
+    expected = (x - m) / np.sqrt(v + 1e-5) * layer.params["gamma"] + layer.params["beta"]
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
+    before = (m.copy(), v.copy())
+    layer.forward(x)
+    np.testing.assert_array_equal(m, before[0])   # evaluation never updates them
+
+
+def test_running_statistics_update_like_pytorch(rng):
+    torch = pytest.importorskip("torch")
+    ours = BatchNorm(4, momentum=0.2, eps=1e-3)
+    theirs = torch.nn.BatchNorm1d(4, momentum=0.2, eps=1e-3, dtype=torch.float64)
+    gamma, beta = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
+    ours.params["gamma"][:], ours.params["beta"][:] = gamma, beta
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    for _ in range(3):
+        x = rng.standard_normal((10, 4)) * 3 + 1
+        dout = rng.standard_normal((10, 4))
+        xt = torch.tensor(x, requires_grad=True)
+        theirs.train()
+        yt = theirs(xt)
+        yt.backward(torch.tensor(dout))
+        y = ours.forward(x, training=True)
+        dx = ours.backward(dout)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ours.grads["gamma"], theirs.weight.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(ours.grads["beta"], theirs.bias.grad.numpy(), rtol=1e-10)
+        theirs.weight.grad = theirs.bias.grad = None
+    np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(), rtol=1e-12)
+    theirs.eval()
+    x = rng.standard_normal((6, 4))
+    np.testing.assert_allclose(ours.forward(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 9), d=st.integers(1, 6), dtype=st.sampled_from([np.float32, np.float64]),
+       training=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_shapes_dtypes_and_no_mutation(n, d, dtype, training, seed):
+    rng = np.random.default_rng(seed)
+    layer = BatchNorm(d, dtype=dtype)
+    x = rng.standard_normal((n, d)).astype(dtype)
+    dout = rng.standard_normal((n, d)).astype(dtype)
+    x0, d0 = x.copy(), dout.copy()
+    out = layer.forward(x, training=training)
+    dx = layer.backward(dout)
+    assert out.shape == dx.shape == (n, d) and out.dtype == dx.dtype == dtype
+    assert all(g.shape == (d,) and g.dtype == dtype for g in layer.grads.values())
+    assert all(b.dtype == dtype for b in layer.buffers.values())
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, d0)
+
+
+def test_errors(rng):
+    layer = BatchNorm(3)
+    with pytest.raises(ValueError, match=r"shape \(N, 3\), got \(4, 2\)"):
+        layer.forward(np.zeros((4, 2)))
+    with pytest.raises(TypeError, match="dtype float64, got float32"):
+        layer.forward(np.zeros((4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        layer.forward(np.zeros((1, 3)), training=True)
+    with pytest.raises(RuntimeError, match="before forward"):
+        BatchNorm(3).backward(np.zeros((2, 3)))
+    layer.forward(np.zeros((4, 3)), training=True)
+    with pytest.raises(ValueError, match=r"dout must have shape \(4, 3\)"):
+        layer.backward(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="n_features"):
+        BatchNorm(0)
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNorm(3, momentum=2)

@@ -1,0 +1,220 @@
+import re
+
+import numpy as np
+import pytest
+
+from nnscratch import losses
+from nnscratch.activations import ReLU
+from nnscratch.data import make_blobs, make_moons
+from nnscratch.layers import Dense
+from nnscratch.network import Sequential
+from nnscratch.optim import SGD, Adam, StepLR
+from nnscratch.train import EarlyStopping, History, accuracy, evaluate, fit, format_epoch
+
+LINE = re.compile(r"^epoch +\d+/\d+(  [a-z_]+ -?\d+\.\d{4})+(  lr [0-9.e-]+)?  \(\d+\.\d s\)$")
+
+
+def _model(seed, dtype=np.float64, width=16, n_in=2, n_out=3):
+    rng = np.random.default_rng(seed)
+    return Sequential([Dense(n_in, width, rng=rng, dtype=dtype), ReLU(), Dense(width, n_out, rng=rng, dtype=dtype)])
+
+
+def _blobs(n=300, seed=0):
+    X, y = make_blobs(n, np.random.default_rng(seed))
+    return X, y
+
+
+def test_accuracy_multiclass_and_binary():
+    assert accuracy(np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    assert accuracy(np.array([1.5, -0.2, 0.3]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
+    assert accuracy(np.array([[1.5], [-0.2]]), np.array([1, 0])) == 1.0
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        accuracy(np.zeros((3, 2)), np.zeros(2, dtype=int))
+
+
+def test_evaluate_matches_full_batch():
+    X, y = _blobs()
+    model = _model(1)
+    loss, acc = evaluate(model, losses.softmax_cross_entropy, X, y, batch_size=37)
+    out = model.forward(X)
+    full_loss, _ = losses.softmax_cross_entropy(out, y)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    assert acc == pytest.approx(accuracy(out, y))
+
+
+def test_fit_learns_and_records_history():
+    X, y = _blobs()
+    Xv, yv = _blobs(100, seed=1)
+    model = _model(0)
+    h = fit(model, losses.softmax_cross_entropy, Adam(lr=0.01), X, y, rng=np.random.default_rng(0),
+            epochs=15, batch_size=32, val_data=(Xv, yv), progress=False)
+    assert isinstance(h, History)
+    assert set(h) == {"loss", "acc", "val_loss", "val_acc", "time"}
+    assert all(len(v) == 15 for v in h.values()) and h.epochs == 15
+    assert h["loss"][-1] < h["loss"][0] / 2
+    assert h["val_acc"][-1] > 0.9
+    assert h.best_epoch == int(np.argmin(h["val_loss"])) + 1 and not h.stopped_early
+    # the recorded val numbers are the model's on the validation set
+    assert evaluate(model, losses.softmax_cross_entropy, Xv, yv) == pytest.approx((h["val_loss"][-1], h["val_acc"][-1]))
+
+
+def test_same_seed_same_history_different_seed_different():
+    X, y = _blobs()
+    runs = []
+    for shuffle_seed in (5, 5, 6):
+        model = _model(0)
+        h = fit(model, losses.softmax_cross_entropy, SGD(0.1, momentum=0.9), X, y,
+                rng=np.random.default_rng(shuffle_seed), epochs=4, batch_size=16, progress=False)
+        runs.append((h["loss"], model.params["0.W"].copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_float32_training_stays_float32():
+    X, y = _blobs()
+    X = X.astype(np.float32)
+    model = _model(0, dtype=np.float32)
+    fit(model, losses.softmax_cross_entropy, Adam(0.01), X, y, rng=np.random.default_rng(0),
+        epochs=2, progress=False)
+    assert all(p.dtype == np.float32 for p in model.params.values())
+
+
+def test_running_loss_is_mean_of_batch_losses():
+    """With lr tiny the weights barely move, so the running loss equals the evaluated loss."""
+    X, y = _blobs(200)
+    model = _model(0)
+    before = evaluate(model, losses.softmax_cross_entropy, X, y)[0]
+    h = fit(model, losses.softmax_cross_entropy, SGD(1e-12), X, y, rng=np.random.default_rng(0),
+            epochs=1, batch_size=30, progress=False)
+    assert h["loss"][0] == pytest.approx(before, rel=1e-9)
+
+
+def test_early_stopping_restores_best_weights():
+    # a tiny training set and a large lr: validation loss gets worse after a few epochs
+    X, y = make_moons(40, np.random.default_rng(0), noise=0.3)
+    Xv, yv = make_moons(400, np.random.default_rng(1), noise=0.3)
+    model = _model(0, width=64, n_out=2)
+    stopper = EarlyStopping(patience=3)
+    snapshots = {}
+
+    class Recording(Adam):  # remembers the weights at the end of every epoch
+        def step(self, params, grads):
+            super().step(params, grads)
+            snapshots[self.t] = {k: v.copy() for k, v in params.items()}
+
+    opt = Recording(lr=0.05)
+    h = fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=200,
+            batch_size=40, val_data=(Xv, yv), early_stopping=stopper, progress=False)
+    assert h.stopped_early and h.epochs < 200
+    best = h.best_epoch
+    assert best == int(np.argmin(h["val_loss"])) + 1
+    assert h.epochs == best + 3  # stopped after `patience` epochs without improvement
+    # one batch per epoch: the step count equals the epoch number
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, snapshots[best][k])
+    assert evaluate(model, losses.softmax_cross_entropy, Xv, yv)[0] == pytest.approx(h["val_loss"][best - 1])
+
+
+def test_early_stopping_min_delta_and_accuracy_monitor():
+    es = EarlyStopping(patience=2, min_delta=0.1, monitor="val_acc")
+    p = {"w": np.zeros(1)}
+    assert not es.update(0.5, 1, p)
+    assert not es.update(0.55, 2, p)   # not better by more than 0.1
+    assert es.update(0.58, 3, p)       # second epoch without improvement
+    assert es.best_epoch == 1
+
+
+def test_progress_lines_format(capsys):
+    X, y = _blobs(100)
+    Xv, yv = _blobs(50, seed=1)
+    opt = SGD(0.1)
+    fit(_model(0), losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=10,
+        val_data=(Xv, yv), schedule=StepLR(opt, 5), progress="lines", log_every=3)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[1] for line in lines] == [" 3/10".strip(), "6/10", "9/10", "10/10"]
+    assert all(LINE.match(line) for line in lines), lines
+    assert lines[0].startswith("epoch  3/10  loss ")
+    assert "val_acc" in lines[0] and "lr 0.1" in lines[0]
+
+
+def test_progress_auto_is_lines_when_not_a_terminal_and_false_is_silent(capsys):
+    X, y = _blobs(50)
+    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+        epochs=2)  # pytest's captured stderr is not a terminal
+    out = capsys.readouterr()
+    assert len(out.out.strip().splitlines()) == 2 and out.err == ""
+    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+        epochs=2, progress=False)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    X, y = _blobs(50)
+    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+        epochs=2, progress="bar")
+    out = capsys.readouterr()
+    assert out.out == "" and "epoch 2/2" in out.err and "val" not in out.err
+
+
+def test_format_epoch():
+    line = format_epoch(3, 10, {"loss": 0.23451, "acc": 0.93121, "val_loss": 0.25012, "val_acc": 0.929}, 2.14)
+    assert line == "epoch  3/10  loss 0.2345  acc 0.9312  val_loss 0.2501  val_acc 0.9290  (2.1 s)"
+
+
+def test_schedule_is_stepped_each_epoch_and_recorded():
+    X, y = _blobs(64)
+    opt = SGD(0.4)
+    h = fit(_model(0), losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=5,
+            schedule=StepLR(opt, 2, gamma=0.5), progress=False)
+    assert h["lr"] == pytest.approx([0.4, 0.4, 0.2, 0.2, 0.1])
+
+
+def test_regression_has_no_accuracy():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2))
+    y = X @ np.array([[1.0], [-2.0]])
+    model = Sequential([Dense(2, 1, rng=rng)])
+    h = fit(model, losses.mean_squared_error, SGD(0.1), X, y, rng=rng, epochs=60, val_data=(X, y),
+            progress=False)
+    assert set(h) == {"loss", "val_loss", "time"}
+    assert h["loss"][-1] < 1e-3
+
+
+def test_errors():
+    X, y = _blobs(20)
+    kw = dict(rng=np.random.default_rng(0), epochs=1, progress=False)
+    with pytest.raises(TypeError, match="Generator"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=0, epochs=1)
+    with pytest.raises(ValueError, match="same number"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y[:5], **kw)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, batch_size=0, **kw)
+    with pytest.raises(ValueError, match="needs val_data"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, early_stopping=EarlyStopping(), **kw)
+    with pytest.raises(ValueError, match="progress"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=1, progress="loud")
+    rng = np.random.default_rng(0)
+    Xr = rng.standard_normal((64, 2))
+    with pytest.raises(FloatingPointError, match="learning rate"), np.errstate(all="ignore"):
+        fit(Sequential([Dense(2, 1, rng=rng)]), losses.mean_squared_error, SGD(100.0), Xr, Xr[:, :1],
+            rng=rng, epochs=50, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=0)
+
+
+def test_early_stopping_restores_batchnorm_running_statistics():
+    from nnscratch.layers import BatchNorm
+    X, y = make_moons(40, np.random.default_rng(0), noise=0.3)
+    Xv, yv = make_moons(200, np.random.default_rng(1), noise=0.3)
+    rng = np.random.default_rng(0)
+    bn = BatchNorm(32)
+    model = Sequential([Dense(2, 32, rng=rng), bn, ReLU(), Dense(32, 2, rng=rng)])
+    h = fit(model, losses.softmax_cross_entropy, Adam(0.05), X, y, rng=np.random.default_rng(0),
+            epochs=200, batch_size=40, val_data=(Xv, yv), early_stopping=EarlyStopping(patience=3),
+            progress=False)
+    assert h.stopped_early
+    # with the restored weights *and* running statistics, validation loss is the best epoch's
+    assert evaluate(model, losses.softmax_cross_entropy, Xv, yv)[0] == pytest.approx(h["val_loss"][h.best_epoch - 1])
