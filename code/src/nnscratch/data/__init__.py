@@ -1,5 +1,6 @@
 """Datasets: seeded synthetic 2-D sets and (in :mod:`nnscratch.data.mnist`) MNIST."""
 
+from .mnist import MNIST, load_mnist
 from .synthetic import (
     make_blobs,
     make_circles,
@@ -11,6 +12,8 @@ from .synthetic import (
 )
 
 __all__ = [
+    "MNIST",
+    "load_mnist",
     "make_blobs",
     "make_circles",
     "make_moons",

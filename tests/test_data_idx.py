@@ -1,0 +1,106 @@
+"""The IDX reader: round trips, hand-written bytes, and every kind of broken file."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from nnscratch.data.idx import IDX_DTYPES, IDXError, decompress, idx_bytes, parse_idx, read_idx, write_idx
+
+
+def test_parses_hand_written_bytes():
+    # magic 00 00, dtype 08 (ubyte), 1 dimension of size 3, then the values
+    data = bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 255])
+    out = parse_idx(data)
+    np.testing.assert_array_equal(out, [7, 2, 255])
+    assert out.dtype == np.uint8
+
+
+def test_multibyte_values_are_big_endian():
+    # dtype 0C (int32), shape (2,): 1 and -2 written most significant byte first
+    data = bytes([0, 0, 0x0C, 1, 0, 0, 0, 2]) + bytes([0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE])
+    out = parse_idx(data)
+    np.testing.assert_array_equal(out, [1, -2])
+    assert out.dtype == np.dtype(np.int32)  # native order: the caller never sees '>i4'
+    assert out.dtype.isnative
+
+
+@pytest.mark.parametrize("code", sorted(IDX_DTYPES))
+@pytest.mark.parametrize("compress", [False, True])
+def test_round_trip_every_dtype(tmp_path, rng, code, compress):
+    dtype = IDX_DTYPES[code].newbyteorder("=")
+    x = (rng.standard_normal((3, 4, 5)) * 50).astype(dtype)
+    path = write_idx(x, tmp_path / "a.idx", compress=compress)
+    assert path.read_bytes().startswith(b"\x1f\x8b") == compress
+    y = read_idx(path)
+    np.testing.assert_array_equal(x, y)
+    assert y.dtype == dtype and y.flags.writeable
+
+
+def test_gzip_is_recognised_by_content_not_name(tmp_path):
+    x = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    raw_named_gz = tmp_path / "raw.gz"
+    raw_named_gz.write_bytes(idx_bytes(x))
+    gz_named_raw = tmp_path / "compressed.idx"
+    gz_named_raw.write_bytes(gzip.compress(idx_bytes(x)))
+    np.testing.assert_array_equal(read_idx(raw_named_gz), x)
+    np.testing.assert_array_equal(read_idx(gz_named_raw), x)
+
+
+def test_write_idx_compresses_by_suffix(tmp_path):
+    x = np.zeros((2, 2), dtype=np.uint8)
+    assert write_idx(x, tmp_path / "x.gz").read_bytes()[:2] == b"\x1f\x8b"
+    assert write_idx(x, tmp_path / "x.idx").read_bytes()[:4] == bytes([0, 0, 0x08, 2])
+
+
+def test_wrong_magic_is_rejected_with_the_bytes_shown():
+    data = b"<htm" + b"l>not found</html>"
+    with pytest.raises(IDXError, match=r"page.idx: not an IDX file.*3c 68 74 6d"):
+        parse_idx(data, name="page.idx")
+
+
+def test_unknown_dtype_code():
+    with pytest.raises(IDXError, match="unknown IDX dtype code 0x07"):
+        parse_idx(bytes([0, 0, 0x07, 1, 0, 0, 0, 0]))
+
+
+def test_wrong_number_of_dimensions():
+    data = idx_bytes(np.zeros((2, 3), dtype=np.uint8))
+    with pytest.raises(IDXError, match="expected an IDX file with 3 dimensions, the header says 2"):
+        parse_idx(data, ndim=3)
+
+
+@pytest.mark.parametrize("cut", [0, 3, 6, 10])
+def test_truncated_header(cut):
+    data = idx_bytes(np.zeros((2, 3, 4), dtype=np.uint8))[:cut]
+    with pytest.raises(IDXError, match="too short|truncated header"):
+        parse_idx(data)
+
+
+def test_truncated_data_names_expected_and_actual_length():
+    data = idx_bytes(np.zeros((2, 3, 4), dtype=np.uint8))
+    with pytest.raises(IDXError, match=r"f.idx: truncated.*\(2, 3, 4\).*needs 40 bytes.*has 39"):
+        parse_idx(data[:-1], name="f.idx")
+
+
+def test_trailing_bytes_are_rejected():
+    data = idx_bytes(np.zeros(5, dtype=np.uint8)) + b"\x00"
+    with pytest.raises(IDXError, match="trailing bytes"):
+        parse_idx(data)
+
+
+def test_damaged_gzip(tmp_path):
+    packed = gzip.compress(idx_bytes(np.arange(1000, dtype=np.uint8) % 7))
+    path = tmp_path / "cut.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(IDXError, match=r"cut.gz: gzip data is damaged or truncated"):
+        read_idx(path)
+
+
+def test_decompress_leaves_raw_bytes_alone():
+    assert decompress(b"\x00\x00\x08\x00") == b"\x00\x00\x08\x00"
+
+
+def test_idx_bytes_refuses_dtypes_without_a_code():
+    with pytest.raises(TypeError, match="no IDX code"):
+        idx_bytes(np.zeros(3, dtype=np.uint16))

@@ -1,0 +1,293 @@
+"""The MNIST loader on tiny generated IDX files, and the download path against a local server.
+
+No test touches the outside network: mirrors are ``http.server`` instances on 127.0.0.1.
+The real files are checked only when ``NNSCRATCH_MNIST_DIR`` names a copy.
+"""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from nnscratch.data import MNIST, load_mnist
+from nnscratch.data import mnist as mnist_mod
+from nnscratch.data.idx import IDXError, idx_bytes
+from nnscratch.data.mnist import FILES, MD5, ChecksumError, default_cache_dir, download_file
+
+N_TRAIN, N_TEST = 30, 12
+
+
+def make_tiny_mnist(rng):
+    """File name -> IDX bytes (decompressed) of a tiny MNIST look-alike, and its MD5 table."""
+    arrays = {
+        "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
+        "train_labels": (np.arange(N_TRAIN) % 10).astype(np.uint8),
+        "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
+        "test_labels": (np.arange(N_TEST)[::-1] % 10).astype(np.uint8),
+    }
+    raw = {FILES[role]: idx_bytes(a) for role, a in arrays.items()}
+    md5 = {name: hashlib.md5(b).hexdigest() for name, b in raw.items()}
+    return arrays, raw, md5
+
+
+def write_dir(directory, raw, compress=True):
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in raw.items():
+        if compress:
+            (directory / name).write_bytes(gzip.compress(data))
+        else:
+            (directory / name.removesuffix(".gz")).write_bytes(data)
+    return directory
+
+
+@pytest.fixture
+def tiny(tmp_path, rng):
+    arrays, raw, md5 = make_tiny_mnist(rng)
+    return arrays, raw, md5, write_dir(tmp_path / "mnist", raw)
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path):
+    """No NNSCRATCH_MNIST_DIR and a private cache dir, whatever the caller's shell says."""
+    monkeypatch.delenv(mnist_mod.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_loads_arrays_with_the_right_shapes_and_values(tmp_path, rng, compress):
+    arrays, raw, md5 = make_tiny_mnist(rng)
+    directory = write_dir(tmp_path / "d", raw, compress=compress)
+    data = load_mnist(directory, checksums=md5)
+    assert isinstance(data, MNIST)
+    assert data.x_train.shape == (N_TRAIN, 784) and data.x_train.dtype == np.float32
+    assert data.x_test.shape == (N_TEST, 784)
+    assert data.y_train.dtype == np.int64 and data.y_test.dtype == np.int64
+    assert data.x_val.shape == (0, 784) and data.y_val.shape == (0,)
+    assert data.x_train.flags.c_contiguous
+    np.testing.assert_array_equal(data.y_train, arrays["train_labels"])
+    np.testing.assert_allclose(data.x_train * 255, arrays["train_images"].reshape(N_TRAIN, 784),
+                               atol=1e-4)
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+
+
+def test_unflattened_images_have_a_channel_axis(tiny):
+    arrays, _, md5, directory = tiny
+    data = load_mnist(directory, checksums=md5, flatten=False, dtype=np.float64)
+    assert data.x_train.shape == (N_TRAIN, 1, 28, 28) and data.x_train.dtype == np.float64
+    np.testing.assert_allclose(data.x_test[:, 0] * 255, arrays["test_images"])
+
+
+def test_raw_pixels_without_normalisation(tiny):
+    arrays, _, md5, directory = tiny
+    data = load_mnist(directory, checksums=md5, normalize=False, dtype=np.uint8, flatten=False)
+    np.testing.assert_array_equal(data.x_train[:, 0], arrays["train_images"])
+    with pytest.raises(TypeError, match="needs a float dtype"):
+        load_mnist(directory, checksums=md5, normalize=True, dtype=np.uint8)
+
+
+def test_validation_split_is_seeded_and_disjoint(tiny):
+    arrays, _, md5, directory = tiny
+    a = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(1))
+    b = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(1))
+    c = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(2))
+    assert a.x_train.shape == (N_TRAIN - 7, 784) and a.x_val.shape == (7, 784)
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    assert not np.array_equal(a.x_val, c.x_val)
+    # together the two parts are exactly the original training set
+    full = load_mnist(directory, checksums=md5)
+    both = np.concatenate([a.x_train, a.x_val])
+    order = np.lexsort(both.T)
+    np.testing.assert_array_equal(both[order], full.x_train[np.lexsort(full.x_train.T)])
+    assert sorted(np.concatenate([a.y_train, a.y_val])) == sorted(full.y_train)
+
+
+def test_validation_split_arguments_are_checked(tiny):
+    _, _, md5, directory = tiny
+    with pytest.raises(TypeError, match="rng=np.random.default_rng"):
+        load_mnist(directory, checksums=md5, val_size=5)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        load_mnist(directory, checksums=md5, val_size=-1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="leaves no training data"):
+        load_mnist(directory, checksums=md5, val_size=N_TRAIN, rng=np.random.default_rng(0))
+
+
+def test_environment_variable_is_used(tiny, monkeypatch):
+    _, _, md5, directory = tiny
+    monkeypatch.setenv(mnist_mod.ENV_VAR, str(directory))
+    assert load_mnist(checksums=md5).x_train.shape == (N_TRAIN, 784)
+
+
+def test_argument_wins_over_environment(tiny, monkeypatch, tmp_path):
+    _, _, md5, directory = tiny
+    monkeypatch.setenv(mnist_mod.ENV_VAR, str(tmp_path / "does-not-exist"))
+    assert load_mnist(directory, checksums=md5).y_test.shape == (N_TEST,)
+
+
+# -- broken files ----------------------------------------------------------------------------
+
+def test_missing_file_in_a_chosen_directory_is_an_error_not_a_download(tiny, monkeypatch):
+    _, _, md5, directory = tiny
+    (directory / FILES["test_labels"]).unlink()
+    mirror = closed_port_url()
+    with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte.gz.*missing.*download=True"):
+        load_mnist(directory, checksums=md5, mirrors=[mirror])
+    monkeypatch.setenv(mnist_mod.ENV_VAR, str(directory))
+    with pytest.raises(FileNotFoundError, match="NNSCRATCH_MNIST_DIR"):
+        load_mnist(checksums=md5, mirrors=[mirror])
+
+
+def test_corrupted_file_is_rejected_naming_file_and_checksums(tiny):
+    _, raw, md5, directory = tiny
+    name = FILES["train_images"]
+    data = bytearray(raw[name])
+    data[500] ^= 0xFF  # one flipped byte in the pixels: still a valid IDX file
+    (directory / name).write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(ChecksumError) as err:
+        load_mnist(directory, checksums=md5)
+    msg = str(err.value)
+    assert str(directory / name) in msg and md5[name] in msg and hashlib.md5(data).hexdigest() in msg
+    assert "Replace" in msg
+
+
+def test_truncated_gzip_is_rejected(tiny):
+    _, _, md5, directory = tiny
+    path = directory / FILES["train_labels"]
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ChecksumError, match=r"train-labels-idx1-ubyte.gz: gzip data is damaged or truncated"):
+        load_mnist(directory, checksums=md5)
+
+
+def test_wrong_magic_is_caught_even_when_the_checksum_matches(tiny):
+    _, raw, md5, directory = tiny
+    name = FILES["test_images"]
+    bad = b"\x01\x00" + raw[name][2:]
+    (directory / name).write_bytes(bad)
+    md5 = {**md5, name: hashlib.md5(bad).hexdigest()}
+    with pytest.raises(IDXError, match="t10k-images-idx3-ubyte.gz: not an IDX file"):
+        load_mnist(directory, checksums=md5)
+
+
+def test_images_and_labels_must_agree_in_number(tmp_path, rng):
+    _, raw, _ = make_tiny_mnist(rng)
+    raw[FILES["test_labels"]] = idx_bytes(np.zeros(N_TEST + 1, dtype=np.uint8))
+    md5 = {name: hashlib.md5(b).hexdigest() for name, b in raw.items()}
+    directory = write_dir(tmp_path / "d", raw)
+    with pytest.raises(IDXError, match="12 images but 13 labels"):
+        load_mnist(directory, checksums=md5)
+
+
+# -- downloading -----------------------------------------------------------------------------
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def serve():
+    """Start static HTTP servers on 127.0.0.1; returns a function directory -> base URL."""
+    servers = []
+
+    def start(directory):
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url():
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def test_download_skips_failing_mirrors(tmp_path, rng, serve, no_env):
+    arrays, raw, md5 = make_tiny_mnist(rng)
+    good = serve(write_dir(tmp_path / "good", raw))
+    (tmp_path / "empty").mkdir()
+    empty = serve(tmp_path / "empty")  # answers 404 for every file
+    corrupt_raw = {k: v[:-5] for k, v in raw.items()}  # truncated IDX, valid gzip
+    corrupt = serve(write_dir(tmp_path / "corrupt", corrupt_raw))
+    mirrors = [closed_port_url(), empty, corrupt, good]
+    data = load_mnist(checksums=md5, mirrors=mirrors, progress=False)
+    np.testing.assert_array_equal(data.y_test, arrays["test_labels"])
+    cache = default_cache_dir()
+    assert cache.is_relative_to(tmp_path)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(FILES.values())
+    # a second load uses the cache: no mirror is needed any more
+    assert load_mnist(checksums=md5, mirrors=[]).x_train.shape == (N_TRAIN, 784)
+
+
+def test_failed_download_leaves_no_file_and_reports_every_mirror(tmp_path, rng, serve):
+    _, raw, md5 = make_tiny_mnist(rng)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    for name in raw:
+        (garbage / name).write_bytes(b"<html>Access denied</html>")
+    closed, bad = closed_port_url(), serve(garbage)
+    target = tmp_path / "target"
+    with pytest.raises(RuntimeError) as err:
+        download_file(FILES["train_images"], target, expected_md5=md5[FILES["train_images"]],
+                      mirrors=[closed, bad], progress=False)
+    msg = str(err.value)
+    assert closed + FILES["train_images"] in msg and bad + FILES["train_images"] in msg
+    assert "MD5" in msg
+    assert list(target.iterdir()) == []  # no partial or unverified file left
+
+
+def test_download_into_a_chosen_directory_only_when_asked(tmp_path, rng, serve, capsys):
+    arrays, raw, md5 = make_tiny_mnist(rng)
+    url = serve(write_dir(tmp_path / "srv", raw, compress=True))
+    target = tmp_path / "mine"
+    data = load_mnist(target, download=True, checksums=md5, mirrors=[url], progress=True)
+    np.testing.assert_array_equal(data.y_train, arrays["train_labels"])
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err  # the progress bar showed
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
+    if os.name != "posix" or mnist_mod.sys.platform == "darwin":
+        pytest.skip("XDG applies to Linux and other Unix")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "nnscratch" / "mnist"
+
+
+# -- the real files --------------------------------------------------------------------------
+
+real = pytest.mark.skipif(not os.environ.get(mnist_mod.ENV_VAR),
+                          reason="set NNSCRATCH_MNIST_DIR to a copy of MNIST to check it")
+
+
+@real
+def test_real_files_match_the_published_checksums():
+    raw = mnist_mod.mnist_files()  # verifies against MD5; recompute independently as well
+    for role, name in FILES.items():
+        assert hashlib.md5(raw[role]).hexdigest() == MD5[name]
+    assert len(raw["train_images"]) == 47040016 and len(raw["test_labels"]) == 10008
+
+
+@real
+def test_real_data_sanity_facts():
+    data = load_mnist()
+    assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
+    np.testing.assert_array_equal(data.y_train[:10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
+    np.testing.assert_array_equal(data.y_test[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
+    np.testing.assert_array_equal(np.bincount(data.y_train),
+                                  [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0

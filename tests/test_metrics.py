@@ -1,0 +1,63 @@
+"""Confusion matrices and calibration, against hand-counted examples and brute force."""
+
+import numpy as np
+import pytest
+
+from nnscratch.metrics import confusion_matrix, most_confused, reliability
+
+
+def test_confusion_matrix_by_hand():
+    y_true = np.array([0, 0, 1, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 2, 0, 2])
+    expected = np.array([[1, 1, 0],
+                         [0, 1, 0],
+                         [1, 0, 2]])
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred, 3), expected)
+
+
+def test_confusion_matrix_matches_a_loop(rng):
+    y_true, y_pred = rng.integers(0, 7, 500), rng.integers(0, 7, 500)
+    loop = np.zeros((7, 7), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        loop[t, p] += 1
+    cm = confusion_matrix(y_true, y_pred, 7)
+    np.testing.assert_array_equal(cm, loop)
+    np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(y_true, minlength=7))
+
+
+def test_confusion_matrix_checks_labels():
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
+    with pytest.raises(ValueError, match="shape"):
+        confusion_matrix(np.array([0, 1]), np.array([0]), 3)
+
+
+def test_most_confused_sorted_and_skips_diagonal_and_zeros():
+    cm = np.array([[50, 3, 0],
+                   [7, 40, 3],
+                   [0, 1, 60]])
+    assert most_confused(cm, k=10) == [(1, 0, 7), (0, 1, 3), (1, 2, 3), (2, 1, 1)]
+    assert most_confused(cm, k=1) == [(1, 0, 7)]
+
+
+def test_reliability_bins_by_hand():
+    conf = np.array([0.15, 0.18, 0.95, 0.97, 1.0, 0.55])
+    correct = np.array([True, False, True, True, False, True])
+    rel = reliability(conf, correct, n_bins=10)
+    assert rel.counts.tolist() == [0, 2, 0, 0, 0, 1, 0, 0, 0, 3]
+    np.testing.assert_allclose(rel.accuracy[[1, 5, 9]], [0.5, 1.0, 2 / 3])
+    np.testing.assert_allclose(rel.confidence[[1, 5, 9]], [0.165, 0.55, (0.95 + 0.97 + 1.0) / 3])
+    assert np.isnan(rel.accuracy[0])
+    ece = (2 * abs(0.5 - 0.165) + 1 * abs(1 - 0.55) + 3 * abs(2 / 3 - 2.92 / 3)) / 6
+    assert rel.ece == pytest.approx(ece)
+
+
+def test_reliability_of_a_calibrated_sampler_is_near_zero(rng):
+    conf = rng.uniform(0.1, 1.0, 200_000)
+    correct = rng.random(200_000) < conf   # right with exactly the stated probability
+    assert reliability(conf, correct).ece < 0.01
+
+
+def test_reliability_rejects_out_of_range():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        reliability(np.array([1.2]), np.array([True]))
