@@ -2,5 +2,9 @@
 
 from .base import Layer
 from .dense import Dense
+from .dropout import Dropout
+from .normalization import BatchNorm
+from .conv import Conv2D
+from .pooling import AvgPool2D, Flatten, MaxPool2D
 
-__all__ = ["Layer", "Dense"]
+__all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten"]

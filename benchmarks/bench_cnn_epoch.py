@@ -1,0 +1,204 @@
+"""Time one training epoch of the reference CNN with nnscratch and with PyTorch (CPU).
+
+The reference network (issue 6, Step 7), float32, batch 64, SGD with momentum 0.9::
+
+    Conv2D(1→8, 5×5) → ReLU → MaxPool 2 → Conv2D(8→16, 5×5) → ReLU → MaxPool 2
+    → Flatten → Dense(256→10)
+
+Both libraries train on the same minibatches in the same run and take turns, a block of
+batches each, so that both see the same load on a shared machine: their ratio is meaningful
+even when absolute times are not. PyTorch is timed with one thread and with its default
+thread count; the ratio is taken against its faster setting. PyTorch is optional: without it
+only nnscratch is timed. Usage, from the repository root::
+
+    NNSCRATCH_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/bench_cnn_epoch.py
+    .venv/bin/python benchmarks/bench_cnn_epoch.py --batches 200 --profile
+
+``--profile`` adds the time spent in each layer's forward and backward pass (nnscratch).
+The goal is an nnscratch epoch at most 1.5× PyTorch's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+
+# Matrices here are small (at most 200 × 36 864): a second BLAS thread saves little, and on a
+# shared, busy machine OpenBLAS threads spin-waiting for a core can make a product 30× slower.
+# So NumPy's BLAS runs on one thread unless you say otherwise (must be set before importing
+# NumPy). PyTorch is timed with its default thread count and with one thread; the ratio is
+# taken against its faster time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from nnscratch import losses  # noqa: E402
+from nnscratch.activations import ReLU  # noqa: E402
+from nnscratch.layers import Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
+from nnscratch.network import Sequential  # noqa: E402
+from nnscratch.optim import SGD  # noqa: E402
+
+BATCH = 64
+LR = 0.01
+MOMENTUM = 0.9
+
+
+def reference_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
+    """The benchmark's network, in nnscratch."""
+    return Sequential([
+        Conv2D(1, 8, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
+        Conv2D(8, 16, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
+        Flatten(), Dense(256, 10, rng=rng, dtype=dtype),
+    ])
+
+
+def load_images(n_max: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+    """MNIST training images (N, 1, 28, 28) float32 if available, else random ones."""
+    try:
+        from nnscratch.data import load_mnist
+
+        data = load_mnist(flatten=False, dtype=np.float32)
+        return data.x_train[:n_max], data.y_train[:n_max], "MNIST"
+    except Exception as err:  # no data here: timing does not need real digits
+        print(f"(MNIST not available: {err}; timing on random images)", file=sys.stderr)
+        x = rng.standard_normal((n_max, 1, 28, 28)).astype(np.float32)
+        return x, rng.integers(0, 10, n_max), "random images"
+
+
+def nnscratch_trainer(seed: int, profile: dict | None = None):
+    """A function ``step(xb, yb) -> loss`` doing one training step of the nnscratch CNN."""
+    model = reference_cnn(np.random.default_rng(seed))
+    opt = SGD(LR, momentum=MOMENTUM)
+
+    def step(xb, yb) -> float:
+        if profile is None:
+            z = model.forward(xb, training=True)
+            loss, dz = losses.softmax_cross_entropy(z, yb)
+            model.backward(dz, need_dx=False)   # like PyTorch: the images need no gradient
+            opt.step(model.params, model.grads)
+            return loss
+        a = xb
+        for layer in model.layers:
+            t = time.perf_counter()
+            a = layer.forward(a, training=True)
+            profile[f"fwd {layer!r}"] += time.perf_counter() - t
+        loss, d = losses.softmax_cross_entropy(a, yb)
+        for i, layer in reversed(list(enumerate(model.layers))):
+            t = time.perf_counter()
+            d = layer.backward(d) if i else layer.backward(d, need_dx=False)
+            profile[f"bwd {layer!r}"] += time.perf_counter() - t
+        t = time.perf_counter()
+        opt.step(model.params, model.grads)
+        profile["optimizer step"] += time.perf_counter() - t
+        return loss
+
+    return step
+
+
+def torch_trainer(seed: int, threads: int):
+    """The same network and step in PyTorch, run with ``threads`` intra-op threads."""
+    import torch
+
+    torch.manual_seed(seed)
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 10),
+    )
+    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+
+    def step(xb, yb) -> float:
+        torch.set_num_threads(threads)
+        loss = nn.functional.cross_entropy(net(torch.from_numpy(xb)), torch.from_numpy(yb))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+try:
+    import torch as _torch
+
+    DEFAULT_TORCH_THREADS = _torch.get_num_threads()
+except ImportError:
+    DEFAULT_TORCH_THREADS = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=None,
+                        help="time only this many batches (default: a whole epoch)")
+    parser.add_argument("--block", type=int, default=20,
+                        help="batches each library runs before the next takes over (20)")
+    parser.add_argument("--profile", action="store_true", help="time each layer (nnscratch)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(args.seed)
+    n_max = 60_000 if args.batches is None else args.batches * BATCH
+    x, y, source = load_images(n_max, rng)
+    print(f"one epoch of {len(x)} {source}, batch {BATCH}, float32, SGD momentum {MOMENTUM}")
+    print(f"NumPy BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+
+    trainers = {"nnscratch": nnscratch_trainer(args.seed)}
+    if DEFAULT_TORCH_THREADS:
+        for th in sorted({1, DEFAULT_TORCH_THREADS}):
+            trainers[f"PyTorch, {th} thread(s)"] = torch_trainer(args.seed, th)
+    else:
+        print("PyTorch is not installed: no ratio (pip install torch to compare)")
+
+    order = rng.permutation(len(x))
+    batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
+    for step in trainers.values():   # warm-up: first calls allocate and dispatch
+        for idx in batch_idx[:5]:
+            step(x[idx], y[idx])
+
+    # The libraries take turns, a block of batches each, so that both see the same load on a
+    # shared machine; each one's epoch time is the sum of its blocks.
+    times = dict.fromkeys(trainers, 0.0)
+    losses_sum = dict.fromkeys(trainers, 0.0)
+    names = list(trainers)
+    for b, first in enumerate(range(0, len(batch_idx), args.block)):
+        block = batch_idx[first:first + args.block]
+        for name in names[b % len(names):] + names[:b % len(names)]:   # rotate who goes first
+            step = trainers[name]
+            t = time.perf_counter()
+            for idx in block:
+                losses_sum[name] += step(x[idx], y[idx])
+            times[name] += time.perf_counter() - t
+        if b % 10 == 9:
+            done = min(first + args.block, len(batch_idx))
+            print(f"  {done}/{len(batch_idx)} batches: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
+
+    for name, t in times.items():
+        print(f"{name:>22} epoch: {t:7.2f} s   (mean batch loss {losses_sum[name] / len(batch_idx):.3f})")
+    torch_times = {k: v for k, v in times.items() if k != "nnscratch"}
+    if torch_times:
+        fastest = min(torch_times, key=torch_times.get)
+        for name, t in torch_times.items():
+            print(f"ratio nnscratch / {name}: {times['nnscratch'] / t:.2f}")
+        print(f"ratio nnscratch / PyTorch at its faster setting ({fastest}): "
+              f"{times['nnscratch'] / torch_times[fastest]:.2f}  (goal: at most 1.5)")
+
+    if args.profile:
+        prof: dict = defaultdict(float)
+        step = nnscratch_trainer(args.seed, profile=prof)
+        t = time.perf_counter()
+        for idx in batch_idx:
+            step(x[idx], y[idx])
+        t = time.perf_counter() - t
+        print(f"\nprofile of one nnscratch epoch ({t:.2f} s with timers):")
+        for name, sec in sorted(prof.items(), key=lambda kv: -kv[1]):
+            print(f"  {sec:6.2f} s  {100 * sec / t:5.1f}%  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

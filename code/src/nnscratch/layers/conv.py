@@ -1,0 +1,299 @@
+"""The 2-D convolution layer: a fast im2col version and a naive loop version for teaching.
+
+Images are ``(N, C, H, W)``: examples, channels, height, width. The kernel is
+``W`` of shape ``(c_out, c_in, k, k)`` (PyTorch's layout), the bias ``b`` of shape ``(c_out,)``.
+What deep learning calls "convolution" is cross-correlation (the kernel is not flipped):
+
+.. math:: Z_{n,o,p,q} = b_o + \\sum_{c,i,j} X^{pad}_{n,c,sp+i,sq+j}\\, W_{o,c,i,j}
+
+with output size :math:`H_{out} = \\lfloor (H + 2P - k) / s \\rfloor + 1` (same for width).
+
+See Also
+--------
+Book, Step 7 "Convolutional networks — theory": the formulas, their derivation, im2col.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._checks import check_array
+from .base import Layer
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+    """Output length along one axis: :math:`\\lfloor (n + 2P - k) / s \\rfloor + 1`."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def _positive_int(v, name: str, where: str, minimum: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(f"{where}: {name} must be {kind} integer, got {v!r}")
+    return int(v)
+
+
+def _pad(x: np.ndarray, padding: int) -> np.ndarray:
+    if padding == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def im2col(x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Unfold every k×k patch of ``x`` into one column of a matrix ("image to columns").
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size, stride, padding : int
+
+    Returns
+    -------
+    cols : ndarray of shape (C * k * k, N * H_out * W_out)
+        Column ``(n, p, q)`` (row-major) holds the patch under output pixel ``(p, q)`` of
+        example ``n``, flattened in the order ``(c, i, j)`` — the order of
+        ``W.reshape(c_out, -1)``, so that ``W.reshape(c_out, -1) @ cols`` is the convolution.
+
+    Notes
+    -----
+    ``sliding_window_view`` gives all patches as a view without copying; the one copy is
+    the final ``reshape``. Row ``(c, i, j)`` of ``cols`` is the image shifted by ``(i, j)``,
+    so the copy moves whole image rows at a time, which is what makes it fast.
+    """
+    n, c = x.shape[:2]
+    k, s = kernel_size, stride
+    win = sliding_window_view(_pad(x, padding), (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (N,C,Ho,Wo,k,k)
+    h_out, w_out = win.shape[2:4]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * k * k, n * h_out * w_out)  # copy
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
+           padding: int = 0) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add every column back onto the patch it came from.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (C * k * k, N * H_out * W_out)
+    x_shape : tuple (N, C, H, W)
+        Shape of the unpadded input.
+
+    Returns
+    -------
+    x : ndarray of shape (N, C, H, W)
+        Where patches overlap, their contributions are summed.
+
+    Notes
+    -----
+    A pixel belongs to up to :math:`k^2` patches, so the scatter is a sum of :math:`k^2`
+    shifted images: row ``(c, i, j)`` of ``cols`` is added to the image shifted by
+    ``(i, j)``. Each shift is one vectorised add over the whole batch and all channels (the
+    loop runs over the kernel offsets, never over examples, channels or pixels).
+    """
+    n, c, h, w = x_shape
+    k, s, p = kernel_size, stride, padding
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    shifted = cols.reshape(c, k, k, n, h_out, w_out)
+    xp = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=cols.dtype)  # channels first: whole-image adds
+    for i in range(k):
+        for j in range(k):
+            xp[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += shifted[:, i, j]
+    return xp[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) over a batch of images.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels (``c_out`` is the number of filters).
+    kernel_size : int
+        Side ``k`` of the square kernel.
+    stride : int, default 1
+        Step ``s`` between neighbouring windows.
+    padding : int, default 0
+        Zeros added on each side of height and width.
+    rng : numpy.random.Generator
+        Source of the initial weights (He: normal with std :math:`\\sqrt{2 / (c_{in} k^2)}`).
+    dtype : numpy dtype, default float64
+        dtype of the parameters; inputs must have the same dtype (nothing is cast silently).
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"``: ndarray of shape (c_out, c_in, k, k); ``"b"``: ndarray of shape (c_out,).
+    grads : dict
+        Same keys and shapes, filled by :meth:`backward`.
+
+    Notes
+    -----
+    With ``cols = im2col(x)`` of shape (c_in·k², N·H_out·W_out) and
+    ``Wm = W.reshape(c_out, -1)`` of shape (c_out, c_in·k²):
+
+    - forward :math:`Z = W_m\\, \\text{cols} + b`, of shape (c_out, N·H_out·W_out), seen as
+      (N, c_out, H_out, W_out);
+    - backward, with ``d`` the upstream gradient laid out as (c_out, N·H_out·W_out):
+      :math:`dW_m = d\\, \\text{cols}^\\top`, :math:`db = \\sum d` (over columns), and
+      :math:`dX = \\text{col2im}(W_m^\\top d)`.
+
+    ``dX`` equals the full convolution of the upstream gradient with the flipped kernel, and
+    ``dW`` the correlation of the input with the upstream gradient; the book derives both.
+
+    See Also
+    --------
+    conv2d_forward_naive, conv2d_backward_naive : the same maths as explicit loops.
+    Book, Step 7 "Convolutional networks — theory".
+    """
+
+    can_skip_dx = True   # backward(dout, need_dx=False) skips the input gradient
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 *, rng: np.random.Generator, dtype=np.float64) -> None:
+        super().__init__()
+        where = "Conv2D"
+        self.c_in = _positive_int(c_in, "c_in", where)
+        self.c_out = _positive_int(c_out, "c_out", where)
+        self.kernel_size = _positive_int(kernel_size, "kernel_size", where)
+        self.stride = _positive_int(stride, "stride", where)
+        self.padding = _positive_int(padding, "padding", where, minimum=0)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"Conv2D: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                f"got {type(rng).__name__}"
+            )
+        self.dtype = np.dtype(dtype)
+        k = self.kernel_size
+        std = np.sqrt(2.0 / (self.c_in * k * k))
+        self.params = {
+            "W": (rng.standard_normal((self.c_out, self.c_in, k, k)) * std).astype(self.dtype),
+            "b": np.zeros(self.c_out, dtype=self.dtype),
+        }
+        self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
+        self._cache: tuple | None = None
+
+    def output_shape(self, x_shape: tuple) -> tuple:
+        """Shape of the output for an input of shape ``(N, C, H, W)``."""
+        n, _, h, w = x_shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (n, self.c_out, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        where = "Conv2D.forward"
+        check_array(x, "x", ndim=4, dtype=self.dtype, where=where)
+        if x.shape[1] != self.c_in:
+            raise ValueError(
+                f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
+                f"channels, got {x.shape} ({x.shape[1]} channels)"
+            )
+        k, p = self.kernel_size, self.padding
+        if min(x.shape[2:]) + 2 * p < k:
+            raise ValueError(
+                f"{where}: the {k}x{k} kernel does not fit: the padded image is "
+                f"{x.shape[2] + 2 * p}x{x.shape[3] + 2 * p} (input {x.shape[2]}x{x.shape[3]}, "
+                f"padding {p})"
+            )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Convolve ``x`` of shape (N, c_in, H, W); returns shape (N, c_out, H_out, W_out)."""
+        self._check_input(x)
+        n, _, h_out, w_out = self.output_shape(x.shape)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding)  # (C*k*k, N*Ho*Wo)
+        w_mat = self.params["W"].reshape(self.c_out, -1)                 # (c_out, C*k*k)
+        z = w_mat @ cols                                                 # (c_out, N*Ho*Wo)
+        z += self.params["b"][:, None]
+        self._cache = (x.shape, cols)
+        # Channels-first memory is what the next im2col and col2im read fastest; the
+        # transpose to (N, c_out, Ho, Wo) is a view, not a copy.
+        return z.reshape(self.c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` of shape (N, c_out, H_out, W_out); return ``dx``.
+
+        ``dx`` has the input's shape (N, c_in, H, W). With ``need_dx=False`` (a first layer,
+        whose input is the data) it is not computed, which saves a matrix product and the
+        col2im scatter, and None is returned.
+        """
+        self._require_forward(self._cache)
+        x_shape, cols = self._cache
+        out_shape = self.output_shape(x_shape)
+        check_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
+        if dout.shape != out_shape:
+            raise ValueError(f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}")
+        d = dout.transpose(1, 0, 2, 3).reshape(self.c_out, -1)  # (c_out, N*Ho*Wo)
+        w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
+        self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
+        self.grads["b"] = d.sum(axis=1)
+        if not need_dx:
+            return None
+        dcols = w_mat.T @ d                                     # (C*k*k, N*Ho*Wo)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
+
+    def __repr__(self) -> str:
+        return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dtype={self.dtype})")
+
+
+# ------------------------------------------------------- naive reference, for teaching
+
+
+def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
+                         padding: int = 0) -> np.ndarray:
+    """Convolution written as the loops of its definition (slow; the reference).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    W : ndarray of shape (c_out, C, k, k)
+    b : ndarray of shape (c_out,)
+
+    Returns
+    -------
+    z : ndarray of shape (N, c_out, H_out, W_out)
+        :math:`Z_{n,o,p,q} = b_o + \\sum_{c,i,j} X^{pad}_{n,c,sp+i,sq+j} W_{o,c,i,j}`.
+    """
+    n, _, h, w = x.shape
+    c_out, _, k, _ = W.shape
+    s = stride
+    xp = _pad(x, padding)
+    h_out, w_out = conv_output_size(h, k, s, padding), conv_output_size(w, k, s, padding)
+    z = np.zeros((n, c_out, h_out, w_out), dtype=x.dtype)
+    for e in range(n):
+        for o in range(c_out):
+            for p in range(h_out):
+                for q in range(w_out):
+                    patch = xp[e, :, s * p:s * p + k, s * q:s * q + k]   # (C, k, k)
+                    z[e, o, p, q] = np.sum(patch * W[o]) + b[o]
+    return z
+
+
+def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, W: np.ndarray, stride: int = 1,
+                          padding: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d_forward_naive`, by looping over every output pixel.
+
+    Each output pixel ``(n, o, p, q)`` was computed from one patch; its upstream gradient
+    flows back to that patch's inputs (weighted by ``W[o]``) and to ``W[o]`` (weighted by the
+    patch).
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dW : ndarray of shape (c_out, C, k, k)
+    db : ndarray of shape (c_out,)
+    """
+    n, _, h, w = x.shape
+    c_out, _, k, _ = W.shape
+    s, pd = stride, padding
+    xp = _pad(x, pd)
+    dxp = np.zeros_like(xp)
+    dW = np.zeros_like(W)
+    h_out, w_out = dout.shape[2:]
+    for e in range(n):
+        for o in range(c_out):
+            for p in range(h_out):
+                for q in range(w_out):
+                    g = dout[e, o, p, q]
+                    dxp[e, :, s * p:s * p + k, s * q:s * q + k] += g * W[o]
+                    dW[o] += g * xp[e, :, s * p:s * p + k, s * q:s * q + k]
+    db = dout.sum(axis=(0, 2, 3))
+    return dxp[:, :, pd:pd + h, pd:pd + w], dW, db

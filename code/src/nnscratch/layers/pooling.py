@@ -1,0 +1,208 @@
+"""Pooling layers (max and average over windows) and ``Flatten``.
+
+Inputs are images ``(N, C, H, W)``. A window of side ``size`` moves by ``stride`` (default
+``size``: windows side by side, as in LeNet); rows or columns that no whole window covers are
+dropped, as in PyTorch. Output size :math:`\\lfloor (H - \\text{size}) / \\text{stride} \\rfloor + 1`.
+
+See Also
+--------
+Book, Step 7 "Convolutional networks — theory": pooling's approximate invariance and how
+max pooling routes its gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._checks import check_array
+from .base import Layer
+from .conv import _positive_int, conv_output_size
+
+
+def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """View of every pooling window: shape (N, C, H_out, W_out, size, size), no copy."""
+    return sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def _scatter_windows(dwin: np.ndarray, x_shape: tuple, size: int, stride: int) -> np.ndarray:
+    """Add each window's gradient ``dwin`` (N, C, H_out, W_out, size, size) back onto the input.
+
+    Returns ndarray of shape ``x_shape`` (N, C, H, W). Windows side by side (``stride == size``)
+    do not overlap, so this is one transpose; overlapping windows need a sum over the
+    ``size²`` offsets, one vectorised slice-add each.
+    """
+    n, c, h, w = x_shape
+    h_out, w_out = dwin.shape[2:4]
+    k, s = size, stride
+    if s == k:
+        covered = dwin.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out * k, w_out * k)
+        if covered.shape[2:] == (h, w):
+            return covered
+        dx = np.zeros(x_shape, dtype=dwin.dtype)
+        dx[:, :, :h_out * k, :w_out * k] = covered
+        return dx
+    dx = np.zeros(x_shape, dtype=dwin.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += dwin[..., i, j]
+    return dx
+
+
+class _Pool2D(Layer):
+    """Shared argument and shape checks of the pooling layers."""
+
+    def __init__(self, size: int, stride: int | None = None) -> None:
+        super().__init__()
+        where = type(self).__name__
+        self.size = _positive_int(size, "size", where)
+        self.stride = self.size if stride is None else _positive_int(stride, "stride", where)
+        self._cache: tuple | None = None
+
+    def _check_input(self, x: np.ndarray) -> None:
+        where = f"{type(self).__name__}.forward"
+        check_array(x, "x", ndim=4, where=where)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"{where}: x must hold floating-point numbers, got dtype {x.dtype}")
+        if min(x.shape[2:]) < self.size:
+            raise ValueError(
+                f"{where}: the {self.size}x{self.size} window does not fit in images of "
+                f"{x.shape[2]}x{x.shape[3]} (x has shape {x.shape})"
+            )
+
+    def output_shape(self, x_shape: tuple) -> tuple:
+        """Shape of the output for an input of shape ``(N, C, H, W)``."""
+        n, c, h, w = x_shape
+        return (n, c, conv_output_size(h, self.size, self.stride),
+                conv_output_size(w, self.size, self.stride))
+
+    def _check_dout(self, dout: np.ndarray, x_shape: tuple, dtype) -> None:
+        where = f"{type(self).__name__}.backward"
+        check_array(dout, "dout", ndim=4, dtype=dtype, where=where)
+        expected = self.output_shape(x_shape)
+        if dout.shape != expected:
+            raise ValueError(f"{where}: dout must have shape {expected}, got {dout.shape}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, stride={self.stride})"
+
+
+class MaxPool2D(_Pool2D):
+    """Maximum over each ``size × size`` window of each channel.
+
+    Parameters
+    ----------
+    size : int
+        Side of the window.
+    stride : int, optional
+        Step between windows; defaults to ``size``.
+
+    Notes
+    -----
+    Forward :math:`Y_{n,c,p,q} = \\max_{i,j} X_{n,c,sp+i,sq+j}`. The maximum is locally the
+    identity on its winning input and constant in the others, so the backward pass routes
+    each upstream gradient :math:`dY_{n,c,p,q}` to the one input that won (the first, in
+    row-major order, if several tie, as PyTorch does) and sends zero to the rest.
+
+    See Also
+    --------
+    Book, Step 7 "Convolutional networks — theory": max-pool gradient routing.
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Max-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
+        self._check_input(x)
+        k = self.size
+        win = _windows(x, k, self.stride)       # (N, C, Ho, Wo, k, k), a view
+        # One pass per window offset over whole (N, C, Ho, Wo) arrays, instead of one per
+        # window: k² vectorised steps. A later offset wins only if strictly larger, so ties
+        # go to the first maximum in row-major order.
+        out = np.copy(win[..., 0, 0], order="K")    # keeps x's memory layout
+        winner = np.zeros(out.shape, dtype=np.int16)   # offset i*k + j of each window's maximum
+        for t in range(1, k * k):
+            v = win[..., t // k, t % k]
+            # Branch-free updates (masked writes are several times slower here): winner only
+            # holds offsets below t, so max(winner, t·better) sets t exactly where v is better.
+            np.maximum(winner, (v > out) * np.int16(t), out=winner)
+            np.maximum(out, v, out=out)
+        self._cache = (x, winner)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Route ``dout`` of shape (N, C, H_out, W_out) to the winners; returns ``dx``."""
+        self._require_forward(self._cache)
+        x, winner = self._cache
+        self._check_dout(dout, x.shape, x.dtype)
+        k, s = self.size, self.stride
+        h_out, w_out = dout.shape[2:]
+        dx = np.zeros_like(x)   # same memory layout as x, so the layers around stay fast
+        for t in range(k * k):
+            i, j = divmod(t, k)
+            share = dout * (winner == t)      # branch-free routing: dout where t won, else 0
+            if s >= k:  # windows do not overlap: each input gets at most one share
+                dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] = share
+            else:
+                dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += share
+        return dx
+
+
+class AvgPool2D(_Pool2D):
+    """Mean over each ``size × size`` window of each channel.
+
+    Parameters
+    ----------
+    size : int
+        Side of the window.
+    stride : int, optional
+        Step between windows; defaults to ``size``.
+
+    Notes
+    -----
+    Forward :math:`Y_{n,c,p,q} = \\frac{1}{k^2} \\sum_{i,j} X_{n,c,sp+i,sq+j}`; backward
+    spreads :math:`dY_{n,c,p,q} / k^2` evenly over the window (summed where windows overlap).
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Average-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
+        self._check_input(x)
+        self._cache = (x.shape, x.dtype)
+        return _windows(x, self.size, self.stride).mean(axis=(4, 5))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Spread ``dout`` of shape (N, C, H_out, W_out) over the windows; returns ``dx``."""
+        self._require_forward(self._cache)
+        x_shape, dtype = self._cache
+        self._check_dout(dout, x_shape, dtype)
+        k = self.size
+        share = dout / dtype.type(k * k)
+        dwin = np.broadcast_to(share[..., None, None], (*dout.shape, k, k))
+        return _scatter_windows(dwin, x_shape, k, self.stride)
+
+
+class Flatten(Layer):
+    """Reshape ``(N, d1, d2, ...)`` to ``(N, d1·d2·...)``, e.g. feature maps to a Dense input.
+
+    Backward reshapes the gradient back. Nothing is learned.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape: tuple | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Return ``x`` of shape (N, ...) as shape (N, prod(...))."""
+        check_array(x, "x", where="Flatten.forward")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Reshape ``dout`` of shape (N, prod(...)) back to the input's shape."""
+        self._require_forward(self._shape)
+        check_array(dout, "dout", ndim=2, where="Flatten.backward")
+        n = self._shape[0]
+        expected = (n, int(np.prod(self._shape[1:])))
+        if dout.shape != expected:
+            raise ValueError(f"Flatten.backward: dout must have shape {expected}, got {dout.shape}")
+        return dout.reshape(self._shape)

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from nnscratch.gradcheck import check_layer
+from nnscratch.layers import AvgPool2D, Flatten, MaxPool2D
+
+# (size, stride, H, W): windows side by side, overlapping, with gaps, and images that the
+# windows do not tile exactly (the uncovered rows and columns get zero gradient).
+POOL_CONFIGS = [(2, None, 6, 6), (2, None, 7, 5), (3, 2, 7, 8), (3, 1, 5, 6), (2, 3, 8, 7), (3, None, 9, 6)]
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("size, stride, h, w", POOL_CONFIGS)
+def test_gradients_match_finite_differences(cls, size, stride, h, w, rng):
+    # Random inputs: ties, where the max is not differentiable, have probability zero.
+    layer = cls(size, stride)
+    check_layer(layer, rng.standard_normal((2, 3, h, w)), rng=rng).assert_ok()
+
+
+@pytest.mark.parametrize("size, stride, h, w", POOL_CONFIGS)
+def test_agrees_with_pytorch(size, stride, h, w, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, h, w))
+    for layer, fn in ((MaxPool2D(size, stride), torch.nn.functional.max_pool2d),
+                      (AvgPool2D(size, stride), torch.nn.functional.avg_pool2d)):
+        xt = torch.tensor(x, requires_grad=True)
+        out_t = fn(xt, size, stride)
+        dout = rng.standard_normal(tuple(out_t.shape))
+        out_t.backward(torch.tensor(dout))
+        np.testing.assert_allclose(layer.forward(x), out_t.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(layer.backward(dout), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_maxpool_routes_gradient_to_the_winner_only():
+    x = np.array([[[[1.0, 5.0, 2.0, 0.0],
+                    [3.0, 4.0, 7.0, 1.0]]]])
+    layer = MaxPool2D(2)
+    np.testing.assert_array_equal(layer.forward(x), [[[[5.0, 7.0]]]])
+    dx = layer.backward(np.array([[[[10.0, 20.0]]]]))
+    np.testing.assert_array_equal(dx, [[[[0, 10.0, 0, 0], [0, 0, 20.0, 0]]]])
+
+
+def test_maxpool_ties_go_to_the_first_maximum_like_pytorch():
+    # After a ReLU, windows of zeros are common; the gradient must not be counted twice.
+    x = np.zeros((1, 1, 2, 4))
+    x[0, 0, 1, 2] = x[0, 0, 0, 3] = 1.0
+    layer = MaxPool2D(2)
+    layer.forward(x)
+    dx = layer.backward(np.ones((1, 1, 1, 2)))
+    np.testing.assert_array_equal(dx, [[[[1.0, 0, 0, 1.0], [0, 0, 0, 0]]]])
+
+
+def test_avgpool_spreads_evenly():
+    layer = AvgPool2D(2)
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    np.testing.assert_allclose(layer.forward(x), [[[[2.5, 4.5], [10.5, 12.5]]]])
+    np.testing.assert_allclose(layer.backward(np.full((1, 1, 2, 2), 4.0)), np.ones((1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_kept_and_no_mutation(cls, dtype, rng):
+    layer = cls(2)
+    x = rng.standard_normal((3, 2, 6, 6)).astype(dtype)
+    x0 = x.copy()
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    d0 = dout.copy()
+    dx = layer.backward(dout)
+    assert out.dtype == dtype and dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, d0)
+
+
+def test_flatten_gradient_and_shapes(rng):
+    layer = Flatten()
+    x = rng.standard_normal((3, 2, 4, 5))
+    assert layer.forward(x).shape == (3, 40)
+    check_layer(layer, x, rng=rng).assert_ok()
+    assert layer.backward(np.ones((3, 40))).shape == x.shape
+
+
+def test_errors_name_expected_and_actual(rng):
+    with pytest.raises(ValueError, match=r"4 dimensions, got shape \(2, 36\)"):
+        MaxPool2D(2).forward(np.zeros((2, 36)))
+    with pytest.raises(ValueError, match="3x3 window does not fit in images of 2x5"):
+        AvgPool2D(3).forward(np.zeros((1, 1, 2, 5)))
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        MaxPool2D(2).forward(np.zeros((1, 1, 4, 4), dtype=np.int64))
+    layer = MaxPool2D(2)
+    layer.forward(np.zeros((1, 2, 4, 4)))
+    with pytest.raises(ValueError, match=r"dout must have shape \(1, 2, 2, 2\), got \(1, 2, 4, 4\)"):
+        layer.backward(np.zeros((1, 2, 4, 4)))
+    with pytest.raises(TypeError, match="dtype float64, got float32"):
+        layer.backward(np.zeros((1, 2, 2, 2), dtype=np.float32))
+    with pytest.raises(RuntimeError, match="before forward"):
+        AvgPool2D(2).backward(np.zeros((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
+        MaxPool2D(0)
+    with pytest.raises(ValueError, match=r"Flatten.backward: dout must have shape \(3, 40\), got \(3, 41\)"):
+        f = Flatten()
+        f.forward(np.zeros((3, 2, 4, 5)))
+        f.backward(np.zeros((3, 41)))
