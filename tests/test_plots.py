@@ -108,3 +108,15 @@ def test_decision_boundary_regions_and_points_share_colours(rng):
     point_colours = {tuple(np.round(c[:3], 3)) for c in points.get_facecolor()}
     assert point_colours == region_colours and len(point_colours) == 3
     plt.close(fig)
+
+
+def test_animation_html_plays_offline(rng):
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots()
+    (line,) = ax.plot([0, 1])
+    anim = FuncAnimation(fig, lambda i: (line,), frames=2)
+    html = plots.animation_html(anim)
+    plt.close(fig)
+    assert html.count("data:image/png;base64") == 2  # both frames embedded in the page
+    assert "http://" not in html and "https://" not in html

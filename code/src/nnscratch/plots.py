@@ -3,6 +3,7 @@ what it drew, so the caller can style or test it."""
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -96,6 +97,21 @@ def plane_grid(X: np.ndarray, *, resolution: int = 100, margin: float = 0.5):
     return g0, g1, np.column_stack([g0.ravel(), g1.ravel()]).astype(X.dtype)
 
 
+def animation_html(anim, **kwargs) -> str:
+    """HTML that plays ``anim`` in a page with no network: frames embedded, nothing fetched.
+
+    ``anim.to_jshtml(**kwargs)`` with one change: matplotlib's player links a Font Awesome
+    stylesheet from a CDN for its button icons. The link is removed; the book's theme ships
+    Font Awesome itself, and a page must never load anything from outside (an offline reader
+    would get a console error and a request to a third party).
+    """
+    html = anim.to_jshtml(**kwargs)
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>', "", html)
+    if "http://" in html or "https://" in html:
+        raise ValueError("animation_html: matplotlib's player still references an external URL")
+    return html
+
+
 def animate_decision_boundary(frames: Sequence[np.ndarray], grid, X: np.ndarray, y: np.ndarray,
                               *, titles: Sequence[str] | None = None, interval: int = 150,
                               cmap: str = "coolwarm", figsize=(4.5, 4)):
@@ -118,8 +134,8 @@ def animate_decision_boundary(frames: Sequence[np.ndarray], grid, X: np.ndarray,
     Returns
     -------
     matplotlib.animation.FuncAnimation
-        Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())`` (the frames are
-        embedded in the page, so it plays offline) or save it with
+        Show it in a notebook with ``IPython.display.HTML(animation_html(anim))`` (the frames
+        are embedded in the page, so it plays offline) or save it with
         ``anim.save(path, writer=matplotlib.animation.PillowWriter(fps=...))``. Its figure is
         already closed, so a notebook does not also show it as a still image.
     """
