@@ -1,0 +1,185 @@
+"""What every page of the book must have, checked on the sources (no build needed).
+
+- every chapter: learning goals at the top, a summary, and at least three exercises, each with
+  a solution the reader reveals (the style of Step 0);
+- every public module of nnscratch has its place in the API reference (book/api/);
+- every citation names an entry of book/references.bib, which holds the works the book rests on;
+- tools/book_extension.py turns the docstrings' "See Also: Book, Step N" into links.
+"""
+
+import importlib
+import importlib.util
+import pkgutil
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+import nnscratch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files(node) -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        found += [node[k] for k in ("root", "file") if k in node]
+        for v in node.values():
+            found += toc_files(v)
+    elif isinstance(node, list):
+        for v in node:
+            found += toc_files(v)
+    return found
+
+
+def chapters() -> list[Path]:
+    """The notebook pages of the table of contents (not the landing page or the reference)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [ROOT / f"{f}.md" for f in toc_files(toc)]
+    return [p for p in pages if p.exists() and p.read_text().startswith("---\njupytext:")]
+
+
+def h2_sections(text: str) -> dict[str, str]:
+    """Level-2 sections of a MyST page, title -> body (code cells are not headings)."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # drop fenced blocks' bodies
+    parts = re.split(r"^## +(.+?)\s*$", text, flags=re.M)
+    return {title: body for title, body in zip(parts[1::2], parts[2::2])}
+
+
+def test_there_are_chapters():
+    assert chapters(), "_toc.yml lists no notebook chapter"
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_chapter_opens_with_learning_goals(page):
+    text = page.read_text()
+    goals = re.search(r"[:`]{3,}\{admonition\} Learning goals\s*\n:class: tip\b", text)
+    assert goals, f"{page.name}: no ':::{{admonition}} Learning goals' with ':class: tip'"
+    first_h2 = re.search(r"^## ", text, flags=re.M)
+    assert first_h2 is None or goals.start() < first_h2.start(), (
+        f"{page.name}: the learning goals must come before the first section"
+    )
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_chapter_has_summary_and_exercises_with_solutions(page):
+    raw = page.read_text()
+    titles = re.findall(r"^## +(.+?)\s*$", raw, flags=re.M)
+    assert "Summary" in titles, f"{page.name}: no '## Summary' section"
+    assert "Exercises" in titles, f"{page.name}: no '## Exercises' section"
+    exercises = raw.split("\n## Exercises", 1)[1]
+    exercises = re.split(r"^## ", exercises, flags=re.M)[0]
+    items = re.split(r"^\d+\. ", exercises, flags=re.M)[1:]
+    assert len(items) >= 3, f"{page.name}: {len(items)} numbered exercises, need at least 3"
+    solution = re.compile(r"[`:]{3,}\{admonition\} Solution\s*\n\s*:class: dropdown\b")
+    unsolved = [i + 1 for i, item in enumerate(items) if not solution.search(item)]
+    assert not unsolved, (
+        f"{page.name}: exercises {unsolved} have no '{{admonition}} Solution' with "
+        "':class: dropdown' (indented under the item)"
+    )
+
+
+def public_modules() -> list[str]:
+    names = ["nnscratch"]
+    for info in pkgutil.walk_packages(nnscratch.__path__, "nnscratch."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return sorted(names)
+
+
+def test_every_module_is_in_the_api_reference():
+    documented = set()
+    for page in (ROOT / "book" / "api").glob("*.md"):
+        documented |= set(re.findall(r"^\.\. automodule:: (\S+)", page.read_text(), flags=re.M))
+    missing = sorted(set(public_modules()) - documented)
+    assert not missing, (
+        f"modules missing from the API reference: {missing}; add an "
+        "'.. automodule:: <name>' block (with ':members:') to a page in book/api/"
+    )
+    unknown = sorted(m for m in documented if importlib.util.find_spec(m) is None)
+    assert not unknown, f"book/api/ documents modules that do not exist: {unknown}"
+
+
+def test_api_pages_are_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "file: book/api/index" in toc and "glob: book/api/*" in toc
+
+
+REQUIRED_WORKS = {
+    "rosenblatt1958perceptron", "rumelhart1986learning", "lecun1998gradient",
+    "glorot2010understanding", "he2015delving", "kingma2015adam", "loshchilov2019decoupled",
+    "srivastava2014dropout", "ioffe2015batch", "goodfellow2016deep", "nielsen2015neural",
+}
+
+
+def bib_keys() -> set[str]:
+    from pybtex.database import parse_file
+
+    return set(parse_file(ROOT / "book" / "references.bib").entries.keys())
+
+
+def test_bibliography_holds_the_works_the_book_rests_on():
+    keys = bib_keys()
+    assert REQUIRED_WORKS <= keys, f"missing from references.bib: {REQUIRED_WORKS - keys}"
+
+
+def test_every_citation_is_in_the_bibliography():
+    keys = bib_keys()
+    cited = {}
+    for page in (ROOT / "book").rglob("*.md"):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", page.read_text()):
+            for key in group.split(","):
+                cited.setdefault(key.strip(), page.name)
+    unknown = {k: p for k, p in cited.items() if k not in keys}
+    assert not unknown, f"cited but not in book/references.bib: {unknown}"
+    assert cited, "no page cites anything"
+
+
+def load_book_extension():
+    """tools/book_extension.py, loaded from its file (it is not an installed module)."""
+    spec = importlib.util.spec_from_file_location("book_extension", ROOT / "tools" / "book_extension.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_see_also_book_lines_become_links():
+    book_see_also = load_book_extension().book_see_also
+    app = SimpleNamespace(env=SimpleNamespace(
+        found_docs={"book/index", "book/01_neuron_practice", "book/01_neuron_theory"}
+    ))
+    lines = [
+        "Summary.", "", "See Also", "--------", "sigmoid_prime : its derivative",
+        'Book, Step 1 "Neuron" and Step 4 "Optimization"',
+        "derive it.", "", "Notes", "-----", "Maths.",
+    ]
+    book_see_also(app, "function", "f", None, {}, lines)
+    text = "\n".join(lines)
+    assert ":doc:`Step 1 </book/01_neuron_theory>`" in text  # theory page first
+    assert "Step 4" in text and "Step 4 <" not in text  # no page yet: plain text, no link
+    assert "See Also\n--------\nsigmoid_prime : its derivative" in text  # real entries stay
+    assert "Book," not in text and lines[-3:] == ["Notes", "-----", "Maths."]
+
+
+def test_pages_workflow_builds_with_the_readme_command():
+    readme = (ROOT / "README.md").read_text()
+    build = re.search(r"<!-- ci:build -->\s*```bash\n(.+?)\n", readme).group(1)
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["build"]["steps"]]
+    assert build in runs, "the Pages workflow must build with README.md's build command"
+    uses = {s.get("uses", "").split("@")[0] for job in workflow["jobs"].values() for s in job["steps"]}
+    assert {"actions/upload-pages-artifact", "actions/deploy-pages"} <= uses
+
+
+def test_module_constant_comment_stays_prose():
+    keep = load_book_extension().keep_attribute_prose
+    lines = ["Widths of the MLP: 784 pixels in, 10 logits out."]
+    keep(None, "data", "m.SIZES", None, {}, lines)             # before napoleon: saved
+    lines[:] = ["784 pixels in, 10 logits out.", "", ":type: Widths of the MLP"]  # napoleon
+    keep(None, "data", "m.SIZES", None, {}, lines)             # after napoleon: restored
+    assert lines == ["Widths of the MLP: 784 pixels in, 10 logits out."]
+    other = ["A plain sentence."]
+    keep(None, "data", "m.OTHER", None, {}, other)
+    assert other == ["A plain sentence."]

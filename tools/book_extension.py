@@ -1,0 +1,263 @@
+"""Sphinx extension for this book: what every page gets, without per-page work.
+
+Registered in ``_config.yml`` under ``sphinx: local_extensions``. It does three things.
+
+Downloads
+    Every notebook page (a MyST Markdown chapter with jupytext front matter) is converted at
+    build time, from its source, into a Jupyter notebook ``_sources/<page>.ipynb`` and a
+    plain Python script ``_sources/<page>.py`` (jupytext's percent format, which any editor
+    and ``python`` run as is). Both appear in the page's download menu next to the ``.md``
+    source. Being generated from the source on every build, they cannot drift from it.
+
+"Derived in the book" links in the API reference
+    nnscratch's numpydoc docstrings name the book section that derives each object in their
+    ``See Also`` section (``Book, Step 4 "Optimization" derives each update rule.``).
+    numpydoc's ``See Also`` expects object names, so before napoleon parses the docstring such
+    lines are moved into a "Derived in the book" note, and each ``Step N`` in it becomes a
+    link to that step's first page in the table of contents (theory before practice). A step
+    whose pages are not in the book yet stays plain text. Docstrings may name objects by their
+    public path (``nnscratch.layers.Dense``); those references resolve to where the object
+    is documented (``nnscratch.layers.dense.Dense``), and a module constant's ``#:`` comment
+    stays prose (see :func:`keep_attribute_prose`).
+
+A clean browser console
+    Two defaults of the theme stack log errors in every page's console; see
+    :func:`theme_defaults` and :func:`drop_thebe`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------------------
+# Downloads: .ipynb and .py generated from each chapter's source
+# ---------------------------------------------------------------------------------------
+
+
+def _notebook_source(app: Sphinx, pagename: str) -> Path | None:
+    """The chapter's source file if ``pagename`` is a MyST Markdown notebook, else None."""
+    if pagename not in app.env.found_docs:
+        return None
+    path = Path(app.env.doc2path(pagename))
+    if path.suffix != ".md":
+        return None
+    head = path.read_text(encoding="utf-8")[:2000]
+    # The jupytext front matter with a kernelspec is what makes a page a notebook.
+    return path if head.startswith("---") and "kernelspec:" in head else None
+
+
+def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Write ``<page>.ipynb`` and ``<page>.py`` next to the page's source in ``_sources``."""
+    if app.builder.format != "html":
+        return
+    source = _notebook_source(app, pagename)
+    if source is None:
+        return
+    import jupytext
+
+    notebook = jupytext.read(source)
+    target = Path(app.outdir, "_sources", pagename)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(notebook, target.with_suffix(".ipynb"), fmt="ipynb")
+    jupytext.write(notebook, target.with_suffix(".py"), fmt="py:percent")
+    # sphinx-book-theme adds the ".ipynb" entry to the download menu when this is set.
+    context["ipynb_source"] = pagename + ".ipynb"
+    context["nnbook_py_source"] = pagename + ".py"
+
+
+def add_py_download_button(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Add ``.py`` to the download menu that sphinx-book-theme built (it runs at priority 501)."""
+    py_source = context.get("nnbook_py_source")
+    if not py_source:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "download-buttons":
+            continue
+        buttons = group["buttons"]
+        position = next(
+            (i + 1 for i, b in enumerate(buttons) if b.get("label") == "download-notebook-button"),
+            0,
+        )
+        buttons.insert(
+            position,
+            {
+                "type": "link",
+                "url": f"{context['pathto']('_sources', 1)}/{py_source}",
+                "text": ".py",
+                "icon": "fab fa-python",
+                "tooltip": "Download as a Python script",
+                "label": "download-python-button",
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# API reference: "See Also: Book, Step N ..." becomes a link to the step's page
+# ---------------------------------------------------------------------------------------
+
+_UNDERLINE = re.compile(r"^\s*-{3,}\s*$")
+_STEP = re.compile(r"\bSteps? (\d+)")
+
+
+def _step_pages(app: Sphinx) -> dict[int, str]:
+    """Map step number to the docname of its first page (theory before practice)."""
+    pages: dict[int, str] = {}
+    for doc in sorted(app.env.found_docs, key=lambda d: ("practice" in d, d)):
+        match = re.match(r"book/(\d\d)_", doc)
+        if match:
+            pages.setdefault(int(match.group(1)), doc)
+    return pages
+
+
+def _link_steps(app: Sphinx, text: str) -> str:
+    pages = _step_pages(app)
+
+    def link(match: re.Match) -> str:
+        doc = pages.get(int(match.group(1)))
+        return f":doc:`{match.group(0)} </{doc}>`" if doc else match.group(0)
+
+    return _STEP.sub(link, text)
+
+
+def book_see_also(app: Sphinx, what, name, obj, options, lines: list[str]) -> None:
+    """Turn ``Book, ...`` lines of a numpydoc ``See Also`` section into linked prose."""
+    for start in range(len(lines) - 1):
+        if lines[start].strip() == "See Also" and _UNDERLINE.match(lines[start + 1]):
+            break
+    else:
+        return
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    end = start + 2
+    while end < len(lines) and not (end + 1 < len(lines) and _UNDERLINE.match(lines[end + 1])):
+        end += 1
+    body = lines[start + 2 : end]
+    book, rest, in_book = [], [], False
+    for line in body:
+        if line.strip().startswith("Book"):
+            in_book = True
+        elif not line.strip():
+            in_book = False
+        (book if in_book else rest).append(line)
+    if not book:
+        return
+    text = " ".join(line.strip() for line in book)
+    text = re.sub(r"^Book[,:]?\s*", "", text)
+    note = [
+        f"{indent}.. admonition:: Derived in the book",
+        f"{indent}   :class: seealso",
+        "",
+        f"{indent}   {_link_steps(app, text)}",
+        "",
+    ]
+    kept = lines[start:start + 2] + rest if any(r.strip() for r in rest) else []
+    lines[start:end] = note + kept
+
+
+def resolve_reexport(app: Sphinx, env, node, contnode):
+    """Resolve ``nnscratch.layers.Dense`` to where it is documented, ``nnscratch.layers.dense.Dense``.
+
+    Docstrings name objects by their public path (the package re-exports them); the API pages
+    document each object once, in the module that defines it.
+    """
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("nnscratch."):
+        return None
+    import importlib
+
+    module_name, _, attr = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return None
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not module or not qualname or f"{module}.{qualname}" == target:
+        return None
+    return env.domains["py"].resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], f"{module}.{qualname}", node, contnode
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# A clean browser console
+# ---------------------------------------------------------------------------------------
+
+
+def theme_defaults(app: Sphinx, config) -> None:
+    """Name the colour mode the theme uses anyway.
+
+    jupyter-book leaves pydata-sphinx-theme's ``default_mode`` (an ``html_context`` value)
+    empty, and the theme's script then logs "Got invalid theme mode" on every page before
+    falling back to "auto".
+    """
+    config.html_context.setdefault("default_mode", "auto")
+
+
+def drop_thebe(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Remove sphinx-thebe's scripts: this book has no live-code (thebe) button.
+
+    jupyter-book always loads sphinx-thebe, which registers its inline configuration script
+    twice per page (a JavaScript error, ``THEBE_JS_URL`` declared twice) and names a CDN URL.
+    """
+    if app.config.html_theme_options.get("launch_buttons", {}).get("thebe"):
+        return
+
+    def is_thebe(script) -> bool:
+        name = str(getattr(script, "filename", None) or "")
+        body = str(getattr(script, "attributes", {}).get("body", ""))
+        return "thebe" in name or "THEBE_JS_URL" in body
+
+    context["script_files"] = [s for s in context.get("script_files", []) if not is_thebe(s)]
+
+
+_attribute_prose: dict[str, list[str]] = {}
+
+
+def keep_attribute_prose(app: Sphinx, what, name, obj, options, lines: list[str]) -> None:
+    """Keep a module constant's ``#:`` comment as prose.
+
+    Napoleon reads the first line of an attribute docstring as Google style's
+    ``type: description``, so "Widths of the MLP: 784 in, 10 out." would become a type named
+    "Widths of the MLP". numpydoc has no such form. Connected twice: before napoleon it saves
+    such a docstring, after napoleon it puts it back unchanged.
+    """
+    if what not in ("data", "attribute"):
+        return
+    if name in _attribute_prose:
+        lines[:] = _attribute_prose.pop(name)
+    elif lines and ":" in lines[0]:
+        _attribute_prose[name] = list(lines)
+
+
+def skip_foreign_attributes(app: Sphinx, what, name, obj, skip, options):
+    """Leave out class attributes that another library's machinery put there.
+
+    ``undoc-members`` lists every public name, and a subclass of, say, ``sympy.Function`` gets
+    attributes such as ``default_assumptions`` from SymPy's metaclass: they are SymPy's
+    business, not nnscratch's API. Methods, properties and plain values stay.
+    """
+    if skip or what != "class" or callable(obj) or isinstance(obj, property):
+        return None
+    if type(obj).__module__.split(".")[0] not in ("builtins", "nnscratch"):
+        return True
+    return None
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", theme_defaults)
+    app.connect("html-page-context", drop_thebe)
+    app.connect("missing-reference", resolve_reexport)
+    app.connect("autodoc-skip-member", skip_foreign_attributes)
+    app.connect("html-page-context", write_downloads, priority=400)
+    app.connect("html-page-context", add_py_download_button, priority=600)
+    # Before sphinx.ext.napoleon (priority 500) parses the numpydoc sections.
+    app.connect("autodoc-process-docstring", book_see_also, priority=400)
+    app.connect("autodoc-process-docstring", keep_attribute_prose, priority=400)
+    app.connect("autodoc-process-docstring", keep_attribute_prose, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,305 @@
+"""Check the built book in a real browser, as a reader would see it.
+
+Usage (after the book is built; Debian's ``chromium`` must be installed)::
+
+    python tools/check_html.py [_build/html] [--screenshots DIR]
+
+The book is served from a local web server on 127.0.0.1 (as GitHub Pages will serve it; over
+``file://`` the browser refuses the search page's requests). Every HTML page is opened in
+headless Chromium (driven by Playwright, which uses the system's ``/usr/bin/chromium`` and
+downloads nothing), with every request that leaves that server blocked, and checked for:
+
+- it loads, with no console error, no uncaught JavaScript exception and no failed request;
+- nothing is requested from outside the book's own files (no CDN, no web font, no tracker);
+- maths: if the page has any, MathJax typeset it (``mjx-container`` elements present), no TeX
+  error is shown, and no raw ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` is left in the prose;
+- every image loads (``naturalWidth > 0``) and has alt text that says something (not empty
+  and not just its file name, which is what Sphinx writes when a figure has none);
+- every link to a file of the book points to a file that exists;
+- chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
+  exist, are valid, and hold exactly the code cells of the chapter's source.
+
+Then the search page is asked for a word every chapter uses and must list results.
+Screenshots of a few pages are written to ``--screenshots`` for a person to look at.
+Exit status 1 if any check fails; the last line says how many pages passed and failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SKIP = ("_static", "_sources", "_images", "_sphinx_design_static", "jupyter_execute")
+
+# Runs in the page once it has loaded and MathJax (if any) has finished.
+PAGE_REPORT_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const hasMath = document.querySelector('.math, mjx-container') !== null;
+  const mjx = document.querySelectorAll('mjx-container').length;
+  const texErrors = [...document.querySelectorAll('mjx-merror')].map(e =>
+      (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 120));
+  // Raw TeX left in the prose (code, preformatted text and typeset maths are not prose).
+  const raw = [];
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const skip = 'PRE, CODE, SCRIPT, STYLE, TEXTAREA, MJX-CONTAINER, KBD, SAMP, .highlight';
+  const pattern = /\$\$|\$[^$\s][^$\n]*\$|\\\(|\\\)|\\\[|\\\]|\\begin\{/;
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement && n.parentElement.closest(skip)) continue;
+    const m = n.textContent.match(pattern);
+    if (m) raw.push(n.textContent.trim().slice(0, 80));
+  }
+  const images = [...document.images].map(img => ({
+    src: img.getAttribute('src'), alt: img.getAttribute('alt'),
+    loaded: img.complete && img.naturalWidth > 0,
+    inContent: img.closest('main, article, .bd-article') !== null,
+    // For a figure drawn by a code cell: the cell's first line, to say which cell it is.
+    cell: (() => {
+      const cell = img.closest('.cell');
+      const code = cell && cell.querySelector('.cell_input pre');
+      return code ? code.textContent.trim().split('\n')[0].slice(0, 70) : null;
+    })(),
+  }));
+  const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
+  const downloads = [...document.querySelectorAll('a.dropdown-item[href*="_sources/"]')]
+      .map(a => a.href);
+  return {hasMath, mjx, texErrors, raw, images, links, downloads, title: document.title};
+}
+"""
+
+
+def notebook_source(html_root: Path, page: Path) -> Path | None:
+    """``_sources/<page>.md`` if that page's source is a notebook (jupytext front matter)."""
+    source = html_root / "_sources" / page.relative_to(html_root).with_suffix(".md")
+    if source.exists() and source.read_text(encoding="utf-8").startswith("---\njupytext:"):
+        return source
+    return None
+
+
+class Server:
+    """The built book on http://127.0.0.1:<free port>/, served from a background thread."""
+
+    def __init__(self, html_root: Path):
+        class QuietHandler(SimpleHTTPRequestHandler):
+            def log_message(self, *args):  # the checks report what matters
+                pass
+
+        handler = functools.partial(QuietHandler, directory=str(html_root))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.root = html_root
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url_of(self, page: Path) -> str:
+        return self.url + page.relative_to(self.root).as_posix()
+
+    def local_path(self, url: str) -> Path | None:
+        """The file of the book a URL points to, or None for a URL outside the book."""
+        url = urldefrag(url)[0].split("?")[0]
+        if not url.startswith(self.url):
+            return None
+        path = self.root / unquote(urlparse(url).path).lstrip("/")
+        return path / "index.html" if path.is_dir() else path
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def check_downloads(page: Path, server: Server, report: dict) -> list[str]:
+    """The .ipynb and .py of a chapter are linked, exist, and hold the source's code cells."""
+    import jupytext
+    import nbformat
+
+    source = notebook_source(server.root, page)
+    if source is None:
+        return []
+    problems = []
+    source_code = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
+    for suffix in (".ipynb", ".py"):
+        links = [u for u in report["downloads"] if urldefrag(u)[0].endswith(suffix)]
+        if not links:
+            problems.append(f"no {suffix} download link")
+            continue
+        path = server.local_path(links[0])
+        if path is None or not path.is_file():
+            problems.append(f"{suffix} download link points to a missing file: {links[0]}")
+            continue
+        if suffix == ".ipynb":
+            nbformat.validate(nbformat.read(path, as_version=4))
+        else:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        code = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+        if code != source_code:
+            problems.append(f"{suffix} download does not hold the chapter's code cells")
+    return problems
+
+
+def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[list[str], str]:
+    """Problems found on one page, and a one-line account of what was checked."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors, outside, failed = [], [], []
+
+    def on_request(request):
+        url = request.url
+        if not (url.startswith(server.url) or url.startswith(("data:", "blob:", "about:"))):
+            outside.append(url)
+
+    # No network: anything that is not a file of the book is refused before it leaves.
+    context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
+    browser_page = context.new_page()
+    browser_page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    browser_page.on("pageerror", lambda e: errors.append(f"uncaught exception: {e}"))
+    browser_page.on("request", on_request)
+    browser_page.on("requestfailed",
+                    lambda r: failed.append(f"{r.url} ({r.failure})") if r.url not in outside else None)
+    problems = []
+    try:
+        response = browser_page.goto(server.url_of(page), wait_until="load", timeout=30_000)
+        if response is not None and not response.ok:
+            problems.append(f"load failed: {response.status}")
+        report = browser_page.evaluate(PAGE_REPORT_JS)
+        browser_page.wait_for_timeout(200)  # let late console messages arrive
+        if shot is not None:
+            browser_page.screenshot(path=str(shot), full_page=False)
+    finally:
+        context.close()
+
+    problems += [f"console error: {e}" for e in errors]
+    problems += [f"request to outside the book: {u}" for u in outside]
+    problems += [f"failed request: {u}" for u in failed]
+    if report["hasMath"] and report["mjx"] == 0:
+        problems.append("page has maths but MathJax typeset none of it")
+    problems += [f"TeX error: {e}" for e in report["texErrors"]]
+    problems += [f"raw TeX left in text: {t!r}" for t in report["raw"]]
+    for img in report["images"]:
+        if not img["loaded"]:
+            problems.append(f"image does not load: {img['src']}")
+        if img["inContent"]:
+            alt = (img["alt"] or "").strip()
+            if not alt or Path(alt).name == Path(img["src"] or "").name:
+                if img["cell"] is not None:
+                    problems.append(
+                        f"figure without alt text, drawn by the code cell starting "
+                        f"{img['cell']!r}: add 'mystnb: image: alt: ...' to its metadata"
+                    )
+                else:
+                    problems.append(f"image without alt text (add :alt:): {img['src']}")
+    for url in report["links"]:
+        path = server.local_path(url)
+        if path is not None and not path.exists():
+            problems.append(f"broken link: {url}")
+    problems += check_downloads(page, server, report)
+    stats = f"{report['mjx']} formulas typeset, {len(report['images'])} images"
+    if report["downloads"]:
+        stats += ", " + " ".join(sorted(Path(urldefrag(u)[0]).suffix for u in report["downloads"]))
+    return problems, stats
+
+
+def check_search(browser, server: Server, word: str, shot: Path | None) -> list[str]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}search.html?q={word}", wait_until="load")
+        page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        n = page.locator("#search-results ul.search li").count()
+        if shot is not None:
+            page.screenshot(path=str(shot), full_page=False)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed check
+        return [f"search for {word!r} listed no results ({type(exc).__name__})"] + errors
+    finally:
+        context.close()
+    print(f"ok    search.html?q={word}: {n} results")
+    return [f"console error: {e}" for e in errors]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
+    parser.add_argument("--screenshots", type=Path, default=None,
+                        help="folder for screenshots of a few pages")
+    parser.add_argument("--search-word", default="gradient")
+    args = parser.parse_args(argv)
+    html_root = args.html.resolve()
+    if not (html_root / "searchindex.js").exists():
+        print(f"check_html: {html_root} is not a built book (no searchindex.js)", file=sys.stderr)
+        return 1
+
+    from playwright.sync_api import sync_playwright
+
+    pages = sorted(
+        p for p in html_root.rglob("*.html")
+        if not p.relative_to(html_root).parts[0] in SKIP
+        and p.relative_to(html_root) != Path("index.html")  # a redirect to book/index.html
+    )
+    # Screenshots: the landing page, the first chapter of every step, the references and an
+    # API page.
+    wanted, seen_steps = set(), set()
+    for p in pages:
+        rel = p.relative_to(html_root).as_posix()
+        step = re.match(r"book/(\d\d)_", rel)
+        if rel in ("book/index.html", "book/references.html", "book/api/layers.html") or (
+            step and step.group(1) not in seen_steps
+        ):
+            wanted.add(p)
+            if step:
+                seen_steps.add(step.group(1))
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+
+    n_ok, n_bad = 0, 0
+    start = time.perf_counter()
+    server = Server(html_root)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for page in pages:
+            rel = page.relative_to(html_root).as_posix()
+            shot = None
+            if args.screenshots and page in wanted:
+                shot = args.screenshots / (rel.replace("/", "_").removesuffix(".html") + ".png")
+            problems, stats = check_page(browser, page, server, shot)
+            if problems:
+                n_bad += 1
+                print(f"FAIL  {rel}")
+                for problem in problems:
+                    print(f"        {problem}")
+            else:
+                n_ok += 1
+                print(f"ok    {rel}: {stats}")
+        shot = args.screenshots / "search.png" if args.screenshots else None
+        problems = check_search(browser, server, args.search_word, shot)
+        if problems:
+            n_bad += 1
+            print("FAIL  search.html\n        " + "\n        ".join(problems))
+        else:
+            n_ok += 1
+        browser.close()
+    server.close()
+    print(f"check_html: {len(pages)} pages and the search checked in "
+          f"{time.perf_counter() - start:.0f} s"
+          + (f"; screenshots in {args.screenshots}" if args.screenshots else ""))
+    print(f"check_html: {n_ok} passed, {n_bad} failed")
+    return 1 if n_bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
