@@ -16,29 +16,14 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from _book import ROOT, notebook_chapters
 
 import nnscratch
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def toc_files(node) -> list[str]:
-    found = []
-    if isinstance(node, dict):
-        found += [node[k] for k in ("root", "file") if k in node]
-        for v in node.values():
-            found += toc_files(v)
-    elif isinstance(node, list):
-        for v in node:
-            found += toc_files(v)
-    return found
 
 
 def chapters() -> list[Path]:
     """The notebook pages of the table of contents (not the landing page or the reference)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [ROOT / f"{f}.md" for f in toc_files(toc)]
-    return [p for p in pages if p.exists() and p.read_text().startswith("---\njupytext:")]
+    return notebook_chapters()
 
 
 def h2_sections(text: str) -> dict[str, str]:

@@ -3,36 +3,9 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def toc_files(node) -> list[str]:
-    """All 'file' entries of a jupyter-book table of contents, in order."""
-    found = []
-    if isinstance(node, dict):
-        if "file" in node:
-            found.append(node["file"])
-        if "root" in node:
-            found.append(node["root"])
-        for v in node.values():
-            found += toc_files(v)
-    elif isinstance(node, list):
-        for v in node:
-            found += toc_files(v)
-    return found
-
-
-def notebook_chapters() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    paths = [ROOT / f"{f}.md" for f in toc_files(toc)]
-    missing = [p for p in paths if not p.exists()]
-    assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
-    return [p for p in paths if p.read_text().startswith("---\njupytext:")]
+from _book import ROOT, notebook_chapters
 
 
 def test_toc_lists_the_chapters():
