@@ -116,7 +116,10 @@ def test_animation_html_plays_offline(rng):
     fig, ax = plt.subplots()
     (line,) = ax.plot([0, 1])
     anim = FuncAnimation(fig, lambda i: (line,), frames=2)
-    html = plots.animation_html(anim)
+    html = plots.animation_html(anim, alt='A line "moving"')
     plt.close(fig)
+    assert '<img alt="A line &quot;moving&quot;" ' in html
+    with pytest.raises(ValueError, match="alt text"):
+        plots.animation_html(anim, alt=" ")
     assert html.count("data:image/png;base64") == 2  # both frames embedded in the page
     assert "http://" not in html and "https://" not in html

@@ -97,18 +97,35 @@ def plane_grid(X: np.ndarray, *, resolution: int = 100, margin: float = 0.5):
     return g0, g1, np.column_stack([g0.ravel(), g1.ravel()]).astype(X.dtype)
 
 
-def animation_html(anim, **kwargs) -> str:
+def animation_html(anim, alt: str, **kwargs) -> str:
     """HTML that plays ``anim`` in a page with no network: frames embedded, nothing fetched.
 
-    ``anim.to_jshtml(**kwargs)`` with one change: matplotlib's player links a Font Awesome
-    stylesheet from a CDN for its button icons. The link is removed; the book's theme ships
-    Font Awesome itself, and a page must never load anything from outside (an offline reader
-    would get a console error and a request to a third party).
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+    alt : str
+        Alt text of the player's image, for readers who cannot see it.
+    **kwargs
+        Passed to ``anim.to_jshtml``.
+
+    Notes
+    -----
+    ``anim.to_jshtml(**kwargs)`` with two changes. matplotlib's player links a Font Awesome
+    stylesheet from a CDN for its button icons: the link is removed, because the book's theme
+    ships Font Awesome itself and a page must never load anything from outside (an offline
+    reader would get a console error and a request to a third party). And its ``<img>`` gets
+    the ``alt`` text.
     """
+    if not alt.strip():
+        raise ValueError("animation_html: alt text must describe the animation, got an empty string")
     html = anim.to_jshtml(**kwargs)
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>', "", html)
     if "http://" in html or "https://" in html:
         raise ValueError("animation_html: matplotlib's player still references an external URL")
+    alt_attr = alt.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    html, n_img = re.subn(r"<img ", f'<img alt="{alt_attr}" ', html)
+    if n_img != 1:
+        raise ValueError(f"animation_html: expected one <img> in the player, found {n_img}")
     return html
 
 
