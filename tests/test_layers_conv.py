@@ -3,8 +3,8 @@ import pytest
 
 from nnscratch.gradcheck import check_layer
 from nnscratch.layers import Conv2D
-from nnscratch.layers.conv import (col2im, conv2d_backward_naive, conv2d_forward_naive,
-                                   conv_output_size, im2col)
+from nnscratch.layers.conv import (_col2im_wide, col2im, conv2d_backward_naive,
+                                   conv2d_forward_naive, conv_output_size, im2col)
 
 # (kernel_size, stride, padding, H, W): square and non-square images, kernels that do and
 # do not tile the image exactly, stride larger than the kernel, padding larger than k // 2.
@@ -81,6 +81,21 @@ def test_col2im_is_the_adjoint_of_im2col(rng):
         cols = im2col(x, k, s, p)
         c = rng.standard_normal(cols.shape)
         assert np.sum(cols * c) == pytest.approx(np.sum(x * col2im(c, x.shape, k, s, p)), rel=1e-12)
+
+
+@pytest.mark.parametrize("k, s, p, h, w", [c for c in CONFIGS if c[1] == 1])
+def test_wide_col2im_equals_col2im(k, s, p, h, w, rng):
+    # The stride-1 backward's col2im on columns widened with zeros to the padded width must
+    # give exactly what col2im gives on the compact columns.
+    n, c = 2, 3
+    h_out, w_out = conv_output_size(h, k, 1, p), conv_output_size(w, k, 1, p)
+    cols = rng.standard_normal((c * k * k, n, h_out, w_out))
+    wide = np.zeros((c * k * k, n, h_out, w + 2 * p))
+    wide[..., :w_out] = cols
+    expected = col2im(cols.reshape(c * k * k, -1), (n, c, h, w), k, 1, p)
+    got = _col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, p)
+    assert got.shape == (n, c, h, w)
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

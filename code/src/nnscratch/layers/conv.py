@@ -101,6 +101,46 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
     return xp[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
 
 
+def _col2im_wide(cols: np.ndarray, x_shape: tuple, kernel_size: int,
+                 padding: int = 0) -> np.ndarray:
+    """:func:`col2im` for stride 1, from columns laid out on the padded image's full width.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (C·k·k, N·H_out·Wp)
+        Like the input of :func:`col2im`, but with ``Wp = W + 2·padding`` columns per output
+        row instead of ``W_out``: column ``(n, p, q)`` for ``q < W_out`` is the usual one, and
+        the ``k - 1`` columns ``q ≥ W_out`` of each row must be zero.
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    x : ndarray of shape (N, C, H, W)
+        The same as ``col2im`` of the columns without their zero padding (a view).
+
+    Notes
+    -----
+    With each padded image flattened row after row, the patch pixel ``(i, j)`` under output
+    ``(p, q)`` sits at position :math:`(p + i) W_p + q + j = (p W_p + q) + (i W_p + j)`. If
+    ``q`` runs over the whole padded width, row ``(c, i, j)`` of ``cols`` lands on one
+    contiguous slice of the flat images, shifted by :math:`i W_p + j`: col2im becomes
+    :math:`k^2` additions of long contiguous slices (the zero columns fall on pixels of the
+    next image row and add nothing), several times faster than :math:`k^2` additions of
+    rows only ``W_out`` pixels long.
+    """
+    n, c, h, w = x_shape
+    k, p = kernel_size, padding
+    hp, wp = h + 2 * p, w + 2 * p
+    length = conv_output_size(h, k, 1, p) * wp              # H_out · Wp columns per image
+    shifted = cols.reshape(c, k, k, n, length)
+    flat = np.zeros((c, n, hp * wp + k - 1), dtype=cols.dtype)  # k - 1 spare: the last slice
+    for i in range(k):
+        for j in range(k):
+            flat[:, :, i * wp + j:i * wp + j + length] += shifted[:, i, j]
+    image = flat[:, :, :hp * wp].reshape(c, n, hp, wp)
+    return image[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) over a batch of images.
 
@@ -203,8 +243,8 @@ class Conv2D(Layer):
         z = w_mat @ cols                                                 # (c_out, N*Ho*Wo)
         z += self.params["b"][:, None]
         self._cache = (x.shape, cols)
-        # Channels-first memory is what the next im2col and col2im read fastest; the
-        # transpose to (N, c_out, Ho, Wo) is a view, not a copy.
+        # Channels-first memory is what the next im2col reads fastest; the transpose to
+        # (N, c_out, Ho, Wo) is a view, not a copy.
         return z.reshape(self.c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -220,14 +260,22 @@ class Conv2D(Layer):
         check_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
         if dout.shape != out_shape:
             raise ValueError(f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}")
-        d = dout.transpose(1, 0, 2, 3).reshape(self.c_out, -1)  # (c_out, N*Ho*Wo)
+        d = dout.transpose(1, 0, 2, 3)                          # (c_out, N, Ho, Wo)
+        d_mat = d.reshape(self.c_out, -1)                       # (c_out, N*Ho*Wo)
         w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
-        self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
-        self.grads["b"] = d.sum(axis=1)
+        self.grads["W"] = (d_mat @ cols.T).reshape(self.params["W"].shape)
+        self.grads["b"] = d_mat.sum(axis=1)
         if not need_dx:
             return None
-        dcols = w_mat.T @ d                                     # (C*k*k, N*Ho*Wo)
-        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        if s > 1:
+            return col2im(w_mat.T @ d_mat, x_shape, k, s, p)
+        # Stride 1: the same product on d widened with zero columns to the padded width,
+        # which lets col2im add long contiguous slices (see _col2im_wide).
+        n, _, h_out, w_out = out_shape
+        d_wide = np.zeros((self.c_out, n, h_out, x_shape[3] + 2 * p), dtype=self.dtype)
+        d_wide[..., :w_out] = d
+        return _col2im_wide(w_mat.T @ d_wide.reshape(self.c_out, -1), x_shape, k, p)
 
     def __repr__(self) -> str:
         return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
