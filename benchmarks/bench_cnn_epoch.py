@@ -7,39 +7,38 @@ The reference network (issue 6, Step 7), float32, batch 64, SGD with momentum 0.
 
 Both libraries train on the same minibatches in the same run and take turns, a block of
 batches each, so that both see the same load on a shared machine: their ratio is meaningful
-even when absolute times are not. PyTorch is timed with one thread and with its default
-thread count; the ratio is taken against its faster setting. PyTorch is optional: without it
-only nnscratch is timed. Usage, from the repository root::
+even when absolute times are not. After each block the script pauses (untimed), so that
+threads still spinning from one library (OpenBLAS's wait for up to ~0.1 s before they sleep)
+do not slow down the next one. Each library is timed with one thread and with its default
+thread count (NumPy's BLAS: one per core; PyTorch: its intra-op threads), and the ratio is
+taken between their faster settings. PyTorch is optional: without it only nnscratch is timed.
+Usage, from the repository root::
 
     NNSCRATCH_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/bench_cnn_epoch.py
     .venv/bin/python benchmarks/bench_cnn_epoch.py --batches 200 --profile
+    .venv/bin/python benchmarks/bench_cnn_epoch.py --threads 1
 
-``--profile`` adds the time spent in each layer's forward and backward pass (nnscratch).
-The goal is an nnscratch epoch at most 1.5× PyTorch's.
+``--threads N`` times both libraries with N threads only. ``--profile`` adds the time spent in
+each layer's forward and backward pass (nnscratch, one thread). The goal is an nnscratch epoch
+at most 1.5× PyTorch's.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import sys
 import time
 from collections import defaultdict
 
-# Matrices here are small (at most 200 × 36 864): a second BLAS thread saves little, and on a
-# shared, busy machine OpenBLAS threads spin-waiting for a core can make a product 30× slower.
-# So NumPy's BLAS runs on one thread unless you say otherwise (must be set before importing
-# NumPy). PyTorch is timed with its default thread count and with one thread; the ratio is
-# taken against its faster time.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
-import numpy as np  # noqa: E402
-
-from nnscratch import losses  # noqa: E402
-from nnscratch.activations import ReLU  # noqa: E402
-from nnscratch.layers import Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
-from nnscratch.network import Sequential  # noqa: E402
-from nnscratch.optim import SGD  # noqa: E402
+from nnscratch import losses
+from nnscratch.activations import ReLU
+from nnscratch.layers import Conv2D, Dense, Flatten, MaxPool2D
+from nnscratch.network import Sequential
+from nnscratch.optim import SGD
 
 BATCH = 64
 LR = 0.01
@@ -98,8 +97,8 @@ def nnscratch_trainer(seed: int, profile: dict | None = None):
     return step
 
 
-def torch_trainer(seed: int, threads: int):
-    """The same network and step in PyTorch, run with ``threads`` intra-op threads."""
+def torch_trainer(seed: int):
+    """The same network and step in PyTorch."""
     import torch
 
     torch.manual_seed(seed)
@@ -112,7 +111,6 @@ def torch_trainer(seed: int, threads: int):
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
 
     def step(xb, yb) -> float:
-        torch.set_num_threads(threads)
         loss = nn.functional.cross_entropy(net(torch.from_numpy(xb)), torch.from_numpy(yb))
         opt.zero_grad()
         loss.backward()
@@ -122,20 +120,35 @@ def torch_trainer(seed: int, threads: int):
     return step
 
 
-try:
-    import torch as _torch
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS uses by default (one per core, unless told otherwise)."""
+    return max((d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"), default=1)
 
-    DEFAULT_TORCH_THREADS = _torch.get_num_threads()
-except ImportError:
-    DEFAULT_TORCH_THREADS = None
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run PyTorch with ``n`` intra-op threads inside the block, then restore its setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=None,
                         help="time only this many batches (default: a whole epoch)")
-    parser.add_argument("--block", type=int, default=20,
-                        help="batches each library runs before the next takes over (20)")
+    parser.add_argument("--block", type=int, default=25,
+                        help="batches each library runs before the next takes over (25)")
+    parser.add_argument("--pause", type=float, default=0.15,
+                        help="untimed seconds of rest after each block (0.15)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="time both libraries with this many threads only "
+                             "(default: with 1 and with each library's default)")
     parser.add_argument("--profile", action="store_true", help="time each layer (nnscratch)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -144,20 +157,34 @@ def main(argv: list[str] | None = None) -> int:
     n_max = 60_000 if args.batches is None else args.batches * BATCH
     x, y, source = load_images(n_max, rng)
     print(f"one epoch of {len(x)} {source}, batch {BATCH}, float32, SGD momentum {MOMENTUM}")
-    print(f"NumPy BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
 
-    trainers = {"nnscratch": nnscratch_trainer(args.seed)}
-    if DEFAULT_TORCH_THREADS:
-        for th in sorted({1, DEFAULT_TORCH_THREADS}):
-            trainers[f"PyTorch, {th} thread(s)"] = torch_trainer(args.seed, th)
-    else:
+    try:
+        import torch
+    except ImportError:
+        torch = None
         print("PyTorch is not installed: no ratio (pip install torch to compare)")
+
+    # name -> (library, step function, context manager factory that sets its threads)
+    trainers: dict[str, tuple] = {}
+    counts = [args.threads] if args.threads else sorted({1, blas_threads()})
+    for th in counts:
+        trainers[f"nnscratch, {th} BLAS thread(s)"] = (
+            "nnscratch", nnscratch_trainer(args.seed),
+            lambda th=th: threadpool_limits(limits=th, user_api="blas"))
+    if torch is not None:
+        counts = [args.threads] if args.threads else sorted({1, torch.get_num_threads()})
+        for th in counts:
+            trainers[f"PyTorch, {th} thread(s)"] = (
+                "PyTorch", torch_trainer(args.seed), lambda th=th: torch_threads(th))
+    version = f" (torch {torch.__version__})" if torch is not None else ""
+    print(f"{len(trainers)} settings: " + "; ".join(trainers) + version)
 
     order = rng.permutation(len(x))
     batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
-    for step in trainers.values():   # warm-up: first calls allocate and dispatch
-        for idx in batch_idx[:5]:
-            step(x[idx], y[idx])
+    for _, step, threads in trainers.values():   # warm-up: first calls allocate and dispatch
+        with threads():
+            for idx in batch_idx[:5]:
+                step(x[idx], y[idx])
 
     # The libraries take turns, a block of batches each, so that both see the same load on a
     # shared machine; each one's epoch time is the sum of its blocks.
@@ -167,33 +194,42 @@ def main(argv: list[str] | None = None) -> int:
     for b, first in enumerate(range(0, len(batch_idx), args.block)):
         block = batch_idx[first:first + args.block]
         for name in names[b % len(names):] + names[:b % len(names)]:   # rotate who goes first
-            step = trainers[name]
-            t = time.perf_counter()
-            for idx in block:
-                losses_sum[name] += step(x[idx], y[idx])
-            times[name] += time.perf_counter() - t
+            _, step, threads = trainers[name]
+            with threads():    # setting the threads is not timed
+                t = time.perf_counter()
+                for idx in block:
+                    losses_sum[name] += step(x[idx], y[idx])
+                times[name] += time.perf_counter() - t
+            time.sleep(args.pause)
         if b % 10 == 9:
             done = min(first + args.block, len(batch_idx))
             print(f"  {done}/{len(batch_idx)} batches: "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
 
+    width = max(map(len, times))
     for name, t in times.items():
-        print(f"{name:>22} epoch: {t:7.2f} s   (mean batch loss {losses_sum[name] / len(batch_idx):.3f})")
-    torch_times = {k: v for k, v in times.items() if k != "nnscratch"}
-    if torch_times:
-        fastest = min(torch_times, key=torch_times.get)
-        for name, t in torch_times.items():
-            print(f"ratio nnscratch / {name}: {times['nnscratch'] / t:.2f}")
-        print(f"ratio nnscratch / PyTorch at its faster setting ({fastest}): "
-              f"{times['nnscratch'] / torch_times[fastest]:.2f}  (goal: at most 1.5)")
+        print(f"{name:>{width}} epoch: {t:7.2f} s   "
+              f"(mean batch loss {losses_sum[name] / len(batch_idx):.3f})")
+    best = {}
+    for name, (lib, _, _) in trainers.items():
+        if lib not in best or times[name] < times[best[lib]]:
+            best[lib] = name
+    if "PyTorch" in best:
+        for name in times:
+            if name.startswith("PyTorch"):
+                print(f"ratio {best['nnscratch']} / {name}: "
+                      f"{times[best['nnscratch']] / times[name]:.2f}")
+        print(f"ratio nnscratch / PyTorch, each at its faster setting: "
+              f"{times[best['nnscratch']] / times[best['PyTorch']]:.2f}  (goal: at most 1.5)")
 
     if args.profile:
         prof: dict = defaultdict(float)
         step = nnscratch_trainer(args.seed, profile=prof)
-        t = time.perf_counter()
-        for idx in batch_idx:
-            step(x[idx], y[idx])
-        t = time.perf_counter() - t
+        with threadpool_limits(limits=1, user_api="blas"):
+            t = time.perf_counter()
+            for idx in batch_idx:
+                step(x[idx], y[idx])
+            t = time.perf_counter() - t
         print(f"\nprofile of one nnscratch epoch ({t:.2f} s with timers):")
         for name, sec in sorted(prof.items(), key=lambda kv: -kv[1]):
             print(f"  {sec:6.2f} s  {100 * sec / t:5.1f}%  {name}")

@@ -1,0 +1,82 @@
+"""The benchmark scripts run end to end on a few batches and print what they promise.
+
+Their timings are not tested (the machines are shared and noisy); what is tested is that
+they time the network the issue specifies and report every figure, ratio included when
+PyTorch is installed.
+"""
+
+import argparse
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def has_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def test_cnn_benchmark_times_the_reference_network(capsys):
+    bench = load("bench_cnn_epoch")
+    model = bench.reference_cnn(np.random.default_rng(0))
+    # Conv(1->8, 5x5): 8*25 + 8; Conv(8->16, 5x5): 16*8*25 + 16; Dense(256->10): 2560 + 10.
+    assert sum(p.size for p in model.params.values()) == 208 + 3216 + 2570
+    assert all(p.dtype == np.float32 for p in model.params.values())
+
+    assert bench.main(["--batches", "6", "--block", "2", "--pause", "0", "--profile"]) == 0
+    out = capsys.readouterr().out
+    times = dict(re.findall(r"(nnscratch, \d+ BLAS thread\(s\)) epoch:\s+([\d.]+) s", out))
+    assert "nnscratch, 1 BLAS thread(s)" in times and all(float(t) > 0 for t in times.values())
+    losses = [float(v) for v in re.findall(r"mean batch loss ([\d.]+|nan)", out)]
+    assert losses and all(np.isfinite(losses))
+    assert re.search(r"profile of one nnscratch epoch", out)
+    assert re.search(r"bwd Conv2D\(8, 16, kernel_size=5", out)   # every layer is profiled
+    if has_torch():
+        assert re.search(r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+", out)
+    else:
+        assert "PyTorch is not installed" in out
+
+
+def test_cnn_benchmark_with_fixed_threads(capsys):
+    bench = load("bench_cnn_epoch")
+    assert bench.main(["--batches", "2", "--block", "1", "--pause", "0", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"(\S+, \d+ (?:BLAS )?thread\(s\)) epoch", out) == (
+        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"] if has_torch()
+        else ["nnscratch, 1 BLAS thread(s)"])
+
+
+@pytest.mark.skipif(not has_torch(), reason="the PyTorch twin needs torch (optional)")
+def test_mlp_benchmark_twin_starts_from_the_same_weights():
+    import torch
+
+    bench = load("bench_mlp_epoch")
+    model = bench.reference_mlp(np.random.default_rng(0))
+    net = bench.torch_copy(torch, model)
+    x = np.random.default_rng(1).random((5, 784), dtype=np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(torch.from_numpy(x)).numpy(), model.predict(x),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_mlp_benchmark_runs_one_epoch(capsys):
+    bench = load("bench_mlp_epoch")
+    args = argparse.Namespace(repeats=1, threads=None, profile=True, seed=0)
+    bench.main(args)
+    out = capsys.readouterr().out
+    assert re.search(r"nnscratch epoch \(fit\):\s+[\d.]+ s", out)
+    assert re.search(r"nnscratch epoch \(bare loop\):\s+[\d.]+ s", out)
+    assert "profile of one nnscratch epoch" in out
+    if has_torch():
+        assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit", out)
