@@ -3,7 +3,7 @@ import pytest
 
 from nnscratch.gradcheck import check_layer
 from nnscratch.layers import Conv2D
-from nnscratch.layers.conv import (_col2im_wide, col2im, conv2d_backward_naive,
+from nnscratch.layers.conv import (col2im, col2im_wide, conv2d_backward_naive,
                                    conv2d_forward_naive, conv_output_size, im2col)
 
 # (kernel_size, stride, padding, H, W): square and non-square images, kernels that do and
@@ -93,7 +93,7 @@ def test_wide_col2im_equals_col2im(k, s, p, h, w, rng):
     wide = np.zeros((c * k * k, n, h_out, w + 2 * p))
     wide[..., :w_out] = cols
     expected = col2im(cols.reshape(c * k * k, -1), (n, c, h, w), k, 1, p)
-    got = _col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, p)
+    got = col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, p)
     assert got.shape == (n, c, h, w)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
 

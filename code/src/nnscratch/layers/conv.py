@@ -101,7 +101,7 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
     return xp[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
 
 
-def _col2im_wide(cols: np.ndarray, x_shape: tuple, kernel_size: int,
+def col2im_wide(cols: np.ndarray, x_shape: tuple, kernel_size: int,
                  padding: int = 0) -> np.ndarray:
     """:func:`col2im` for stride 1, from columns laid out on the padded image's full width.
 
@@ -271,11 +271,11 @@ class Conv2D(Layer):
         if s > 1:
             return col2im(w_mat.T @ d_mat, x_shape, k, s, p)
         # Stride 1: the same product on d widened with zero columns to the padded width,
-        # which lets col2im add long contiguous slices (see _col2im_wide).
+        # which lets col2im add long contiguous slices (see col2im_wide).
         n, _, h_out, w_out = out_shape
         d_wide = np.zeros((self.c_out, n, h_out, x_shape[3] + 2 * p), dtype=self.dtype)
         d_wide[..., :w_out] = d
-        return _col2im_wide(w_mat.T @ d_wide.reshape(self.c_out, -1), x_shape, k, p)
+        return col2im_wide(w_mat.T @ d_wide.reshape(self.c_out, -1), x_shape, k, p)
 
     def __repr__(self) -> str:
         return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
