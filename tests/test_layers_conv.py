@@ -3,8 +3,10 @@ import pytest
 
 from nnscratch.gradcheck import check_layer
 from nnscratch.layers import Conv2D
-from nnscratch.layers.conv import (col2im, col2im_wide, conv2d_backward_naive,
-                                   conv2d_forward_naive, conv_output_size, im2col)
+from nnscratch.activations import ReLU
+from nnscratch.layers import MaxPool2D
+from nnscratch.layers.conv import (col2im, conv2d_backward_naive, conv2d_forward_naive,
+                                   conv_output_size, im2col)
 
 # (kernel_size, stride, padding, H, W): square and non-square images, kernels that do and
 # do not tile the image exactly, stride larger than the kernel, padding larger than k // 2.
@@ -83,19 +85,36 @@ def test_col2im_is_the_adjoint_of_im2col(rng):
         assert np.sum(cols * c) == pytest.approx(np.sum(x * col2im(c, x.shape, k, s, p)), rel=1e-12)
 
 
-@pytest.mark.parametrize("k, s, p, h, w", [c for c in CONFIGS if c[1] == 1])
-def test_wide_col2im_equals_col2im(k, s, p, h, w, rng):
-    # The stride-1 backward's col2im on columns widened with zeros to the padded width must
-    # give exactly what col2im gives on the compact columns.
-    n, c = 2, 3
-    h_out, w_out = conv_output_size(h, k, 1, p), conv_output_size(w, k, 1, p)
-    cols = rng.standard_normal((c * k * k, n, h_out, w_out))
-    wide = np.zeros((c * k * k, n, h_out, w + 2 * p))
-    wide[..., :w_out] = cols
-    expected = col2im(cols.reshape(c * k * k, -1), (n, c, h, w), k, 1, p)
-    got = col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, p)
-    assert got.shape == (n, c, h, w)
-    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+@pytest.mark.parametrize("k, s, p, h, w", CONFIGS)
+def test_im2col_columns_are_the_patches_in_documented_order(k, s, p, h, w, rng):
+    # Column (p, q, n) is example n's patch under output pixel (p, q), read in (c, i, j) order.
+    x = rng.standard_normal((2, 3, h, w))
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    cols = im2col(x, k, s, p).reshape(3 * k * k, h_out, w_out, 2)
+    for n, r, q in [(0, 0, 0), (1, h_out - 1, w_out - 1), (1, 0, w_out - 1), (0, h_out // 2, 0)]:
+        patch = xp[n, :, s * r:s * r + k, s * q:s * q + k]
+        np.testing.assert_array_equal(cols[:, r, q, n], patch.ravel())
+
+
+def test_feature_maps_stay_examples_innermost_through_the_block(rng):
+    # The speed of the fast path rests on this layout (see the module's docstring): conv,
+    # ReLU and max pooling all hand on arrays whose examples are adjacent in memory (the
+    # example axis has the smallest stride), so the next im2col needs no transposing copy.
+    # Without padding the (C, H, W, N) transpose is even contiguous. Shapes are unaffected.
+    x = rng.standard_normal((4, 1, 12, 12)).astype(np.float32)
+    layers = [Conv2D(1, 3, 3, rng=rng, dtype=np.float32), ReLU(), MaxPool2D(2),
+              Conv2D(3, 2, 3, padding=1, rng=rng, dtype=np.float32)]
+    a = x
+    for layer in layers:
+        a = layer.forward(a, training=True)
+        assert a.transpose(1, 2, 3, 0).flags.c_contiguous, layer
+        assert a.strides[0] == a.itemsize, layer
+    d = np.ones(a.shape, dtype=np.float32)
+    for layer in reversed(layers[1:]):
+        d = layer.backward(d)
+        assert d.strides[0] == d.itemsize, layer
+    assert d.shape == (4, 3, 10, 10)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -8,6 +8,13 @@ What deep learning calls "convolution" is cross-correlation (the kernel is not f
 
 with output size :math:`H_{out} = \\lfloor (H + 2P - k) / s \\rfloor + 1` (same for width).
 
+Memory layout: the fast path keeps a batch *example-innermost* in memory, as if it were an
+array of shape ``(C, H, W, N)``: the N values of one pixel of one channel side by side. The
+arrays it returns still have shape (N, C, H, W) (they are transposed views), so nothing
+changes for the caller; but every shift of the images by a kernel offset is then a copy of
+long contiguous runs (a row of ``W_out`` outputs of all N examples is ``W_out·N`` numbers in
+a row), which is what makes im2col, col2im and the pooling layers fast.
+
 See Also
 --------
 Book, Step 7 "Convolutional networks — theory": the formulas, their derivation, im2col.
@@ -16,7 +23,6 @@ Book, Step 7 "Convolutional networks — theory": the formulas, their derivation
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_array
 from .base import Layer
@@ -34,10 +40,13 @@ def _positive_int(v, name: str, where: str, minimum: int = 1) -> int:
     return int(v)
 
 
-def _pad(x: np.ndarray, padding: int) -> np.ndarray:
-    if padding == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+def _examples_last(x: np.ndarray) -> np.ndarray:
+    """``x`` (N, C, H, W) as a C-contiguous array of shape (C, H, W, N).
+
+    A view if ``x`` is already stored example-innermost (the outputs of this module's fast
+    path and of the layers that keep their input's layout are), otherwise one copy.
+    """
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
 
 
 def im2col(x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -50,22 +59,31 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0) -
 
     Returns
     -------
-    cols : ndarray of shape (C * k * k, N * H_out * W_out)
-        Column ``(n, p, q)`` (row-major) holds the patch under output pixel ``(p, q)`` of
-        example ``n``, flattened in the order ``(c, i, j)`` — the order of
-        ``W.reshape(c_out, -1)``, so that ``W.reshape(c_out, -1) @ cols`` is the convolution.
+    cols : ndarray of shape (C * k * k, H_out * W_out * N)
+        Column ``(p, q, n)`` (row-major: the example index varies fastest) holds the patch
+        under output pixel ``(p, q)`` of example ``n``, flattened in the order ``(c, i, j)`` —
+        the order of ``W.reshape(c_out, -1)``, so that ``W.reshape(c_out, -1) @ cols`` is the
+        convolution.
 
     Notes
     -----
-    ``sliding_window_view`` gives all patches as a view without copying; the one copy is
-    the final ``reshape``. Row ``(c, i, j)`` of ``cols`` is the image shifted by ``(i, j)``,
-    so the copy moves whole image rows at a time, which is what makes it fast.
+    Row ``(c, i, j)`` of ``cols`` is channel ``c`` of every image shifted by the kernel offset
+    ``(i, j)``: pixel ``(s·p + i, s·q + j)`` for every output pixel ``(p, q)``. So the copy is
+    a loop over the :math:`k^2` offsets, each one vectorised copy over the whole batch and
+    all channels. With the examples innermost in memory, each copies runs of ``W_out·N``
+    contiguous numbers (``N`` if the stride is above 1).
     """
-    n, c = x.shape[:2]
-    k, s = kernel_size, stride
-    win = sliding_window_view(_pad(x, padding), (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (N,C,Ho,Wo,k,k)
-    h_out, w_out = win.shape[2:4]
-    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * k * k, n * h_out * w_out)  # copy
+    n, c, h, w = x.shape
+    k, s, p = kernel_size, stride, padding
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    xt = _examples_last(x)                                   # (C, H, W, N)
+    if p:
+        xt = np.pad(xt, ((0, 0), (p, p), (p, p), (0, 0)))
+    cols = np.empty((c, k, k, h_out, w_out, n), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, i, j] = xt[:, i:i + s * h_out:s, j:j + s * w_out:s]
+    return cols.reshape(c * k * k, h_out * w_out * n)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
@@ -74,71 +92,33 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
 
     Parameters
     ----------
-    cols : ndarray of shape (C * k * k, N * H_out * W_out)
+    cols : ndarray of shape (C * k * k, H_out * W_out * N)
     x_shape : tuple (N, C, H, W)
         Shape of the unpadded input.
 
     Returns
     -------
     x : ndarray of shape (N, C, H, W)
-        Where patches overlap, their contributions are summed.
+        Where patches overlap, their contributions are summed. Stored examples-innermost
+        (a transposed view).
 
     Notes
     -----
     A pixel belongs to up to :math:`k^2` patches, so the scatter is a sum of :math:`k^2`
     shifted images: row ``(c, i, j)`` of ``cols`` is added to the image shifted by
-    ``(i, j)``. Each shift is one vectorised add over the whole batch and all channels (the
-    loop runs over the kernel offsets, never over examples, channels or pixels).
+    ``(i, j)``, the exact mirror of :func:`im2col`'s copy. Each shift is one vectorised add
+    over the whole batch and all channels (the loop runs over the kernel offsets, never over
+    examples, channels or pixels).
     """
     n, c, h, w = x_shape
     k, s, p = kernel_size, stride, padding
     h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
-    shifted = cols.reshape(c, k, k, n, h_out, w_out)
-    xp = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=cols.dtype)  # channels first: whole-image adds
+    shifted = cols.reshape(c, k, k, h_out, w_out, n)
+    xp = np.zeros((c, h + 2 * p, w + 2 * p, n), dtype=cols.dtype)
     for i in range(k):
         for j in range(k):
-            xp[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += shifted[:, i, j]
-    return xp[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
-
-
-def col2im_wide(cols: np.ndarray, x_shape: tuple, kernel_size: int,
-                 padding: int = 0) -> np.ndarray:
-    """:func:`col2im` for stride 1, from columns laid out on the padded image's full width.
-
-    Parameters
-    ----------
-    cols : ndarray of shape (C·k·k, N·H_out·Wp)
-        Like the input of :func:`col2im`, but with ``Wp = W + 2·padding`` columns per output
-        row instead of ``W_out``: column ``(n, p, q)`` for ``q < W_out`` is the usual one, and
-        the ``k - 1`` columns ``q ≥ W_out`` of each row must be zero.
-    x_shape : tuple (N, C, H, W)
-
-    Returns
-    -------
-    x : ndarray of shape (N, C, H, W)
-        The same as ``col2im`` of the columns without their zero padding (a view).
-
-    Notes
-    -----
-    With each padded image flattened row after row, the patch pixel ``(i, j)`` under output
-    ``(p, q)`` sits at position :math:`(p + i) W_p + q + j = (p W_p + q) + (i W_p + j)`. If
-    ``q`` runs over the whole padded width, row ``(c, i, j)`` of ``cols`` lands on one
-    contiguous slice of the flat images, shifted by :math:`i W_p + j`: col2im becomes
-    :math:`k^2` additions of long contiguous slices (the zero columns fall on pixels of the
-    next image row and add nothing), several times faster than :math:`k^2` additions of
-    rows only ``W_out`` pixels long.
-    """
-    n, c, h, w = x_shape
-    k, p = kernel_size, padding
-    hp, wp = h + 2 * p, w + 2 * p
-    length = conv_output_size(h, k, 1, p) * wp              # H_out · Wp columns per image
-    shifted = cols.reshape(c, k, k, n, length)
-    flat = np.zeros((c, n, hp * wp + k - 1), dtype=cols.dtype)  # k - 1 spare: the last slice
-    for i in range(k):
-        for j in range(k):
-            flat[:, :, i * wp + j:i * wp + j + length] += shifted[:, i, j]
-    image = flat[:, :, :hp * wp].reshape(c, n, hp, wp)
-    return image[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)
+            xp[:, i:i + s * h_out:s, j:j + s * w_out:s] += shifted[:, i, j]
+    return xp[:, p:p + h, p:p + w].transpose(3, 0, 1, 2)   # (N, C, H, W), a view
 
 
 class Conv2D(Layer):
@@ -168,12 +148,12 @@ class Conv2D(Layer):
 
     Notes
     -----
-    With ``cols = im2col(x)`` of shape (c_in·k², N·H_out·W_out) and
+    With ``cols = im2col(x)`` of shape (c_in·k², H_out·W_out·N) and
     ``Wm = W.reshape(c_out, -1)`` of shape (c_out, c_in·k²):
 
-    - forward :math:`Z = W_m\\, \\text{cols} + b`, of shape (c_out, N·H_out·W_out), seen as
+    - forward :math:`Z = W_m\\, \\text{cols} + b`, of shape (c_out, H_out·W_out·N), seen as
       (N, c_out, H_out, W_out);
-    - backward, with ``d`` the upstream gradient laid out as (c_out, N·H_out·W_out):
+    - backward, with ``d`` the upstream gradient laid out as (c_out, H_out·W_out·N):
       :math:`dW_m = d\\, \\text{cols}^\\top`, :math:`db = \\sum d` (over columns), and
       :math:`dX = \\text{col2im}(W_m^\\top d)`.
 
@@ -238,14 +218,14 @@ class Conv2D(Layer):
         """Convolve ``x`` of shape (N, c_in, H, W); returns shape (N, c_out, H_out, W_out)."""
         self._check_input(x)
         n, _, h_out, w_out = self.output_shape(x.shape)
-        cols = im2col(x, self.kernel_size, self.stride, self.padding)  # (C*k*k, N*Ho*Wo)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding)  # (C*k*k, Ho*Wo*N)
         w_mat = self.params["W"].reshape(self.c_out, -1)                 # (c_out, C*k*k)
-        z = w_mat @ cols                                                 # (c_out, N*Ho*Wo)
+        z = w_mat @ cols                                                 # (c_out, Ho*Wo*N)
         z += self.params["b"][:, None]
         self._cache = (x.shape, cols)
-        # Channels-first memory is what the next im2col reads fastest; the transpose to
-        # (N, c_out, Ho, Wo) is a view, not a copy.
-        return z.reshape(self.c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
+        # The transpose to (N, c_out, Ho, Wo) is a view: the output stays examples-innermost
+        # in memory, the layout the next layers read fastest.
+        return z.reshape(self.c_out, h_out, w_out, n).transpose(3, 0, 1, 2)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Fill ``grads`` from ``dout`` of shape (N, c_out, H_out, W_out); return ``dx``.
@@ -260,22 +240,14 @@ class Conv2D(Layer):
         check_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
         if dout.shape != out_shape:
             raise ValueError(f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}")
-        d = dout.transpose(1, 0, 2, 3)                          # (c_out, N, Ho, Wo)
-        d_mat = d.reshape(self.c_out, -1)                       # (c_out, N*Ho*Wo)
+        d = _examples_last(dout).reshape(self.c_out, -1)       # (c_out, Ho*Wo*N), like z
         w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
-        self.grads["W"] = (d_mat @ cols.T).reshape(self.params["W"].shape)
-        self.grads["b"] = d_mat.sum(axis=1)
+        self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
+        self.grads["b"] = d.sum(axis=1)
         if not need_dx:
             return None
-        k, s, p = self.kernel_size, self.stride, self.padding
-        if s > 1:
-            return col2im(w_mat.T @ d_mat, x_shape, k, s, p)
-        # Stride 1: the same product on d widened with zero columns to the padded width,
-        # which lets col2im add long contiguous slices (see col2im_wide).
-        n, _, h_out, w_out = out_shape
-        d_wide = np.zeros((self.c_out, n, h_out, x_shape[3] + 2 * p), dtype=self.dtype)
-        d_wide[..., :w_out] = d
-        return col2im_wide(w_mat.T @ d_wide.reshape(self.c_out, -1), x_shape, k, p)
+        dcols = w_mat.T @ d                                     # (C*k*k, Ho*Wo*N)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
 
     def __repr__(self) -> str:
         return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
@@ -283,6 +255,12 @@ class Conv2D(Layer):
 
 
 # ------------------------------------------------------- naive reference, for teaching
+
+
+def _pad(x: np.ndarray, padding: int) -> np.ndarray:
+    if padding == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
 
 
 def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
