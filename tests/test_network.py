@@ -67,10 +67,49 @@ def test_save_and_load_roundtrip(tmp_path, rng):
     load_params(other, path)
     x = rng.standard_normal((4, 2))
     np.testing.assert_array_equal(net.predict(x), other.predict(x))
-    with pytest.raises(ValueError, match="holds parameters"):
+    with pytest.raises(ValueError, match="holds arrays"):
         load_params(net_of(rng, (2, 8, 3)), path)
     with pytest.raises(ValueError, match="expects"):
         load_params(net_of(rng, (2, 16, 16, 3), dtype=np.float32), path)
+
+
+def batchnorm_net(seed: int) -> Sequential:
+    from nnscratch.layers import BatchNorm
+    rng = np.random.default_rng(seed)
+    return Sequential([Sequential([Dense(2, 8, rng=rng), BatchNorm(8), ReLU()]),
+                       Dense(8, 3, rng=rng)])
+
+
+def test_buffers_are_collected_from_nested_layers(rng):
+    net = batchnorm_net(0)
+    assert sorted(net.buffers) == ["0.1.running_mean", "0.1.running_var"]
+    assert net.buffers["0.1.running_mean"] is net.layers[0].layers[1].buffers["running_mean"]
+    assert net_of(rng).buffers == {}
+
+
+def test_save_and_load_keep_batchnorm_running_statistics(tmp_path, rng):
+    net = batchnorm_net(0)
+    for _ in range(5):   # training-mode passes move the running statistics away from 0 and 1
+        net.forward(rng.standard_normal((16, 2)) * 3 + 1, training=True)
+    path = tmp_path / "bn.npz"
+    save_params(net, path)
+    other = batchnorm_net(1)
+    load_params(other, path)
+    for k, v in net.buffers.items():
+        np.testing.assert_array_equal(other.buffers[k], v)
+    x = rng.standard_normal((4, 2))
+    np.testing.assert_array_equal(net.predict(x), other.predict(x))   # evaluation mode
+
+
+def test_load_refuses_a_file_without_the_buffers(tmp_path):
+    net = batchnorm_net(0)
+    path = tmp_path / "params_only.npz"
+    np.savez(path, **net.params)   # what an older save_params wrote
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(ValueError, match="running_mean"):
+        load_params(net, path)
+    for k, v in net.params.items():   # nothing was half loaded
+        np.testing.assert_array_equal(v, before[k])
 
 
 def test_rejects_things_that_are_not_layers():

@@ -205,13 +205,17 @@ def test_errors():
         EarlyStopping(patience=0)
 
 
-def test_early_stopping_restores_batchnorm_running_statistics():
+@pytest.mark.parametrize("nested", [False, True])
+def test_early_stopping_restores_batchnorm_running_statistics(nested):
     from nnscratch.layers import BatchNorm
     X, y = make_moons(40, np.random.default_rng(0), noise=0.3)
     Xv, yv = make_moons(200, np.random.default_rng(1), noise=0.3)
     rng = np.random.default_rng(0)
     bn = BatchNorm(32)
-    model = Sequential([Dense(2, 32, rng=rng), bn, ReLU(), Dense(32, 2, rng=rng)])
+    block = [Dense(2, 32, rng=rng), bn, ReLU()]
+    head = Dense(32, 2, rng=rng)
+    # A block inside a block: its BatchNorm's statistics must be restored too.
+    model = Sequential([Sequential(block), head]) if nested else Sequential([*block, head])
     h = fit(model, losses.softmax_cross_entropy, Adam(0.05), X, y, rng=np.random.default_rng(0),
             epochs=200, batch_size=40, val_data=(Xv, yv), early_stopping=EarlyStopping(patience=3),
             progress=False)

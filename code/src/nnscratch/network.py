@@ -66,6 +66,13 @@ class Sequential(Layer):
         if value:
             raise AttributeError("Sequential.grads is assembled from its layers")
 
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        """State the layers keep but do not learn by gradient (BatchNorm's running
+        statistics), keyed like ``params`` (``"2.running_mean"``; nested ``"1.0.running_mean"``)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in getattr(layer, "buffers", {}).items()}
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply every layer in order; returns the last layer's output."""
         for layer in self.layers:
@@ -162,30 +169,46 @@ def mlp(sizes: list[int], *, rng: np.random.Generator, activation: str = "relu",
     return Sequential(layers)
 
 
+def model_state(model: Layer) -> dict[str, np.ndarray]:
+    """Every array that defines a trained model: its ``params`` and its ``buffers``.
+
+    The arrays themselves, not copies, keyed as in ``model.params`` and ``model.buffers``.
+    Without the buffers a model with BatchNorm would be restored with the running
+    statistics it started with, and would predict differently.
+    """
+    params, buffers = model.params, getattr(model, "buffers", {})
+    shared = sorted(params.keys() & buffers.keys())
+    if shared:
+        raise ValueError(f"model_state: {shared} name both a parameter and a buffer")
+    return {**params, **buffers}
+
+
 def save_params(model: Layer, path: str | Path) -> None:
-    """Save a model's ``params`` to a ``.npz`` file (keys as in ``model.params``)."""
-    np.savez(path, **model.params)
+    """Save a model's learned state to a ``.npz`` file: :func:`model_state`, its ``params``
+    and ``buffers`` (BatchNorm's running statistics), under the same keys."""
+    np.savez(path, **model_state(model))
 
 
 def load_params(model: Layer, path: str | Path) -> None:
-    """Load ``params`` saved by :func:`save_params` into ``model``, in place.
+    """Load the state saved by :func:`save_params` into ``model``, in place.
 
     Raises ``ValueError`` when the file's keys, shapes or dtypes differ from the model's,
-    naming the first difference: weights are never loaded into the wrong architecture.
+    naming the first difference: weights are never loaded into the wrong architecture, and
+    a file without the model's buffers is refused rather than half loaded.
     """
-    params = model.params
+    state = model_state(model)
     with np.load(path) as data:
-        if set(data.files) != set(params):
+        if set(data.files) != set(state):
             raise ValueError(
-                f"load_params: {path} holds parameters {sorted(data.files)}, "
-                f"but the model has {sorted(params)}"
+                f"load_params: {path} holds arrays {sorted(data.files)}, "
+                f"but the model has {sorted(state)}"
             )
-        for k, v in params.items():
+        for k, v in state.items():
             a = data[k]
             if a.shape != v.shape or a.dtype != v.dtype:
                 raise ValueError(
-                    f"load_params: parameter {k!r} in {path} has shape {a.shape} and dtype "
+                    f"load_params: array {k!r} in {path} has shape {a.shape} and dtype "
                     f"{a.dtype}; the model expects {v.shape} and {v.dtype}"
                 )
-        for k, v in params.items():
+        for k, v in state.items():
             v[...] = data[k]

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ._checks import check_array
+from .network import model_state
 
 LossFn = Callable[[np.ndarray, np.ndarray], "tuple[float, np.ndarray]"]
 
@@ -299,7 +300,7 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
 
         stop = False
         if early_stopping is not None:
-            stop = early_stopping.update(metrics[early_stopping.monitor], epoch, _state(model))
+            stop = early_stopping.update(metrics[early_stopping.monitor], epoch, model_state(model))
         if bar is not None:
             bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items() if k != "lr"}, refresh=False)
             bar.close()
@@ -314,23 +315,11 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
             break
 
     if early_stopping is not None:
-        early_stopping.restore(_state(model))
+        early_stopping.restore(model_state(model))
         history.best_epoch = early_stopping.best_epoch
     elif "val_loss" in history:
         history.best_epoch = int(np.argmin(history["val_loss"])) + 1
     return history
-
-
-def _state(model) -> dict[str, np.ndarray]:
-    """Every array that defines the trained model, for early stopping to save and restore:
-    ``params`` and the ``buffers`` of layers that track statistics (BatchNorm), keyed like
-    ``Sequential.params`` (``"2.running_mean"``)."""
-    state = dict(model.params)
-    state.update(getattr(model, "buffers", {}))
-    for i, layer in enumerate(getattr(model, "layers", [])):
-        for k, v in getattr(layer, "buffers", {}).items():
-            state[f"{i}.{k}"] = v
-    return state
 
 
 def _predict(out: np.ndarray) -> np.ndarray:
