@@ -4,7 +4,7 @@ import pytest
 from nnscratch.gradcheck import check_layer
 from nnscratch.layers import Conv2D
 from nnscratch.activations import ReLU
-from nnscratch.layers import MaxPool2D
+from nnscratch.layers import AvgPool2D, MaxPool2D
 from nnscratch.layers.conv import (col2im, conv2d_backward_naive, conv2d_forward_naive,
                                    conv_output_size, im2col)
 
@@ -99,12 +99,13 @@ def test_im2col_columns_are_the_patches_in_documented_order(k, s, p, h, w, rng):
 
 def test_feature_maps_stay_examples_innermost_through_the_block(rng):
     # The speed of the fast path rests on this layout (see the module's docstring): conv,
-    # ReLU and max pooling all hand on arrays whose examples are adjacent in memory (the
+    # ReLU and both poolings hand on arrays whose examples are adjacent in memory (the
     # example axis has the smallest stride), so the next im2col needs no transposing copy.
     # Without padding the (C, H, W, N) transpose is even contiguous. Shapes are unaffected.
     x = rng.standard_normal((4, 1, 12, 12)).astype(np.float32)
     layers = [Conv2D(1, 3, 3, rng=rng, dtype=np.float32), ReLU(), MaxPool2D(2),
-              Conv2D(3, 2, 3, padding=1, rng=rng, dtype=np.float32)]
+              Conv2D(3, 2, 3, padding=1, rng=rng, dtype=np.float32), AvgPool2D(3, stride=1),
+              Conv2D(2, 2, 1, rng=rng, dtype=np.float32), MaxPool2D(3, stride=2)]
     a = x
     for layer in layers:
         a = layer.forward(a, training=True)
@@ -114,7 +115,7 @@ def test_feature_maps_stay_examples_innermost_through_the_block(rng):
     for layer in reversed(layers[1:]):
         d = layer.backward(d)
         assert d.strides[0] == d.itemsize, layer
-    assert d.shape == (4, 3, 10, 10)
+    assert d.shape == (4, 3, 10, 10)   # the gradient at the first convolution's output
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -25,27 +25,25 @@ def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
     return sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
-def _scatter_windows(dwin: np.ndarray, x_shape: tuple, size: int, stride: int) -> np.ndarray:
-    """Add each window's gradient ``dwin`` (N, C, H_out, W_out, size, size) back onto the input.
+def _scatter_windows(x: np.ndarray, size: int, stride: int, share_of) -> np.ndarray:
+    """Send each window's gradient back onto the input: the backward pass of both poolings.
 
-    Returns ndarray of shape ``x_shape`` (N, C, H, W). Windows side by side (``stride == size``)
-    do not overlap, so this is one transpose; overlapping windows need a sum over the
-    ``size²`` offsets, one vectorised slice-add each.
+    ``share_of(t)`` is what every window sends to its pixel at offset ``t = i·size + j``, an
+    array of shape (N, C, H_out, W_out). Returns ``dx`` with the shape and memory layout of
+    ``x`` (so the layers around keep reading it fast), zero where no window reaches. One
+    vectorised step per offset: windows side by side (``stride >= size``) never share a
+    pixel, so each offset's shares are simply written; overlapping windows add them up.
     """
-    n, c, h, w = x_shape
-    h_out, w_out = dwin.shape[2:4]
     k, s = size, stride
-    if s == k:
-        covered = dwin.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out * k, w_out * k)
-        if covered.shape[2:] == (h, w):
-            return covered
-        dx = np.zeros(x_shape, dtype=dwin.dtype)
-        dx[:, :, :h_out * k, :w_out * k] = covered
-        return dx
-    dx = np.zeros(x_shape, dtype=dwin.dtype)
-    for i in range(k):
-        for j in range(k):
-            dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += dwin[..., i, j]
+    h_out, w_out = conv_output_size(x.shape[2], k, s), conv_output_size(x.shape[3], k, s)
+    dx = np.zeros_like(x)
+    for t in range(k * k):
+        i, j = divmod(t, k)
+        target = dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s]
+        if s >= k:
+            target[...] = share_of(t)
+        else:
+            target += share_of(t)
     return dx
 
 
@@ -133,17 +131,8 @@ class MaxPool2D(_Pool2D):
         self._require_forward(self._cache)
         x, winner = self._cache
         self._check_dout(dout, x.shape, x.dtype)
-        k, s = self.size, self.stride
-        h_out, w_out = dout.shape[2:]
-        dx = np.zeros_like(x)   # same memory layout as x, so the layers around stay fast
-        for t in range(k * k):
-            i, j = divmod(t, k)
-            share = dout * (winner == t)      # branch-free routing: dout where t won, else 0
-            if s >= k:  # windows do not overlap: each input gets at most one share
-                dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] = share
-            else:
-                dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s] += share
-        return dx
+        # Branch-free routing: offset t gets dout where t won its window, zero elsewhere.
+        return _scatter_windows(x, self.size, self.stride, lambda t: dout * (winner == t))
 
 
 class AvgPool2D(_Pool2D):
@@ -165,18 +154,24 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Average-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
-        self._cache = (x.shape, x.dtype)
-        return _windows(x, self.size, self.stride).mean(axis=(4, 5))
+        k = self.size
+        win = _windows(x, k, self.stride)            # (N, C, Ho, Wo, k, k), a view
+        # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same numbers,
+        # but the output keeps x's memory layout, as MaxPool2D's does.
+        out = np.copy(win[..., 0, 0], order="K")
+        for t in range(1, k * k):
+            out += win[..., t // k, t % k]
+        out *= x.dtype.type(1 / (k * k))
+        self._cache = x
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Spread ``dout`` of shape (N, C, H_out, W_out) over the windows; returns ``dx``."""
         self._require_forward(self._cache)
-        x_shape, dtype = self._cache
-        self._check_dout(dout, x_shape, dtype)
-        k = self.size
-        share = dout / dtype.type(k * k)
-        dwin = np.broadcast_to(share[..., None, None], (*dout.shape, k, k))
-        return _scatter_windows(dwin, x_shape, k, self.stride)
+        x = self._cache
+        self._check_dout(dout, x.shape, x.dtype)
+        share = dout * x.dtype.type(1 / (self.size * self.size))
+        return _scatter_windows(x, self.size, self.stride, lambda t: share)
 
 
 class Flatten(Layer):
