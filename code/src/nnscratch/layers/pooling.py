@@ -156,7 +156,7 @@ class AvgPool2D(_Pool2D):
         self._check_input(x)
         k = self.size
         win = _windows(x, k, self.stride)            # (N, C, Ho, Wo, k, k), a view
-        # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same numbers,
+        # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same average,
         # but the output keeps x's memory layout, as MaxPool2D's does.
         out = np.copy(win[..., 0, 0], order="K")
         for t in range(1, k * k):
