@@ -33,6 +33,8 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from toc import is_notebook  # tools/, beside this extension
+
 logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------
@@ -45,11 +47,7 @@ def _notebook_source(app: Sphinx, pagename: str) -> Path | None:
     if pagename not in app.env.found_docs:
         return None
     path = Path(app.env.doc2path(pagename))
-    if path.suffix != ".md":
-        return None
-    head = path.read_text(encoding="utf-8")[:2000]
-    # The jupytext front matter with a kernelspec is what makes a page a notebook.
-    return path if head.startswith("---") and "kernelspec:" in head else None
+    return path if path.suffix == ".md" and is_notebook(path) else None
 
 
 def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:

@@ -17,25 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+import toc  # tools/, beside this script: the one reader of _toc.yml
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def toc_pages(node) -> list[str]:
-    """Docnames of every page of the toc, globs expanded, in order."""
-    found = []
-    if isinstance(node, dict):
-        found += [node[k] for k in ("root", "file") if k in node]
-        if "glob" in node:
-            found += sorted(p.with_suffix("").relative_to(ROOT).as_posix()
-                            for p in ROOT.glob(node["glob"] + ".md"))
-        for v in node.values():
-            found += toc_pages(v)
-    elif isinstance(node, list):
-        for v in node:
-            found += toc_pages(v)
-    return list(dict.fromkeys(found))
+ROOT = toc.ROOT
 
 
 def title(page: Path) -> str:
@@ -54,8 +38,8 @@ def normalise(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdf", type=Path, nargs="?", default=ROOT / "_build/latex/book.pdf")
-    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml",
-                        help="the table of contents the PDF was built from")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the book whose _toc.yml the PDF was built from")
     args = parser.parse_args(argv)
     if not args.pdf.exists():
         print(f"check_pdf: no PDF at {args.pdf}", file=sys.stderr)
@@ -69,11 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                           text=True).stdout
     n_pages = re.search(r"^Pages:\s+(\d+)", info, flags=re.M).group(1)
 
-    toc = yaml.safe_load(args.toc.read_text())
     missing = []
-    pages = toc_pages(toc)
+    pages = toc.pages(args.root)
     for docname in pages:
-        wanted = normalise(title(ROOT / f"{docname}.md"))
+        wanted = normalise(title(toc.source(args.root, docname)))
         if wanted not in text and wanted not in text_unhyphenated:
             missing.append(f"{docname} ({wanted!r})")
     for m in missing:
