@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script for seconds
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from execution_rule import chapter_env  # tools/, beside this script
+
 
 def code_cells(chapter: Path) -> list[str]:
     """The source of every code cell of a MyST Markdown notebook, in order."""
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # A script has no screen: draw to files. Set before pyplot is imported by the chapter.
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # The book's one rule for running a chapter (one BLAS thread), as in the build: set
+    # before NumPy loads its BLAS, so the script computes the numbers the book shows.
+    os.environ.update(chapter_env())
     import matplotlib.pyplot as plt
     import myst_nb
 

@@ -1,0 +1,288 @@
+"""The build: parallel, cached by what each chapter depends on, never stale, timed and budgeted.
+
+The slow tests build a two-chapter book in a temporary folder with the real extension
+(tools/book_execution.py) and the real `jupyter-book build -W -n --keep-going`, and change
+one thing at a time: a file of the "package" the chapters import, nothing, a chapter's cell.
+The fast tests check the pieces (fingerprints, front matter, the table of contents reader).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import book_execution
+import pytest
+import toc
+from _book import ROOT
+from execution_rule import THREAD_VARIABLES, THREADS_PER_CHAPTER, chapter_env, parallel_jobs
+
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+NOTEBOOK_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+{extra}---
+"""
+
+
+def chapter(name: str, body: str, extra: str = "") -> str:
+    return NOTEBOOK_HEADER.format(extra=extra) + f"# {name}\n\n" + textwrap.dedent(body)
+
+
+def make_book(root: Path, answer: int = 41) -> Path:
+    """A book of two chapters; `one` glues `answer.VALUE` from the package folder `pkg`."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "answer.py").write_text(f"VALUE = {answer}\n")
+    (root / "_config.yml").write_text(textwrap.dedent(f"""\
+        title: Mini
+        only_build_toc_files: true
+        exclude_patterns: [".*", "_build", "pkg"]
+        execute:
+          execute_notebooks: cache
+          timeout: 120
+        sphinx:
+          local_extensions:
+            book_execution: {ROOT / "tools"}
+          config:
+            nnbook_dependencies: [pkg]
+            nnbook_report_page: build
+    """))
+    (root / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: index
+        chapters:
+          - file: one
+          - file: two
+          - file: build
+    """))
+    (root / "index.md").write_text("# Mini\n\nA book of two chapters.\n")
+    (root / "one.md").write_text(chapter("One", """
+        ```{code-cell} ipython3
+        import os
+        from myst_nb import glue
+        import answer
+        glue("value", answer.VALUE, display=False)
+        glue("threads", os.environ.get("OPENBLAS_NUM_THREADS"), display=False)
+        ```
+
+        The answer is {glue:text}`value`; BLAS threads: {glue:text}`threads`.
+    """))
+    (root / "two.md").write_text(chapter("Two", """
+        ```{code-cell} ipython3
+        print("two", 6 * 7)
+        ```
+    """))
+    (root / "build.md").write_text("# Build\n\nTotal: {build}`total_seconds` s.\n\n```{build-record}\n```\n")
+    return root
+
+
+def build(root: Path) -> tuple[int, str]:
+    """`jupyter-book build -W -n --keep-going` of the book at root: (exit status, log)."""
+    env = {**os.environ, "PYTHONPATH": str(root / "pkg")}
+    proc = subprocess.run([str(JUPYTER_BOOK), "build", "-W", "-n", "--keep-going", str(root)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    return proc.returncode, log
+
+
+def html(root: Path, page: str) -> str:
+    """A built page's text, tags removed."""
+    return re.sub(r"<[^>]+>", "", (root / "_build" / "html" / f"{page}.html").read_text())
+
+
+def executed(log: str) -> int:
+    """How many chapters the build executed, from its own log line."""
+    match = re.search(r"nnbook: \d+ chapters to read, (\d+) to execute", log)
+    return int(match.group(1)) if match else 0
+
+
+@pytest.mark.slow
+def test_rebuilds_execute_exactly_what_changed(tmp_path):
+    root = make_book(tmp_path / "book")
+
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 2
+    assert "The answer is 41" in html(root, "one")
+    assert f"BLAS threads: {THREADS_PER_CHAPTER}" in html(root, "one")
+    assert "this build executed 2 chapters" in log
+    assert re.search(r"one\s+\d+\.\d+\s+240\s+executed", log), log  # the table of times
+
+    # Nothing changed: nothing is executed, nothing is even read again.
+    status, log = build(root)
+    assert status == 0, log
+    assert "this build executed no chapter" in log
+    assert "0 added, 0 changed, 0 removed" in log
+
+    # A change in the package the chapters import: both execute again, the new number shows.
+    (root / "pkg" / "answer.py").write_text("VALUE = 42\n")
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 2
+    assert "The answer is 42" in html(root, "one")
+
+    # A change to one chapter's source executes that chapter alone.
+    text = (root / "two.md").read_text()
+    (root / "two.md").write_text(text.replace("6 * 7", "6 * 9"))
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 1
+    assert "two 54" in html(root, "two") and "The answer is 42" in html(root, "one")
+
+    # The record page shows both chapters with their times and budget, built by the extension.
+    record = html(root, "build")
+    assert "One" in record and "Two" in record and "240" in record
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_build_with_its_traceback(tmp_path):
+    root = make_book(tmp_path / "book")
+    (root / "two.md").write_text(chapter("Two", """
+        ```{code-cell} ipython3
+        def broken():
+            return 1 / 0
+        broken()
+        ```
+    """))
+    status, log = build(root)
+    assert status != 0
+    assert "two FAILED" in log and "ZeroDivisionError" in log and "broken()" in log
+    # The chapter that works was still executed and cached; the failing one was not recorded.
+    record = json.loads((root / "_build" / ".jupyter_cache" / book_execution.RECORD_NAME).read_text())
+    assert "one" in record["pages"] and "two" not in record["pages"]
+    # Fixed: only the failing chapter executes.
+    (root / "two.md").write_text(chapter("Two", "```{code-cell} ipython3\nprint('fixed')\n```\n"))
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 1
+
+
+@pytest.mark.slow
+def test_a_page_over_its_budget_fails_the_build_naming_it(tmp_path):
+    root = make_book(tmp_path / "book")
+    (root / "two.md").write_text(chapter("Two", """
+        ```{code-cell} ipython3
+        import time
+        time.sleep(0.5)
+        ```
+    """, extra="nnbook:\n  budget: 0.1\n  budget_reason: a test of the budget check\n"))
+    status, log = build(root)
+    assert status != 0
+    assert re.search(r"two executed in \d+\.\d s, over its budget of 0 s", log), log
+    # The budget holds for cached pages too: a rebuild with nothing to execute still fails.
+    status, log = build(root)
+    assert status != 0 and "over its budget" in log and "this build executed no chapter" in log
+
+
+# ---------------------------------------------------------------------------------------
+# The pieces
+# ---------------------------------------------------------------------------------------
+
+
+def test_toc_expands_globs_and_lists_every_page():
+    pages = toc.pages(ROOT)
+    assert pages[0] == "book/index"
+    api = [p for p in pages if p.startswith("book/api/")]
+    assert "book/api/index" in api and len(api) == len(list((ROOT / "book" / "api").glob("*.md")))
+    assert len(pages) == len(set(pages))
+    assert set(toc.notebooks(ROOT)) < set(pages)
+    assert "book/build" in pages and "book/build" not in toc.notebooks(ROOT)
+
+
+def test_toc_names_entries_without_a_source_file(tmp_path):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: gone\n  - glob: api/*\n")
+    (tmp_path / "index.md").write_text("# Home\n")
+    with pytest.raises(FileNotFoundError, match=r"file: gone.*glob: api/\*"):
+        toc.pages(tmp_path)
+
+
+def test_toc_check_of_a_built_book(tmp_path, capsys):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - glob: api/*\n")
+    (tmp_path / "index.md").write_text("# Home\n")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "a.md").write_text("# A\n")
+    html_dir = tmp_path / "html"
+    (html_dir / "api").mkdir(parents=True)
+    (html_dir / "index.html").write_text("")
+    assert toc.main(["--root", str(tmp_path), "--built", str(html_dir)]) == 1
+    assert "api/a" in capsys.readouterr().err
+    (html_dir / "api" / "a.html").write_text("")
+    assert toc.main(["--root", str(tmp_path), "--built", str(html_dir)]) == 0
+
+
+def test_the_execution_rule_is_one_thread_per_chapter_one_chapter_per_core():
+    env = chapter_env({"PATH": "/bin", "OPENBLAS_NUM_THREADS": "8"})
+    assert env["PATH"] == "/bin"
+    assert all(env[name] == str(THREADS_PER_CHAPTER) for name in THREAD_VARIABLES)
+    assert parallel_jobs(15, cores=2) == 2 and parallel_jobs(1, cores=2) == 1
+    assert parallel_jobs(0, cores=4) == 1
+
+
+def test_no_page_sets_its_own_thread_limit():
+    """The rule lives in one place: no chapter pins BLAS threads or times itself."""
+    for page in ROOT.joinpath("book").glob("*.md"):
+        text = page.read_text()
+        assert "threadpool_limits" not in text, f"{page.name} sets its own BLAS thread limit"
+        assert "page_start" not in text, f"{page.name} times itself; the build records every page's time"
+
+
+def test_fingerprint_follows_content_not_timestamps(tmp_path):
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("A = 1\n")
+    (tmp_path / "pkg" / "__pycache__" / "a.pyc").write_bytes(b"junk")
+    first = book_execution.hash_paths(tmp_path, ["pkg", "requirements.txt"])
+    os.utime(tmp_path / "pkg" / "a.py", (1, 1))                       # touched, same content
+    (tmp_path / "pkg" / "__pycache__" / "a.pyc").write_bytes(b"other")  # caches do not count
+    assert book_execution.hash_paths(tmp_path, ["pkg", "requirements.txt"]) == first
+    (tmp_path / "pkg" / "a.py").write_text("A = 2\n")
+    assert book_execution.hash_paths(tmp_path, ["pkg", "requirements.txt"]) != first
+    (tmp_path / "requirements.txt").write_text("numpy\n")               # appears: counts
+    assert book_execution.hash_paths(tmp_path, ["pkg"]) != book_execution.hash_paths(tmp_path, ["pkg", "requirements.txt"])
+
+
+@pytest.mark.parametrize("front, words", [
+    ("nnbook: 3\n", "must be a mapping"),
+    ("nnbook:\n  budgt: 3\n", "unknown keys"),
+    ("nnbook:\n  data: mnist\n", "list of data set names"),
+    ("nnbook:\n  budget: -1\n  budget_reason: x\n", "positive number of seconds"),
+    ("nnbook:\n  budget: 300\n", "needs a 'budget_reason:'"),
+])
+def test_page_options_refuse_malformed_front_matter(tmp_path, front, words):
+    page = tmp_path / "page.md"
+    page.write_text(NOTEBOOK_HEADER.format(extra=front) + "# Page\n")
+    with pytest.raises(ValueError, match=re.escape(words)) as info:
+        book_execution.page_options(page)
+    assert str(page) in str(info.value)
+
+
+def test_pages_that_read_a_data_set_declare_it():
+    """A chapter's outputs depend on its data: the build can only know it if the page says so."""
+    loaders = {"mnist": "load_mnist("}
+    for page in toc.notebooks(ROOT):
+        path = toc.source(ROOT, page)
+        declared = set(book_execution.page_options(path).data)
+        used = {name for name, call in loaders.items() if call in path.read_text()}
+        assert used <= declared, f"{page} reads {used - declared} without 'nnbook: data:' in its front matter"
+        for name in declared:
+            book_execution.data_fingerprint(name)  # the data module exists and can be located
+
+
+def test_record_is_written_atomically_and_read_defensively(tmp_path):
+    path = tmp_path / "cache" / book_execution.RECORD_NAME
+    assert book_execution.load_record(path) == {"pages": {}, "last_run": None}
+    book_execution.save_record(path, {"pages": {"a": {"seconds": 1.0}}, "last_run": None})
+    assert book_execution.load_record(path)["pages"]["a"]["seconds"] == 1.0
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    path.write_text("{ truncated")
+    assert book_execution.load_record(path)["pages"] == {}  # unreadable: everything re-executes
