@@ -64,6 +64,7 @@ from toc import is_notebook
 logger = logging.getLogger(__name__)
 
 RECORD_NAME = "nnbook-record.json"
+HEARTBEAT_SECONDS = 60  # while chapters run, say which every so often
 #: Libraries whose version is part of every fingerprint (a new NumPy can change a digit).
 VERSIONED = ("numpy", "matplotlib", "sympy", "ipykernel", "myst-nb", "jupyter-cache")
 #: Hashed into every fingerprint: change it when the way chapters are executed changes.
@@ -386,6 +387,31 @@ def remember_fingerprint(app: Sphinx, doctree) -> None:
         app.env.nnbook_read[docname] = _state(app).fingerprints[docname]
 
 
+def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, counter: str) -> None:
+    """Store and record one chapter's execution, or report its failure with the traceback."""
+    state = _state(app)
+    try:
+        result = future.result()
+    except Exception as exc:  # the worker itself died (not a cell error)
+        result = {"docname": doc, "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}", "notebook": None}
+    if result["error"]:
+        state.failed.append(doc)
+        logger.error(f"nnbook: {counter} {doc} FAILED after {result['seconds']:.1f} s:\n{result['error']}",
+                     type="nnbook", subtype="execute")
+        return
+    _store(app, cache, doc, result["notebook"], result["seconds"])
+    state.record["pages"][doc] = {
+        "fingerprint": state.fingerprints[doc],
+        "seconds": round(result["seconds"], 2),
+        "commit": state.commit,
+        "executed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "threads": THREADS_PER_CHAPTER,
+    }
+    state.executed.append(doc)
+    save_record(state.record_path, state.record)
+    logger.info(f"nnbook: {counter} {doc} executed in {result['seconds']:.1f} s")
+
+
 def _run_pool(app: Sphinx, cache, stale: list[str]) -> None:
     import nbformat
 
@@ -410,28 +436,18 @@ def _run_pool(app: Sphinx, cache, stale: list[str]) -> None:
             cwd = str(Path(app.env.doc2path(doc)).parent)
             log = str(Path(app.env.mystnb_config.execution_cache_path) / "logs" / f"{doc}.log")
             futures[pool.submit(_execute, doc, nbformat.writes(nb), cwd, timeout, allow_errors, log)] = doc
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            doc = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker itself died (not a cell error)
-                result = {"docname": doc, "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}", "notebook": None}
-            if result["error"]:
-                state.failed.append(doc)
-                logger.error(f"nnbook: [{done}/{len(order)}] {doc} FAILED after {result['seconds']:.1f} s:\n"
-                             f"{result['error']}", type="nnbook", subtype="execute")
-                continue
-            _store(app, cache, doc, result["notebook"], result["seconds"])
-            pages[doc] = {
-                "fingerprint": state.fingerprints[doc],
-                "seconds": round(result["seconds"], 2),
-                "commit": state.commit,
-                "executed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "threads": THREADS_PER_CHAPTER,
-            }
-            state.executed.append(doc)
-            save_record(state.record_path, state.record)
-            logger.info(f"nnbook: [{done}/{len(order)}] {doc} executed in {result['seconds']:.1f} s")
+        pending = set(futures)
+        done = 0
+        while pending:
+            finished, pending = concurrent.futures.wait(pending, timeout=HEARTBEAT_SECONDS,
+                                                        return_when=concurrent.futures.FIRST_COMPLETED)
+            if not finished:  # a sign of life while long chapters run
+                running = ", ".join(futures[f] for f in pending if f.running())
+                logger.info(f"nnbook: {done}/{len(order)} done after {time.perf_counter() - start:.0f} s; "
+                            f"running: {running}")
+            for future in finished:
+                done += 1
+                _finish(app, cache, futures[future], future, f"[{done}/{len(order)}]")
     wall = time.perf_counter() - start
     state.record["last_run"] = {
         "chapters": len(order), "succeeded": len(state.executed), "jobs": jobs,
