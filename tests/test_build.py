@@ -286,3 +286,20 @@ def test_record_is_written_atomically_and_read_defensively(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     path.write_text("{ truncated")
     assert book_execution.load_record(path)["pages"] == {}  # unreadable: everything re-executes
+
+
+def test_a_chapter_run_as_a_script_follows_the_same_rule(tmp_path):
+    """tools/run_chapter.py gives the chapter one BLAS thread, as the build does."""
+    page = tmp_path / "page.md"
+    page.write_text(chapter("Page", """
+        ```{code-cell} ipython3
+        import os
+        from myst_nb import glue
+        glue("threads", os.environ["OPENBLAS_NUM_THREADS"])
+        ```
+    """))
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_chapter.py"), str(page), "--out", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"glue: threads = '{THREADS_PER_CHAPTER}'" in proc.stdout
