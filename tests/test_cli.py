@@ -66,11 +66,14 @@ def test_same_seed_same_weights(tiny_dir, tmp_path, capsys):
             np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_evaluate_without_weights_explains(tiny_dir, tmp_path):
+def test_evaluate_without_weights_explains(tiny_dir, tmp_path, capsys):
     directory, md5 = tiny_dir
-    with pytest.raises(SystemExit, match="no weights file.*nnscratch train mlp"):
-        main(["evaluate", "mlp", str(tmp_path / "missing.npz"), "--data-dir", str(directory)],
-             checksums=md5)
+    status = main(["evaluate", "mlp", str(tmp_path / "missing.npz"), "--data-dir", str(directory)],
+                  checksums=md5)
+    assert status == 1
+    err = capsys.readouterr().err
+    assert re.search("no weights file.*nnscratch train mlp", err)
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_unknown_model_is_rejected(capsys):
