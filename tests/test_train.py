@@ -7,9 +7,12 @@ from nnscratch import losses
 from nnscratch.activations import ReLU
 from nnscratch.data import make_blobs, make_moons
 from nnscratch.layers import Dense
+from nnscratch.metrics import accuracy
 from nnscratch.network import Sequential
-from nnscratch.optim import SGD, Adam, StepLR
-from nnscratch.train import EarlyStopping, History, accuracy, evaluate, fit, format_epoch
+from nnscratch.optim import SGD, Adam
+from nnscratch.progress import format_epoch
+from nnscratch.schedules import StepLR
+from nnscratch.train import EarlyStopping, History, evaluate, fit
 
 LINE = re.compile(r"^epoch +\d+/\d+(  [a-z_]+ -?\d+\.\d{4})+(  lr [0-9.e-]+)?  \(\d+\.\d s\)$")
 

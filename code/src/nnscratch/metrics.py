@@ -1,8 +1,8 @@
-"""Measuring a classifier beyond its accuracy: confusions and calibration.
+"""Measuring a classifier: predicted classes, accuracy, confusions and calibration.
 
 See Also
 --------
-Book, Step 6 "MNIST": the error analysis of the MLP.
+Book, Step 1 (accuracy of one neuron) and Step 6 "MNIST": the error analysis of the MLP.
 """
 
 from __future__ import annotations
@@ -12,6 +12,53 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_array, check_labels
+
+
+def predict_classes(logits: np.ndarray) -> np.ndarray:
+    """Predicted classes from logits.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, C), (N,) or (N, 1)
+        Class scores; with one column (or none) a binary classifier whose logit is positive
+        for class 1.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+        ``argmax`` over the classes (int64), or for a binary classifier ``logit > 0`` (bool).
+    """
+    check_array(logits, "logits", where="predict_classes")
+    if logits.ndim not in (1, 2):
+        raise ValueError(
+            f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+    if logits.ndim == 2 and logits.shape[1] > 1:
+        return logits.argmax(axis=1)
+    return logits.reshape(-1) > 0
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of correct predictions.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, C), (N,) or (N, 1)
+        Class scores, as for :func:`predict_classes`.
+    y : ndarray of shape (N,)
+        Integer (or boolean) class labels.
+
+    Returns
+    -------
+    float
+        Mean of ``predict_classes(logits) == y``; NaN for an empty batch (N = 0).
+    """
+    check_array(logits, "logits", where="accuracy")
+    check_array(y, "y", where="accuracy")
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"accuracy: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+    if y.shape != (len(logits),):
+        raise ValueError(f"accuracy: y must have shape ({len(logits)},), got {y.shape}")
+    return float(np.mean(predict_classes(logits) == y)) if len(y) else float("nan")
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
