@@ -304,3 +304,12 @@ def test_optimizers_refuse_integer_parameters_and_change_nothing(name):
 def test_adam_refuses_bad_hyperparameters(kwargs, words):
     with pytest.raises(ValueError, match=words):
         Adam(**kwargs)
+
+
+@pytest.mark.parametrize("make", [lambda dt: Dense(2, 3, rng=_rng(), dtype=dt),
+                                  lambda dt: Conv2D(1, 2, 3, rng=_rng(), dtype=dt),
+                                  lambda dt: BatchNorm(3, dtype=dt)])
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, bool, "complex128", "not a dtype"])
+def test_layers_refuse_a_parameter_dtype_that_cannot_learn(make, dtype):
+    with pytest.raises(TypeError, match=r"dtype must be float16, float32 or float64, got"):
+        make(dtype)

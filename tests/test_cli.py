@@ -197,3 +197,22 @@ def test_the_saved_message_names_the_file_written(tiny_dir, tmp_path, capsys):
                  "--out", str(out)], checksums=md5) == 0
     assert f"weights saved to {out}" in capsys.readouterr().out
     assert sorted(p.name for p in out.parent.iterdir()) == ["weights.v2.npz"]
+
+
+def test_an_interrupt_during_the_save_keeps_the_old_weights(tiny_dir, tmp_path, capsys, monkeypatch):
+    import nnscratch.network as network
+    directory, md5 = tiny_dir
+    out = tmp_path / "mlp.npz"
+    out.write_bytes(b"the previous weights")
+
+    def interrupted(file, state):
+        file.write(b"PK\x03\x04 a few bytes")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(network, "_write_npz", interrupted)
+    status = main(["train", "mlp", "--data-dir", str(directory), "--epochs", "1", "--val-size", "0",
+                   "--out", str(out)], checksums=md5)
+    assert status == 130
+    assert "interrupted" in _one_line(capsys.readouterr().err)
+    assert out.read_bytes() == b"the previous weights"
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())

@@ -280,3 +280,10 @@ def test_load_refuses_corrupt_files_naming_the_path_never_suggesting_pickle(tmp_
 def test_load_of_a_missing_file_names_it(tmp_path, rng):
     with pytest.raises(FileNotFoundError, match=r"load_params: no weights file at '.*absent.npz'"):
         load_params(net_of(rng), tmp_path / "absent.npz")
+
+
+def test_predict_handles_an_empty_batch_and_refuses_a_zero_batch_size(rng):
+    net = net_of(rng)
+    assert net.predict(np.zeros((0, 2))).shape == (0, 3)
+    with pytest.raises(ValueError, match="Sequential.predict: batch_size must be a positive integer, got 0"):
+        net.predict(np.zeros((4, 2)), batch_size=0)

@@ -71,6 +71,20 @@ def check_float_array(x, name: str, *, ndim: int | None = None, dtype=None,
     return x
 
 
+def check_float_dtype(dtype, where: str) -> np.dtype:
+    """Return ``np.dtype(dtype)`` if it is float16, float32 or float64, else raise ``TypeError``.
+
+    For the ``dtype=`` of a layer's parameters: integer parameters cannot learn by gradient.
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f" or dt.itemsize > 8:
+        raise TypeError(f"{_prefix(where)}dtype must be float16, float32 or float64, got {dtype!r}")
+    return dt
+
+
 def accumulation_dtype(dtype) -> np.dtype:
     """The dtype in which sums over many elements of ``dtype`` are accumulated.
 

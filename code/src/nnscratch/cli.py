@@ -154,7 +154,7 @@ def _evaluate(args, checksums: Mapping[str, str]) -> float:
 
 
 def main(argv: Sequence[str] | None = None, *, checksums: Mapping[str, str] = MD5) -> int:
-    """Run the command line; returns the exit status (0, or 1 for a failure).
+    """Run the command line; returns the exit status (0, 1 for a failure, 130 if interrupted).
 
     A usage error raises ``SystemExit(2)`` after printing one line, as ``argparse`` does.
     ``checksums`` (file name -> MD5 of the decompressed file) is the real MNIST table; tests
@@ -176,6 +176,10 @@ def main(argv: Sequence[str] | None = None, *, checksums: Mapping[str, str] = MD
     except (_Failure, OSError, ValueError, RuntimeError, TrainingDiverged) as e:
         print(f"{command}: error: {e}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:      # saves are atomic: an earlier weights file is intact
+        print(f"{command}: interrupted; any earlier weights file is unchanged", file=sys.stderr,
+              flush=True)
+        return 130
     print(f"test accuracy: {acc:.4f}", flush=True)
     return 0
 

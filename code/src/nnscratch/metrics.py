@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_array, check_labels
+from ._checks import check_array, check_int, check_labels
 
 
 def predict_classes(logits: np.ndarray) -> np.ndarray:
@@ -76,6 +76,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
         ``cm[i, j]`` = number of examples of true class ``i`` predicted as ``j``; the diagonal
         holds the correct predictions, each row sums to the class's count.
     """
+    n_classes = check_int(n_classes, "n_classes", "confusion_matrix")
     check_labels(y_true, len(y_true), n_classes, where="confusion_matrix")
     check_labels(y_pred, len(y_true), n_classes, where="confusion_matrix")
     # each (true, pred) pair gets one flat index; bincount counts them all in one pass
@@ -93,6 +94,7 @@ def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
         class first); pairs with count 0 are left out.
     """
     check_array(cm, "cm", ndim=2, where="most_confused")
+    k = check_int(k, "k", "most_confused", minimum=0)
     off = cm.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None, kind="stable")[:k]
@@ -147,6 +149,7 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -
     on the diagonal, and the ECE is 0.
     """
     check_array(confidence, "confidence", ndim=1, where="reliability")
+    n_bins = check_int(n_bins, "n_bins", "reliability")
     check_array(correct, "correct", ndim=1, where="reliability")
     if correct.shape != confidence.shape:
         raise ValueError(f"reliability: correct must have shape {confidence.shape}, got {correct.shape}")

@@ -104,6 +104,9 @@ class Sequential(Layer):
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
+        batch_size = check_int(batch_size, "batch_size", "Sequential.predict")
+        if len(x) == 0:                        # no batches: the layers pass an empty batch through
+            return self.forward(x, training=False)
         outs = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
 

@@ -77,6 +77,7 @@ def evaluate(model, loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
     n = len(X)
     if n == 0 or len(y) != n:
         raise ValueError(f"evaluate: need as many labels as examples (> 0), got {n} and {len(y)}")
+    batch_size = check_int(batch_size, "batch_size", "evaluate")
     total_loss, n_correct, classify = 0.0, 0.0, _is_classification(y)
     for start in range(0, n, batch_size):
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]

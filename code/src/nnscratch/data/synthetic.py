@@ -97,6 +97,7 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
 
 def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
     """Integer labels of shape (N,) to one-hot rows of shape (N, n_classes)."""
+    n_classes = check_int(n_classes, "n_classes", "one_hot")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"one_hot: y must be 1-D integer labels, got shape {y.shape} dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_int, check_rng
+from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_rng
 from .base import Layer
 
 
@@ -169,7 +169,7 @@ class Conv2D(Layer):
         self.stride = check_int(stride, "stride", where)
         self.padding = check_int(padding, "padding", where, minimum=0)
         check_rng(rng, where)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, where)
         k = self.kernel_size
         std = np.sqrt(2.0 / (self.c_in * k * k))
         self.params = {

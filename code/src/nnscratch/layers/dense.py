@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_int, check_number, check_rng
+from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_number, check_rng
 from .base import Layer
 
 
@@ -61,7 +61,7 @@ class Dense(Layer):
         super().__init__()
         self.n_in, self.n_out = check_int(n_in, "n_in", "Dense"), check_int(n_out, "n_out", "Dense")
         check_rng(rng, "Dense")
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, "Dense")
         std = init_std(self.n_in, self.n_out, init)
         self.params = {
             "W": (rng.standard_normal((self.n_in, self.n_out)) * std).astype(self.dtype),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_int, check_number
+from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_number
 from .base import Layer
 
 
@@ -65,7 +65,7 @@ class BatchNorm(Layer):
         self.n_features = check_int(n_features, "n_features", "BatchNorm")
         self.momentum = check_number(momentum, "momentum", "BatchNorm", low=0, high=1)
         self.eps = check_number(eps, "eps", "BatchNorm", low=0, low_open=True)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, "BatchNorm")
         d = self.n_features
         self.params = {"gamma": np.ones(d, dtype=self.dtype), "beta": np.zeros(d, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
