@@ -348,6 +348,6 @@ def l2_penalty(params: dict[str, np.ndarray], lam: float,
     missing = [k for k in keys if k not in params]
     if missing:
         raise KeyError(f"l2_penalty: no parameters {missing}; params has {sorted(params)}")
-    value = 0.5 * lam * sum(float(np.sum(np.square(params[k], dtype=accumulation_dtype(params[k].dtype))))
-                            for k in keys)
+    value = 0.5 * lam * sum(
+        float(np.sum(np.square(params[k], dtype=accumulation_dtype(params[k].dtype)))) for k in keys)
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}

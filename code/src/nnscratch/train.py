@@ -273,7 +273,6 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
             early_stopping.restore(model_state(model))
             history.best_epoch = early_stopping.best_epoch
             where = f"the model holds the weights of its best epoch, {early_stopping.best_epoch}"
-        reporter.close()
         return TrainingDiverged(f"fit: stopped at epoch {epoch}, batch {batch}: {reason}; {where}",
                                 epoch, batch, history)
 

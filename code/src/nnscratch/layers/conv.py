@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_rng
+from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
+                       check_rng)
 from .base import Layer
 
 
@@ -130,7 +131,8 @@ class Conv2D(Layer):
     rng : numpy.random.Generator
         Source of the initial weights (He: normal with std :math:`\\sqrt{2 / (c_{in} k^2)}`).
     dtype : numpy dtype, default float64
-        dtype of the parameters; inputs must have the same dtype (nothing is cast silently).
+        dtype of the parameters, float16, float32 or float64; inputs must have the same
+        dtype (nothing is cast silently; see the dtype policy in :mod:`nnscratch`).
 
     Attributes
     ----------

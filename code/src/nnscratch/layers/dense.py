@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_number, check_rng
+from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
+                       check_number, check_rng)
 from .base import Layer
 
 
@@ -34,7 +35,8 @@ class Dense(Layer):
     rng : numpy.random.Generator
         Source of the initial weights.
     dtype : numpy dtype, default float64
-        dtype of the parameters; inputs must have the same dtype (nothing is cast silently).
+        dtype of the parameters, float16, float32 or float64; inputs must have the same
+        dtype (nothing is cast silently; see the dtype policy in :mod:`nnscratch`).
     init : {"he", "glorot"} or float, default "he"
         Initialisation of ``W`` (normal, zero mean); ``b`` starts at zero.
 
@@ -47,9 +49,12 @@ class Dense(Layer):
 
     Notes
     -----
-    Rows are examples. Inputs of higher rank (N, ..., n_in) are maps over the leading axes:
-    every position is one more row, as in PyTorch's ``Linear``. Forward :math:`Z = XW + b`; backward, with :math:`dZ` the upstream
+    Rows are examples. Forward :math:`Z = XW + b`; backward, with :math:`dZ` the upstream
     gradient: :math:`dW = X^\\top dZ`, :math:`db = \\sum_i dZ_{i,:}`, :math:`dX = dZ W^\\top`.
+
+    An input of higher rank, (N, ..., n_in) such as a sequence (N, T, n_in), is mapped over
+    its leading axes, as PyTorch's ``Linear`` does: every position is one more row of
+    :math:`X`, so the formulas hold with :math:`X` seen as (N·T, n_in).
 
     See Also
     --------

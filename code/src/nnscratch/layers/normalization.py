@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_float_dtype, check_int, check_number
+from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
+                       check_number)
 from .base import Layer
 
 
@@ -20,6 +21,8 @@ class BatchNorm(Layer):
     eps : float, default 1e-5
         Added to the variance before the square root.
     dtype : numpy dtype, default float64
+        float16, float32 or float64; inputs must have the same dtype. Batch statistics of
+        float16 inputs are computed in float32.
 
     Attributes
     ----------
