@@ -421,3 +421,26 @@ def test_the_reporter_is_closed_when_training_fails():
         fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
             epochs=2, batch_size=50, progress=rec.reporter)
     assert rec.calls[-1] == ("close",)
+
+
+@pytest.mark.parametrize("opt", [lambda: Adam(0.01), lambda: SGD(0.1, momentum=0.9)])
+def test_a_float16_model_trains_like_a_float32_one(opt):
+    X, y = _blobs(200)
+    accs = {}
+    for dtype in (np.float16, np.float32):
+        model = _model(0, dtype=dtype)
+        h = fit(model, losses.softmax_cross_entropy, opt(), X.astype(dtype), y,
+                rng=np.random.default_rng(0), epochs=10, batch_size=32, progress=False)
+        assert all(v.dtype == dtype and np.isfinite(v).all() for v in model.params.values())
+        accs[dtype] = h["acc"][-1]
+    assert accs[np.float16] > 0.9 and accs[np.float16] == pytest.approx(accs[np.float32], abs=0.03)
+
+
+def test_fit_trains_on_sequences_through_dense_layers():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 5, 3))                       # (N, T, D)
+    y = X.sum(axis=2, keepdims=True) * 0.5                     # a target per position
+    model = Sequential([Dense(3, 8, rng=rng), ReLU(), Dense(8, 1, rng=rng)])
+    h = fit(model, losses.mean_squared_error, Adam(0.01), X, y, rng=rng, epochs=30, batch_size=16,
+            progress=False)
+    assert h["loss"][-1] < 0.1 * h["loss"][0]
