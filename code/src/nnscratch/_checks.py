@@ -6,7 +6,8 @@ what arrived. Wrong values raise ``ValueError``, wrong types and dtypes ``TypeEr
 
 This module also implements the dtype policy stated in :mod:`nnscratch` (floats accepted and
 kept, integers and booleans refused by layers and losses, low precision accumulated in
-float32): :func:`check_float_array` and :func:`accumulation_dtype` are its two halves.
+float32): :func:`check_float_array` refuses, :func:`accumulation_dtype` and
+:func:`policy_sum` accumulate.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def accumulation_dtype(dtype) -> np.dtype:
     in their own dtype.
     """
     return np.promote_types(dtype, np.float32)
+
+
+def policy_sum(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a.sum(axis)`` accumulated in :func:`accumulation_dtype`, returned in ``a``'s dtype.
+
+    The sums over a batch in the layers' backward passes (bias gradients, BatchNorm's sums):
+    a no-op cast for float32 and float64, float32 accumulation for float16.
+    """
+    return a.sum(axis=axis, dtype=accumulation_dtype(a.dtype)).astype(a.dtype, copy=False)
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str = "") -> None:

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
-                       check_rng)
+from .._checks import check_float_array, check_float_dtype, check_int, check_rng, policy_sum
 from .base import Layer
 
 
@@ -232,8 +231,7 @@ class Conv2D(Layer):
         d = _examples_last(dout).reshape(self.c_out, -1)       # (c_out, Ho*Wo*N), like z
         w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
         self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
-        self.grads["b"] = d.sum(axis=1, dtype=accumulation_dtype(self.dtype)).astype(
-            self.dtype, copy=False)                             # float16 sums in float32
+        self.grads["b"] = policy_sum(d, axis=1)                 # float16 summed in float32
         if not need_dx:
             return None
         dcols = w_mat.T @ d                                     # (C*k*k, Ho*Wo*N)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
-                       check_number, check_rng)
+from .._checks import (check_float_array, check_float_dtype, check_int, check_number, check_rng,
+                       policy_sum)
 from .base import Layer
 
 
@@ -113,9 +113,7 @@ class Dense(Layer):
             )
         x2, d2 = x.reshape(-1, self.n_in), dout.reshape(-1, self.n_out)   # every position a row
         self.grads["W"] = x2.T @ d2           # (n_in, n_out)
-        # float16 sums over many rows accumulate in float32 (the dtype policy of nnscratch)
-        self.grads["b"] = d2.sum(axis=0, dtype=accumulation_dtype(self.dtype)).astype(
-            self.dtype, copy=False)           # (n_out,)
+        self.grads["b"] = policy_sum(d2, axis=0)   # (n_out,); float16 summed in float32
         return dout @ self.params["W"].T if need_dx else None  # (N, ..., n_in)
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
-                       check_number)
+                       check_number, policy_sum)
 from .base import Layer
 
 
@@ -118,13 +118,8 @@ class BatchNorm(Layer):
         check_float_array(dout, "dout", ndim=2, dtype=self.dtype, where="BatchNorm.backward")
         if dout.shape != x_hat.shape:
             raise ValueError(f"BatchNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}")
-        acc, dtype = accumulation_dtype(self.dtype), self.dtype
-
-        def batch_sum(a: np.ndarray) -> np.ndarray:    # (N, D) -> (D,), float16 summed in float32
-            return a.sum(axis=0, dtype=acc).astype(dtype, copy=False)
-
-        self.grads["gamma"] = batch_sum(dout * x_hat)        # (D,)
-        self.grads["beta"] = batch_sum(dout)                 # (D,)
+        self.grads["gamma"] = policy_sum(dout * x_hat, axis=0)   # (D,), float16 summed in float32
+        self.grads["beta"] = policy_sum(dout, axis=0)            # (D,)
         if not need_dx:
             return None
         dx_hat = dout * self.params["gamma"]                 # (N, D)
@@ -132,8 +127,8 @@ class BatchNorm(Layer):
             return dx_hat * inv_std
         n = dout.shape[0]
         f = self.dtype.type
-        return (inv_std / f(n)) * (f(n) * dx_hat - batch_sum(dx_hat)
-                                   - x_hat * batch_sum(dx_hat * x_hat))
+        return (inv_std / f(n)) * (f(n) * dx_hat - policy_sum(dx_hat, axis=0)
+                                   - x_hat * policy_sum(dx_hat * x_hat, axis=0))
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}, dtype={self.dtype})"
