@@ -116,6 +116,7 @@ def _one_line(err):
     (["--lr", "inf"], "argument --lr: must be a positive finite number, got inf"),
     (["--lr", "0"], "argument --lr: must be a positive finite number, got 0.0"),
     (["--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
 ])
 def test_bad_train_arguments_exit_2_with_one_line_before_any_data_is_loaded(
         args, words, tmp_path, capsys, no_work):

@@ -90,7 +90,7 @@ def _inputs(name: str, data: MNIST) -> MNIST:
 def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
     """Usage errors of ``train``, found before anything is loaded (exit status 2)."""
     for flag, value, minimum in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
-                                 ("--val-size", args.val_size, 0)):
+                                 ("--val-size", args.val_size, 0), ("--seed", args.seed, 0)):
         if value < minimum:
             parser.error(f"argument {flag}: must be at least {minimum}, got {value}")
     if not (math.isfinite(args.lr) and args.lr > 0):
