@@ -66,11 +66,14 @@ def test_same_seed_same_weights(tiny_dir, tmp_path, capsys):
             np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_evaluate_without_weights_explains(tiny_dir, tmp_path):
+def test_evaluate_without_weights_explains(tiny_dir, tmp_path, capsys):
     directory, md5 = tiny_dir
-    with pytest.raises(SystemExit, match="no weights file.*nnscratch train mlp"):
-        main(["evaluate", "mlp", str(tmp_path / "missing.npz"), "--data-dir", str(directory)],
-             checksums=md5)
+    status = main(["evaluate", "mlp", str(tmp_path / "missing.npz"), "--data-dir", str(directory)],
+                  checksums=md5)
+    assert status == 1
+    err = capsys.readouterr().err
+    assert re.search("no weights file.*nnscratch train mlp", err)
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_unknown_model_is_rejected(capsys):
@@ -83,3 +86,134 @@ def test_module_runs_as_a_script():
     out = subprocess.run([sys.executable, "-m", "nnscratch.cli", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--epochs" in out and "--out" in out
+
+
+# ------------------------------------------------------------ user errors and faults
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the command loads data or trains."""
+    import nnscratch.cli as cli
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the command went on to load data or train")
+
+    monkeypatch.setattr(cli, "load_mnist", forbidden)
+    monkeypatch.setattr(cli, "fit", forbidden)
+
+
+def _one_line(err):
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["--batch-size", "-3"], "argument --batch-size: must be at least 1, got -3"),
+    (["--val-size", "-1"], "argument --val-size: must be at least 0, got -1"),
+    (["--lr", "nan"], "argument --lr: must be a positive finite number, got nan"),
+    (["--lr", "inf"], "argument --lr: must be a positive finite number, got inf"),
+    (["--lr", "0"], "argument --lr: must be a positive finite number, got 0.0"),
+    (["--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+])
+def test_bad_train_arguments_exit_2_with_one_line_before_any_data_is_loaded(
+        args, words, tmp_path, capsys, no_work):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "mlp", "--out", str(tmp_path / "w.npz"), *args])
+    assert info.value.code == 2
+    assert words in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_name_without_npz_is_refused_before_any_data_is_loaded(tmp_path, capsys, no_work):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "mlp", "--out", str(tmp_path / "model.weights")])
+    assert info.value.code == 2
+    err = _one_line(capsys.readouterr().err)
+    assert "must end in .npz" in err and "model.weights" in err
+
+
+def test_an_out_that_is_a_directory_is_refused(tmp_path, capsys, no_work):
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(SystemExit) as info:
+        main(["train", "mlp", "--out", str(tmp_path / "d.npz")])
+    assert info.value.code == 2
+    assert "is a directory" in _one_line(capsys.readouterr().err)
+
+
+def test_an_unwritable_output_fails_before_any_training(tmp_path, capsys, no_work):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file where a folder should be")
+    status = main(["train", "mlp", "--out", str(blocker / "w.npz")])
+    assert status == 1
+    err = _one_line(capsys.readouterr().err)
+    assert "cannot write the weights to" in err and "file.txt" in err and "before training" in err
+
+
+def test_evaluate_refuses_a_name_without_npz(tmp_path, capsys, no_work):
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "mlp", str(tmp_path / "w.weights")])
+    assert info.value.code == 2
+    assert "must end in .npz" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("content", [b"not weights at all", b""])
+def test_evaluate_of_a_corrupt_file_fails_in_one_line_before_loading_data(content, tmp_path, capsys, no_work):
+    path = tmp_path / "w.npz"
+    path.write_bytes(content)
+    assert main(["evaluate", "mlp", str(path)]) == 1
+    err = _one_line(capsys.readouterr().err)
+    assert str(path) in err and "not a weights file" in err and "pickle" not in err
+
+
+def test_evaluate_of_another_models_weights_fails_in_one_line(tmp_path, capsys, no_work):
+    from nnscratch.models import mnist_mlp
+    from nnscratch.network import save_params
+    path = tmp_path / "mlp.npz"
+    save_params(mnist_mlp(np.random.default_rng(0)), path)
+    assert main(["evaluate", "cnn", str(path)]) == 1
+    assert "holds arrays" in _one_line(capsys.readouterr().err)
+
+
+def test_training_that_diverges_fails_in_one_line_and_keeps_the_old_weights(tiny_dir, tmp_path, capsys):
+    directory, md5 = tiny_dir
+    out = tmp_path / "mlp.npz"
+    out.write_bytes(b"the previous weights")
+    with np.errstate(all="ignore"):
+        status = main(["train", "mlp", "--data-dir", str(directory), "--epochs", "2", "--val-size", "0",
+                       "--lr", "1e30", "--out", str(out)], checksums=md5)
+    assert status == 1
+    err = _one_line(capsys.readouterr().err)
+    assert "stopped at epoch 1, batch" in err
+    assert out.read_bytes() == b"the previous weights"
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_the_saved_message_names_the_file_written(tiny_dir, tmp_path, capsys):
+    directory, md5 = tiny_dir
+    out = tmp_path / "new" / "weights.v2.npz"
+    assert main(["train", "cnn", "--data-dir", str(directory), "--epochs", "1", "--val-size", "0",
+                 "--out", str(out)], checksums=md5) == 0
+    assert f"weights saved to {out}" in capsys.readouterr().out
+    assert sorted(p.name for p in out.parent.iterdir()) == ["weights.v2.npz"]
+
+
+def test_an_interrupt_during_the_save_keeps_the_old_weights(tiny_dir, tmp_path, capsys, monkeypatch):
+    import nnscratch.network as network
+    directory, md5 = tiny_dir
+    out = tmp_path / "mlp.npz"
+    out.write_bytes(b"the previous weights")
+
+    def interrupted(file, state):
+        file.write(b"PK\x03\x04 a few bytes")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(network, "_write_npz", interrupted)
+    status = main(["train", "mlp", "--data-dir", str(directory), "--epochs", "1", "--val-size", "0",
+                   "--out", str(out)], checksums=md5)
+    assert status == 130
+    assert "interrupted" in _one_line(capsys.readouterr().err)
+    assert out.read_bytes() == b"the previous weights"
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())

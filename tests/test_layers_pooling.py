@@ -101,3 +101,13 @@ def test_errors_name_expected_and_actual(rng):
         f = Flatten()
         f.forward(np.zeros((3, 2, 4, 5)))
         f.backward(np.zeros((3, 41)))
+
+
+def test_maxpool_windows_larger_than_181_do_not_overflow_the_winner_index():
+    k = 183                                            # k*k - 1 = 33488 > the int16 maximum
+    x = np.zeros((1, 1, k, k))
+    x[0, 0, k - 1, k - 2] = 1.0                        # the winner sits at offset k*k - 2
+    layer = MaxPool2D(k)
+    assert layer.forward(x)[0, 0, 0, 0] == 1.0
+    dx = layer.backward(np.ones((1, 1, 1, 1)))
+    assert dx[0, 0, k - 1, k - 2] == 1.0 and dx.sum() == 1.0

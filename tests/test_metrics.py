@@ -61,3 +61,19 @@ def test_reliability_of_a_calibrated_sampler_is_near_zero(rng):
 def test_reliability_rejects_out_of_range():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         reliability(np.array([1.2]), np.array([True]))
+
+
+def test_accuracy_and_predicted_classes_live_here():
+    from nnscratch.metrics import accuracy, predict_classes
+    np.testing.assert_array_equal(predict_classes(np.array([[0.1, 0.9], [2.0, -1.0]])), [1, 0])
+    np.testing.assert_array_equal(predict_classes(np.array([[0.3], [-0.2]])), [True, False])
+    assert accuracy(np.array([0.5, -1.0, 2.0]), np.array([1, 1, 1])) == pytest.approx(2 / 3)
+    assert np.isnan(accuracy(np.zeros((0, 3)), np.zeros(0, dtype=int)))
+
+
+def test_accuracy_names_what_is_wrong():
+    from nnscratch.metrics import accuracy
+    with pytest.raises(TypeError, match="accuracy: logits must be a numpy.ndarray, got list"):
+        accuracy([0.1, 0.2], np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"accuracy: logits must have shape \(N, C\)"):
+        accuracy(np.zeros((2, 3, 4)), np.array([0, 1]))

@@ -155,3 +155,135 @@ def test_backward_can_skip_the_input_gradient(rng):
     net2.forward(x)
     assert net2.backward(dout, need_dx=False) is None
     assert Sequential([]).backward(dout) is dout
+
+
+# ------------------------------------------------ blocks and sequences (the protocol)
+
+
+def test_residual_block_is_a_layer_with_nested_keys_and_correct_gradients(rng):
+    from nnscratch.network import Residual
+    block = Residual(Sequential([Dense(4, 4, rng=rng), Tanh()]))
+    net = Sequential([Dense(3, 4, rng=rng), block, Dense(4, 2, rng=rng)])
+    assert sorted(block.params) == ["0.0.W", "0.0.b"]
+    assert "1.0.0.W" in net.params and net.params["1.0.0.W"] is block.body.layers[0].params["W"]
+    assert net.buffers == {}
+    check_layer(net, rng.standard_normal((5, 3)), rng=rng).assert_ok()
+    with pytest.raises(ValueError, match=r"Residual.forward: the body maps shape \(5, 4\) to \(5, 2\)"):
+        Residual(Dense(4, 2, rng=rng)).forward(rng.standard_normal((5, 4)))
+
+
+def test_dense_maps_sequences_over_their_last_axis(rng):
+    layer = Dense(4, 3, rng=rng)
+    x = rng.standard_normal((2, 5, 4))                       # (N, T, D)
+    out = layer.forward(x)
+    assert out.shape == (2, 5, 3)
+    np.testing.assert_allclose(out[1, 2], x[1, 2] @ layer.params["W"] + layer.params["b"])
+    check_layer(Sequential([layer, Tanh()]), x, rng=rng).assert_ok()
+
+
+# -------------------------------------------------------- nothing lost on disk
+
+
+def _files(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+def _fault_after_some_bytes(exc):
+    """A writer that starts the archive, then fails as a full disk or an interrupt would."""
+    def write(file, state):
+        file.write(b"PK\x03\x04 half an archive")
+        raise exc
+    return write
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_save_that_fails_half_way_keeps_the_old_file_and_leaves_no_temporary(
+        exc, tmp_path, rng, monkeypatch):
+    import nnscratch.network as network
+    net = net_of(rng)
+    path = tmp_path / "w.npz"
+    save_params(net, path)
+    old_bytes = path.read_bytes()
+    for v in net.params.values():
+        v += 1.0                                   # new weights that the failed save loses
+    monkeypatch.setattr(network, "_write_npz", _fault_after_some_bytes(exc))
+    with pytest.raises(type(exc)) as info:
+        save_params(net, path)
+    if isinstance(exc, OSError):
+        assert "w.npz" in str(info.value) and "No space left" in str(info.value)
+        assert "previous file there is unchanged" in str(info.value)
+    assert path.read_bytes() == old_bytes
+    assert _files(tmp_path) == ["w.npz"]
+    monkeypatch.undo()
+    load_params(net_of(np.random.default_rng(1)), path)      # still a good weights file
+
+
+def test_save_writes_exactly_the_name_given(tmp_path, rng):
+    path = tmp_path / "model.weights.npz"
+    save_params(net_of(rng), str(path))
+    assert _files(tmp_path) == ["model.weights.npz"]
+
+
+@pytest.mark.parametrize("name", ["w.weights", "w", "w.NPZ", "w.npz.tmp"])
+def test_save_and_load_refuse_a_name_without_the_npz_suffix(name, tmp_path, rng):
+    with pytest.raises(ValueError, match=rf"save_params: a weights file name must end in \.npz, "
+                                         rf"got '.*{name}'"):
+        save_params(net_of(rng), tmp_path / name)
+    with pytest.raises(ValueError, match=r"load_params: a weights file name must end in \.npz"):
+        load_params(net_of(rng), tmp_path / name)
+    assert _files(tmp_path) == []
+
+
+def test_save_into_a_folder_that_cannot_exist_names_it(tmp_path, rng):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match=r"save_params: cannot write in '.*file.txt'"):
+        save_params(net_of(rng), blocker / "w.npz")
+    assert _files(tmp_path) == ["file.txt"]
+
+
+def _corrupt_files(tmp_path, net):
+    good = tmp_path / "good.npz"
+    save_params(net, good)
+    data = good.read_bytes()
+    files = {
+        "random bytes": b"\x00\x01 this is not an archive" * 10,
+        "empty": b"",
+        "truncated archive": data[: len(data) // 2],
+        "text": b"W = [[1, 2], [3, 4]]\n",
+    }
+    paths = {}
+    for what, content in files.items():
+        paths[what] = tmp_path / f"{what.replace(' ', '_')}.npz"
+        paths[what].write_bytes(content)
+    paths["pickled objects"] = tmp_path / "objects.npz"
+    np.savez(paths["pickled objects"], **{k: np.array([v], dtype=object) for k, v in net.params.items()})
+    paths["a single .npy array"] = tmp_path / "single.npz"
+    with open(paths["a single .npy array"], "wb") as f:
+        np.save(f, np.zeros(3))
+    return paths
+
+
+def test_load_refuses_corrupt_files_naming_the_path_never_suggesting_pickle(tmp_path, rng):
+    net = net_of(rng)
+    before = {k: v.copy() for k, v in net.params.items()}
+    for what, path in _corrupt_files(tmp_path, net_of(np.random.default_rng(7))).items():
+        with pytest.raises(ValueError) as info:
+            load_params(net, path)
+        message = str(info.value)
+        assert str(path) in message and "not a weights file written by save_params" in message, what
+        assert "pickle" not in message.lower(), what
+        for k, v in net.params.items():                       # nothing half loaded
+            np.testing.assert_array_equal(v, before[k])
+
+
+def test_load_of_a_missing_file_names_it(tmp_path, rng):
+    with pytest.raises(FileNotFoundError, match=r"load_params: no weights file at '.*absent.npz'"):
+        load_params(net_of(rng), tmp_path / "absent.npz")
+
+
+def test_predict_handles_an_empty_batch_and_refuses_a_zero_batch_size(rng):
+    net = net_of(rng)
+    assert net.predict(np.zeros((0, 2))).shape == (0, 3)
+    with pytest.raises(ValueError, match="Sequential.predict: batch_size must be a positive integer, got 0"):
+        net.predict(np.zeros((4, 2)), batch_size=0)

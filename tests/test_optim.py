@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch.optim import SGD, Adam, AdamW, CosineLR, LinearWarmup, Product, RMSprop, StepLR
+from nnscratch.optim import SGD, Adam, AdamW, RMSprop
+from nnscratch.schedules import CosineLR, LinearWarmup, Product, StepLR
 
 
 

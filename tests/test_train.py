@@ -7,9 +7,12 @@ from nnscratch import losses
 from nnscratch.activations import ReLU
 from nnscratch.data import make_blobs, make_moons
 from nnscratch.layers import Dense
+from nnscratch.metrics import accuracy
 from nnscratch.network import Sequential
-from nnscratch.optim import SGD, Adam, StepLR
-from nnscratch.train import EarlyStopping, History, accuracy, evaluate, fit, format_epoch
+from nnscratch.optim import SGD, Adam
+from nnscratch.progress import format_epoch
+from nnscratch.schedules import StepLR
+from nnscratch.train import EarlyStopping, History, evaluate, fit
 
 LINE = re.compile(r"^epoch +\d+/\d+(  [a-z_]+ -?\d+\.\d{4})+(  lr [0-9.e-]+)?  \(\d+\.\d s\)$")
 
@@ -222,3 +225,222 @@ def test_early_stopping_restores_batchnorm_running_statistics(nested):
     assert h.stopped_early
     # with the restored weights *and* running statistics, validation loss is the best epoch's
     assert evaluate(model, losses.softmax_cross_entropy, Xv, yv)[0] == pytest.approx(h["val_loss"][h.best_epoch - 1])
+
+
+# ------------------------------------------------ a non-finite batch loses nothing
+
+
+def _state(model):
+    return {k: v.copy() for k, v in {**model.params, **model.buffers}.items()}
+
+
+def _assert_state_equal(model, state):
+    current = {**model.params, **model.buffers}
+    assert current.keys() == state.keys()
+    for k, v in state.items():
+        np.testing.assert_array_equal(current[k], v, err_msg=k)
+
+
+def _bn_model(seed):
+    from nnscratch.layers import BatchNorm
+    rng = np.random.default_rng(seed)
+    return Sequential([Dense(2, 8, rng=rng), BatchNorm(8), ReLU(), Dense(8, 3, rng=rng)])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("make", [_model, _bn_model])
+def test_a_non_finite_input_stops_at_its_first_batch_with_the_model_untouched(value, make):
+    X, y = _blobs(64)
+    X = X.copy()
+    X[10, 1] = value
+    model, opt = make(0), Adam(0.01)
+    before = _state(model)
+    with pytest.raises(FloatingPointError, match=r"fit: stopped at epoch 1, batch 1: the training "
+                                                 r"loss is nan because the batch's inputs X hold 1 "
+                                                 r"NaN or infinite values") as info:
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0),
+            epochs=3, batch_size=64, progress=False)
+    assert (info.value.epoch, info.value.batch) == (1, 1)
+    _assert_state_equal(model, before)            # parameters and BatchNorm statistics alike
+    assert opt.t == 0 and opt.state == {}
+
+
+def test_the_error_names_the_batch_that_holds_the_bad_example():
+    X, y = _blobs(100)
+    X = X.copy()
+    X[37, 0] = np.nan
+    position = int(np.flatnonzero(np.random.default_rng(5).permutation(100) == 37)[0])
+    with pytest.raises(FloatingPointError) as info:
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(5),
+            epochs=2, batch_size=10, progress=False)
+    batch = position // 10 + 1
+    assert (info.value.epoch, info.value.batch) == (1, batch)
+    assert f"epoch 1, batch {batch}:" in str(info.value)
+    assert info.value.history.epochs == 0
+
+
+class _NaNLossAt:
+    """softmax_cross_entropy, except that call number ``at`` returns a NaN loss."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, out, y):
+        loss, dout = losses.softmax_cross_entropy(out, y)
+        self.calls += 1
+        return (float("nan"), dout) if self.calls == self.at else (loss, dout)
+
+
+def _sgd_batch(model, xb, yb, lr):
+    """One plain SGD step on one batch, as fit takes it."""
+    out = model.forward(xb, training=True)
+    model.backward(losses.softmax_cross_entropy(out, yb)[1], need_dx=False)
+    SGD(lr).step(model.params, model.grads)
+
+
+def test_divergence_after_some_epochs_keeps_the_last_finite_state_and_the_history():
+    X, y = _blobs(60)
+    model = _model(0)
+    with pytest.raises(FloatingPointError, match="epoch 3, batch 2") as info:
+        fit(model, _NaNLossAt(at=2 * 3 + 2), SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=5, batch_size=20, progress=False)          # 3 batches per epoch
+    assert info.value.history.epochs == 2
+    # the same as 2 good epochs and the one good batch of epoch 3
+    reference, rng = _model(0), np.random.default_rng(0)
+    fit(reference, losses.softmax_cross_entropy, SGD(0.1), X, y, rng=rng, epochs=2, batch_size=20,
+        progress=False)
+    perm = rng.permutation(60)
+    _sgd_batch(reference, X[perm][:20], y[perm][:20], 0.1)
+    _assert_state_equal(model, _state(reference))
+
+
+def test_divergence_with_early_stopping_restores_the_best_epoch():
+    X, y = _blobs(60)
+    Xv, yv = _blobs(40, seed=1)
+    model, stopper = _model(0), EarlyStopping(patience=10)
+    with pytest.raises(FloatingPointError, match="the model holds the weights of its best epoch") as info:
+        # 3 training batches and 1 validation batch per epoch: call 13 is epoch 4, batch 1
+        fit(model, _NaNLossAt(at=3 * 4 + 1), SGD(0.1), X, y, rng=np.random.default_rng(0), epochs=6,
+            batch_size=20, val_data=(Xv, yv), early_stopping=stopper, progress=False)
+    assert info.value.epoch == 4 and info.value.history.best_epoch == stopper.best_epoch
+    _assert_state_equal(model, stopper.best_params)
+
+
+def test_non_finite_gradients_stop_before_the_optimizer_step():
+    X, y = _blobs(40)
+    model, opt = _model(0), Adam(0.01)
+    before = _state(model)
+
+    def loss_fn(out, yb):
+        loss, dout = losses.softmax_cross_entropy(out, yb)
+        dout[0, 0] = np.inf
+        return loss, dout
+
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 1: the gradients of \[.*'2.W'.*\] "
+                                                 r"are not finite"), np.errstate(all="ignore"):
+        fit(model, loss_fn, opt, X, y, rng=np.random.default_rng(0), epochs=1, progress=False)
+    _assert_state_equal(model, before)
+    assert opt.t == 0
+
+
+class _Overflowing(SGD):
+    """An optimizer whose second step writes an infinity into the first parameter."""
+
+    def step(self, params, grads):
+        super().step(params, grads)
+        if self.t == 2:
+            next(iter(params.values()))[0, 0] = np.inf
+
+
+def test_a_step_that_makes_parameters_non_finite_is_undone():
+    X, y = _blobs(40)
+    model, opt = _model(0), _Overflowing(0.1)
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2: the optimizer step made the "
+                                                 r"parameters \['0.W'\] non-finite"):
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=1,
+            batch_size=20, progress=False)
+    # the state after batch 1, which one plain SGD step reproduces
+    reference, perm = _model(0), np.random.default_rng(0).permutation(40)
+    _sgd_batch(reference, X[perm][:20], y[perm][:20], 0.1)
+    _assert_state_equal(model, _state(reference))
+
+
+def test_huge_learning_rate_is_named_in_the_error():
+    rng = np.random.default_rng(0)
+    Xr = rng.standard_normal((64, 2))
+    with pytest.raises(FloatingPointError, match=r"learning rate \(100.0\) is probably too large"), \
+            np.errstate(all="ignore"):
+        fit(Sequential([Dense(2, 1, rng=rng)]), losses.mean_squared_error, SGD(100.0), Xr, Xr[:, :1],
+            rng=rng, epochs=50, batch_size=8, progress=False)
+
+
+# ----------------------------------------------------------------- reporting
+
+
+class _Recorder:
+    def __init__(self):
+        from nnscratch.progress import Reporter
+        self.calls = []
+        recorder = self
+
+        class R(Reporter):
+            def start_epoch(self, epoch, epochs, n):
+                recorder.calls.append(("start", epoch, n))
+
+            def end_batch(self, n_examples):
+                recorder.calls.append(("batch", n_examples))
+
+            def end_epoch(self, epoch, epochs, metrics, seconds, last):
+                recorder.calls.append(("end", epoch, sorted(metrics), last))
+
+            def close(self):
+                recorder.calls.append(("close",))
+
+        self.reporter = R()
+
+
+def test_fit_reports_through_a_reporter_and_prints_nothing_itself(capsys):
+    X, y = _blobs(50)
+    rec = _Recorder()
+    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+        epochs=2, batch_size=20, progress=rec.reporter)
+    assert rec.calls == [("start", 1, 50), ("batch", 20), ("batch", 20), ("batch", 10),
+                         ("end", 1, ["acc", "loss"], False),
+                         ("start", 2, 50), ("batch", 20), ("batch", 20), ("batch", 10),
+                         ("end", 2, ["acc", "loss"], True), ("close",)]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_reporter_is_closed_when_training_fails():
+    X, y = _blobs(50)
+    X = X.copy()
+    X[0, 0] = np.nan
+    rec = _Recorder()
+    with pytest.raises(FloatingPointError):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=2, batch_size=50, progress=rec.reporter)
+    assert rec.calls[-1] == ("close",)
+
+
+@pytest.mark.parametrize("opt", [lambda: Adam(0.01), lambda: SGD(0.1, momentum=0.9)])
+def test_a_float16_model_trains_like_a_float32_one(opt):
+    X, y = _blobs(200)
+    accs = {}
+    for dtype in (np.float16, np.float32):
+        model = _model(0, dtype=dtype)
+        h = fit(model, losses.softmax_cross_entropy, opt(), X.astype(dtype), y,
+                rng=np.random.default_rng(0), epochs=10, batch_size=32, progress=False)
+        assert all(v.dtype == dtype and np.isfinite(v).all() for v in model.params.values())
+        accs[dtype] = h["acc"][-1]
+    assert accs[np.float16] > 0.9 and accs[np.float16] == pytest.approx(accs[np.float32], abs=0.03)
+
+
+def test_fit_trains_on_sequences_through_dense_layers():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 5, 3))                       # (N, T, D)
+    y = X.sum(axis=2, keepdims=True) * 0.5                     # a target per position
+    model = Sequential([Dense(3, 8, rng=rng), ReLU(), Dense(8, 1, rng=rng)])
+    h = fit(model, losses.mean_squared_error, Adam(0.01), X, y, rng=rng, epochs=30, batch_size=16,
+            progress=False)
+    assert h["loss"][-1] < 0.1 * h["loss"][0]

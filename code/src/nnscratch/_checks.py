@@ -1,8 +1,25 @@
-"""Input validation shared by every module: errors that say what was expected and what arrived."""
+"""Input validation shared by every module: errors that say what was expected and what arrived.
+
+Every check of an argument lives here, so that one kind of mistake gets one kind of message
+everywhere: the caller (``"Dense"``, ``"fit"``), the argument's name, what was expected and
+what arrived. Wrong values raise ``ValueError``, wrong types and dtypes ``TypeError``.
+
+This module also implements the dtype policy stated in :mod:`nnscratch` (floats accepted and
+kept, integers and booleans refused by layers and losses, low precision accumulated in
+float32): :func:`check_float_array` refuses, :func:`accumulation_dtype` and
+:func:`policy_sum` accumulate.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
+
+
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
 
 
 def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str = "") -> np.ndarray:
@@ -21,7 +38,7 @@ def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str
     where : str
         The caller, named in the error message (``"Dense.forward"``).
     """
-    prefix = f"{where}: " if where else ""
+    prefix = _prefix(where)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{prefix}{name} must be a numpy.ndarray, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:
@@ -36,19 +53,70 @@ def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str
     return x
 
 
+def check_float_array(x, name: str, *, ndim: int | None = None, dtype=None,
+                      where: str = "") -> np.ndarray:
+    """Like :func:`check_array`, and refuse anything but float16, float32 or float64.
+
+    Integers and booleans are refused rather than cast: a cast would silently truncate
+    (a leaky slope of 0.01 times an integer is 0) or silently change the dtype of every
+    array downstream.
+    """
+    check_array(x, name, ndim=ndim, where=where)
+    if not np.issubdtype(x.dtype, np.floating) or x.dtype.itemsize > 8:
+        raise TypeError(
+            f"{_prefix(where)}{name} must hold floating-point numbers (float16, float32 or "
+            f"float64), got dtype {x.dtype}; convert it first, e.g. {name}.astype(np.float32)"
+        )
+    if dtype is not None:
+        check_array(x, name, dtype=dtype, where=where)
+    return x
+
+
+def check_float_dtype(dtype, where: str) -> np.dtype:
+    """Return ``np.dtype(dtype)`` if it is float16, float32 or float64, else raise ``TypeError``.
+
+    For the ``dtype=`` of a layer's parameters: integer parameters cannot learn by gradient.
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f" or dt.itemsize > 8:
+        raise TypeError(f"{_prefix(where)}dtype must be float16, float32 or float64, got {dtype!r}")
+    return dt
+
+
+def accumulation_dtype(dtype) -> np.dtype:
+    """The dtype in which sums over many elements of ``dtype`` are accumulated.
+
+    float16 sums overflow past 65504 and lose every addend below 1/2048 of the running total,
+    so they accumulate in float32 (what PyTorch and cuDNN do); float32 and float64 accumulate
+    in their own dtype.
+    """
+    return np.promote_types(dtype, np.float32)
+
+
+def policy_sum(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a.sum(axis)`` accumulated in :func:`accumulation_dtype`, returned in ``a``'s dtype.
+
+    The sums over a batch in the layers' backward passes (bias gradients, BatchNorm's sums):
+    a no-op cast for float32 and float64, float32 accumulation for float16.
+    """
+    return a.sum(axis=axis, dtype=accumulation_dtype(a.dtype)).astype(a.dtype, copy=False)
+
+
 def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str = "") -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
-        prefix = f"{where}: " if where else ""
         raise ValueError(
-            f"{prefix}{names[0]} and {names[1]} must have the same shape, "
+            f"{_prefix(where)}{names[0]} and {names[1]} must have the same shape, "
             f"got {names[0]}.shape={a.shape} and {names[1]}.shape={b.shape}"
         )
 
 
 def check_labels(y, n: int, n_classes: int | None = None, where: str = "") -> np.ndarray:
     """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``."""
-    prefix = f"{where}: " if where else ""
+    prefix = _prefix(where)
     if not isinstance(y, np.ndarray):
         raise TypeError(f"{prefix}y must be a numpy.ndarray of integer labels, got {type(y).__name__}")
     if not np.issubdtype(y.dtype, np.integer):
@@ -60,3 +128,70 @@ def check_labels(y, n: int, n_classes: int | None = None, where: str = "") -> np
             f"{prefix}labels must lie in [0, {n_classes}), got values from {y.min()} to {y.max()}"
         )
     return y
+
+
+def check_nonempty_batch(n: int, name: str, where: str = "") -> None:
+    """Refuse a batch of zero examples, where a mean over the batch is undefined."""
+    if n == 0:
+        raise ValueError(
+            f"{_prefix(where)}{name} holds no examples (N = 0); a mean over an empty batch is "
+            f"undefined, so pass at least one example"
+        )
+
+
+def check_rng(rng, where: str) -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise ``TypeError``."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{_prefix(where)}rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
+def check_int(v, name: str, where: str, minimum: int = 1) -> int:
+    """Return ``v`` as an ``int`` if it is an integer of at least ``minimum``, else raise.
+
+    Booleans are refused (``True`` is an ``int`` in Python, but never meant as a size);
+    ``minimum=1`` checks a positive integer, ``minimum=0`` a non-negative one.
+    """
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+            minimum, f"an integer of at least {minimum}")
+        raise ValueError(f"{_prefix(where)}{name} must be {kind}, got {v!r}")
+    return int(v)
+
+
+def check_number(v, name: str, where: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``v`` as a ``float`` if it is a finite real number in the given interval.
+
+    Parameters
+    ----------
+    v : object
+        The value to check; NaN and infinities are always refused, and so are booleans.
+    name, where : str
+        Named in the error message.
+    low, high : float, optional
+        Bounds of the interval (None: unbounded on that side).
+    low_open, high_open : bool, default False
+        Whether the bound itself is excluded (``low=0, low_open=True``: positive).
+    """
+    if low is None and high is None:
+        interval = "finite"
+    elif low == 0 and high is None:
+        interval = "positive and finite" if low_open else "non-negative and finite"
+    else:
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        lb = "(" if low is None or low_open else "["
+        rb = ")" if high is None or high_open else "]"
+        interval = f"a finite number in {lb}{left}, {right}{rb}"
+    ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        raise ValueError(f"{_prefix(where)}{name} must be {interval}, got {v!r}")
+    return float(v)

@@ -1,6 +1,7 @@
 """Activation functions, their derivatives, and the same functions as layers.
 
-Each function works elementwise (softmax row-wise) and keeps the dtype of its input.
+Each function works elementwise (softmax row-wise) and keeps the dtype of its input. The
+layers follow the dtype policy of :mod:`nnscratch`: floating-point inputs only.
 Derivatives are written in terms of the forward output where that is cheaper, the way the
 book derives them.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_float_array, check_number
 from .layers.base import Layer
 
 
@@ -59,12 +60,15 @@ def relu_prime(z: np.ndarray) -> np.ndarray:
 
 
 def leaky_relu(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
-    """Leaky ReLU: ``z`` where ``z > 0``, else ``alpha * z``."""
+    """Leaky ReLU: ``z`` where ``z > 0``, else ``alpha * z`` (``z`` floating-point: an integer
+    ``z`` would truncate ``alpha`` to 0)."""
+    check_float_array(z, "z", where="leaky_relu")
     return np.where(z > 0, z, z * z.dtype.type(alpha))
 
 
 def leaky_relu_prime(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     """Derivative of leaky ReLU: 1 where ``z > 0``, else ``alpha``."""
+    check_float_array(z, "z", where="leaky_relu_prime")
     return np.where(z > 0, z.dtype.type(1), z.dtype.type(alpha))
 
 
@@ -87,7 +91,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     Subtracting the row maximum changes nothing mathematically and keeps ``exp`` from
     overflowing.
     """
-    check_array(z, "z", ndim=2, where="softmax")
+    check_float_array(z, "z", ndim=2, where="softmax")
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -103,19 +107,21 @@ class _Elementwise(Layer):
         self._z: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        check_array(x, "x", where=f"{type(self).__name__}.forward")
+        """Apply the activation elementwise to ``x`` of any shape; same shape and dtype."""
+        check_float_array(x, "x", where=f"{type(self).__name__}.forward")
         self._z = x
         return self._f(x)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Return ``dout`` times the derivative at the forward input (no parameters)."""
         self._require_forward(self._z)
-        check_array(dout, "dout", where=f"{type(self).__name__}.backward")
+        where = f"{type(self).__name__}.backward"
+        check_float_array(dout, "dout", dtype=self._z.dtype, where=where)
         if dout.shape != self._z.shape:
             raise ValueError(
-                f"{type(self).__name__}.backward: dout must have the forward output's shape "
-                f"{self._z.shape}, got {dout.shape}"
+                f"{where}: dout must have the forward output's shape {self._z.shape}, got {dout.shape}"
             )
-        return self._backward(dout, self._z)
+        return self._backward(dout, self._z) if need_dx else None
 
     def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
         return dout * self._df(z)
@@ -155,7 +161,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha = check_number(alpha, "alpha (the negative slope)", "LeakyReLU")
 
     def _f(self, z: np.ndarray) -> np.ndarray:
         return leaky_relu(z, self.alpha)
@@ -183,13 +189,18 @@ class Softmax(Layer):
         self._p: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Row-wise softmax of ``x`` of shape (N, C); same shape and dtype."""
+        check_float_array(x, "x", ndim=2, where="Softmax.forward")
         self._p = softmax(x)
         return self._p
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Vector-Jacobian product with ``dout`` of shape (N, C); returns ``dx`` (N, C)."""
         self._require_forward(self._p)
         p = self._p
-        check_array(dout, "dout", ndim=2, where="Softmax.backward")
+        check_float_array(dout, "dout", ndim=2, dtype=p.dtype, where="Softmax.backward")
         if dout.shape != p.shape:
             raise ValueError(f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}")
+        if not need_dx:
+            return None
         return p * (dout - np.sum(dout * p, axis=1, keepdims=True))

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._checks import check_rng
 from .layers.base import Layer
 
 
@@ -133,6 +134,7 @@ def check_layer(layer: Layer, x: np.ndarray, *, rng: np.random.Generator, traini
     GradCheckResult
         Errors for ``"x"`` and for every key of ``layer.params``.
     """
+    check_rng(rng, "check_layer")
     _require_float64(x, "x")
     for k, p in layer.params.items():
         _require_float64(p, f"params[{k!r}]")

@@ -2,7 +2,12 @@
 respect to the prediction, in the prediction's shape and dtype.
 
 Losses own the batch mean: the ``1/N`` appears here and nowhere else, so layers can simply
-sum over the batch in their backward pass.
+sum over the batch in their backward pass. For the same reason a loss refuses an empty batch
+(N = 0): the mean over no examples is undefined.
+
+Following the dtype policy of :mod:`nnscratch`, predictions must be floating-point; targets
+are cast to the prediction's dtype (labels stay integers), and the loss itself is summed in
+float32 or wider, so a float16 batch cannot overflow it.
 
 See Also
 --------
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array, check_labels, check_same_shape
+from ._checks import (accumulation_dtype, check_array, check_float_array, check_labels,
+                      check_nonempty_batch, check_same_shape)
 from .activations import sigmoid
 
 
@@ -35,12 +41,14 @@ def mean_squared_error(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndar
     dy_hat : ndarray of shape (N, D)
         :math:`\\partial L / \\partial \\hat y = \\frac{2}{N D} (\\hat y - y)`.
     """
-    check_array(y_hat, "y_hat", where="mean_squared_error")
-    check_array(y, "y", where="mean_squared_error")
-    check_same_shape(y_hat, y, ("y_hat", "y"), where="mean_squared_error")
-    diff = y_hat - y
-    loss = float(np.mean(diff * diff))
-    return loss, (2.0 / diff.size) * diff
+    where = "mean_squared_error"
+    check_float_array(y_hat, "y_hat", where=where)
+    check_array(y, "y", where=where)
+    check_same_shape(y_hat, y, ("y_hat", "y"), where=where)
+    check_nonempty_batch(y_hat.size, "y_hat", where=where)
+    diff = y_hat - y.astype(y_hat.dtype, copy=False)
+    loss = float(np.mean(np.square(diff, dtype=accumulation_dtype(diff.dtype))))
+    return loss, y_hat.dtype.type(2.0 / diff.size) * diff
 
 
 def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -66,18 +74,21 @@ def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarra
     but never takes the log of 0 or the exp of a large number. Computing
     ``log(sigmoid(z))`` directly returns ``-inf`` once ``sigmoid(z)`` rounds to 0.
     """
-    check_array(z, "z", where="binary_cross_entropy")
-    check_array(y, "y", where="binary_cross_entropy")
+    where = "binary_cross_entropy"
+    check_float_array(z, "z", where=where)
+    check_array(y, "y", where=where)
     n = z.shape[0] if z.ndim else 0
     if z.ndim not in (1, 2) or (z.ndim == 2 and z.shape[1] != 1):
-        raise ValueError(f"binary_cross_entropy: z must have shape (N,) or (N, 1), got {z.shape}")
+        raise ValueError(f"{where}: z must have shape (N,) or (N, 1), got {z.shape}")
     if y.shape != (n,):
-        raise ValueError(f"binary_cross_entropy: y must have shape ({n},) to match z, got {y.shape}")
-    if y.size and not np.all((y == 0) | (y == 1)):
-        raise ValueError("binary_cross_entropy: y must contain only 0 and 1")
+        raise ValueError(f"{where}: y must have shape ({n},) to match z, got {y.shape}")
+    check_nonempty_batch(n, "z", where=where)
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError(f"{where}: y must contain only 0 and 1")
     zf = z.reshape(n)
     yf = y.astype(z.dtype, copy=False)
-    loss = float(np.mean(np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))))
+    per_example = np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))
+    loss = float(np.mean(per_example, dtype=accumulation_dtype(z.dtype)))
     dz = (sigmoid(zf) - yf) / z.dtype.type(n)
     return loss, dz.reshape(z.shape)
 
@@ -105,14 +116,17 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarr
     The log-sum-exp is shifted by the row maximum, so large logits neither overflow nor make
     the loss ``inf``.
     """
-    check_array(z, "z", ndim=2, where="softmax_cross_entropy")
+    where = "softmax_cross_entropy"
+    check_float_array(z, "z", ndim=2, where=where)
     n, c = z.shape
-    check_labels(y, n, c, where="softmax_cross_entropy")
+    check_labels(y, n, c, where=where)
+    check_nonempty_batch(n, "z", where=where)
+    acc = accumulation_dtype(z.dtype)
     rows = np.arange(n)
     shifted = z - z.max(axis=1, keepdims=True)       # (N, C)
     e = np.exp(shifted)
-    norm = e.sum(axis=1, keepdims=True)               # (N, 1)
-    loss = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y]))
+    norm = e.sum(axis=1, keepdims=True, dtype=acc).astype(z.dtype, copy=False)   # (N, 1)
+    loss = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y], dtype=acc))
     dz = e / norm                                     # softmax(z), reusing the exponentials
     dz[rows, y] -= 1
     dz /= z.dtype.type(n)

@@ -1,8 +1,8 @@
-"""Measuring a classifier beyond its accuracy: confusions and calibration.
+"""Measuring a classifier: predicted classes, accuracy, confusions and calibration.
 
 See Also
 --------
-Book, Step 6 "MNIST": the error analysis of the MLP.
+Book, Step 1 (accuracy of one neuron) and Step 6 "MNIST": the error analysis of the MLP.
 """
 
 from __future__ import annotations
@@ -11,7 +11,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_array, check_labels
+from ._checks import check_array, check_int, check_labels
+
+
+def predict_classes(logits: np.ndarray) -> np.ndarray:
+    """Predicted classes from logits.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, C), (N,) or (N, 1)
+        Class scores; with one column (or none) a binary classifier whose logit is positive
+        for class 1.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+        ``argmax`` over the classes (int64), or for a binary classifier ``logit > 0`` (bool).
+    """
+    check_array(logits, "logits", where="predict_classes")
+    if logits.ndim not in (1, 2):
+        raise ValueError(
+            f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+    if logits.ndim == 2 and logits.shape[1] > 1:
+        return logits.argmax(axis=1)
+    return logits.reshape(-1) > 0
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of correct predictions.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, C), (N,) or (N, 1)
+        Class scores, as for :func:`predict_classes`.
+    y : ndarray of shape (N,)
+        Integer (or boolean) class labels.
+
+    Returns
+    -------
+    float
+        Mean of ``predict_classes(logits) == y``; NaN for an empty batch (N = 0).
+    """
+    check_array(logits, "logits", where="accuracy")
+    check_array(y, "y", where="accuracy")
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"accuracy: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+    if y.shape != (len(logits),):
+        raise ValueError(f"accuracy: y must have shape ({len(logits)},), got {y.shape}")
+    return float(np.mean(predict_classes(logits) == y)) if len(y) else float("nan")
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -29,6 +76,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
         ``cm[i, j]`` = number of examples of true class ``i`` predicted as ``j``; the diagonal
         holds the correct predictions, each row sums to the class's count.
     """
+    n_classes = check_int(n_classes, "n_classes", "confusion_matrix")
     check_labels(y_true, len(y_true), n_classes, where="confusion_matrix")
     check_labels(y_pred, len(y_true), n_classes, where="confusion_matrix")
     # each (true, pred) pair gets one flat index; bincount counts them all in one pass
@@ -46,6 +94,7 @@ def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
         class first); pairs with count 0 are left out.
     """
     check_array(cm, "cm", ndim=2, where="most_confused")
+    k = check_int(k, "k", "most_confused", minimum=0)
     off = cm.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None, kind="stable")[:k]
@@ -100,6 +149,7 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -
     on the diagonal, and the ECE is 0.
     """
     check_array(confidence, "confidence", ndim=1, where="reliability")
+    n_bins = check_int(n_bins, "n_bins", "reliability")
     check_array(correct, "correct", ndim=1, where="reliability")
     if correct.shape != confidence.shape:
         raise ValueError(f"reliability: correct must have shape {confidence.shape}, got {correct.shape}")

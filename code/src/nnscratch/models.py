@@ -2,7 +2,9 @@
 
 Each factory takes an ``rng`` (the initial weights) and a ``dtype`` and returns a fresh
 :class:`~nnscratch.network.Sequential` whose output is 10 logits. ``MODELS`` maps the names
-used by ``python -m nnscratch.cli train <name>`` to the factories.
+used by ``python -m nnscratch.cli train <name>`` to the factories, and ``INPUT_SHAPES`` the
+same names to the shape of one example each model takes (the command line reshapes the
+images to it).
 
 See Also
 --------
@@ -20,6 +22,8 @@ from .layers.dropout import Dropout
 from .layers.pooling import Flatten, MaxPool2D
 from .network import Sequential
 
+#: Shape of one example for the MLP: an image flattened to a row of 784 pixels.
+MNIST_MLP_INPUT_SHAPE = (784,)
 #: Widths of the chapter's multi-layer perceptron: 784 pixels in, 10 logits out.
 MNIST_MLP_SIZES = (784, 256, 128, 10)
 #: Dropout probability after each hidden layer of the MLP.
@@ -62,6 +66,8 @@ def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     return Sequential(layers)
 
 
+#: Shape of one example for the CNN: one channel of 28x28 pixels.
+MNIST_CNN_INPUT_SHAPE = (1, 28, 28)
 #: Filters of the CNN's two convolutional layers (5x5 kernels, no padding).
 MNIST_CNN_CHANNELS = (16, 32)
 #: Width of the CNN's hidden dense layer, and the dropout probability after it.
@@ -107,3 +113,5 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
 
 #: Name -> factory ``(rng, dtype) -> Sequential``; the choices of ``nnscratch train``.
 MODELS = {"mlp": mnist_mlp, "cnn": mnist_cnn}
+#: Name -> shape of one input example, ``(N,) + INPUT_SHAPES[name]`` being a batch's shape.
+INPUT_SHAPES = {"mlp": MNIST_MLP_INPUT_SHAPE, "cnn": MNIST_CNN_INPUT_SHAPE}

@@ -1,16 +1,23 @@
 """``Sequential``: a network is a list of layers applied in order.
 
 A ``Sequential`` follows the layer protocol itself, so anything that works on a layer
-(gradient checks, nesting) works on a whole network. :func:`mlp` builds the fully connected
-network of any architecture ``[n0, n1, ..., nL]``.
+(gradient checks, nesting) works on a whole network; so does a :class:`Residual` block,
+``x + f(x)``. :func:`mlp` builds the fully connected network of any architecture
+``[n0, n1, ..., nL]``. :func:`save_params` and :func:`load_params` write and read a model's
+learned state; a save never leaves a half-written file behind.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_int
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers.base import Layer
 from .layers.dense import Dense
@@ -39,10 +46,10 @@ class Sequential(Layer):
         super().__init__()
         layers = list(layers)
         for i, layer in enumerate(layers):
-            if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
+            if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads", "buffers")):
                 raise TypeError(
                     f"Sequential: item {i} must follow the layer protocol "
-                    f"(forward, backward, params, grads), got {type(layer).__name__}"
+                    f"(forward, backward, params, grads, buffers), got {type(layer).__name__}"
                 )
         self.layers = layers
 
@@ -70,8 +77,12 @@ class Sequential(Layer):
     def buffers(self) -> dict[str, np.ndarray]:
         """State the layers keep but do not learn by gradient (BatchNorm's running
         statistics), keyed like ``params`` (``"2.running_mean"``; nested ``"1.0.running_mean"``)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in getattr(layer, "buffers", {}).items()}
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.buffers.items()}
+
+    @buffers.setter
+    def buffers(self, value) -> None:
+        if value:
+            raise AttributeError("Sequential.buffers is assembled from its layers")
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply every layer in order; returns the last layer's output."""
@@ -79,26 +90,23 @@ class Sequential(Layer):
             x = layer.forward(x, training=training)
         return x
 
-    can_skip_dx = True
-
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Backpropagate ``dout`` through the layers in reverse; returns ``dx``.
 
-        With ``need_dx=False`` (training, where the input is the data) the first layer skips
-        its input gradient when it can (``layer.can_skip_dx``), and None is returned.
+        ``need_dx`` is passed on to the first layer only: with ``need_dx=False`` (training,
+        where the input is the data) it may skip its input gradient and None is returned.
         """
         if not self.layers:
             return dout if need_dx else None
-        for i in range(len(self.layers) - 1, 0, -1):
-            dout = self.layers[i].backward(dout)
-        first = self.layers[0]
-        if not need_dx and getattr(first, "can_skip_dx", False):
-            return first.backward(dout, need_dx=False)
-        dx = first.backward(dout)
-        return dx if need_dx else None
+        for i in range(len(self.layers) - 1, -1, -1):
+            dout = self.layers[i].backward(dout, need_dx=need_dx or i > 0)
+        return dout if need_dx else None
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
+        batch_size = check_int(batch_size, "batch_size", "Sequential.predict")
+        if len(x) == 0:                        # no batches: the layers pass an empty batch through
+            return self.forward(x, training=False)
         outs = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
 
@@ -116,6 +124,50 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential([\n{inner}\n])"
+
+
+class Residual(Layer):
+    """A residual block :math:`y = x + f(x)`, itself a layer (He et al., 2016).
+
+    Parameters
+    ----------
+    body : Layer
+        The branch :math:`f`; its output must have its input's shape.
+
+    Notes
+    -----
+    Backward adds the two paths: :math:`dx = dy + \\partial f^\\top dy`, so the gradient
+    reaches ``x`` unchanged through the identity whatever ``f`` does to it. The body's
+    ``params``, ``grads`` and ``buffers`` appear under keys ``"0.<name>"`` (``"0.0.W"`` for a
+    ``Sequential`` body), as a one-layer ``Sequential`` would name them, so optimizers and
+    checkpoints see a block like any other layer.
+    """
+
+    def __init__(self, body: Layer) -> None:
+        self._inner = Sequential([body])
+        self.body = body
+
+    params = property(lambda self: self._inner.params, doc="The body's parameters, keys ``0.<name>``.")
+    grads = property(lambda self: self._inner.grads, doc="The body's gradients, keys ``0.<name>``.")
+    buffers = property(lambda self: self._inner.buffers, doc="The body's buffers, keys ``0.<name>``.")
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Return ``x + body(x)``, same shape as ``x``."""
+        fx = self.body.forward(x, training=training)
+        if fx.shape != x.shape:
+            raise ValueError(
+                f"Residual.forward: the body maps shape {x.shape} to {fx.shape}; a residual "
+                f"block needs its body to keep the shape"
+            )
+        return x + fx
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Fill the body's ``grads``; return ``dout + body.backward(dout)``."""
+        d_body = self.body.backward(dout, need_dx=need_dx)
+        return dout + d_body if need_dx else None
+
+    def __repr__(self) -> str:
+        return f"Residual({self.body!r})"
 
 
 # Each activation with the initialisation that keeps its signal's variance steady (Step 3).
@@ -156,8 +208,9 @@ def mlp(sizes: list[int], *, rng: np.random.Generator, activation: str = "relu",
     Book, Step 3 "Deep networks" (practice): the generalised network and its experiments.
     """
     sizes = list(sizes)
-    if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in sizes):
+    if len(sizes) < 2:
         raise ValueError(f"mlp: sizes must be at least two positive integers [n0, ..., nL], got {sizes!r}")
+    sizes = [check_int(n, f"sizes[{i}]", "mlp") for i, n in enumerate(sizes)]
     if activation not in ACTIVATIONS:
         raise ValueError(f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     init = DEFAULT_INIT[activation] if init is None else init
@@ -176,39 +229,134 @@ def model_state(model: Layer) -> dict[str, np.ndarray]:
     Without the buffers a model with BatchNorm would be restored with the running
     statistics it started with, and would predict differently.
     """
-    params, buffers = model.params, getattr(model, "buffers", {})
+    params, buffers = model.params, model.buffers
     shared = sorted(params.keys() & buffers.keys())
     if shared:
         raise ValueError(f"model_state: {shared} name both a parameter and a buffer")
     return {**params, **buffers}
 
 
+#: The one suffix of a weights file. Refused otherwise, rather than appended as ``np.savez``
+#: does, so that the file name you give is the file name you get.
+WEIGHTS_SUFFIX = ".npz"
+
+
+def check_weights_path(path: str | Path, where: str) -> Path:
+    """Return ``path`` as a ``Path`` if it ends in ``.npz``, else raise ``ValueError``.
+
+    Used by :func:`save_params`, :func:`load_params` and the command line alike.
+    """
+    path = Path(path)
+    if path.suffix != WEIGHTS_SUFFIX:
+        raise ValueError(
+            f"{where}: a weights file name must end in {WEIGHTS_SUFFIX}, got {str(path)!r}; "
+            f"use e.g. {str(path.with_name(path.name + WEIGHTS_SUFFIX))!r}"
+        )
+    return path
+
+
+def _write_npz(file, state: dict[str, np.ndarray]) -> None:
+    """Write ``state`` to the open binary ``file`` in the ``.npz`` format (one place to fail)."""
+    np.savez(file, **state)
+
+
 def save_params(model: Layer, path: str | Path) -> None:
-    """Save a model's learned state to a ``.npz`` file: :func:`model_state`, its ``params``
-    and ``buffers`` (BatchNorm's running statistics), under the same keys."""
-    np.savez(path, **model_state(model))
+    """Save a model's learned state to a ``.npz`` file, atomically.
+
+    Writes :func:`model_state`, the model's ``params`` and ``buffers`` (BatchNorm's running
+    statistics), under the same keys.
+
+    Parameters
+    ----------
+    model : Layer
+    path : str or Path
+        Must end in ``.npz`` (else ``ValueError``); the file is written under exactly this
+        name.
+
+    Notes
+    -----
+    The arrays go to a temporary file in the same directory, which is flushed to disk and
+    then renamed over ``path`` in one step (``os.replace``). A failure part-way (a full disk,
+    an interrupted run) leaves the previous file at ``path`` intact and no temporary file
+    behind; the ``OSError`` raised names ``path``.
+    """
+    path = check_weights_path(path, "save_params")
+    state = model_state(model)
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OSError(e.errno, f"save_params: cannot write in {str(directory) or '.'!r} "
+                               f"to save {str(path)!r}: {e.strerror}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_npz(f, state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"save_params: could not write {str(path)!r} ({e.strerror or e}); "
+                                   f"any previous file there is unchanged") from e
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_params(model: Layer, path: str | Path) -> None:
     """Load the state saved by :func:`save_params` into ``model``, in place.
 
-    Raises ``ValueError`` when the file's keys, shapes or dtypes differ from the model's,
-    naming the first difference: weights are never loaded into the wrong architecture, and
-    a file without the model's buffers is refused rather than half loaded.
+    Raises ``FileNotFoundError`` when there is no file at ``path``, and ``ValueError`` when
+    its name does not end in ``.npz``, when it is not a readable ``.npz`` archive of plain
+    arrays, or when its keys, shapes or dtypes differ from the model's, naming the path and
+    the first difference. Weights are never loaded into the wrong architecture, a file
+    without the model's buffers is refused rather than half loaded, and nothing in the model
+    changes unless every array fits.
     """
+    path = check_weights_path(path, "load_params")
+    if not path.is_file():
+        raise FileNotFoundError(f"load_params: no weights file at {str(path)!r}")
     state = model_state(model)
-    with np.load(path) as data:
-        if set(data.files) != set(state):
+    unreadable = (f"load_params: {str(path)!r} is not a weights file written by save_params "
+                  f"(not a readable .npz archive of numeric arrays")
+    # NumPy's own messages are not passed on: for object arrays it suggests allow_pickle=True,
+    # which would run code from the file.
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{unreadable}: {type(e).__name__})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"{unreadable}: it holds a single {type(loaded).__name__})")
+    try:
+        with loaded as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{unreadable}: {type(e).__name__})") from None
+    if set(arrays) != set(state):
+        raise ValueError(
+            f"load_params: {str(path)!r} holds arrays {sorted(arrays)}, "
+            f"but the model has {sorted(state)}"
+        )
+    for k, v in state.items():
+        a = arrays[k]
+        if a.shape != v.shape or a.dtype != v.dtype:
             raise ValueError(
-                f"load_params: {path} holds arrays {sorted(data.files)}, "
-                f"but the model has {sorted(state)}"
+                f"load_params: array {k!r} in {str(path)!r} has shape {a.shape} and dtype "
+                f"{a.dtype}; the model expects {v.shape} and {v.dtype}"
             )
-        for k, v in state.items():
-            a = data[k]
-            if a.shape != v.shape or a.dtype != v.dtype:
-                raise ValueError(
-                    f"load_params: array {k!r} in {path} has shape {a.shape} and dtype "
-                    f"{a.dtype}; the model expects {v.shape} and {v.dtype}"
-                )
-        for k, v in state.items():
-            v[...] = data[k]
+    for k, v in state.items():
+        v[...] = arrays[k]

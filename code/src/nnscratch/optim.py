@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules.
+"""Optimizers: SGD (with momentum), RMSprop, Adam and AdamW.
 
 Every optimizer has ``step(params, grads)``: it updates each array in ``params`` **in place**
 from the array under the same key in ``grads``, keeping its state (momentum buffers, moment
@@ -7,11 +7,14 @@ estimates) per key in ``self.state[key]``. The update rules, defaults and the pl
 ``Adam`` and ``AdamW``, so the numbers a reader gets here are the numbers a framework gives.
 
 No dtype is changed: float32 parameters stay float32 (scalars are cast with
-``p.dtype.type``), and ``grads`` is never modified.
+``p.dtype.type``), and ``grads`` is never modified. float16 parameters are the exception the
+dtype policy of :mod:`nnscratch` states: their optimizer state is kept in float32 and their
+update computed in float32, then rounded back to float16 (what mixed-precision training in
+the frameworks does; in float16 the default ``eps = 1e-8`` rounds to 0 and Adam divides by
+zero).
 
-A schedule (:class:`StepLR`, :class:`CosineLR`, defined in :mod:`nnscratch.schedules` and
-re-exported here) wraps an optimizer and sets its ``lr`` once per epoch when its ``step()``
-is called. :func:`l2_penalty` is the explicit form of ``weight_decay``.
+Learning-rate schedules live in :mod:`nnscratch.schedules`: they wrap an optimizer and set
+its ``lr`` once per epoch. :func:`l2_penalty` is the explicit form of ``weight_decay``.
 
 See Also
 --------
@@ -24,10 +27,9 @@ import math
 
 import numpy as np
 
-from .schedules import CosineLR, LinearWarmup, Product, Schedule, StepLR
+from ._checks import accumulation_dtype, check_number
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty",
-           "Schedule", "StepLR", "CosineLR", "LinearWarmup", "Product"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty"]
 
 
 class Optimizer:
@@ -45,16 +47,14 @@ class Optimizer:
     t : int
         Number of steps taken.
     state : dict
-        ``state[key]`` holds the buffers of ``params[key]`` (created at its first step).
+        ``state[key]`` holds the buffers of ``params[key]`` (created at its first step), in
+        the parameter's dtype, or float32 for float16 parameters.
     """
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
-        if not weight_decay >= 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {weight_decay!r}")
-        self.lr = lr
-        self.weight_decay = weight_decay
+        where = type(self).__name__
+        self.lr = check_number(lr, "lr", where, low=0, low_open=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay", where, low=0)
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
@@ -77,9 +77,20 @@ class Optimizer:
                     f"{type(self).__name__}.step: grads[{k!r}] has dtype {g.dtype}, "
                     f"params[{k!r}] has dtype {p.dtype}; they must match (nothing is cast silently)"
                 )
+            if not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(
+                    f"{type(self).__name__}.step: params[{k!r}] has dtype {p.dtype}; only "
+                    f"floating-point parameters can be learned by gradient"
+                )
         self.t += 1
         for k, p in params.items():
-            self._update(k, p, grads[k])
+            work = accumulation_dtype(p.dtype)
+            if work == p.dtype:
+                self._update(k, p, grads[k])
+            else:    # float16: state and update in float32, rounded back once
+                p_work = p.astype(work)
+                self._update(k, p_work, grads[k].astype(work))
+                p[...] = p_work
 
     def _buffers(self, key: str, p: np.ndarray, *names: str) -> list[np.ndarray]:
         """The state arrays ``names`` of ``params[key]``, zeros of ``p``'s shape at first."""
@@ -134,8 +145,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        momentum = check_number(momentum, "momentum", "SGD", low=0, high=1, high_open=True)
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum, self.nesterov = momentum, nesterov
@@ -189,13 +199,9 @@ class RMSprop(Optimizer):
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0.0, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        if not 0 <= alpha < 1:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1), got {alpha!r}")
-        if not eps > 0:
-            raise ValueError(f"RMSprop: eps must be positive, got {eps!r}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"RMSprop: momentum must be in [0, 1), got {momentum!r}")
-        self.alpha, self.eps, self.momentum = alpha, eps, momentum
+        self.alpha = check_number(alpha, "alpha", "RMSprop", low=0, high=1, high_open=True)
+        self.eps = check_number(eps, "eps", "RMSprop", low=0, low_open=True)
+        self.momentum = check_number(momentum, "momentum", "RMSprop", low=0, high=1, high_open=True)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
@@ -251,11 +257,12 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps!r}")
-        self.betas, self.eps = (float(betas[0]), float(betas[1])), eps
+        where = type(self).__name__
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{where}: betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = tuple(check_number(b, f"betas[{i}]", where, low=0, high=1, high_open=True)
+                           for i, b in enumerate(betas))
+        self.eps = check_number(eps, "eps", where, low=0, low_open=True)
 
     def _adam_step(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
@@ -336,11 +343,11 @@ def l2_penalty(params: dict[str, np.ndarray], lam: float,
     ``SGD(weight_decay=lam)`` on the loss alone; with :class:`Adam` it is ``Adam(weight_decay=lam)``,
     which is *not* :class:`AdamW`'s decoupled decay.
     """
-    if not lam >= 0:
-        raise ValueError(f"l2_penalty: lam must be >= 0, got {lam!r}")
+    lam = check_number(lam, "lam", "l2_penalty", low=0)
     keys = list(params) if keys is None else list(keys)
     missing = [k for k in keys if k not in params]
     if missing:
         raise KeyError(f"l2_penalty: no parameters {missing}; params has {sorted(params)}")
-    value = 0.5 * lam * sum(float(np.sum(params[k] * params[k])) for k in keys)
+    value = 0.5 * lam * sum(
+        float(np.sum(np.square(params[k], dtype=accumulation_dtype(params[k].dtype)))) for k in keys)
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}

@@ -2,7 +2,7 @@
 
 Each schedule is a pure function of the epoch (``lr_at``) plus a ``step()`` that advances
 it; :class:`Product` composes schedules by multiplying their factors (warm-up then cosine).
-They are re-exported by :mod:`nnscratch.optim`.
+They act on any optimizer with an ``lr`` (:mod:`nnscratch.optim`), which knows nothing of them.
 
 See Also
 --------
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ._checks import check_int, check_number
 
 
 class Schedule:
@@ -61,11 +61,8 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
-        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
-        if not gamma > 0:
-            raise ValueError(f"StepLR: gamma must be positive, got {gamma!r}")
-        self.step_size, self.gamma = int(step_size), gamma
+        self.step_size = check_int(step_size, "step_size", "StepLR")
+        self.gamma = check_number(gamma, "gamma", "StepLR", low=0, low_open=True)
 
     def factor(self, epoch: int) -> float:
         return self.gamma ** (epoch // self.step_size)
@@ -80,11 +77,8 @@ class CosineLR(Schedule):
 
     def __init__(self, optimizer, t_max: int, lr_min: float = 0.0) -> None:
         super().__init__(optimizer)
-        if not isinstance(t_max, (int, np.integer)) or t_max < 1:
-            raise ValueError(f"CosineLR: t_max must be a positive integer, got {t_max!r}")
-        if not 0 <= lr_min <= self.base_lr:
-            raise ValueError(f"CosineLR: lr_min must be in [0, lr={self.base_lr}], got {lr_min!r}")
-        self.t_max, self.lr_min = int(t_max), lr_min
+        self.t_max = check_int(t_max, "t_max", "CosineLR")
+        self.lr_min = check_number(lr_min, "lr_min", "CosineLR", low=0, high=self.base_lr)
 
     def lr_at(self, epoch: int) -> float:
         e = min(epoch, self.t_max)
@@ -102,9 +96,7 @@ class LinearWarmup(Schedule):
 
     def __init__(self, optimizer, warmup: int) -> None:
         super().__init__(optimizer)
-        if not isinstance(warmup, (int, np.integer)) or warmup < 1:
-            raise ValueError(f"LinearWarmup: warmup must be a positive integer, got {warmup!r}")
-        self.warmup = int(warmup)
+        self.warmup = check_int(warmup, "warmup", "LinearWarmup")
         optimizer.lr = self.lr_at(0)   # the first epoch already runs at the reduced rate
 
     def factor(self, epoch: int) -> float:

@@ -2,8 +2,14 @@
 
 ``fit`` shuffles the training set once per epoch with the ``rng`` it is given (same seed,
 same numbers), walks through it in minibatches (forward in training mode, loss, backward,
-optimizer step), and records per-epoch metrics in a :class:`History`. Progress is a tqdm
-bar in a terminal and one clean line per epoch elsewhere (the book, logs, pipes).
+optimizer step), and records per-epoch metrics in a :class:`History`. What it shows while
+it runs is up to a reporter (:mod:`nnscratch.progress`): a tqdm bar in a terminal and one
+clean line per epoch elsewhere (the book, logs, pipes).
+
+Training stops at the first minibatch whose loss, gradients or updated parameters are not
+finite, with a :class:`TrainingDiverged` error that names the epoch, the batch and what was
+not finite; the model is left as it was before that batch (or at the best epoch, with early
+stopping), never half updated.
 
 See Also
 --------
@@ -13,14 +19,15 @@ Book, Step 4 "Optimization" (practice) introduces the loop; Step 5 "Regularizati
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Callable
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_array, check_int, check_number, check_rng
+from .metrics import accuracy, predict_classes
 from .network import model_state
+from .progress import make_reporter
 
 LossFn = Callable[[np.ndarray, np.ndarray], "tuple[float, np.ndarray]"]
 
@@ -56,24 +63,6 @@ def _is_classification(y: np.ndarray) -> bool:
     return np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
 
 
-def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of correct predictions.
-
-    Parameters
-    ----------
-    logits : ndarray of shape (N, C), (N,) or (N, 1)
-        Class scores; with one column (or none) a binary classifier whose logit is positive
-        for class 1.
-    y : ndarray of shape (N,)
-        Integer class labels.
-    """
-    if logits.ndim not in (1, 2):
-        raise ValueError(f"accuracy: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
-    if y.shape != (len(logits),):
-        raise ValueError(f"accuracy: y must have shape ({len(logits)},), got {y.shape}")
-    return float(np.mean(_predict(logits) == y)) if len(y) else float("nan")
-
-
 def evaluate(model, loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
              batch_size: int = 1024) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on ``(X, y)`` in evaluation mode.
@@ -88,6 +77,7 @@ def evaluate(model, loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
     n = len(X)
     if n == 0 or len(y) != n:
         raise ValueError(f"evaluate: need as many labels as examples (> 0), got {n} and {len(y)}")
+    batch_size = check_int(batch_size, "batch_size", "evaluate")
     total_loss, n_correct, classify = 0.0, 0.0, _is_classification(y)
     for start in range(0, n, batch_size):
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]
@@ -123,13 +113,11 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss") -> None:
-        if not isinstance(patience, (int, np.integer)) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta!r}")
         if monitor not in ("val_loss", "val_acc", "loss", "acc"):
             raise ValueError(f"EarlyStopping: monitor must be val_loss, val_acc, loss or acc, got {monitor!r}")
-        self.patience, self.min_delta, self.monitor = int(patience), min_delta, monitor
+        self.patience = check_int(patience, "patience", "EarlyStopping")
+        self.min_delta = check_number(min_delta, "min_delta", "EarlyStopping", low=0)
+        self.monitor = monitor
         self.reset()
 
     def reset(self) -> None:
@@ -158,22 +146,41 @@ class EarlyStopping:
         return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r})"
 
 
-def format_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float) -> str:
-    """One line of progress: ``epoch  3/10  loss 0.2345  acc 0.9312  (2.1 s)``."""
-    width = len(str(epochs))
-    parts = [f"epoch {epoch:>{width}}/{epochs}"]
-    parts += [f"{k} {v:.4f}" if k != "lr" else f"lr {v:.3g}" for k, v in metrics.items()]
-    return "  ".join(parts) + f"  ({seconds:.1f} s)"
+class TrainingDiverged(FloatingPointError):
+    """Training met a non-finite loss, gradient or parameter, and stopped.
+
+    Attributes
+    ----------
+    epoch, batch : int
+        1-based numbers of the epoch and of the minibatch within it.
+    history : History
+        The metrics of the epochs completed before.
+    """
+
+    def __init__(self, message: str, epoch: int, batch: int, history: History) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.history = epoch, batch, history
 
 
-def _progress_mode(progress) -> str:
-    if progress is False:
-        return "off"
-    if progress in (None, True):
-        return "bar" if sys.stderr.isatty() else "lines"
-    if progress in ("bar", "lines"):
-        return progress
-    raise ValueError(f"fit: progress must be None, True, False, 'bar' or 'lines', got {progress!r}")
+def _not_finite(arrays: dict[str, np.ndarray]) -> list[str]:
+    """Keys of the arrays that hold a NaN or an infinity."""
+    return [k for k, v in arrays.items() if not np.isfinite(v).all()]
+
+
+def _diagnose_loss(loss: float, xb: np.ndarray, yb: np.ndarray, out: np.ndarray, optimizer) -> str:
+    """Say why a minibatch's loss is not finite: the data, the model's output, or the loss."""
+    what = f"the training loss is {loss}"
+    if np.issubdtype(xb.dtype, np.inexact) and not np.isfinite(xb).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(xb)))
+        return f"{what} because the batch's inputs X hold {n_bad} NaN or infinite values"
+    if np.issubdtype(yb.dtype, np.inexact) and not np.isfinite(yb).all():
+        return f"{what} because the batch's targets y hold NaN or infinite values"
+    if not np.isfinite(out).all():
+        return (f"{what}: the model's outputs are not finite although its inputs are; "
+                f"the learning rate ({getattr(optimizer, 'lr', '?')}) is probably too large")
+    return (f"{what} although the inputs and the model's outputs are finite (the largest output "
+            f"is {float(np.abs(out).max()):.3g}); the learning rate "
+            f"({getattr(optimizer, 'lr', '?')}) is probably too large")
 
 
 def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
@@ -206,9 +213,9 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
         Its ``step()`` is called after every epoch.
     early_stopping : EarlyStopping, optional
         Stops training and restores the best weights.
-    progress : None, True, False, "bar" or "lines"
+    progress : None, True, False, "bar", "lines" or Reporter
         None or True: a tqdm bar when stderr is a terminal, else one line per epoch on stdout;
-        False: silent.
+        False: silent; a :class:`nnscratch.progress.Reporter`: that reporter.
     log_every : int, default 1
         Print a line every ``log_every`` epochs (and always the last one).
     eval_train : bool, default False
@@ -219,20 +226,27 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     Returns
     -------
     History
+
+    Raises
+    ------
+    TrainingDiverged
+        At the first minibatch whose loss, gradients or updated parameters are not finite,
+        naming the epoch, the batch and what was not finite. The model is restored to its
+        state before that batch (parameters and buffers), or to its best epoch when
+        ``early_stopping`` has recorded one.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng, "fit")
     check_array(X, "X", where="fit")
     check_array(y, "y", where="fit")
     n = len(X)
     if n == 0 or len(y) != n:
         raise ValueError(f"fit: X and y must hold the same number (> 0) of examples, got {n} and {len(y)}")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"fit: {name} must be a positive integer, got {v!r}")
+    epochs = check_int(epochs, "epochs", "fit")
+    batch_size = check_int(batch_size, "batch_size", "fit")
+    log_every = check_int(log_every, "log_every", "fit")
     if early_stopping is not None and early_stopping.monitor.startswith("val") and val_data is None:
         raise ValueError(f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data")
-    mode = _progress_mode(progress)
+    reporter = make_reporter(progress, log_every)
     classify = _is_classification(y)
     history = History(loss=[], **({"acc": []} if classify else {}))
     if val_data is not None:
@@ -245,74 +259,86 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     if early_stopping is not None:
         early_stopping.reset()
 
-    if mode == "bar":
-        from tqdm import tqdm
+    # Copies of the state before each minibatch, to undo a step that went non-finite.
+    params, buffers = model.params, model.buffers
+    saved_params = {k: np.empty_like(v) for k, v in params.items()}
+    saved_buffers = {k: np.empty_like(v) for k, v in buffers.items()}
 
-    # A network's input is the data, whose gradient nobody uses: skip computing it if the
-    # model can (for a first Dense or Conv2D layer that is one matrix product in three).
-    skip_dx = getattr(model, "can_skip_dx", False)
-    for epoch in range(1, epochs + 1):
-        start_time = time.perf_counter()
-        perm = rng.permutation(n)
-        X_epoch, y_epoch = X[perm], y[perm]          # one shuffled copy per epoch
-        total_loss, n_correct = 0.0, 0
-        bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="ex", leave=True) if mode == "bar" else None
-        for s in range(0, n, batch_size):
-            xb, yb = X_epoch[s:s + batch_size], y_epoch[s:s + batch_size]
-            out = model.forward(xb, training=True)
-            loss, dout = loss_fn(out, yb)
-            if skip_dx:
-                model.backward(dout, need_dx=False)  # the data needs no gradient
+    def diverged(reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]) -> TrainingDiverged:
+        saved = {**saved_params, **saved_buffers}
+        for k, v in restore.items():           # back to the state before this batch
+            v[...] = saved[k]
+        where = "the model is as it was before this batch"
+        if early_stopping is not None and early_stopping.best_params is not None:
+            early_stopping.restore(model_state(model))
+            history.best_epoch = early_stopping.best_epoch
+            where = f"the model holds the weights of its best epoch, {early_stopping.best_epoch}"
+        return TrainingDiverged(f"fit: stopped at epoch {epoch}, batch {batch}: {reason}; {where}",
+                                epoch, batch, history)
+
+    try:
+        for epoch in range(1, epochs + 1):
+            start_time = time.perf_counter()
+            perm = rng.permutation(n)
+            X_epoch, y_epoch = X[perm], y[perm]          # one shuffled copy per epoch
+            total_loss, n_correct = 0.0, 0
+            reporter.start_epoch(epoch, epochs, n)
+            for batch, s in enumerate(range(0, n, batch_size), 1):
+                xb, yb = X_epoch[s:s + batch_size], y_epoch[s:s + batch_size]
+                for k, v in buffers.items():             # a training forward updates buffers
+                    np.copyto(saved_buffers[k], v)
+                out = model.forward(xb, training=True)
+                loss, dout = loss_fn(out, yb)
+                if not np.isfinite(loss):
+                    raise diverged(_diagnose_loss(loss, xb, yb, out, optimizer), epoch, batch, buffers)
+                model.backward(dout, need_dx=False)      # the data needs no gradient
+                bad = _not_finite(model.grads)
+                if bad:
+                    raise diverged(f"the gradients of {bad} are not finite although the loss is "
+                                   f"{loss:.4g}", epoch, batch, buffers)
+                for k, v in params.items():
+                    np.copyto(saved_params[k], v)
+                optimizer.step(params, model.grads)
+                bad = _not_finite(params)
+                if bad:
+                    raise diverged(f"the optimizer step made the parameters {bad} non-finite; the "
+                                   f"learning rate ({getattr(optimizer, 'lr', '?')}) is probably too "
+                                   f"large", epoch, batch, params | buffers)
+                total_loss += loss * len(xb)
+                if classify and not eval_train:
+                    n_correct += int(np.count_nonzero(predict_classes(out) == yb))
+                reporter.end_batch(len(xb))
+            if eval_train:
+                loss_e, acc_e = evaluate(model, loss_fn, X, y)
             else:
-                model.backward(dout)
-            optimizer.step(model.params, model.grads)
-            total_loss += loss * len(xb)
-            if classify and not eval_train:
-                n_correct += int(np.count_nonzero(_predict(out) == yb))
-            if bar is not None:
-                bar.update(len(xb))
-        if not np.isfinite(total_loss):
-            if bar is not None:
-                bar.close()
-            raise FloatingPointError(
-                f"fit: the training loss became {total_loss} in epoch {epoch}; "
-                f"the learning rate ({getattr(optimizer, 'lr', '?')}) is probably too large"
-            )
-        if eval_train:
-            loss_e, acc_e = evaluate(model, loss_fn, X, y)
-        else:
-            loss_e, acc_e = total_loss / n, n_correct / n
-        metrics = {"loss": loss_e}
-        if classify:
-            metrics["acc"] = acc_e
-        if val_data is not None:
-            val_loss, val_acc = evaluate(model, loss_fn, *val_data)
-            metrics["val_loss"] = val_loss
-            if "val_acc" in history:
-                metrics["val_acc"] = val_acc
-        if schedule is not None:
-            metrics["lr"] = optimizer.lr              # the rate this epoch ran with
-            schedule.step()
-        seconds = time.perf_counter() - start_time
-        for k, v in metrics.items():
-            history[k].append(v)
-        history["time"].append(seconds)
+                loss_e, acc_e = total_loss / n, n_correct / n
+            metrics = {"loss": loss_e}
+            if classify:
+                metrics["acc"] = acc_e
+            if val_data is not None:
+                val_loss, val_acc = evaluate(model, loss_fn, *val_data)
+                metrics["val_loss"] = val_loss
+                if "val_acc" in history:
+                    metrics["val_acc"] = val_acc
+            if schedule is not None:
+                metrics["lr"] = optimizer.lr              # the rate this epoch ran with
+                schedule.step()
+            seconds = time.perf_counter() - start_time
+            for k, v in metrics.items():
+                history[k].append(v)
+            history["time"].append(seconds)
 
-        stop = False
-        if early_stopping is not None:
-            stop = early_stopping.update(metrics[early_stopping.monitor], epoch, model_state(model))
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items() if k != "lr"}, refresh=False)
-            bar.close()
-        elif mode == "lines" and (epoch % log_every == 0 or epoch == epochs or stop):
-            print(format_epoch(epoch, epochs, metrics, seconds), flush=True)
-        if stop:
-            history.stopped_early = True
-            if mode != "off":
-                print(f"early stopping: no improvement of {early_stopping.monitor} for "
-                      f"{early_stopping.patience} epochs; restoring epoch {early_stopping.best_epoch}",
-                      flush=True)
-            break
+            stop = False
+            if early_stopping is not None:
+                stop = early_stopping.update(metrics[early_stopping.monitor], epoch, model_state(model))
+            reporter.end_epoch(epoch, epochs, metrics, seconds, last=stop or epoch == epochs)
+            if stop:
+                history.stopped_early = True
+                reporter.note(f"early stopping: no improvement of {early_stopping.monitor} for "
+                              f"{early_stopping.patience} epochs; restoring epoch {early_stopping.best_epoch}")
+                break
+    finally:
+        reporter.close()
 
     if early_stopping is not None:
         early_stopping.restore(model_state(model))
@@ -320,10 +346,3 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     elif "val_loss" in history:
         history.best_epoch = int(np.argmin(history["val_loss"])) + 1
     return history
-
-
-def _predict(out: np.ndarray) -> np.ndarray:
-    """Predicted classes from logits (N, C), or from binary logits (N,) / (N, 1)."""
-    if out.ndim == 2 and out.shape[1] > 1:
-        return out.argmax(axis=1)
-    return out.reshape(-1) > 0

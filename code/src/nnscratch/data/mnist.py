@@ -37,6 +37,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .._checks import check_int
 from .idx import IDXError, decompress, parse_idx
 
 ENV_VAR = "NNSCRATCH_MNIST_DIR"
@@ -290,8 +291,7 @@ def load_mnist(directory: str | Path | None = None, *, normalize: bool = True,
     dtype = np.dtype(dtype)
     if normalize and not np.issubdtype(dtype, np.floating):
         raise TypeError(f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}")
-    if not isinstance(val_size, (int, np.integer)) or val_size < 0:
-        raise ValueError(f"load_mnist: val_size must be a non-negative integer, got {val_size!r}")
+    val_size = check_int(val_size, "val_size", "load_mnist", minimum=0)
     if val_size > 0 and not isinstance(rng, np.random.Generator):
         raise TypeError(
             "load_mnist: val_size > 0 needs rng=np.random.default_rng(seed) to choose the "

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_int, check_number, check_rng
 
-def _check(n: int, rng, noise: float) -> None:
-    if not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n must be an integer of at least 2, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
+
+def _check(n: int, rng, noise: float, where: str) -> None:
+    check_int(n, "n", where, minimum=2)
+    check_rng(rng, where)
+    check_number(noise, "noise", where, low=0)
 
 
 def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +26,7 @@ def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 def make_blobs(n: int, rng: np.random.Generator, *, centers=((-1.5, -1.0), (1.5, 1.0)),
                std: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs, one per center; class ``k`` is drawn around ``centers[k]``."""
-    _check(n, rng, std)
+    _check(n, rng, std, "make_blobs")
     centers = np.asarray(centers, dtype=np.float64)
     y = np.arange(n) % len(centers)
     X = centers[y] + std * rng.standard_normal((n, 2))
@@ -36,7 +35,7 @@ def make_blobs(n: int, rng: np.random.Generator, *, centers=((-1.5, -1.0), (1.5,
 
 def make_xor(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Four clusters at the corners of a square; label = XOR of the coordinates' signs."""
-    _check(n, rng, noise)
+    _check(n, rng, noise, "make_xor")
     corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=np.float64)
     idx = np.arange(n) % 4
     X = corners[idx] * 0.5 + noise * rng.standard_normal((n, 2))
@@ -46,7 +45,7 @@ def make_xor(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple[n
 
 def make_moons(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles."""
-    _check(n, rng, noise)
+    _check(n, rng, noise, "make_moons")
     y = np.arange(n) % 2
     t = rng.uniform(0, np.pi, n)
     X = np.where(
@@ -61,7 +60,7 @@ def make_moons(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple
 def make_circles(n: int, rng: np.random.Generator, *, noise: float = 0.05,
                  factor: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0); ``factor`` is the radius ratio."""
-    _check(n, rng, noise)
+    _check(n, rng, noise, "make_circles")
     if not 0 < factor < 1:
         raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
     y = np.arange(n) % 2
@@ -74,7 +73,7 @@ def make_circles(n: int, rng: np.random.Generator, *, noise: float = 0.05,
 def make_spirals(n: int, rng: np.random.Generator, *, n_classes: int = 3,
                  noise: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """``n_classes`` interleaved spiral arms (CS231n's classic non-linear dataset)."""
-    _check(n, rng, noise)
+    _check(n, rng, noise, "make_spirals")
     y = np.arange(n) % n_classes
     r = rng.uniform(0.05, 1.0, n)
     theta = y * (2 * np.pi / n_classes) + 4.0 * r + noise * rng.standard_normal(n)
@@ -85,6 +84,7 @@ def make_spirals(n: int, rng: np.random.Generator, *, n_classes: int = 3,
 def train_test_split(X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
                      test_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with ``rng`` and split into ``X_train, X_test, y_train, y_test``."""
+    check_rng(rng, "train_test_split")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     if not 0 < test_fraction < 1:
@@ -97,6 +97,7 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
 
 def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
     """Integer labels of shape (N,) to one-hot rows of shape (N, n_classes)."""
+    n_classes = check_int(n_classes, "n_classes", "one_hot")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"one_hot: y must be 1-D integer labels, got shape {y.shape} dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):

@@ -8,34 +8,46 @@ import numpy as np
 class Layer:
     """Base class of the layer protocol.
 
-    A layer owns two dicts with the same keys: ``params`` (the arrays it learns) and
-    ``grads`` (the gradient of the loss with respect to each, filled by ``backward``).
+    A layer owns three dicts:
+
+    - ``params``: the arrays it learns by gradient;
+    - ``grads``: the gradient of the loss with respect to each parameter, same keys, filled by
+      ``backward``;
+    - ``buffers``: arrays it keeps but does not learn by gradient (BatchNorm's running
+      statistics); empty for most layers. They are saved and restored with the parameters.
 
     ``forward(x, training=False)`` computes the output and keeps what ``backward`` needs.
-    ``backward(dout)`` takes the gradient of the loss with respect to the output, fills
-    ``grads`` (overwriting, never accumulating) and returns the gradient with respect to the
-    input. Neither method mutates its argument.
+    ``backward(dout, need_dx=True)`` takes the gradient of the loss with respect to the
+    output, fills ``grads`` (overwriting, never accumulating) and returns the gradient with
+    respect to the input. With ``need_dx=False`` it fills ``grads`` but may skip the input
+    gradient, and returns None: a network's first layer needs no input gradient (its input
+    is the data), and for a dense or convolutional layer that gradient costs as much as the
+    forward pass; PyTorch skips it the same way, because the data does not
+    ``requires_grad``. Neither method mutates its argument.
 
-    Layers never divide by the batch size: the loss owns the batch mean.
+    Layers never divide by the batch size: the loss owns the batch mean. A batch of zero
+    examples goes through every layer (the output has zero rows); it is the losses that
+    refuse it, since the mean over no examples is undefined.
 
-    A layer whose ``can_skip_dx`` is True also accepts ``backward(dout, need_dx=False)``:
-    it then fills ``grads`` but skips the input gradient and returns None. A network's first
-    layer needs no input gradient (its input is the data), and for a dense or convolutional
-    layer that gradient costs as much as the forward pass; PyTorch skips it the same way,
-    because the data does not ``requires_grad``.
+    Inputs follow the dtype policy of :mod:`nnscratch`: floating-point only, and a layer
+    with parameters takes inputs of its parameters' dtype.
+
+    A layer made of layers (:class:`nnscratch.network.Sequential`, a residual block) is a
+    layer too: it exposes its parts' ``params``, ``grads`` and ``buffers`` under nested keys
+    ``"<index>.<name>"``, so optimizers, checkpoints and gradient checks need no special case.
     """
-
-    #: Whether ``backward`` accepts ``need_dx=False``.
-    can_skip_dx = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # pragma: no cover
+        """Compute the output for the batch ``x`` (examples along the first axis)."""
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:  # pragma: no cover
+        """Fill ``grads`` from ``dout``; return ``dx`` (None allowed when ``need_dx`` is False)."""
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:

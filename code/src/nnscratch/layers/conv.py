@@ -24,20 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_array
+from .._checks import check_float_array, check_float_dtype, check_int, check_rng, policy_sum
 from .base import Layer
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
     """Output length along one axis: :math:`\\lfloor (n + 2P - k) / s \\rfloor + 1`."""
     return (size + 2 * padding - kernel_size) // stride + 1
-
-
-def _positive_int(v, name: str, where: str, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        kind = "a positive" if minimum == 1 else "a non-negative"
-        raise ValueError(f"{where}: {name} must be {kind} integer, got {v!r}")
-    return int(v)
 
 
 def _examples_last(x: np.ndarray) -> np.ndarray:
@@ -137,7 +130,8 @@ class Conv2D(Layer):
     rng : numpy.random.Generator
         Source of the initial weights (He: normal with std :math:`\\sqrt{2 / (c_{in} k^2)}`).
     dtype : numpy dtype, default float64
-        dtype of the parameters; inputs must have the same dtype (nothing is cast silently).
+        dtype of the parameters, float16, float32 or float64; inputs must have the same
+        dtype (nothing is cast silently; see the dtype policy in :mod:`nnscratch`).
 
     Attributes
     ----------
@@ -166,23 +160,17 @@ class Conv2D(Layer):
     Book, Step 7 "Convolutional networks — theory".
     """
 
-    can_skip_dx = True   # backward(dout, need_dx=False) skips the input gradient
-
     def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  *, rng: np.random.Generator, dtype=np.float64) -> None:
         super().__init__()
         where = "Conv2D"
-        self.c_in = _positive_int(c_in, "c_in", where)
-        self.c_out = _positive_int(c_out, "c_out", where)
-        self.kernel_size = _positive_int(kernel_size, "kernel_size", where)
-        self.stride = _positive_int(stride, "stride", where)
-        self.padding = _positive_int(padding, "padding", where, minimum=0)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"Conv2D: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                f"got {type(rng).__name__}"
-            )
-        self.dtype = np.dtype(dtype)
+        self.c_in = check_int(c_in, "c_in", where)
+        self.c_out = check_int(c_out, "c_out", where)
+        self.kernel_size = check_int(kernel_size, "kernel_size", where)
+        self.stride = check_int(stride, "stride", where)
+        self.padding = check_int(padding, "padding", where, minimum=0)
+        check_rng(rng, where)
+        self.dtype = check_float_dtype(dtype, where)
         k = self.kernel_size
         std = np.sqrt(2.0 / (self.c_in * k * k))
         self.params = {
@@ -200,7 +188,7 @@ class Conv2D(Layer):
 
     def _check_input(self, x: np.ndarray) -> None:
         where = "Conv2D.forward"
-        check_array(x, "x", ndim=4, dtype=self.dtype, where=where)
+        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
         if x.shape[1] != self.c_in:
             raise ValueError(
                 f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
@@ -237,13 +225,13 @@ class Conv2D(Layer):
         self._require_forward(self._cache)
         x_shape, cols = self._cache
         out_shape = self.output_shape(x_shape)
-        check_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
+        check_float_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
         if dout.shape != out_shape:
             raise ValueError(f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}")
         d = _examples_last(dout).reshape(self.c_out, -1)       # (c_out, Ho*Wo*N), like z
         w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
         self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
-        self.grads["b"] = d.sum(axis=1)
+        self.grads["b"] = policy_sum(d, axis=1)                 # float16 summed in float32
         if not need_dx:
             return None
         dcols = w_mat.T @ d                                     # (C*k*k, Ho*Wo*N)

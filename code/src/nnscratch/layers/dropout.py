@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_array
+from .._checks import check_float_array, check_number, check_rng
 from .base import Layer
 
 
@@ -39,21 +39,15 @@ class Dropout(Layer):
 
     def __init__(self, p: float, *, rng: np.random.Generator) -> None:
         super().__init__()
-        if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"Dropout: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                f"got {type(rng).__name__}"
-            )
-        self.p, self.rng = float(p), rng
+        self.p = check_number(p, "p (a probability)", "Dropout", low=0, high=1, high_open=True)
+        self.rng = check_rng(rng, "Dropout")
         self._scaled_mask: np.ndarray | None = None   # M / (1 - p), in x's dtype
         self._fixed = False
         self._cache: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x * M / (1 - p)`` in training (``x`` itself in evaluation); same shape."""
-        check_array(x, "x", where="Dropout.forward")
+        check_float_array(x, "x", where="Dropout.forward")
         if not training or self.p == 0:
             self._cache = ("identity",)
             return x
@@ -70,12 +64,14 @@ class Dropout(Layer):
         self._cache = ("mask", x.shape)
         return x * self._scaled_mask
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Return ``dout`` times the mask of the last forward pass (no parameters)."""
         self._require_forward(self._cache)
+        check_float_array(dout, "dout", where="Dropout.backward")
+        if not need_dx:
+            return None
         if self._cache[0] == "identity":
             return dout
-        check_array(dout, "dout", where="Dropout.backward")
         if dout.shape != self._cache[1]:
             raise ValueError(f"Dropout.backward: dout must have shape {self._cache[1]}, got {dout.shape}")
         return dout * self._scaled_mask

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_array
+from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
+                       check_number, policy_sum)
 from .base import Layer
 
 
@@ -20,6 +21,8 @@ class BatchNorm(Layer):
     eps : float, default 1e-5
         Added to the variance before the square root.
     dtype : numpy dtype, default float64
+        float16, float32 or float64; inputs must have the same dtype. Batch statistics of
+        float16 inputs are computed in float32.
 
     Attributes
     ----------
@@ -62,14 +65,10 @@ class BatchNorm(Layer):
     def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  dtype=np.float64) -> None:
         super().__init__()
-        if not isinstance(n_features, (int, np.integer)) or n_features < 1:
-            raise ValueError(f"BatchNorm: n_features must be a positive integer, got {n_features!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
-        self.n_features, self.momentum, self.eps = int(n_features), momentum, eps
-        self.dtype = np.dtype(dtype)
+        self.n_features = check_int(n_features, "n_features", "BatchNorm")
+        self.momentum = check_number(momentum, "momentum", "BatchNorm", low=0, high=1)
+        self.eps = check_number(eps, "eps", "BatchNorm", low=0, low_open=True)
+        self.dtype = check_float_dtype(dtype, "BatchNorm")
         d = self.n_features
         self.params = {"gamma": np.ones(d, dtype=self.dtype), "beta": np.zeros(d, dtype=self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -79,7 +78,7 @@ class BatchNorm(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Normalise ``x`` of shape (N, D); returns shape (N, D)."""
-        check_array(x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward")
+        check_float_array(x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward")
         n, d = x.shape
         if d != self.n_features:
             raise ValueError(f"BatchNorm.forward: x must have shape (N, {self.n_features}), got {x.shape}")
@@ -90,9 +89,15 @@ class BatchNorm(Layer):
                     f"BatchNorm.forward: training needs a batch of at least 2 examples to estimate a "
                     f"variance, got N={n}"
                 )
-            mu = x.mean(axis=0)                               # (D,)
-            xc = x - mu                                       # (N, D)
-            var = np.mean(xc * xc, axis=0)                    # (D,) biased
+            # The statistics of float16 inputs are computed in float32: squares above 256
+            # and sums of many rows overflow float16 (the dtype policy of nnscratch).
+            acc = accumulation_dtype(self.dtype)
+            xa = x.astype(acc, copy=False)
+            mu_acc = xa.mean(axis=0)                          # (D,)
+            xc_acc = xa - mu_acc                              # (N, D)
+            var_acc = np.mean(xc_acc * xc_acc, axis=0)        # (D,) biased
+            mu, var = mu_acc.astype(self.dtype), var_acc.astype(self.dtype)
+            xc = xc_acc.astype(self.dtype, copy=False)
             rho = f(self.momentum)
             self.buffers["running_mean"] *= f(1) - rho
             self.buffers["running_mean"] += rho * mu
@@ -106,22 +111,24 @@ class BatchNorm(Layer):
         self._cache = (x_hat, inv_std, training)
         return x_hat * self.params["gamma"] + self.params["beta"]
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Fill ``grads["gamma"]``, ``grads["beta"]`` from ``dout`` (N, D); return ``dx`` (N, D)."""
         self._require_forward(self._cache)
         x_hat, inv_std, training = self._cache
-        check_array(dout, "dout", ndim=2, dtype=self.dtype, where="BatchNorm.backward")
+        check_float_array(dout, "dout", ndim=2, dtype=self.dtype, where="BatchNorm.backward")
         if dout.shape != x_hat.shape:
             raise ValueError(f"BatchNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}")
-        self.grads["gamma"] = np.sum(dout * x_hat, axis=0)   # (D,)
-        self.grads["beta"] = dout.sum(axis=0)                # (D,)
+        self.grads["gamma"] = policy_sum(dout * x_hat, axis=0)   # (D,), float16 summed in float32
+        self.grads["beta"] = policy_sum(dout, axis=0)            # (D,)
+        if not need_dx:
+            return None
         dx_hat = dout * self.params["gamma"]                 # (N, D)
         if not training:                                     # a fixed affine map
             return dx_hat * inv_std
         n = dout.shape[0]
         f = self.dtype.type
-        return (inv_std / f(n)) * (f(n) * dx_hat - dx_hat.sum(axis=0)
-                                   - x_hat * np.sum(dx_hat * x_hat, axis=0))
+        return (inv_std / f(n)) * (f(n) * dx_hat - policy_sum(dx_hat, axis=0)
+                                   - x_hat * policy_sum(dx_hat * x_hat, axis=0))
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}, dtype={self.dtype})"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._checks import check_array
+from .._checks import accumulation_dtype, check_float_array, check_int
 from .base import Layer
-from .conv import _positive_int, conv_output_size
+from .conv import conv_output_size
 
 
 def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
@@ -53,15 +53,13 @@ class _Pool2D(Layer):
     def __init__(self, size: int, stride: int | None = None) -> None:
         super().__init__()
         where = type(self).__name__
-        self.size = _positive_int(size, "size", where)
-        self.stride = self.size if stride is None else _positive_int(stride, "stride", where)
+        self.size = check_int(size, "size", where)
+        self.stride = self.size if stride is None else check_int(stride, "stride", where)
         self._cache: tuple | None = None
 
     def _check_input(self, x: np.ndarray) -> None:
         where = f"{type(self).__name__}.forward"
-        check_array(x, "x", ndim=4, where=where)
-        if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"{where}: x must hold floating-point numbers, got dtype {x.dtype}")
+        check_float_array(x, "x", ndim=4, where=where)
         if min(x.shape[2:]) < self.size:
             raise ValueError(
                 f"{where}: the {self.size}x{self.size} window does not fit in images of "
@@ -76,7 +74,7 @@ class _Pool2D(Layer):
 
     def _check_dout(self, dout: np.ndarray, x_shape: tuple, dtype) -> None:
         where = f"{type(self).__name__}.backward"
-        check_array(dout, "dout", ndim=4, dtype=dtype, where=where)
+        check_float_array(dout, "dout", ndim=4, dtype=dtype, where=where)
         expected = self.output_shape(x_shape)
         if dout.shape != expected:
             raise ValueError(f"{where}: dout must have shape {expected}, got {dout.shape}")
@@ -116,21 +114,26 @@ class MaxPool2D(_Pool2D):
         # window: k² vectorised steps. A later offset wins only if strictly larger, so ties
         # go to the first maximum in row-major order.
         out = np.copy(win[..., 0, 0], order="K")    # keeps x's memory layout
-        winner = np.zeros(out.shape, dtype=np.int16)   # offset i*k + j of each window's maximum
+        # Offset i*k + j of each window's maximum, in the smallest integer type that holds
+        # k*k - 1 (uint8 up to 16x16 windows, wider beyond: a fixed int16 overflowed at 182x182).
+        index = np.min_scalar_type(k * k - 1).type
+        winner = np.zeros(out.shape, dtype=index)
         for t in range(1, k * k):
             v = win[..., t // k, t % k]
             # Branch-free updates (masked writes are several times slower here): winner only
             # holds offsets below t, so max(winner, t·better) sets t exactly where v is better.
-            np.maximum(winner, (v > out) * np.int16(t), out=winner)
+            np.maximum(winner, (v > out) * index(t), out=winner)
             np.maximum(out, v, out=out)
         self._cache = (x, winner)
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Route ``dout`` of shape (N, C, H_out, W_out) to the winners; returns ``dx``."""
         self._require_forward(self._cache)
         x, winner = self._cache
         self._check_dout(dout, x.shape, x.dtype)
+        if not need_dx:
+            return None
         # Branch-free routing: offset t gets dout where t won its window, zero elsewhere.
         return _scatter_windows(x, self.size, self.stride, lambda t: dout * (winner == t))
 
@@ -157,19 +160,24 @@ class AvgPool2D(_Pool2D):
         k = self.size
         win = _windows(x, k, self.stride)            # (N, C, Ho, Wo, k, k), a view
         # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same average,
-        # but the output keeps x's memory layout, as MaxPool2D's does.
-        out = np.copy(win[..., 0, 0], order="K")
+        # but the output keeps x's memory layout, as MaxPool2D's does. float16 windows are
+        # summed in float32 (a sum of k² values overflows long before their mean does).
+        acc = accumulation_dtype(x.dtype)
+        out = win[..., 0, 0].astype(acc, order="K")
         for t in range(1, k * k):
             out += win[..., t // k, t % k]
-        out *= x.dtype.type(1 / (k * k))
+        out *= acc.type(1 / (k * k))
+        out = out.astype(x.dtype, copy=False)
         self._cache = x
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Spread ``dout`` of shape (N, C, H_out, W_out) over the windows; returns ``dx``."""
         self._require_forward(self._cache)
         x = self._cache
         self._check_dout(dout, x.shape, x.dtype)
+        if not need_dx:
+            return None
         share = dout * x.dtype.type(1 / (self.size * self.size))
         return _scatter_windows(x, self.size, self.stride, lambda t: share)
 
@@ -186,18 +194,18 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x`` of shape (N, ...) as shape (N, prod(...))."""
-        check_array(x, "x", where="Flatten.forward")
+        check_float_array(x, "x", where="Flatten.forward")
         if x.ndim < 2:
             raise ValueError(f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}")
         self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))   # not -1: N may be 0
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Reshape ``dout`` of shape (N, prod(...)) back to the input's shape."""
         self._require_forward(self._shape)
-        check_array(dout, "dout", ndim=2, where="Flatten.backward")
+        check_float_array(dout, "dout", ndim=2, where="Flatten.backward")
         n = self._shape[0]
         expected = (n, int(np.prod(self._shape[1:])))
         if dout.shape != expected:
             raise ValueError(f"Flatten.backward: dout must have shape {expected}, got {dout.shape}")
-        return dout.reshape(self._shape)
+        return dout.reshape(self._shape) if need_dx else None

@@ -1,0 +1,315 @@
+"""The validation helpers of ``nnscratch._checks`` and the dtype policy they implement,
+checked across every layer, loss, activation function and optimizer.
+
+The policy (stated in the ``nnscratch`` docstring): floats in, the same float out; integers
+and booleans refused with a TypeError naming the argument; float16 sums accumulated in
+float32; float16 parameters stepped with float32 optimizer state. Layers pass an empty batch
+through; losses refuse it.
+"""
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+from nnscratch import _checks, activations, losses
+from nnscratch.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from nnscratch.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from nnscratch.network import Residual, Sequential
+from nnscratch.optim import SGD, Adam, AdamW, RMSprop
+
+FLOATS = [np.float16, np.float32, np.float64]
+NON_FLOATS = [np.int64, np.int32, np.uint8, np.bool_]
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+# name -> (factory(dtype), shape of an input batch of 5 examples)
+LAYERS = {
+    "Dense": (lambda dt: Dense(4, 3, rng=_rng(), dtype=dt), (5, 4)),
+    "Conv2D": (lambda dt: Conv2D(2, 3, 3, padding=1, rng=_rng(), dtype=dt), (5, 2, 6, 6)),
+    "MaxPool2D": (lambda dt: MaxPool2D(2), (5, 2, 6, 6)),
+    "AvgPool2D": (lambda dt: AvgPool2D(2), (5, 2, 6, 6)),
+    "Flatten": (lambda dt: Flatten(), (5, 2, 3, 3)),
+    "BatchNorm": (lambda dt: BatchNorm(4, dtype=dt), (5, 4)),
+    "Dropout": (lambda dt: Dropout(0.5, rng=_rng()), (5, 4)),
+    "ReLU": (lambda dt: ReLU(), (5, 4)),
+    "LeakyReLU": (lambda dt: LeakyReLU(0.1), (5, 4)),
+    "Sigmoid": (lambda dt: Sigmoid(), (5, 4)),
+    "Tanh": (lambda dt: Tanh(), (5, 4)),
+    "Softmax": (lambda dt: Softmax(), (5, 4)),
+    "Sequential": (lambda dt: Sequential([Dense(4, 6, rng=_rng(), dtype=dt), ReLU(),
+                                          Dense(6, 3, rng=_rng(), dtype=dt)]), (5, 4)),
+    "Residual": (lambda dt: Residual(Sequential([Dense(4, 4, rng=_rng(), dtype=dt), Tanh()])), (5, 4)),
+}
+LOSSES = {
+    "mean_squared_error": (losses.mean_squared_error, (5, 3), lambda n: np.zeros((n, 3))),
+    "binary_cross_entropy": (losses.binary_cross_entropy, (5, 1), lambda n: np.arange(n) % 2),
+    "softmax_cross_entropy": (losses.softmax_cross_entropy, (5, 3), lambda n: np.arange(n) % 3),
+}
+OPTIMIZERS = {
+    "SGD": lambda: SGD(lr=0.01),
+    "SGD-momentum": lambda: SGD(lr=0.01, momentum=0.9, nesterov=True),
+    "RMSprop": lambda: RMSprop(lr=0.001, momentum=0.5),
+    "Adam": lambda: Adam(lr=0.001, weight_decay=1e-4),
+    "AdamW": lambda: AdamW(lr=0.001),
+}
+
+
+def _run(layer, x, training=True):
+    out = layer.forward(x, training=training)
+    dx = layer.backward(np.ones_like(out))
+    return out, dx
+
+
+# ------------------------------------------------------------------- the helpers
+
+
+def test_check_int_refuses_bools_floats_and_small_values():
+    assert _checks.check_int(np.int64(3), "n", "f") == 3
+    for bad in (True, 2.0, "3", 0, -1):
+        with pytest.raises(ValueError, match=r"f: n must be a positive integer, got"):
+            _checks.check_int(bad, "n", "f")
+    with pytest.raises(ValueError, match="non-negative integer, got -1"):
+        _checks.check_int(-1, "padding", "f", minimum=0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -1.0, True, "0.1", None])
+def test_check_number_refuses_non_finite_and_out_of_range(bad):
+    with pytest.raises(ValueError, match=r"g: lr must be positive and finite, got"):
+        _checks.check_number(bad, "lr", "g", low=0, low_open=True)
+
+
+def test_check_number_names_the_interval():
+    assert _checks.check_number(np.float32(0.5), "p", "h", low=0, high=1, high_open=True) == 0.5
+    with pytest.raises(ValueError, match=r"p must be a finite number in \[0, 1\), got 1"):
+        _checks.check_number(1, "p", "h", low=0, high=1, high_open=True)
+
+
+def test_check_rng_names_the_caller():
+    with pytest.raises(TypeError, match=r"Thing: rng must be a numpy.random.Generator .*got int"):
+        _checks.check_rng(0, "Thing")
+
+
+def test_accumulation_dtype():
+    assert _checks.accumulation_dtype(np.float16) == np.float32
+    assert _checks.accumulation_dtype(np.float32) == np.float32
+    assert _checks.accumulation_dtype(np.float64) == np.float64
+
+
+# ------------------------------------------------------------ the layer protocol
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_every_layer_declares_buffers_and_accepts_need_dx(name):
+    make, shape = LAYERS[name]
+    layer = make(np.float64)
+    assert isinstance(layer.buffers, dict)
+    assert "need_dx" in inspect.signature(layer.backward).parameters
+    x = np.random.default_rng(1).standard_normal(shape)
+    if isinstance(layer, Dropout):
+        layer.forward(x, training=True)
+        layer.fix_mask()
+    out, dx = _run(layer, x)
+    full = {k: v.copy() for k, v in layer.grads.items()}
+    layer.forward(x, training=True)
+    assert layer.backward(np.ones_like(out), need_dx=False) is None
+    assert dx.shape == x.shape
+    for k, v in full.items():
+        np.testing.assert_array_equal(layer.grads[k], v)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_every_layer_keeps_each_float_dtype(name, dtype):
+    make, shape = LAYERS[name]
+    layer = make(dtype)
+    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    out, dx = _run(layer, x)
+    assert out.dtype == dtype and dx.dtype == dtype
+    assert all(g.dtype == dtype for g in layer.grads.values())
+    assert np.isfinite(out).all() and np.isfinite(dx).all()
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("dtype", NON_FLOATS)
+def test_every_layer_refuses_integer_and_bool_inputs(name, dtype):
+    make, shape = LAYERS[name]
+    layer = make(np.float64)
+    x = np.ones(shape, dtype=dtype)
+    with pytest.raises(TypeError, match=rf"\.forward: x must hold floating-point numbers .*"
+                                        rf"got dtype {np.dtype(dtype)}; convert it"):
+        layer.forward(x, training=True)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_every_layer_refuses_an_integer_dout(name):
+    make, shape = LAYERS[name]
+    layer = make(np.float64)
+    out = layer.forward(np.random.default_rng(3).standard_normal(shape), training=True)
+    with pytest.raises(TypeError, match=r"\.backward: dout must hold floating-point numbers .*got dtype int64"):
+        layer.backward(np.ones(out.shape, dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", [n for n in LAYERS if n != "BatchNorm"])
+def test_every_layer_passes_an_empty_batch_through(name):
+    make, shape = LAYERS[name]
+    layer = make(np.float32)
+    x = np.zeros((0,) + shape[1:], dtype=np.float32)
+    out, dx = _run(layer, x)
+    assert out.shape[0] == 0 and dx.shape == x.shape
+
+
+def test_batchnorm_refuses_a_training_batch_too_small_for_a_variance_and_passes_it_in_evaluation():
+    layer = BatchNorm(4)
+    with pytest.raises(ValueError, match="at least 2 examples.*N=0"):
+        layer.forward(np.zeros((0, 4)), training=True)
+    assert layer.forward(np.zeros((0, 4))).shape == (0, 4)
+
+
+# ------------------------------------------------------- reductions in float16
+
+
+def test_batchnorm_statistics_do_not_overflow_in_float16():
+    # Deviations of a few hundred: their squares, and the batch sums, exceed float16's 65504,
+    # while the variance itself (about 10^4) is a float16.
+    x64 = 1000 + 100 * np.random.default_rng(4).standard_normal((64, 3))
+    layer16, layer64 = BatchNorm(3, dtype=np.float16), BatchNorm(3)
+    out16 = layer16.forward(x64.astype(np.float16), training=True)
+    out64 = layer64.forward(x64, training=True)
+    assert np.isfinite(out16).all()
+    np.testing.assert_allclose(out16, out64, atol=0.02)
+    np.testing.assert_allclose(layer16.buffers["running_var"], layer64.buffers["running_var"], rtol=0.01)
+    dx = layer16.backward(np.full_like(out16, 1000))
+    assert np.isfinite(dx).all() and np.isfinite(layer16.grads["beta"]).all()
+
+
+def test_average_pooling_does_not_overflow_in_float16():
+    x = np.full((1, 1, 4, 4), 60000, dtype=np.float16)   # a window's sum, 240000, is not a float16
+    np.testing.assert_array_equal(AvgPool2D(2).forward(x), np.full((1, 1, 2, 2), 60000, np.float16))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_losses_sum_float16_in_float32(name):
+    fn, shape, targets = LOSSES[name]
+    z = np.full(shape, 300, dtype=np.float16)               # 300**2 and 300 * N overflow float16
+    if name == "softmax_cross_entropy":
+        z[:, 0] = -300
+    loss, dz = fn(z, targets(shape[0]).astype(np.int64 if name != "mean_squared_error" else np.float16))
+    assert math.isfinite(loss) and loss > 100
+    assert dz.dtype == np.float16 and np.isfinite(dz).all()
+
+
+# --------------------------------------------------------------------- losses
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_losses_keep_each_float_dtype(name, dtype):
+    fn, shape, targets = LOSSES[name]
+    z = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    loss, dz = fn(z, targets(shape[0]))
+    assert isinstance(loss, float) and math.isfinite(loss)
+    assert dz.dtype == dtype
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", NON_FLOATS)
+def test_losses_refuse_integer_predictions(name, dtype):
+    fn, shape, targets = LOSSES[name]
+    with pytest.raises(TypeError, match=rf"{name}: (y_hat|z) must hold floating-point numbers.*"
+                                        rf"got dtype {np.dtype(dtype)}"):
+        fn(np.ones(shape, dtype=dtype), targets(shape[0]))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_losses_refuse_an_empty_batch(name):
+    fn, shape, targets = LOSSES[name]
+    with pytest.raises(ValueError, match=rf"{name}: .*no examples \(N = 0\)"):
+        fn(np.zeros((0,) + shape[1:]), targets(0))
+
+
+# ---------------------------------------------------------------- activations
+
+
+@pytest.mark.parametrize("fn", [activations.leaky_relu, activations.leaky_relu_prime, activations.softmax])
+def test_activation_functions_that_would_truncate_refuse_integers(fn):
+    with pytest.raises(TypeError, match="must hold floating-point numbers.*got dtype int64"):
+        fn(np.array([[-3, 2]]))
+
+
+@pytest.mark.parametrize("fn", [activations.sigmoid, activations.sigmoid_prime, activations.tanh,
+                                activations.tanh_prime, activations.relu, activations.relu_prime,
+                                activations.leaky_relu, activations.leaky_relu_prime, activations.softmax])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activation_functions_keep_each_float_dtype(fn, dtype):
+    z = np.linspace(-3, 3, 8).reshape(2, 4).astype(dtype)
+    assert fn(z).dtype == dtype
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, "0.1"])
+def test_leaky_relu_refuses_a_non_finite_slope(bad):
+    with pytest.raises(ValueError, match=r"LeakyReLU: alpha \(the negative slope\) must be finite, got"):
+        LeakyReLU(bad)
+
+
+# ----------------------------------------------------------------- optimizers
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_optimizers_keep_the_parameters_dtype_and_track_float32(name, dtype):
+    rng = np.random.default_rng(6)
+    p0 = rng.standard_normal(20)
+    grads = [rng.standard_normal(20) * 1e-3 for _ in range(5)]   # small: g**2 underflows float16
+    p_low, p_ref = p0.astype(dtype), p0.copy()
+    opt_low, opt_ref = OPTIMIZERS[name](), OPTIMIZERS[name]()
+    for g in grads:
+        opt_low.step({"w": p_low}, {"w": g.astype(dtype)})
+        opt_ref.step({"w": p_ref}, {"w": g})
+    assert p_low.dtype == dtype and np.isfinite(p_low).all()
+    tol = {np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(p_low, p_ref, atol=tol, rtol=tol)
+    state_dtype = np.float32 if dtype == np.float16 else dtype
+    assert all(v.dtype == state_dtype for st in opt_low.state.values() for v in st.values())
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("lr", [math.nan, math.inf, 0.0, -1e-3])
+def test_optimizers_refuse_a_non_finite_or_non_positive_lr(name, lr):
+    cls = type(OPTIMIZERS[name]())
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: lr must be positive and finite, got"):
+        cls(lr=lr)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_refuse_integer_parameters_and_change_nothing(name):
+    opt = OPTIMIZERS[name]()
+    p = np.arange(3)
+    with pytest.raises(TypeError, match=r"params\['w'\] has dtype int64; only floating-point"):
+        opt.step({"w": p}, {"w": np.ones(3, dtype=np.int64)})
+    np.testing.assert_array_equal(p, np.arange(3))
+    assert opt.t == 0 and opt.state == {}
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"eps": math.nan}, "eps must be positive and finite"),
+    ({"weight_decay": math.inf}, "weight_decay must be non-negative and finite"),
+    ({"betas": (0.9, math.nan)}, r"betas\[1\] must be a finite number in \[0, 1\)"),
+    ({"betas": 0.9}, "betas must be two numbers"),
+])
+def test_adam_refuses_bad_hyperparameters(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        Adam(**kwargs)
+
+
+@pytest.mark.parametrize("make", [lambda dt: Dense(2, 3, rng=_rng(), dtype=dt),
+                                  lambda dt: Conv2D(1, 2, 3, rng=_rng(), dtype=dt),
+                                  lambda dt: BatchNorm(3, dtype=dt)])
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, bool, "complex128", "not a dtype"])
+def test_layers_refuse_a_parameter_dtype_that_cannot_learn(make, dtype):
+    with pytest.raises(TypeError, match=r"dtype must be float16, float32 or float64, got"):
+        make(dtype)
