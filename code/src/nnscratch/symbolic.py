@@ -22,6 +22,7 @@ Book, Step 0 "Before you start": how the book checks itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -95,12 +96,22 @@ class _BookLatexPrinter(LatexPrinter):
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
             inner = rf"\left({inner}\right)"
+        elif re.fullmatch(r"[^^]*\^\{.*\}", inner):      # A^{(1)}: the transpose joins the index
+            return inner[:-1] + r"\top}"
         return rf"{inner}^{{\top}}"
 
     def _print_HadamardProduct(self, expr):
+        # SymPy sorts the factors; products and names first, sums (in brackets) last.
+        args = sorted(expr.args, key=lambda a: isinstance(a, sp.MatAdd))
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
                                if isinstance(a, sp.MatAdd) else self._print(a)
-                               for a in expr.args)
+                               for a in args)
+
+    def _print_HadamardPower(self, expr):
+        if expr.exp == 2:                        # A ⊙ A, not a power that reads as A A
+            base = self._print(expr.base)
+            return rf"{base} \odot {base}"
+        return super()._print_HadamardPower(expr)
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
