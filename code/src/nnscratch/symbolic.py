@@ -165,7 +165,12 @@ def _require_sympy(value, what: str):
 
 def _bind(display, where: dict | None):
     """``display`` with the symbols of ``where`` replaced by their values, evaluated."""
-    expr = display.xreplace(where) if where else display
+    expr = display
+    for _ in range(10):                 # names may stand for expressions in other names
+        bound = expr.xreplace(where) if where else expr
+        if bound == expr:
+            break
+        expr = bound
     expr = expr.doit()
     if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
         expr = expr.as_explicit()
@@ -211,7 +216,7 @@ class Verified:
     rhs: sp.Basic     # the verified formula
     how: str          # what verified it
     relation: str = "="
-    label: str | None = None
+    label: str | tuple[str, ...] | None = None
 
     def latex(self) -> str:
         """The equation as LaTeX, without delimiters."""
@@ -253,8 +258,9 @@ def verify_equal(derived, claimed, name: str, *, lhs=None, rhs=None, where: dict
         Binds the display symbols to the expressions that were compared.
     relation : str
         LaTeX between the two sides: ``"="``, or ``r"\leftarrow"`` for an update rule.
-    label : str, optional
-        Name of the equation, for ``{glue:math}`` and references in the text.
+    label : str or tuple of str, optional
+        Name of the displayed equation of the text that this check verifies (several names
+        when one check covers several displays), for ``{glue:math}`` and references.
     """
     _assert_same_shape(derived, claimed, name)
     if not _is_zero(derived - claimed):
@@ -404,7 +410,10 @@ class Checklist:
     @property
     def labels(self) -> list[str]:
         """The labels of the labelled checks, in order (each names an equation of the text)."""
-        return [v.label for v in self.items if v.label]
+        out = []
+        for v in self.items:
+            out += [v.label] if isinstance(v.label, str) else list(v.label or ())
+        return out
 
     def _repr_markdown_(self) -> str:
         rows = "\n".join(f"| {i} | {v.name} | {v.how} |" for i, v in enumerate(self.items, 1))
