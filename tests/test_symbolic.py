@@ -132,3 +132,13 @@ def test_checklist_collects_labels():
     checks.derivative(x * w + b, w, x, "dz/dw", lhs=symbolic.d("z", "w"), label="eq-dz")
     checks.equal(x, x, "x")
     assert checks.labels == ["eq-dz"]
+
+
+def test_display_names_may_stand_for_expressions_in_other_names():
+    mu, g, b_prev, b_t, theta, eta = sp.symbols("mu g b_{t-1} b_t theta eta", real=True)
+    v = symbolic.verify_equal(theta - eta * (mu * b_prev + g), theta - eta * (mu * b_prev + g),
+                              "momentum", rhs=theta - eta * b_t, where={b_t: mu * b_prev + g})
+    assert "b_{t}" in v.latex()
+    with pytest.raises(AssertionError, match="not the formula"):
+        symbolic.verify_equal(theta - eta * g, theta - eta * g, "gd", rhs=theta - eta * b_t,
+                              where={b_t: mu * b_prev + g})

@@ -4,8 +4,9 @@ Three kinds of check, each raising ``AssertionError`` when it fails (so a wrong 
 the book's build) and returning a :class:`Verified` that renders the verified equation in a
 notebook. The equation is typeset from the SymPy expressions that were compared, or from a
 display form (``X.T * G`` with ``MatrixSymbol`` s) that is itself checked equal to them; a
-hand-typed LaTeX string is refused. A page shows a verified equation in its text with
-``glue("name", verified)`` and ``{glue:math}`name``:
+hand-typed LaTeX string is refused. A check's ``label`` names the displayed equation of the
+text that it verifies (``$$ ... $$ (label)``); tests/test_prose.py fails on a displayed
+derivative or update rule that no check names. The three checks:
 
 - :func:`verify_equal`: two symbolic expressions are identical;
 - :func:`verify_derivative`: SymPy's derivative of an expression equals the hand formula;
@@ -22,14 +23,13 @@ Book, Step 0 "Before you start": how the book checks itself.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+
+from ._typeset import latex
 
 
 def _clearly_nonzero(expr) -> bool:
@@ -68,90 +68,6 @@ def _is_zero(expr) -> bool:
         return True
     # simplify is a heuristic; rewriting piecewise-free expressions in exp catches hyperbolic forms.
     return sp.simplify(expr.rewrite(sp.exp)) == 0
-
-
-class _BookLatexPrinter(LatexPrinter):
-    r"""SymPy's LaTeX printer with the book's notation (see the notation page).
-
-    ``A^\top`` for a transpose, ``\odot`` for the elementwise product, ``\mathbf 1`` for a
-    matrix of ones, ``\frac{\partial L}{\partial W}`` for a derivative of a named quantity, and
-    sums printed in the order they were written (``1 - A``, not ``-A + 1``).
-    """
-
-    def __init__(self, settings=None):
-        super().__init__({"order": "none", **(settings or {})})
-
-    def _print_Symbol(self, expr, style="plain"):
-        # A name already written in LaTeX (r"\nabla_w L", r"\sigma'(z)") is printed as given.
-        if "\\" in expr.name or "'" in expr.name:
-            return expr.name
-        return super()._print_Symbol(expr, style=style)
-
-    def _as_ordered_terms(self, expr, order=None):
-        # Sums as written, but subtracted terms last: "2 sigma(2z) - 1", "w + eta x".
-        terms = list(expr.args) if isinstance(expr, sp.Add) else super()._as_ordered_terms(expr, order)
-        return sorted(terms, key=_could_extract_minus_sign)
-
-    def _print_Transpose(self, expr):
-        inner = self._print(expr.arg)
-        if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
-            inner = rf"\left({inner}\right)"
-        elif re.fullmatch(r"[^^]*\^\{.*\}", inner):      # A^{(1)}: the transpose joins the index
-            return inner[:-1] + r"\top}"
-        return rf"{inner}^{{\top}}"
-
-    def _print_HadamardProduct(self, expr):
-        # SymPy sorts the factors; products and names first, sums (in brackets) last.
-        args = sorted(expr.args, key=lambda a: isinstance(a, sp.MatAdd))
-        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
-                               if isinstance(a, sp.MatAdd) else self._print(a)
-                               for a in args)
-
-    def _print_HadamardPower(self, expr):
-        if expr.exp == 2:                        # A ⊙ A, not a power that reads as A A
-            base = self._print(expr.base)
-            return rf"{base} \odot {base}"
-        return super()._print_HadamardPower(expr)
-
-    def _print_OneMatrix(self, expr):
-        rows, cols = expr.shape
-        return r"\mathbf{1}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{1}"
-
-    def _print_MatAdd(self, expr):
-        # Terms without a leading minus first, in the order given: "1 - A", not "-A + 1".
-        terms = sorted(expr.args, key=lambda t: (_could_extract_minus_sign(t),
-                                                 not isinstance(t, (sp.MatrixSymbol, sp.OneMatrix))))
-        out = self._print(terms[0])
-        for t in terms[1:]:
-            if _could_extract_minus_sign(t):
-                out += " - " + self._print(-t)
-            else:
-                out += " + " + self._print(t)
-        return out
-
-    def _print_Derivative(self, expr):
-        f = self._print(expr.expr)
-        if len(f) > 12 and not isinstance(expr.expr, (sp.Symbol, sp.MatrixSymbol)):
-            return super()._print_Derivative(expr)
-        n = sum(count for _, count in expr.variable_count)
-        den = " ".join(rf"\partial {self._print(v)}" + (f"^{{{c}}}" if c > 1 else "")
-                       for v, c in expr.variable_count)
-        num = rf"\partial^{{{n}}} {f}" if n > 1 else rf"\partial {f}"
-        return rf"\frac{{{num}}}{{{den}}}"
-
-
-def _could_extract_minus_sign(term) -> bool:
-    if isinstance(term, sp.MatMul):
-        return term.args[0].could_extract_minus_sign() if term.args[0].is_number else False
-    try:
-        return bool(term.could_extract_minus_sign())
-    except AttributeError:
-        return False
-
-
-def latex(expr) -> str:
-    """LaTeX of a SymPy expression in the book's notation (the printer the checks use)."""
-    return _BookLatexPrinter().doprint(expr)
 
 
 def _require_sympy(value, what: str):
@@ -255,7 +171,10 @@ def verify_equal(derived, claimed, name: str, *, lhs=None, rhs=None, where: dict
         ``MatrixSymbol`` s (``X.T * G``) instead of explicit matrices. It is checked: with the
         symbols of ``where`` replaced by their values it must equal ``claimed``.
     where : dict, optional
-        Binds the display symbols to the expressions that were compared.
+        Binds the display symbols to the expressions they stand for; a bound expression may
+        use other bound names (``b_t`` for ``mu b_{t-1} + g_t``). A display that is a bare name
+        bound to the whole checked expression shows that name: the way to show a result too
+        long to print, such as SymPy's gradient of a whole network.
     relation : str
         LaTeX between the two sides: ``"="``, or ``r"\leftarrow"`` for an update rule.
     label : str or tuple of str, optional
