@@ -123,3 +123,19 @@ def test_animation_html_plays_offline(rng):
         plots.animation_html(anim, alt=" ")
     assert html.count("data:image/png;base64") == 2  # both frames embedded in the page
     assert "http://" not in html and "https://" not in html
+
+
+def test_graph_draws_every_node_and_edge():
+    nodes = {"x": (0, 0, "$x$"), "z": (2, 0, "$z$"), "L": (4, 0, "$L$")}
+    ax = plots.plot_graph(nodes, [("x", "z", "(N, D)"), ("z", "L", "")],
+                          backward=[("L", "z", "$dz$")])
+    texts = [t.get_text() for t in ax.texts]
+    assert {"$x$", "$z$", "$L$", "(N, D)", "$dz$"} <= set(texts)
+    arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation"]
+    assert len(arrows) == 3 and not ax.axison
+    plt.close("all")
+
+
+def test_graph_names_an_unknown_node():
+    with pytest.raises(KeyError, match="node 'y'"):
+        plots.plot_graph({"x": (0, 0, "x")}, [("x", "y", "")])

@@ -82,3 +82,63 @@ def test_symbolic_sigmoid_knows_its_derivative_and_evaluates():
     f = sp.lambdify([z], s.diff(z), modules="numpy")
     v = np.array([-800.0, 0.0, 3.0])
     np.testing.assert_allclose(f(v), [0.0, 0.25, np.exp(-3) / (1 + np.exp(-3)) ** 2], atol=1e-300)
+
+
+# --- the displayed equation is the verified one ---------------------------------------------
+
+N_, D_, H_ = 2, 3, 2
+Xm = sp.Matrix(N_, D_, sp.symbols("x0:6", real=True))
+Gm = sp.Matrix(N_, H_, sp.symbols("g0:4", real=True))
+Xs, Gs = sp.MatrixSymbol("X", N_, D_), sp.MatrixSymbol("G", N_, H_)
+
+
+def test_display_form_is_checked_and_typeset_from_sympy():
+    v = symbolic.verify_equal(Xm.T * Gm, Xm.T * Gm, "dW", lhs=symbolic.d("L", "W"),
+                              rhs=Xs.T * Gs, where={Xs: Xm, Gs: Gm}, label="eq-dw")
+    assert v.latex() == r"\frac{\partial L}{\partial W} = X^{\top} G"
+    assert v.label == "eq-dw" and v._repr_latex_().startswith("$$")
+
+
+def test_a_display_form_that_differs_from_the_checked_formula_fails():
+    with pytest.raises(AssertionError, match="shapes differ"):
+        symbolic.verify_equal(Xm.T * Gm, Xm.T * Gm, "dW", rhs=Gs.T * Xs, where={Xs: Xm, Gs: Gm})
+    with pytest.raises(AssertionError, match="displayed right-hand side is not the formula"):
+        symbolic.verify_equal(Xm.T * Gm, Xm.T * Gm, "dW", rhs=2 * Xs.T * Gs,
+                              where={Xs: Xm, Gs: Gm})
+    with pytest.raises(AssertionError, match="displayed left-hand side"):
+        symbolic.verify_equal(x * w, x * w, "xw", lhs=x + w, rhs=w * x)
+
+
+def test_hand_typed_latex_is_refused():
+    with pytest.raises(TypeError, match="SymPy expression"):
+        symbolic.verify_derivative(sig, x, sig * (1 - sig), "sigmoid'", rhs=r"\sigma(1-\sigma)")
+    with pytest.raises(TypeError, match="SymPy expression"):
+        symbolic.verify_equal(x, x, "x", lhs=r"\frac{\partial L}{\partial w}")
+
+
+def test_update_rule_renders_with_an_arrow_and_the_book_notation():
+    eta, y, yhat = sp.symbols(r"eta y \hat{y}", real=True)
+    v = symbolic.verify_equal(w + eta * (y - yhat) * x, w + eta * x * (y - yhat), "perceptron",
+                              lhs=w, relation=r"\leftarrow")
+    assert v.latex().startswith(r"w \leftarrow ")
+    A = sp.MatrixSymbol("A", 2, 2)
+    assert symbolic.latex(sp.HadamardProduct(A, sp.OneMatrix(2, 2) - A)) == (
+        r"A \odot \left(\mathbf{1} - A\right)")
+    assert symbolic.latex(sp.OneMatrix(1, 2) * A) == r"\mathbf{1}^{\top} A"
+
+
+def test_checklist_collects_labels():
+    checks = symbolic.Checklist()
+    checks.derivative(x * w + b, w, x, "dz/dw", lhs=symbolic.d("z", "w"), label="eq-dz")
+    checks.equal(x, x, "x")
+    assert checks.labels == ["eq-dz"]
+
+
+def test_display_names_may_stand_for_expressions_in_other_names():
+    mu, g, b_prev, b_t, theta, eta = sp.symbols("mu g b_{t-1} b_t theta eta", real=True)
+    v = symbolic.verify_equal(theta - eta * (mu * b_prev + g), theta - eta * (mu * b_prev + g),
+                              "momentum", rhs=theta - eta * b_t, where={b_t: mu * b_prev + g})
+    assert "b_{t}" in v.latex()
+    with pytest.raises(AssertionError, match="not the formula"):
+        symbolic.verify_equal(theta - eta * g, theta - eta * g, "gd", rhs=theta - eta * b_t,
+                              where={b_t: mu * b_prev + g})

@@ -336,3 +336,65 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
     ax.set_ylabel("accuracy in the bin")
     ax.legend(loc="upper left")
     return ax
+
+
+def plot_graph(nodes: Mapping[str, tuple[float, float, str]],
+               edges: Sequence[tuple[str, str, str]], *,
+               backward: Sequence[tuple[str, str, str]] = (), ax=None,
+               fontsize: float = 11, backward_color: str = "tab:red"):
+    """Draw a computational graph: labelled nodes, forward arrows, and backward arrows.
+
+    Parameters
+    ----------
+    nodes : mapping of name to (x, y, label)
+        Where each node sits (data coordinates) and its text (mathtext allowed, ``$Z^{(1)}$``).
+    edges : sequence of (source, target, label)
+        Forward arrows, solid, labelled at their middle (for example with a shape).
+    backward : sequence of (source, target, label), optional
+        Backward arrows (gradients), dashed and curved so they do not cover the forward ones.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        With one annotation arrow per edge; the axes are hidden.
+
+    See Also
+    --------
+    Book, Step 2 "From math to code", Step 3 "Deep networks" and Step 5 "Regularization",
+    which draw their networks and the batch-normalization graph with it.
+    """
+    ax = _axes(ax)
+    for name in {n for e in (*edges, *backward) for n in e[:2]} - set(nodes):
+        raise KeyError(f"plot_graph: an edge names node {name!r}, which is not in nodes "
+                       f"({sorted(nodes)})")
+    box = dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="0.3")
+    for name, (x, y, label) in nodes.items():
+        ax.text(x, y, label, ha="center", va="center", fontsize=fontsize, bbox=box, zorder=3,
+                gid=f"node:{name}")
+
+    def arrow(src, dst, label, color, style, rad, offset):
+        (x0, y0, _), (x1, y1, _) = nodes[src], nodes[dst]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color=color, linestyle=style, lw=1.3,
+                                    shrinkA=18, shrinkB=18, connectionstyle=f"arc3,rad={rad}"))
+        if label:
+            along_x = abs(x1 - x0) >= abs(y1 - y0)
+            lx = (x0 + x1) / 2 + (0 if along_x else 1.4 * offset)   # beside a vertical edge
+            ly = (y0 + y1) / 2 + (offset if along_x else 0)
+            ax.text(lx, ly, label, ha="center", va="center",
+                    fontsize=fontsize - 2, color=color, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
+
+    for src, dst, label in edges:
+        arrow(src, dst, label, "0.2", "-", 0.0, 0.0)
+    for src, dst, label in backward:
+        # Curved below a right-to-left chain (and to the side of a vertical edge), labelled
+        # beneath the curve, so backward arrows never cover the forward ones.
+        arrow(src, dst, label, backward_color, "--", -0.3, -0.5)
+    xs = [x for x, _, _ in nodes.values()]
+    ys = [y for _, y, _ in nodes.values()]
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.6)
+    ax.set_axis_off()
+    return ax

@@ -1,7 +1,12 @@
 """SymPy helpers that let a chapter state a hand-derived formula and have it checked.
 
 Three kinds of check, each raising ``AssertionError`` when it fails (so a wrong formula fails
-the book's build) and returning an object that renders the verified equation in a notebook:
+the book's build) and returning a :class:`Verified` that renders the verified equation in a
+notebook. The equation is typeset from the SymPy expressions that were compared, or from a
+display form (``X.T * G`` with ``MatrixSymbol`` s) that is itself checked equal to them; a
+hand-typed LaTeX string is refused. A check's ``label`` names the displayed equation of the
+text that it verifies (``$$ ... $$ (label)``); tests/test_prose.py fails on a displayed
+derivative or update rule that no check names. The three checks:
 
 - :func:`verify_equal`: two symbolic expressions are identical;
 - :func:`verify_derivative`: SymPy's derivative of an expression equals the hand formula;
@@ -23,6 +28,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
+
+from ._typeset import latex
 
 
 def _clearly_nonzero(expr) -> bool:
@@ -63,17 +70,79 @@ def _is_zero(expr) -> bool:
     return sp.simplify(expr.rewrite(sp.exp)) == 0
 
 
+def _require_sympy(value, what: str):
+    if isinstance(value, str):
+        raise TypeError(
+            f"{what} must be a SymPy expression, got the string {value!r}: a verified equation "
+            "is typeset from SymPy objects, so that what is shown is what was checked"
+        )
+    return sp.sympify(value)
+
+
+def _bind(display, where: dict | None):
+    """``display`` with the symbols of ``where`` replaced by their values, evaluated."""
+    expr = display
+    for _ in range(10):                 # names may stand for expressions in other names
+        bound = expr.xreplace(where) if where else expr
+        if bound == expr:
+            break
+        expr = bound
+    expr = expr.doit()
+    if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
+        expr = expr.as_explicit()
+    return expr
+
+
+def _check_display(display, checked, where, name: str, side: str) -> None:
+    """Assert that a hand-chosen display form equals the expression that was checked."""
+    value = _bind(display, where)
+    if isinstance(value, sp.MatrixBase) and value.shape == (1, 1) and not isinstance(
+            checked, sp.MatrixBase):
+        value = value[0, 0]                      # "1ᵀ (p - y)" is a 1 x 1 matrix, a scalar
+    _assert_same_shape(value, checked, f"{name} (displayed {side})")
+    if not _is_zero(value - checked):
+        raise AssertionError(
+            f"{name}: the displayed {side} is not the formula that was checked.\n"
+            f"  displayed: {latex(display)}\n  evaluates to: {sp.sstr(value)}\n"
+            f"  checked:   {sp.sstr(checked)}"
+        )
+
+
+def _assert_same_shape(a, b, name: str) -> None:
+    if isinstance(a, sp.MatrixBase) != isinstance(b, sp.MatrixBase) or (
+        isinstance(a, sp.MatrixBase) and a.shape != b.shape
+    ):
+        raise AssertionError(f"{name}: shapes differ, {getattr(a, 'shape', '()')} "
+                             f"and {getattr(b, 'shape', '()')}")
+
+
 @dataclass
 class Verified:
-    """A formula that passed a check; renders as the equation with a check mark."""
+    r"""A formula that passed a check; renders as the equation with a check mark.
+
+    ``lhs`` and ``rhs`` are SymPy objects: the equation shown is typeset from the expressions
+    that were compared (or from display forms that were themselves checked equal to them), so
+    the page cannot show one formula and check another. ``relation`` is the LaTeX between
+    them (``=``, or ``\leftarrow`` for an update rule); ``label`` names the equation so that the
+    text can display it with ``{glue:math}`` and refer to it.
+    """
 
     name: str
-    lhs: str          # LaTeX of the quantity
-    rhs: str          # LaTeX of the verified formula
+    lhs: sp.Basic     # the quantity (a name, or the derived expression)
+    rhs: sp.Basic     # the verified formula
     how: str          # what verified it
+    relation: str = "="
+    label: str | tuple[str, ...] | None = None
+
+    def latex(self) -> str:
+        """The equation as LaTeX, without delimiters."""
+        return f"{latex(self.lhs)} {self.relation} {latex(self.rhs)}"
 
     def _repr_markdown_(self) -> str:
-        return f"✓ **{self.name}** ({self.how})\n\n$$\n{self.lhs} = {self.rhs}\n$$\n"
+        return f"✓ **{self.name}** ({self.how})\n\n$$\n{self.latex()}\n$$\n"
+
+    def _repr_latex_(self) -> str:
+        return f"$$\n{self.latex()}\n$$"
 
     def __str__(self) -> str:
         return f"verified ({self.how}): {self.name}"
@@ -81,13 +150,9 @@ class Verified:
     __repr__ = __str__
 
 
-def _latex(x) -> str:
-    return x if isinstance(x, str) else sp.latex(x)
-
-
-def verify_equal(derived, claimed, name: str, *, lhs: str | None = None,
-                 rhs: str | None = None) -> Verified:
-    """Assert that two SymPy expressions (or matrices) are identical.
+def verify_equal(derived, claimed, name: str, *, lhs=None, rhs=None, where: dict | None = None,
+                 relation: str = "=", label: str | None = None) -> Verified:
+    r"""Assert that two SymPy expressions (or matrices) are identical.
 
     Parameters
     ----------
@@ -97,48 +162,96 @@ def verify_equal(derived, claimed, name: str, *, lhs: str | None = None,
         The formula the text states.
     name : str
         Short description shown with the verdict.
-    lhs : str, optional
-        LaTeX of the quantity (defaults to the LaTeX of ``derived``).
-    rhs : str, optional
-        LaTeX of the formula as the text writes it (defaults to the LaTeX of ``claimed``).
+    lhs : sympy expression, optional
+        The quantity as displayed (default: ``derived``). A name (a symbol such as
+        ``Symbol("b_5")``, or :func:`d` ``("L", "W")``) is shown as given; anything else is a
+        formula and is checked equal to ``derived``, like ``rhs``.
+    rhs : sympy expression, optional
+        The formula as displayed (default: ``claimed``), typically written with
+        ``MatrixSymbol`` s (``X.T * G``) instead of explicit matrices. It is checked: with the
+        symbols of ``where`` replaced by their values it must equal ``claimed``.
+    where : dict, optional
+        Binds the display symbols to the expressions they stand for; a bound expression may
+        use other bound names (``b_t`` for ``mu b_{t-1} + g_t``). A display that is a bare name
+        bound to the whole checked expression shows that name: the way to show a result too
+        long to print, such as SymPy's gradient of a whole network.
+    relation : str
+        LaTeX between the two sides: ``"="``, or ``r"\leftarrow"`` for an update rule.
+    label : str or tuple of str, optional
+        Name of the displayed equation of the text that this check verifies (several names
+        when one check covers several displays), for ``{glue:math}`` and references.
     """
-    if isinstance(derived, sp.MatrixBase) != isinstance(claimed, sp.MatrixBase) or (
-        isinstance(derived, sp.MatrixBase) and derived.shape != claimed.shape
-    ):
-        raise AssertionError(f"{name}: shapes differ, {getattr(derived, 'shape', '()')} "
-                             f"and {getattr(claimed, 'shape', '()')}")
+    _assert_same_shape(derived, claimed, name)
     if not _is_zero(derived - claimed):
         raise AssertionError(
             f"{name}: the stated formula is wrong.\n  SymPy: {sp.sstr(sp.simplify(derived))}\n"
             f"  text:  {sp.sstr(claimed)}"
         )
-    return Verified(name, _latex(lhs if lhs is not None else derived),
-                    _latex(rhs if rhs is not None else claimed), "SymPy: identical")
+    shown_rhs = claimed
+    if rhs is not None:
+        shown_rhs = _require_sympy(rhs, "rhs")
+        _check_display(shown_rhs, claimed, where, name, "right-hand side")
+    shown_lhs = derived
+    if lhs is not None:
+        shown_lhs = _require_sympy(lhs, "lhs")
+        if not _is_name(shown_lhs):    # a formula, not a name: it is checked too
+            _check_display(shown_lhs, derived, where, name, "left-hand side")
+    return Verified(name, shown_lhs, shown_rhs, "SymPy: identical", relation, label)
 
 
-def verify_derivative(f, wrt, claimed, name: str, *, lhs: str | None = None,
-                      rhs: str | None = None) -> Verified:
+def _is_name(expr) -> bool:
+    """True for an expression that only names a quantity: a symbol, a matrix symbol, an
+    undefined function applied to names, or the derivative of a name with respect to names."""
+    from sympy.core.function import AppliedUndef
+
+    if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Indexed)):
+        return True
+    if isinstance(expr, sp.MatrixBase):
+        return all(_is_name(e) for e in expr)
+    if isinstance(expr, AppliedUndef):
+        return all(_is_name(a) for a in expr.args)
+    if isinstance(expr, sp.Derivative):
+        return _is_name(expr.expr) and all(_is_name(v) for v in expr.variables)
+    return False
+
+
+def d(of: str | sp.Basic, *wrt: str | sp.Basic) -> sp.Derivative:
+    r"""The name :math:`\partial\,\text{of} / \partial\,\text{wrt}` of a derivative, for display.
+
+    ``d("L", "W_1")`` renders as ``\frac{\partial L}{\partial W_{1}}``. It names what
+    :func:`verify_derivative` computes; it is not itself evaluated.
+    """
+    as_symbol = lambda x: sp.Symbol(x) if isinstance(x, str) else x
+    return sp.Derivative(as_symbol(of), *map(as_symbol, wrt))
+
+
+def verify_derivative(f, wrt, claimed, name: str, *, lhs=None, rhs=None,
+                      where: dict | None = None, relation: str = "=",
+                      label: str | None = None) -> Verified:
     """Assert that :math:`\\partial f / \\partial\\, \\text{wrt}` equals ``claimed``.
 
     ``wrt`` may be a symbol or a Matrix of symbols; for a scalar ``f`` and a Matrix ``wrt``
     the derivative is the Matrix of partial derivatives, of ``wrt``'s shape (the gradient
-    laid out like the variable, as the book does).
+    laid out like the variable, as the book does). ``lhs`` names the derivative (default:
+    ``Derivative(f, wrt)``, best replaced by a short name such as ``d("L", "W")``); ``rhs``,
+    ``where``, ``relation`` and ``label`` are as in :func:`verify_equal`.
     """
     if isinstance(wrt, sp.MatrixBase):
         derived = wrt.applyfunc(lambda s: sp.diff(f, s))
     else:
         derived = sp.diff(f, wrt)
-    default_lhs = rf"\frac{{\partial {sp.latex(f) if not isinstance(f, sp.MatrixBase) else 'f'}}}" \
-                  rf"{{\partial {sp.latex(wrt)}}}"
-    v = verify_equal(derived, claimed, name, lhs=lhs if lhs is not None else default_lhs, rhs=rhs)
+    if lhs is None:
+        lhs = sp.Derivative(f, wrt) if not isinstance(wrt, sp.MatrixBase) else d("f", "w")
+    v = verify_equal(derived, claimed, name, lhs=lhs, rhs=rhs, where=where, relation=relation,
+                     label=label)
     v.how = "SymPy: derivative matches"
     return v
 
 
 def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np.ndarray], *,
                    rng: np.random.Generator, name: str, n_points: int = 5,
-                   rtol: float = 1e-9, atol: float = 1e-12, lhs: str | None = None,
-                   rhs: str | None = None,
+                   rtol: float = 1e-9, atol: float = 1e-12, lhs=None, rhs=None,
+                   where: dict | None = None, label: str | None = None,
                    sample: Callable[[np.random.Generator, int], np.ndarray] | None = None) -> Verified:
     """Assert that a symbolic expression and the package agree at random points.
 
@@ -154,9 +267,18 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
         Draws the points (standard normal, unless ``sample`` says otherwise).
     sample : callable, optional
         ``sample(rng, k)`` returns ``k`` values for one point (for domains such as labels).
-    lhs, rhs : str, optional
-        LaTeX shown for the quantity and the formula (default: the LaTeX of ``expr``).
+    lhs : sympy expression, optional
+        Names what the package computed (default: ``Symbol("nnscratch")``).
+    rhs, where, label : optional
+        The formula as displayed, checked equal to ``expr`` (default: ``expr``), as in
+        :func:`verify_equal`.
     """
+    shown_rhs = expr
+    if rhs is not None:
+        shown_rhs = _require_sympy(rhs, "rhs")
+        _check_display(shown_rhs, expr, where, name, "right-hand side")
+    shown_lhs = (_require_sympy(lhs, "lhs") if lhs is not None
+                 else sp.Symbol(r"\texttt{nnscratch}"))
     f = sp.lambdify(list(symbols), expr, modules="numpy")
     worst = 0.0
     for _ in range(n_points):
@@ -174,9 +296,9 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
             )
         scale = np.maximum(np.abs(expected), 1.0)
         worst = max(worst, float(np.max(np.abs(got - expected) / scale)))
-    return Verified(name, _latex(lhs) if lhs is not None else _latex(expr),
-                    _latex(rhs) if rhs is not None else _latex(expr),
-                    f"package = SymPy at {n_points} random points, max error {worst:.1e}")
+    return Verified(name, shown_lhs, shown_rhs,
+                    f"package = SymPy at {n_points} random points, max error {worst:.1e}",
+                    label=label)
 
 
 class Checklist:
@@ -203,6 +325,14 @@ class Checklist:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the labelled checks, in order (each names an equation of the text)."""
+        out = []
+        for v in self.items:
+            out += [v.label] if isinstance(v.label, str) else list(v.label or ())
+        return out
 
     def _repr_markdown_(self) -> str:
         rows = "\n".join(f"| {i} | {v.name} | {v.how} |" for i, v in enumerate(self.items, 1))
