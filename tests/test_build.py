@@ -221,12 +221,22 @@ def test_toc_check_of_a_built_book(tmp_path, capsys):
     assert toc.main(["--root", str(tmp_path), "--built", str(html_dir)]) == 0
 
 
-def test_the_execution_rule_is_one_thread_per_chapter_one_chapter_per_core():
+def test_the_execution_rule_is_one_thread_per_chapter_one_chapter_per_core(monkeypatch):
+    monkeypatch.delenv("NNBOOK_JOBS", raising=False)
     env = chapter_env({"PATH": "/bin", "OPENBLAS_NUM_THREADS": "8"})
     assert env["PATH"] == "/bin"
     assert all(env[name] == str(THREADS_PER_CHAPTER) for name in THREAD_VARIABLES)
     assert parallel_jobs(15, cores=2) == 2 and parallel_jobs(1, cores=2) == 1
     assert parallel_jobs(0, cores=4) == 1
+
+
+def test_the_number_of_parallel_chapters_can_be_chosen(monkeypatch):
+    monkeypatch.setenv("NNBOOK_JOBS", "1")
+    assert parallel_jobs(15, cores=2) == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("NNBOOK_JOBS", bad)
+        with pytest.raises(ValueError, match=f"NNBOOK_JOBS must be a whole number.*{bad!r}"):
+            parallel_jobs(15)
 
 
 def test_no_page_sets_its_own_thread_limit():

@@ -37,7 +37,17 @@ def chapter_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+#: Set to a whole number to run that many chapters at once instead of one per core (for
+#: example ``NNBOOK_JOBS=1`` to time the book executed serially, or on a machine short of memory).
+JOBS_VARIABLE = "NNBOOK_JOBS"
+
+
 def parallel_jobs(n_chapters: int, cores: int | None = None) -> int:
-    """How many chapters run at once: one per core, never more than there are chapters."""
+    """How many chapters run at once: one per core (or ``$NNBOOK_JOBS``), never more than there are chapters."""
+    wanted = os.environ.get(JOBS_VARIABLE, "").strip()
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise ValueError(f"{JOBS_VARIABLE} must be a whole number of chapters at once (1 or more), got {wanted!r}")
+        cores = int(wanted)
     cores = cores or os.cpu_count() or 1
     return max(1, min(cores, n_chapters))
