@@ -142,3 +142,12 @@ def test_display_names_may_stand_for_expressions_in_other_names():
     with pytest.raises(AssertionError, match="not the formula"):
         symbolic.verify_equal(theta - eta * g, theta - eta * g, "gd", rhs=theta - eta * b_t,
                               where={b_t: mu * b_prev + g})
+
+
+def test_names_with_markdown_characters_show_as_written():
+    x = sp.Symbol("x")
+    checks = symbolic.Checklist()
+    v = checks.equal(2 * x, x + x, "step at η* with a_b | c")
+    md = v._repr_markdown_()
+    assert r"η\* with a\_b \| c" in md          # no stray emphasis, no broken table cell
+    assert r"η\* with a\_b \| c" in checks._repr_markdown_()

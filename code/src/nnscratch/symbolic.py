@@ -23,6 +23,8 @@ Book, Step 0 "Before you start": how the book checks itself.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -139,7 +141,7 @@ class Verified:
         return f"{latex(self.lhs)} {self.relation} {latex(self.rhs)}"
 
     def _repr_markdown_(self) -> str:
-        return f"✓ **{self.name}** ({self.how})\n\n$$\n{self.latex()}\n$$\n"
+        return f"✓ **{_markdown_text(self.name)}** ({_markdown_text(self.how)})\n\n$$\n{self.latex()}\n$$\n"
 
     def _repr_latex_(self) -> str:
         return f"$$\n{self.latex()}\n$$"
@@ -335,8 +337,18 @@ class Checklist:
         return out
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| {i} | {v.name} | {v.how} |" for i, v in enumerate(self.items, 1))
+        rows = "\n".join(f"| {i} | {_markdown_text(v.name)} | {_markdown_text(v.how)} |"
+                         for i, v in enumerate(self.items, 1))
         return f"| # | formula | verified by |\n|---|---|---|\n{rows}\n"
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` with Markdown's markup characters escaped, so that it shows as written.
+
+    A check's name may hold ``*`` (η*), ``_`` or ``|``; unescaped they would start emphasis
+    or end a table cell in the rendered output.
+    """
+    return re.sub(r"([\\`*_{}\[\]<>|$#])", r"\\\1", text)
 
 
 class sigmoid(sp.Function):
