@@ -188,13 +188,16 @@ def resolve_reexport(app: Sphinx, env, node, contnode):
 
 
 def theme_defaults(app: Sphinx, config) -> None:
-    """Name the colour mode the theme uses anyway.
+    """Theme settings that jupyter-book leaves to defaults that misbehave.
 
     jupyter-book leaves pydata-sphinx-theme's ``default_mode`` (an ``html_context`` value)
     empty, and the theme's script then logs "Got invalid theme mode" on every page before
-    falling back to "auto".
+    falling back to "auto": name the mode it uses anyway.
     """
     config.html_context.setdefault("default_mode", "auto")
+    # pydata-sphinx-theme 0.17 puts a search field in a full-width top bar unless
+    # navbar_persistent is set; sphinx-book-theme already has one in its sidebar.
+    config.html_theme_options.setdefault("navbar_persistent", [])
 
 
 def drop_thebe(app: Sphinx, pagename: str, templatename, context, doctree) -> None:

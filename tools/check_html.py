@@ -16,6 +16,7 @@ downloads nothing), with every request that leaves that server blocked, and chec
 - every image loads (``naturalWidth > 0``) and has alt text that says something (not empty
   and not just its file name, which is what Sphinx writes when a figure has none);
 - every link to a file of the book points to a file that exists;
+- one search field is visible (no second one in a top bar);
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source.
 
@@ -78,7 +79,11 @@ async () => {
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const downloads = [...document.querySelectorAll('a.dropdown-item[href*="_sources/"]')]
       .map(a => a.href);
-  return {hasMath, mjx, texErrors, raw, images, links, downloads, title: document.title};
+  // Search fields a reader can see (the theme once added a second one in a top bar).
+  const searchFields = [...document.querySelectorAll('.search-button-field')]
+      .filter(e => e.offsetParent !== null).length;
+  return {hasMath, mjx, texErrors, raw, images, links, downloads, title: document.title,
+          searchFields};
 }
 """
 
@@ -204,6 +209,8 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
         path = server.local_path(url)
         if path is not None and not path.exists():
             problems.append(f"broken link: {url}")
+    if report["searchFields"] != 1:
+        problems.append(f"{report['searchFields']} search fields visible at 1280 px (one expected)")
     problems += check_downloads(page, server, report)
     stats = f"{report['mjx']} formulas typeset, {len(report['images'])} images"
     if report["downloads"]:
