@@ -266,6 +266,9 @@ class BuildState:
     commit: str
     shared: str | None = None  # the part of every fingerprint that is not the page's own
     fingerprints: dict[str, str] = field(default_factory=dict)
+    options: dict[str, PageOptions] = field(default_factory=dict)  # each page's front matter
+    notebooks: dict = field(default_factory=dict)                  # each chapter, as myst-nb reads it
+    facts: dict[str, str] | None = None  # what the report page shows; None when the record changed
     executed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -282,6 +285,14 @@ def _notebook_docs(app: Sphinx, docnames) -> list[str]:
     return [d for d in docnames if is_notebook(Path(app.env.doc2path(d)))]
 
 
+def _options(app: Sphinx, docname: str) -> PageOptions:
+    """A page's ``nnbook:`` front matter, read once per build."""
+    state = _state(app)
+    if docname not in state.options:
+        state.options[docname] = page_options(Path(app.env.doc2path(docname)))
+    return state.options[docname]
+
+
 def fingerprint(app: Sphinx, docname: str) -> str:
     """The fingerprint of a chapter now (computed once per build)."""
     state = _state(app)
@@ -292,7 +303,7 @@ def fingerprint(app: Sphinx, docname: str) -> str:
                 (hash_paths(root, list(app.config.nnbook_dependencies)) + environment_fingerprint()).encode()
             ).hexdigest()
         path = Path(app.env.doc2path(docname))
-        options = page_options(path)
+        options = _options(app, docname)
         digest = hashlib.sha256()
         digest.update(state.shared.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -303,13 +314,17 @@ def fingerprint(app: Sphinx, docname: str) -> str:
 
 
 def _read_notebook(app: Sphinx, docname: str):
-    """The notebook exactly as myst-nb reads it, so that jupyter-cache's hashes agree."""
+    """The notebook exactly as myst-nb reads it, so that jupyter-cache's hashes agree (read once
+    per build; nothing here modifies it)."""
     from myst_nb.core.read import create_nb_reader
 
-    path = app.env.doc2path(docname)
-    text = Path(path).read_text(encoding="utf-8")
-    reader = create_nb_reader(str(path), app.env.myst_config, app.env.mystnb_config, text)
-    return reader.read(text)
+    notebooks = _state(app).notebooks
+    if docname not in notebooks:
+        path = app.env.doc2path(docname)
+        text = Path(path).read_text(encoding="utf-8")
+        reader = create_nb_reader(str(path), app.env.myst_config, app.env.mystnb_config, text)
+        notebooks[docname] = reader.read(text)
+    return notebooks[docname]
 
 
 def _cache(app: Sphinx):
@@ -347,7 +362,7 @@ def _store(app: Sphinx, cache, docname: str, notebook_json: str, seconds: float)
 
 
 def _budget(app: Sphinx, docname: str) -> tuple[float, str]:
-    options = page_options(Path(app.env.doc2path(docname)))
+    options = _options(app, docname)
     if options.budget is not None:
         return options.budget, options.budget_reason
     return float(app.config.nnbook_budget), ""
@@ -382,8 +397,6 @@ def remember_fingerprint(app: Sphinx, doctree) -> None:
     """
     docname = app.env.docname
     if docname in _state(app).fingerprints and docname not in _state(app).failed:
-        if not hasattr(app.env, "nnbook_read"):
-            app.env.nnbook_read = {}
         app.env.nnbook_read[docname] = _state(app).fingerprints[docname]
 
 
@@ -408,6 +421,7 @@ def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, cou
         "threads": THREADS_PER_CHAPTER,
     }
     state.executed.append(doc)
+    state.facts = None
     save_record(state.record_path, state.record)
     logger.info(f"nnbook: {counter} {doc} executed in {result['seconds']:.1f} s")
 
@@ -454,6 +468,7 @@ def _run_pool(app: Sphinx, cache, stale: list[str]) -> None:
         "wall_seconds": round(wall, 1), "commit": state.commit,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    state.facts = None
     save_record(state.record_path, state.record)
     logger.info(f"nnbook: executed {len(state.executed)} chapters in {wall:.1f} s of wall time")
 
@@ -471,8 +486,6 @@ def _report_key(app: Sphinx) -> str:
 
 def outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
     """``env-get-outdated``: chapters whose dependencies changed since their outputs were read."""
-    if not hasattr(env, "nnbook_read"):
-        env.nnbook_read = {}
     extra = []
     try:
         for doc in _notebook_docs(app, sorted(env.found_docs)):
@@ -489,14 +502,19 @@ def outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
     return extra
 
 
+def init_env(app: Sphinx) -> None:
+    """``builder-inited``: the environment (new or loaded) has a map of what each chapter was read with."""
+    if not hasattr(app.env, "nnbook_read"):
+        app.env.nnbook_read = {}
+
+
 def purge(app: Sphinx, env, docname: str) -> None:
-    getattr(env, "nnbook_read", {}).pop(docname, None)
+    env.nnbook_read.pop(docname, None)
 
 
 def merge(app: Sphinx, env, docnames, other) -> None:
-    env.nnbook_read = getattr(env, "nnbook_read", {})
     for doc in docnames:
-        if doc in getattr(other, "nnbook_read", {}):
+        if doc in other.nnbook_read:
             env.nnbook_read[doc] = other.nnbook_read[doc]
 
 
@@ -551,6 +569,14 @@ def print_table(app: Sphinx, exception) -> None:
 
 
 def _facts(app: Sphinx) -> dict[str, str]:
+    """What the report page shows, computed once per build (the page has a role per fact)."""
+    state = _state(app)
+    if state.facts is None:
+        state.facts = _compute_facts(app)
+    return state.facts
+
+
+def _compute_facts(app: Sphinx) -> dict[str, str]:
     import nnscratch
 
     state = _state(app)
@@ -649,6 +675,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("nnbook_report_page", "book/build", "env")
     app.add_config_value("nnbook_time_hints", {}, "")
     app.connect("config-inited", check_config)
+    app.connect("builder-inited", init_env)
     app.connect("env-get-outdated", outdated)
     app.connect("env-before-read-docs", execute_stale)
     app.connect("doctree-read", remember_fingerprint)
