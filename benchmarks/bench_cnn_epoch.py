@@ -14,7 +14,7 @@ thread count (NumPy's BLAS: one per core; PyTorch: its intra-op threads), and th
 taken between their faster settings. PyTorch is optional: without it only nnscratch is timed.
 Usage, from the repository root::
 
-    NNSCRATCH_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/bench_cnn_epoch.py
+    NNSCRATCH_DATA=/work/shared/data .venv/bin/python benchmarks/bench_cnn_epoch.py
     .venv/bin/python benchmarks/bench_cnn_epoch.py --batches 200 --profile
     .venv/bin/python benchmarks/bench_cnn_epoch.py --threads 1
 

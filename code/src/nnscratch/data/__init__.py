@@ -1,6 +1,12 @@
-"""Datasets: seeded synthetic 2-D sets and (in :mod:`nnscratch.data.mnist`) MNIST."""
+"""Datasets: seeded synthetic 2-D sets, MNIST and Tiny Shakespeare.
+
+Every downloaded data set is found, fetched and verified by one mechanism,
+:mod:`nnscratch.data.store` (environment variable ``NNSCRATCH_DATA``: a folder with one
+sub-folder per data set).
+"""
 
 from .mnist import MNIST, load_mnist
+from .tinyshakespeare import CharVocab, TinyShakespeare, load_tinyshakespeare
 from .synthetic import (
     make_blobs,
     make_circles,
@@ -14,6 +20,9 @@ from .synthetic import (
 __all__ = [
     "MNIST",
     "load_mnist",
+    "CharVocab",
+    "TinyShakespeare",
+    "load_tinyshakespeare",
     "make_blobs",
     "make_circles",
     "make_moons",
