@@ -14,7 +14,7 @@ from nnscratch.progress import format_epoch
 from nnscratch.schedules import StepLR
 from nnscratch.train import EarlyStopping, History, evaluate, fit
 
-LINE = re.compile(r"^epoch +\d+/\d+(  [a-z_]+ -?\d+\.\d{4})+(  lr [0-9.e-]+)?  \(\d+\.\d s\)$")
+LINE = re.compile(r"^epoch +\d+/\d+(  [a-z_]+ -?\d+\.\d{4}(/-?\d+\.\d{4})?)+(  lr [0-9.e-]+)?  \d+\.\d s$")
 
 
 def _model(seed, dtype=np.float64, width=16, n_in=2, n_out=3):
@@ -134,11 +134,12 @@ def test_progress_lines_format(capsys):
     opt = SGD(0.1)
     fit(_model(0), losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=10,
         val_data=(Xv, yv), schedule=StepLR(opt, 5), progress="lines", log_every=3)
-    lines = capsys.readouterr().out.strip().splitlines()
+    legend, *lines = capsys.readouterr().out.strip().splitlines()
+    assert legend == "(a/b: a on the training set, b on the validation set)"
     assert [line.split()[1] for line in lines] == [" 3/10".strip(), "6/10", "9/10", "10/10"]
     assert all(LINE.match(line) for line in lines), lines
     assert lines[0].startswith("epoch  3/10  loss ")
-    assert "val_acc" in lines[0] and "lr 0.1" in lines[0]
+    assert re.search(r"acc \d\.\d{4}/\d\.\d{4}", lines[0]) and "lr 0.1" in lines[0]
 
 
 def test_progress_auto_is_lines_when_not_a_terminal_and_false_is_silent(capsys):
@@ -163,7 +164,12 @@ def test_progress_bar_goes_to_stderr(capsys):
 
 def test_format_epoch():
     line = format_epoch(3, 10, {"loss": 0.23451, "acc": 0.93121, "val_loss": 0.25012, "val_acc": 0.929}, 2.14)
-    assert line == "epoch  3/10  loss 0.2345  acc 0.9312  val_loss 0.2501  val_acc 0.9290  (2.1 s)"
+    assert line == "epoch  3/10  loss 0.2345/0.2501  acc 0.9312/0.9290  2.1 s"
+    line = format_epoch(15, 15, {"loss": 0.0052, "acc": 0.99921, "val_loss": 0.065,
+                                 "val_acc": 0.982, "lr": 1.0856e-05}, 12.61)
+    assert line == "epoch 15/15  loss 0.0052/0.0650  acc 0.9992/0.9820  lr 1.1e-05  12.6 s"
+    assert len(line) <= 76          # fits the book's code column
+    assert format_epoch(1, 2, {"loss": 0.5}, 0.04) == "epoch 1/2  loss 0.5000  0.0 s"
 
 
 def test_schedule_is_stepped_each_epoch_and_recorded():

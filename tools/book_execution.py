@@ -446,24 +446,34 @@ def _run_pool(app: Sphinx, cache, stale: list[str]) -> None:
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                                 initargs=(chapter_env(),)) as pool:
-        futures = {}
-        for doc in order:
+        # Submitted one per free worker, so that "running" below is what runs: the pool would
+        # otherwise mark a queued chapter as running before a worker takes it.
+        queue, futures, done, finished_all = list(order), {}, 0, set()
+
+        def submit_next() -> None:
+            doc = queue.pop(0)
             nb = _read_notebook(app, doc)
             cwd = str(Path(app.env.doc2path(doc)).parent)
             log = str(Path(app.env.mystnb_config.execution_cache_path) / "logs" / f"{doc}.log")
             futures[pool.submit(_execute, doc, nbformat.writes(nb), cwd, timeout, allow_errors, log)] = doc
+
+        for _ in range(min(jobs, len(queue))):
+            submit_next()
         pending = set(futures)
-        done = 0
         while pending:
             finished, pending = concurrent.futures.wait(pending, timeout=HEARTBEAT_SECONDS,
                                                         return_when=concurrent.futures.FIRST_COMPLETED)
             if not finished:  # a sign of life while long chapters run
-                running = ", ".join(futures[f] for f in pending if f.running())
+                running = ", ".join(sorted(futures[f] for f in pending))
                 logger.info(f"nnbook: {done}/{len(order)} done after {time.perf_counter() - start:.0f} s; "
                             f"running: {running}")
             for future in finished:
                 done += 1
                 _finish(app, cache, futures[future], future, f"[{done}/{len(order)}]")
+                if queue:
+                    submit_next()
+            finished_all |= finished
+            pending = set(futures) - finished_all
     wall = time.perf_counter() - start
     state.record["last_run"] = {
         "chapters": len(order), "succeeded": len(state.executed), "jobs": jobs,

@@ -17,6 +17,10 @@ downloads nothing), with every request that leaves that server blocked, and chec
   and not just its file name, which is what Sphinx writes when a figure has none);
 - every link to a file of the book points to a file that exists;
 - one search field is visible (no second one in a top bar);
+- layout, at 1280 px: no code block, output or displayed formula wider than the text column
+  (a reader would have to scroll sideways), no image shown at less than 3/4 of its size
+  (figures are made at the column's width), every figure drawn by a code cell captioned and
+  numbered;
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source.
 
@@ -155,6 +159,66 @@ def check_downloads(page: Path, server: Server, report: dict) -> list[str]:
     return problems
 
 
+# Runs after PAGE_REPORT_JS: what does not fit the text column, and figures without captions.
+LAYOUT_REPORT_JS = r"""
+() => {
+  const main = document.querySelector('main') || document.body;
+  const firstLine = el => {
+    const cell = el.closest('.cell');
+    const code = cell && cell.querySelector('.cell_input pre');
+    return (code || el).textContent.trim().split('\n')[0].slice(0, 70);
+  };
+  const wideCode = [];
+  for (const pre of main.querySelectorAll('pre')) {
+    if (pre.offsetParent === null) continue;           // hidden (a collapsed cell): not measured
+    const over = pre.scrollWidth - pre.clientWidth;
+    if (over > 2) {
+      const longest = Math.max(...pre.textContent.split('\n').map(l => l.length));
+      const where = pre.closest('.cell_output') ? 'output of the cell' : 'code block';
+      wideCode.push(`${where} starting ${JSON.stringify(firstLine(pre))}: ` +
+                    `${over} px too wide (longest line ${longest} characters)`);
+    }
+  }
+  const wideMath = [];
+  for (const m of main.querySelectorAll('mjx-container[display="true"]')) {
+    if (m.offsetParent === null) continue;
+    const column = m.parentElement.getBoundingClientRect().width;
+    const math = m.querySelector('mjx-math') || m;
+    const width = math.getBoundingClientRect().width;
+    if (width > column + 2) {
+      wideMath.push(`${Math.round(width)} px in a ${Math.round(column)} px column: ` +
+                    JSON.stringify(m.textContent.slice(0, 60)));
+    }
+  }
+  const shrunk = [], uncaptioned = [];
+  for (const img of main.querySelectorAll('img')) {
+    if (!img.complete || img.naturalWidth === 0 || img.offsetParent === null) continue;
+    const scale = img.getBoundingClientRect().width / img.naturalWidth;
+    if (scale < 0.75) {
+      shrunk.push(`${img.getAttribute('src')} shown at ${scale.toFixed(2)} of its size`);
+    }
+    if (img.closest('.cell_output') && !(img.closest('figure') &&
+                                          img.closest('figure').querySelector('figcaption'))) {
+      uncaptioned.push(firstLine(img));
+    }
+  }
+  return {wideCode, wideMath, shrunk, uncaptioned};
+}
+"""
+
+
+def layout_problems(layout: dict) -> list[str]:
+    """The findings of LAYOUT_REPORT_JS as problems, one line each."""
+    problems = [f"wider than the column: {w}" for w in layout["wideCode"]]
+    problems += [f"formula wider than the column: {w}" for w in layout["wideMath"]]
+    problems += [f"image shrunk: {s} (make the figure at the column's width)"
+                 for s in layout["shrunk"]]
+    problems += [f"figure without a caption, drawn by the code cell starting {c!r}: add "
+                 f"'mystnb: figure: caption: ... name: ...' to its metadata"
+                 for c in layout["uncaptioned"]]
+    return problems
+
+
 def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[list[str], str]:
     """Problems found on one page, and a one-line account of what was checked."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
@@ -179,6 +243,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
         if response is not None and not response.ok:
             problems.append(f"load failed: {response.status}")
         report = browser_page.evaluate(PAGE_REPORT_JS)
+        layout = browser_page.evaluate(LAYOUT_REPORT_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
@@ -211,6 +276,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
             problems.append(f"broken link: {url}")
     if report["searchFields"] != 1:
         problems.append(f"{report['searchFields']} search fields visible at 1280 px (one expected)")
+    problems += layout_problems(layout)
     problems += check_downloads(page, server, report)
     stats = f"{report['mjx']} formulas typeset, {len(report['images'])} images"
     if report["downloads"]:

@@ -4,9 +4,15 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
 
     python tools/check_pdf.py [_build/latex/book.pdf]
 
-The title of every page listed in ``_toc.yml`` (its first ``#`` heading; glob entries
-included) must appear in the PDF's text. Prints the page count; exit status 1 if a page is
-missing.
+- The title of every page listed in ``_toc.yml`` (its first ``#`` heading; glob entries
+  included) must appear in the PDF's text.
+- Chapters follow the steps: the chapter that LaTeX numbers N (read from ``book.toc``, beside
+  the PDF) is the (N+1)-th chapter of ``_toc.yml``'s numbered parts, so that Chapter 4 is
+  Step 4, as in the HTML.
+- Nothing runs past the text column: no ``Overfull \\hbox`` wider than ``OVERFULL_PT`` in
+  LaTeX's log (``book.log``).
+
+Prints the page count; exit status 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -20,6 +26,34 @@ from pathlib import Path
 import toc  # tools/, beside this script: the one reader of _toc.yml
 
 ROOT = toc.ROOT
+OVERFULL_PT = 6.0   # LaTeX tolerates a few points; more shows as text past the margin
+
+
+def chapter_problems(toc_file: Path, root: Path) -> list[str]:
+    """Chapters whose LaTeX number is not their step number (position from 0)."""
+    if not toc_file.exists():
+        return [f"no {toc_file.name} beside the PDF: cannot check chapter numbers"]
+    found = re.findall(r"\\contentsline \{chapter\}\{\\numberline \{(-?\d+)\}(.*?)\}\{\d+\}",
+                       toc_file.read_text(encoding="utf-8", errors="replace"))
+    chapters = toc.numbered_chapters(root)
+    problems = []
+    for step, docname in enumerate(chapters):
+        wanted = normalise(re.sub(r"[\\{}]", "", title(toc.source(root, docname))))
+        numbers = [int(n) for n, t in found if normalise(re.sub(r"\\\w+|[{}]", "", t)) == wanted]
+        if numbers != [step]:
+            problems.append(f"chapter {docname!r} is numbered {numbers or 'nowhere'} in the PDF, "
+                            f"expected [{step}]")
+    return problems
+
+
+def overfull_problems(log_file: Path) -> list[str]:
+    """Overfull boxes wider than OVERFULL_PT in LaTeX's log, with the line of the .tex file."""
+    if not log_file.exists():
+        return [f"no {log_file.name} beside the PDF: cannot check for text past the margin"]
+    log = log_file.read_text(encoding="utf-8", errors="replace")
+    return [f"text {float(pt):.0f} pt past the margin ({where.strip()} of {log_file.with_suffix('.tex').name})"
+            for pt, where in re.findall(r"Overfull \\hbox \((\d+\.?\d*)pt too wide\) (.*?)$", log, re.M)
+            if float(pt) > OVERFULL_PT]
 
 
 def title(page: Path) -> str:
@@ -59,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         wanted = normalise(title(toc.source(args.root, docname)))
         if wanted not in text and wanted not in text_unhyphenated:
             missing.append(f"{docname} ({wanted!r})")
-    for m in missing:
-        print(f"check_pdf: missing from the PDF: {m}")
+    problems = [f"missing from the PDF: {m}" for m in missing]
+    problems += chapter_problems(args.pdf.with_suffix(".toc"), args.root)
+    problems += overfull_problems(args.pdf.with_suffix(".log"))
+    for p in problems:
+        print(f"check_pdf: {p}")
     print(f"check_pdf: {args.pdf} has {n_pages} pages and {len(pages) - len(missing)} of the "
           f"{len(pages)} pages of the table of contents")
-    return 1 if missing else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,19 @@ def _entries(node) -> list[tuple[str, str]]:
     return found
 
 
+def numbered_chapters(root: Path = ROOT) -> list[str]:
+    """Docnames of the chapters of the numbered parts, in order: chapter N is Step N.
+
+    A part is numbered if it says ``numbered: true``, or if it says nothing and ``defaults``
+    does (tools/book_numbering.py numbers the chapters from 0).
+    """
+    spec = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    default = (spec.get("defaults") or {}).get("numbered", False)
+    return [str(chapter["file"]).removesuffix(".md")
+            for part in spec.get("parts", []) if part.get("numbered", default)
+            for chapter in part.get("chapters", []) if "file" in chapter]
+
+
 def _docname(root: Path, path: Path) -> str:
     return path.relative_to(root).with_suffix("").as_posix()
 

@@ -19,14 +19,25 @@ from ._checks import check_int
 
 def format_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float,
                  unit: str = "epoch") -> str:
-    """One line of progress: ``epoch  3/10  loss 0.2345  acc 0.9312  (2.1 s)``.
+    """One line of progress: ``epoch  3/10  loss 0.2345/0.2501  acc 0.9312/0.9290  2.1 s``.
 
-    ``unit`` names what is counted (a language model counts optimizer steps: ``unit="step"``).
+    A metric measured on the validation set too (``val_loss`` beside ``loss``) is shown after
+    a slash: training/validation. Lines stay under 77 characters, the width of the book's
+    code column. ``unit`` names what is counted (a language model counts optimizer steps:
+    ``unit="step"``).
     """
     width = len(str(epochs))
     parts = [f"{unit} {epoch:>{width}}/{epochs}"]
-    parts += [f"{k} {v:.4f}" if k != "lr" else f"lr {v:.3g}" for k, v in metrics.items()]
-    return "  ".join(parts) + f"  ({seconds:.1f} s)"
+    for k, v in metrics.items():
+        if k.startswith("val_") and k[4:] in metrics:
+            continue                               # shown with its training twin
+        if k == "lr":
+            parts.append(f"lr {v:.2g}")
+        elif f"val_{k}" in metrics:
+            parts.append(f"{k} {v:.4f}/{metrics[f'val_{k}']:.4f}")
+        else:
+            parts.append(f"{k} {v:.4f}")
+    return "  ".join(parts) + f"  {seconds:.1f} s"
 
 
 class Reporter:
@@ -68,9 +79,13 @@ class EpochLines(Reporter):
     def __init__(self, log_every: int = 1, unit: str = "epoch") -> None:
         self.log_every = check_int(log_every, "log_every", "EpochLines")
         self.unit = unit
+        self._legend_shown = False
 
     def end_epoch(self, epoch, epochs, metrics, seconds, last) -> None:
         if epoch % self.log_every == 0 or last:
+            if not self._legend_shown and any(k.startswith("val_") for k in metrics):
+                print("(a/b: a on the training set, b on the validation set)", flush=True)
+            self._legend_shown = True
             print(format_epoch(epoch, epochs, metrics, seconds, self.unit), flush=True)
 
     def note(self, text: str) -> None:

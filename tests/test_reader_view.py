@@ -1,0 +1,118 @@
+"""What the reader sees: chapter numbering, code width, and the checks of HTML and PDF.
+
+Fast unit tests of the pure parts of tools/book_numbering.py, tools/format_cells.py,
+tools/check_html.py and tools/check_pdf.py; the browser and LaTeX runs themselves happen in
+CI (.ci/run) on the built book.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import book_numbering
+import check_html
+import check_pdf
+import format_cells
+import pytest
+import toc
+from _book import ROOT
+
+
+def test_chapters_are_numbered_from_zero():
+    assert book_numbering.shift((1,)) == (0,)
+    assert book_numbering.shift((5, 2, 1)) == (4, 2, 1)
+    assert book_numbering.shift(()) == () and book_numbering.shift(None) is None
+    shared = [3, 1]                       # Sphinx shares one list between a toc entry and a title
+    assert book_numbering.shift(shared) is shared and shared == [2, 1]
+
+
+def test_numbered_chapters_are_the_steps_in_order():
+    chapters = toc.numbered_chapters(ROOT)
+    assert chapters[0] == "book/00_before_you_start"
+    assert chapters[-1] == "book/08_reflection"          # the reflection closes the book
+    assert not any(c.startswith(("book/api", "book/build", "book/references")) for c in chapters)
+    assert all(c in toc.pages(ROOT) for c in chapters)
+
+
+def test_numbered_chapters_follow_part_settings(tmp_path):
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: index
+        defaults:
+          numbered: true
+        parts:
+          - caption: A
+            chapters: [{file: a}, {file: b.md, sections: [{file: b1}]}]
+          - caption: Reference
+            numbered: false
+            chapters: [{file: r}]
+        """))
+    assert toc.numbered_chapters(tmp_path) == ["a", "b"]
+
+
+def test_page_titles_do_not_repeat_the_chapter_number():
+    for docname in toc.numbered_chapters(ROOT):
+        heading = check_pdf.title(toc.source(ROOT, docname))
+        assert not heading.startswith("Step "), f"{docname}: the number is the chapter's own"
+
+
+def test_format_cells_formats_code_and_reports_what_black_cannot_shorten(tmp_path):
+    page = tmp_path / "p.md"
+    long_string = "x = '" + "a" * 80 + "'"
+    text = ("# T\n\n```{code-cell} ipython3\n---\ntags: [hide-input]\n---\ny=[1,2 ,3]\n```\n\n"
+            "text\n\n```{code-cell} ipython3\n" + long_string + "\n```\n")
+    new, findings = format_cells.format_page(text, page)
+    assert "tags: [hide-input]\n---\ny = [1, 2, 3]\n```" in new      # metadata kept
+    assert "text\n\n```{code-cell}" in new                             # prose untouched
+    assert len(findings) == 1 and findings[0].line == 13 and "86 characters" in findings[0].message
+    again, _ = format_cells.format_page(new, page)
+    assert again == new                                                # idempotent
+
+
+def test_format_cells_reports_code_black_cannot_parse(tmp_path):
+    _, findings = format_cells.format_page("```{code-cell} ipython3\ndef (:\n```\n", tmp_path / "p.md")
+    assert len(findings) == 1 and "cannot parse" in findings[0].message
+
+
+def test_layout_problems_name_the_cell_and_say_what_to_do():
+    problems = check_html.layout_problems({
+        "wideCode": ["code block starting 'x = 1': 40 px too wide (longest line 82 characters)"],
+        "wideMath": ["700 px in a 688 px column: 'a=b'"],
+        "shrunk": ["../_images/a.svg shown at 0.50 of its size"],
+        "uncaptioned": ["fig, ax = plt.subplots()"],
+    })
+    assert len(problems) == 4
+    assert "40 px too wide" in problems[0] and "formula" in problems[1]
+    assert "column's width" in problems[2]
+    assert "mystnb: figure: caption" in problems[3] and "plt.subplots" in problems[3]
+
+
+def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: index
+        defaults:
+          numbered: true
+        parts:
+          - caption: A
+            chapters: [{file: a}, {file: b}]
+        """))
+    for name, heading in [("index", "Home"), ("a", "Before you start"), ("b", "The neuron")]:
+        (tmp_path / f"{name}.md").write_text(f"# {heading}\n")
+    book_toc = tmp_path / "book.toc"
+    line = r"\contentsline {chapter}{\numberline {%d}%s}{%d}{chapter.%d}"
+    book_toc.write_text("\n".join([line % (0, "Before you start", 3, 1), line % (1, "The neuron", 9, 2)]))
+    assert check_pdf.chapter_problems(book_toc, tmp_path) == []
+    book_toc.write_text("\n".join([line % (1, "Before you start", 3, 1), line % (2, "The neuron", 9, 2)]))
+    problems = check_pdf.chapter_problems(book_toc, tmp_path)
+    assert len(problems) == 2 and "numbered [1] in the PDF, expected [0]" in problems[0]
+
+
+def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
+    log = tmp_path / "book.log"
+    log.write_text("Overfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n"
+                   "Overfull \\hbox (45.3pt too wide) in paragraph at lines 200--204\n")
+    problems = check_pdf.overfull_problems(log)
+    assert problems == ["text 45 pt past the margin (in paragraph at lines 200--204 of book.tex)"]
+    assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
