@@ -22,6 +22,8 @@ import pytest
 # The build tools under tools/ are scripts that import each other from their own folder (as
 # Sphinx's local_extensions and `python tools/x.py` run them); the tests import them likewise.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+# Likewise the benchmark scripts, which share benchmarks/_threads.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 def pytest_configure(config):
