@@ -104,3 +104,15 @@ def test_divergence_is_reported():
 def test_char_model_refuses_an_unknown_kind():
     with pytest.raises(ValueError, match="kind must be 'rnn' or 'lstm', got 'gru'"):
         char_model("gru", 4, n_embed=2, n_hidden=3, rng=np.random.default_rng(0))
+
+
+def test_sample_with_a_context_window_for_stateless_models():
+    from nnscratch.models import gpt
+    model = gpt(7, block_size=5, n_embed=8, n_heads=2, n_layers=1, rng=np.random.default_rng(0))
+    prompt = np.array([1, 2, 3, 4, 5, 6, 0])            # longer than the context: its tail is read
+    a = sample(model, prompt, 12, rng=np.random.default_rng(3), context=5)
+    b = sample(model, prompt, 12, rng=np.random.default_rng(3), context=5)
+    assert a.shape == (12,) and a.dtype == np.int64 and a.min() >= 0 and a.max() < 7
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="context must be a positive integer"):
+        sample(model, prompt, 3, rng=np.random.default_rng(3), context=0)

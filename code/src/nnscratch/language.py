@@ -244,7 +244,7 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
 
 
 def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
-           temperature: float = 1.0) -> np.ndarray:
+           temperature: float = 1.0, context: int | None = None) -> np.ndarray:
     """Draw ``n`` tokens from the model, one at a time, after reading ``prompt``.
 
     Parameters
@@ -260,6 +260,11 @@ def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
     temperature : float, default 1.0
         Divides the logits before the softmax: below 1 sharper (more likely, more
         repetitive), above 1 flatter (more surprising, more misspelt).
+    context : int, optional
+        For a model without state (a Transformer, :func:`nnscratch.models.gpt`): at every
+        step it re-reads the last ``context`` tokens (prompt and drawn ones), its context
+        length. By default the model is recurrent and reads one token per step, carrying
+        its state.
 
     Returns
     -------
@@ -277,12 +282,25 @@ def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
     n = check_int(n, "n", "sample", minimum=0)
     tau = check_number(temperature, "temperature", "sample", low=0, low_open=True)
     out = np.empty(n, dtype=np.int64)
+    if context is not None:
+        context = check_int(context, "context", "sample")
+        window = np.asarray(prompt[-context:], dtype=np.int64)
+        for k in range(n):
+            z = model.forward(window[None, :], training=False)[0, -1]   # (V,)
+            out[k] = _draw(z, tau, rng)
+            window = np.append(window, out[k])[-context:]
+        return out
     with carried_state(model):
         z = model.forward(prompt[None, :], training=False)[0, -1]     # (V,) logits of the next
         for k in range(n):
-            zf = z.astype(np.float64) / tau
-            p = np.exp(zf - zf.max())
-            cdf = np.cumsum(p)
-            out[k] = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(p) - 1)
+            out[k] = _draw(z, tau, rng)
             z = model.forward(out[None, k:k + 1], training=False)[0, -1]
     return out
+
+
+def _draw(z: np.ndarray, tau: float, rng: np.random.Generator) -> int:
+    """One token from the logits ``z`` (V,) at temperature ``tau``, by inverting the CDF."""
+    zf = z.astype(np.float64) / tau
+    p = np.exp(zf - zf.max())
+    cdf = np.cumsum(p)
+    return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(p) - 1)
