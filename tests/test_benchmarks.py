@@ -84,9 +84,13 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
         assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit", out)
 
 
-def test_lstm_benchmark_times_the_reference_layer(capsys):
-    bench = load("bench_lstm")
-    assert (bench.BATCH, bench.LENGTH, bench.N_IN, bench.HIDDEN) == (32, 64, 64, 256)
+@pytest.mark.parametrize("name, sizes, expected", [
+    ("bench_lstm", ("BATCH", "LENGTH", "N_IN", "HIDDEN"), (32, 64, 64, 256)),
+    ("bench_transformer", ("BATCH", "LENGTH", "WIDTH", "HEADS"), (32, 64, 128, 4)),
+])
+def test_layer_benchmarks_time_the_reference_layer(name, sizes, expected, capsys):
+    bench = load(name)
+    assert tuple(getattr(bench, k) for k in sizes) == expected
     assert bench.main(["--iterations", "2", "--block", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     times = re.findall(r"(\S+, 1 (?:BLAS )?thread\(s\)):\s+([\d.]+) ms per iteration", out)
