@@ -127,6 +127,9 @@ def evaluate_lm(model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256)
     The text is cut into ``n_rows`` streams read in windows of ``seq_len`` with the state
     carried across windows, so every character but the first of each stream is predicted
     from all of its stream before it (and the result does not depend on ``seq_len``).
+    A model without state (a Transformer) reads each window on its own: ``seq_len`` is then
+    its context, at most the model's context length, and character ``t`` of a window is
+    predicted from the ``t`` characters before it in the window.
     """
     check_array(ids, "ids", ndim=1, where="evaluate_lm")
     seq_len = check_int(seq_len, "seq_len", "evaluate_lm")
@@ -145,7 +148,7 @@ def evaluate_lm(model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256)
 def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, steps: int,
              batch_size: int = 32, seq_len: int = 64, clip_norm: float | None = None,
              schedule=None, val_ids: np.ndarray | None = None, eval_every: int = 100,
-             progress=None) -> History:
+             eval_seq_len: int = 256, progress=None) -> History:
     """Train a character model by truncated BPTT on ``batch_size`` parallel streams.
 
     Parameters
@@ -171,6 +174,9 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
     val_ids : ndarray, optional
         Validation text, evaluated every ``eval_every`` steps and at the end.
     eval_every : int, default 100
+    eval_seq_len : int, default 256
+        Window of :func:`evaluate_lm`; for a model without state (a Transformer) its
+        context length.
     progress : see :func:`nnscratch.train.fit`
 
     Returns
@@ -229,7 +235,7 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
                 n = sums["n"]
                 metrics = {"loss": sums["loss"] / n}
                 if val_ids is not None:
-                    metrics["val_loss"] = evaluate_lm(m, val_ids)
+                    metrics["val_loss"] = evaluate_lm(m, val_ids, seq_len=eval_seq_len)
                 for k, v in (("step", step), ("grad_norm", sums["norm"] / n),
                              ("clipped", sums["clipped"] / n), ("lr", lr), ("time", sums["seconds"])):
                     history[k].append(v)
