@@ -116,3 +116,15 @@ def test_sample_with_a_context_window_for_stateless_models():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="context must be a positive integer"):
         sample(model, prompt, 3, rng=np.random.default_rng(3), context=0)
+
+
+def test_train_lm_evaluates_a_transformer_on_its_own_context():
+    from nnscratch.models import gpt
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, 3000)
+    model = gpt(7, block_size=16, n_embed=8, n_heads=2, n_layers=1, rng=rng)
+    h = train_lm(model, Adam(1e-2), ids, rng=rng, steps=4, batch_size=4, seq_len=16,
+                 val_ids=ids[:600], eval_every=2, eval_seq_len=16)
+    assert len(h["val_loss"]) == 2 and all(np.isfinite(h["val_loss"]))
+    with pytest.raises(ValueError, match="T at most max_len = 16"):
+        evaluate_lm(model, ids[:600], seq_len=32)
