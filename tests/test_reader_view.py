@@ -116,3 +116,72 @@ def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     problems = check_pdf.overfull_problems(log)
     assert problems == ["text 45 pt past the margin (in paragraph at lines 200--204 of book.tex)"]
     assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
+
+
+@pytest.mark.slow
+def test_built_chapters_figures_and_equations_are_numbered_from_zero(tmp_path):
+    """A small book built with the real extension: chapter N is Step N in every number."""
+    import subprocess
+    import sys
+
+    (tmp_path / "_config.yml").write_text(textwrap.dedent(f"""\
+        title: Mini
+        only_build_toc_files: true
+        execute:
+          execute_notebooks: "off"
+        parse:
+          myst_enable_extensions: [dollarmath, amsmath]
+        sphinx:
+          local_extensions:
+            book_numbering: {ROOT / "tools"}
+          config:
+            numfig_format: {{figure: "Figure %s"}}
+    """))
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: index
+        parts:
+          - caption: Steps
+            numbered: true
+            chapters:
+              - file: zero
+              - file: one
+                sections:
+                  - file: one_theory
+          - caption: Reference
+            chapters:
+              - file: ref
+        """))
+    (tmp_path / "index.md").write_text("# Mini\n")
+    (tmp_path / "zero.md").write_text("# Before\n\n## First section\n")
+    (tmp_path / "one.md").write_text("# Neuron\n")
+    (tmp_path / "one_theory.md").write_text(textwrap.dedent("""\
+        # Neuron: theory
+
+        $$ a = b $$ (eq-one)
+
+        ```{figure} pic.png
+        :name: fig-one
+
+        A caption.
+        ```
+
+        See {numref}`fig-one` and {eq}`eq-one`.
+        """))
+    (tmp_path / "ref.md").write_text("# Reference\n")
+    # a 1x1 PNG
+    (tmp_path / "pic.png").write_bytes(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    built = tmp_path / "_build" / "html"
+    zero = (built / "zero.html").read_text()
+    theory = (built / "one_theory.html").read_text()
+    assert 'section-number">0. </span>Before' in zero
+    assert 'section-number">0.1. </span>First section' in zero
+    assert 'section-number">1.1. </span>Neuron: theory' in theory
+    assert "Figure 1.1" in theory and "(1.1)" in theory
+    assert "<h1>Reference" in (built / "ref.html").read_text()     # unnumbered part

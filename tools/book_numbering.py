@@ -2,7 +2,8 @@
 
 The book's steps start at Step 0 ("Before you start"); Sphinx numbers the first chapter 1.
 After Sphinx (with sphinx-multitoc-numbering, which makes the numbering run on across the
-parts of ``_toc.yml``) has numbered the sections, this shifts every number's first component
+parts of ``_toc.yml``, and sphinx-external-toc, which renumbers the chapters) has numbered
+the sections, this shifts every number's first component
 down by one: Step 4's theory page is section 4.1 and its second figure Figure 4.2, in the
 navigation, the page titles, figure captions, equation numbers and ``{numref}`` links.
 Figure and equation numbers follow because Sphinx derives them from the section numbers
@@ -63,14 +64,29 @@ def _wrap(assign):
     return assign_section_numbers
 
 
-def _install(app: Sphinx) -> None:
-    # At builder-inited every extension's setup has run, so sphinx-multitoc-numbering's own
-    # replacement of this method (made in its setup) is the one wrapped here.
-    current = TocTreeCollector.assign_section_numbers
+def _active_collector_class(app: Sphinx) -> type:
+    """The class of the collector that numbers sections in this build.
+
+    sphinx-external-toc replaces Sphinx's TocTreeCollector with a subclass whose
+    ``assign_section_numbers`` calls Sphinx's and then renumbers the chapters from 1 itself;
+    the shift must wrap the outermost of the two.
+    """
+    for listener in app.events.listeners.get("env-get-updated", []):
+        owner = getattr(listener.handler, "__self__", None)
+        if isinstance(owner, TocTreeCollector):
+            return type(owner)
+    return TocTreeCollector
+
+
+def _install(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    # jupyter-book sets sphinx-multitoc-numbering up after Sphinx's initialisation (its setup
+    # replaces Sphinx's method); reading begins later, and numbering happens after reading.
+    cls = _active_collector_class(app)
+    current = cls.assign_section_numbers
     if not getattr(current, "nnbook_wrapped", False):
-        TocTreeCollector.assign_section_numbers = _wrap(current)
+        cls.assign_section_numbers = _wrap(current)
 
 
 def setup(app: Sphinx) -> dict:
-    app.connect("builder-inited", _install)
+    app.connect("env-before-read-docs", _install)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -20,7 +20,7 @@ downloads nothing), with every request that leaves that server blocked, and chec
 - layout, at 1280 px: no code block, output or displayed formula wider than the text column
   (a reader would have to scroll sideways), no image shown at less than 3/4 of its size
   (figures are made at the column's width), every figure drawn by a code cell captioned and
-  numbered;
+  numbered; at a phone's width (390 px) nothing makes the page scroll sideways;
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source.
 
@@ -206,6 +206,25 @@ LAYOUT_REPORT_JS = r"""
 }
 """
 
+PHONE = {"width": 390, "height": 844}
+# Elements that stick out of the window at phone width (the page would scroll sideways).
+PHONE_OVERFLOW_JS = r"""
+() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width + 1) return [];
+  const out = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const r = el.getBoundingClientRect();
+    if (r.right > width + 1 && el.offsetParent !== null &&
+        !(el.parentElement && el.parentElement.getBoundingClientRect().right > width + 1)) {
+      out.push(`<${el.tagName.toLowerCase()} class="${el.className}"> reaches ${Math.round(r.right)} px`);
+      if (out.length >= 5) break;
+    }
+  }
+  return out.length ? out : [`the page is ${document.documentElement.scrollWidth} px wide`];
+}
+"""
+
 
 def layout_problems(layout: dict) -> list[str]:
     """The findings of LAYOUT_REPORT_JS as problems, one line each."""
@@ -216,6 +235,8 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"figure without a caption, drawn by the code cell starting {c!r}: add "
                  f"'mystnb: figure: caption: ... name: ...' to its metadata"
                  for c in layout["uncaptioned"]]
+    problems += [f"at phone width ({PHONE['width']} px) the page scrolls sideways: {o}"
+                 for o in layout.get("phoneOverflow", [])]
     return problems
 
 
@@ -244,6 +265,11 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
             problems.append(f"load failed: {response.status}")
         report = browser_page.evaluate(PAGE_REPORT_JS)
         layout = browser_page.evaluate(LAYOUT_REPORT_JS)
+        # On a phone the column is narrower than any code: wide blocks must scroll inside
+        # themselves, never make the whole page scroll sideways.
+        browser_page.set_viewport_size(PHONE)
+        browser_page.wait_for_timeout(100)
+        layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)

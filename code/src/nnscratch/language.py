@@ -28,7 +28,7 @@ from .layers.embedding import Embedding
 from .layers.recurrent import LSTM, RNN
 from .losses import softmax_cross_entropy
 from .network import Sequential
-from .optim import clip_grad_norm
+from .optim import clip_grad_norm, global_norm
 from .progress import make_reporter
 from .train import History, TrainingDiverged
 
@@ -218,8 +218,7 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
                                            n_pass, step, history)
                 m.backward(dout, need_dx=False)
                 grads = m.grads
-                norm = clip_grad_norm(grads, clip_norm) if clip_norm else math.sqrt(
-                    sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+                norm = clip_grad_norm(grads, clip_norm) if clip_norm else global_norm(grads)
                 optimizer.step(m.params, grads)
                 lr = optimizer.lr
                 if schedule is not None:

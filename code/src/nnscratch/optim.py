@@ -30,7 +30,8 @@ import numpy as np
 
 from ._checks import accumulation_dtype, check_number
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty", "clip_grad_norm"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty", "global_norm",
+           "clip_grad_norm"]
 
 
 class Optimizer:
@@ -354,6 +355,11 @@ def l2_penalty(params: dict[str, np.ndarray], lam: float,
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}
 
 
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """:math:`\\sqrt{\\sum_k \\lVert g_k \\rVert^2}` over every array, accumulated in float64."""
+    return math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+
+
 def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """Scale every gradient **in place** so that their global norm is at most ``max_norm``.
 
@@ -362,7 +368,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     grads : dict of ndarray
         All the gradients of a model (``model.grads``), modified in place.
     max_norm : float
-        Largest global norm :math:`\\tau > 0` allowed.
+        Largest global norm :math:`\\kappa > 0` allowed.
 
     Returns
     -------
@@ -373,7 +379,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     Notes
     -----
     With :math:`\\lVert g \\rVert = \\sqrt{\\sum_k \\lVert g_k \\rVert^2}` over every array,
-    each :math:`g_k` is multiplied by :math:`\\min(1, \\tau / (\\lVert g \\rVert + 10^{-6}))`,
+    each :math:`g_k` is multiplied by :math:`\\min(1, \\kappa / (\\lVert g \\rVert + 10^{-6}))`,
     as PyTorch's ``clip_grad_norm_`` does: one factor for all arrays, so the update keeps
     its direction and only its length is capped (clipping each array on its own would
     change the direction). The norm is accumulated in float64. A non-finite norm leaves the
@@ -384,7 +390,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     Book, Step 9 "Sequences" (theory): exploding gradients and why clipping tames them.
     """
     max_norm = check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True)
-    total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+    total = global_norm(grads)
     scale = max_norm / (total + 1e-6)
     if math.isfinite(total) and scale < 1:
         for g in grads.values():

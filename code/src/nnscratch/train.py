@@ -27,6 +27,7 @@ import numpy as np
 from ._checks import check_array, check_int, check_number, check_rng
 from .metrics import accuracy, predict_classes
 from .network import model_state
+from .optim import clip_grad_norm
 from .progress import make_reporter
 
 LossFn = Callable[[np.ndarray, np.ndarray], "tuple[float, np.ndarray]"]
@@ -187,7 +188,7 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
         rng: np.random.Generator, epochs: int, batch_size: int = 64,
         val_data: tuple[np.ndarray, np.ndarray] | None = None, schedule=None,
         early_stopping: EarlyStopping | None = None, progress=None, log_every: int = 1,
-        eval_train: bool = False) -> History:
+        eval_train: bool = False, clip_norm: float | None = None) -> History:
     """Train ``model`` with minibatch gradient descent.
 
     Parameters
@@ -222,6 +223,9 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
         Report the training loss and accuracy measured in evaluation mode after the epoch,
         instead of the running mean over the epoch's minibatches (one more pass over ``X``;
         useful with dropout, whose training-mode loss is not comparable to ``val_loss``).
+    clip_norm : float, optional
+        Before every optimizer step, clip the gradients' global norm to this
+        (:func:`nnscratch.optim.clip_grad_norm`); None: no clipping.
 
     Returns
     -------
@@ -244,6 +248,8 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
     log_every = check_int(log_every, "log_every", "fit")
+    if clip_norm is not None:
+        check_number(clip_norm, "clip_norm", "fit", low=0, low_open=True)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and val_data is None:
         raise ValueError(f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data")
     reporter = make_reporter(progress, log_every)
@@ -296,6 +302,8 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
                 if bad:
                     raise diverged(f"the gradients of {bad} are not finite although the loss is "
                                    f"{loss:.4g}", epoch, batch, buffers)
+                if clip_norm is not None:
+                    clip_grad_norm(model.grads, clip_norm)
                 for k, v in params.items():
                     np.copyto(saved_params[k], v)
                 optimizer.step(params, model.grads)

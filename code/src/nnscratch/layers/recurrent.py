@@ -1,6 +1,6 @@
 """Recurrent layers on batch-first sequences (N, T, D): the tanh ``RNN`` and the ``LSTM``.
 
-Both return the whole sequence of hidden states, (N, T, H), and their backward pass is
+Both return the whole sequence of hidden states, (N, T, n_h) with n_h = ``n_hidden``, and their backward pass is
 backpropagation through time (BPTT). Only the recurrence itself loops over time: the input
 projections of all T steps are one matrix product before the loop, and the weight gradients
 of all T steps are one matrix product each after it.
@@ -43,7 +43,7 @@ def sigmoid_(a: np.ndarray) -> np.ndarray:
 class _Recurrent(Layer):
     """What RNN and LSTM share: parameters, checks, state, and the all-steps products.
 
-    A subclass sets ``n_gates`` (how many H-wide blocks the pre-activation has) and writes
+    A subclass sets ``n_gates`` (how many blocks of width n_h the pre-activation has) and writes
     ``_scan`` (forward over time) and ``_scan_back`` (backward over time).
     """
 
@@ -143,9 +143,9 @@ class RNN(_Recurrent):
     n_in : int
         Features D of each step of the input.
     n_hidden : int
-        Width H of the hidden state.
+        Width :math:`n_h` of the hidden state.
     rng : numpy.random.Generator
-        Initial weights, uniform in :math:`[-1/\\sqrt{H}, 1/\\sqrt{H}]` (PyTorch's default).
+        Initial weights, uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]` (PyTorch's default).
     dtype : numpy dtype, default float64
     stateful : bool, default False
         Carry the last hidden state into the next forward pass (see the module docstring).
@@ -153,7 +153,7 @@ class RNN(_Recurrent):
     Attributes
     ----------
     params : dict
-        ``"Wx"`` (n_in, H), ``"Wh"`` (H, H), ``"b"`` (H,). PyTorch's ``torch.nn.RNN`` has
+        ``"Wx"`` (n_in, n_h), ``"Wh"`` (n_h, n_h), ``"b"`` (n_h,). PyTorch's ``torch.nn.RNN`` has
         ``weight_ih_l0`` = ``Wx.T``, ``weight_hh_l0`` = ``Wh.T`` and two biases whose sum is ``b``.
 
     Notes
@@ -212,9 +212,9 @@ class LSTM(_Recurrent):
     n_in : int
         Features D of each step of the input.
     n_hidden : int
-        Width H of the hidden and cell states.
+        Width :math:`n_h` of the hidden and cell states.
     rng : numpy.random.Generator
-        Initial weights, uniform in :math:`[-1/\\sqrt{H}, 1/\\sqrt{H}]` (PyTorch's default).
+        Initial weights, uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]` (PyTorch's default).
     dtype : numpy dtype, default float64
     stateful : bool, default False
         Carry the last (h, c) into the next forward pass (see the module docstring).
@@ -222,7 +222,7 @@ class LSTM(_Recurrent):
     Attributes
     ----------
     params : dict
-        ``"Wx"`` (n_in, 4H), ``"Wh"`` (H, 4H), ``"b"`` (4H,); the four H-wide column blocks
+        ``"Wx"`` (n_in, 4 n_h), ``"Wh"`` (n_h, 4 n_h), ``"b"`` (4 n_h,); the four column blocks
         are the gates in the order **i, f, o, g** (the three sigmoid gates first, so one call
         computes them). PyTorch orders them i, f, g, o, stores the transposes and two biases.
 
