@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnscratch import activations as act
+from nnscratch.activations import GELU, gelu, gelu_prime
 from nnscratch.gradcheck import check_layer
 
 ELEMENTWISE = [
@@ -89,3 +90,27 @@ def test_backward_before_forward_and_wrong_shapes_raise():
         act.ReLU().forward([1.0, 2.0])
     with pytest.raises(ValueError, match="2 dimensions"):
         act.softmax(np.ones(3))
+
+
+# --------------------------------------------------------------------------------- GELU
+
+def test_gelu_derivative_and_layer(rng):
+    z = np.linspace(-4, 4, 41)
+    num = np.array([(gelu(np.array(a + 1e-6)) - gelu(np.array(a - 1e-6))) / 2e-6 for a in z])
+    np.testing.assert_allclose(gelu_prime(z), num, rtol=1e-6, atol=1e-9)
+    check_layer(GELU(), rng.standard_normal((3, 4, 5)), rng=rng).assert_ok()
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    assert GELU().forward(x).dtype == np.float32
+    np.testing.assert_allclose(GELU().forward(x), gelu(x), rtol=1e-5, atol=1e-7)
+    z = rng.standard_normal((3, 7)) * 4           # the layer uses sigma(2u) = (1 + tanh u) / 2
+    np.testing.assert_allclose(GELU().forward(z), gelu(z), rtol=1e-13, atol=1e-15)
+
+
+def test_gelu_equals_torch_tanh_form(rng):
+    torch = pytest.importorskip("torch")
+    z = rng.standard_normal(50) * 3
+    tz = torch.tensor(z, requires_grad=True)
+    ty = torch.nn.functional.gelu(tz, approximate="tanh")
+    ty.backward(torch.ones_like(tz))
+    np.testing.assert_allclose(gelu(z), ty.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gelu_prime(z), tz.grad.numpy(), rtol=0, atol=1e-12)

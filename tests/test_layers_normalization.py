@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from nnscratch.activations import Tanh
 from nnscratch.gradcheck import check_layer
-from nnscratch.layers import BatchNorm, Dense
+from nnscratch.layers import BatchNorm, Dense, LayerNorm
 from nnscratch.network import Sequential
 
 
@@ -123,3 +123,50 @@ def test_errors(rng):
         BatchNorm(0)
     with pytest.raises(ValueError, match="momentum"):
         BatchNorm(3, momentum=2)
+
+
+# ---------------------------------------------------------------------------- LayerNorm
+
+def test_layer_norm_gradients_on_rows_and_sequences(rng):
+    layer = LayerNorm(5)
+    layer.params["gamma"] = rng.standard_normal(5)
+    layer.params["beta"] = rng.standard_normal(5)
+    check_layer(layer, rng.standard_normal((4, 5)), rng=rng).assert_ok()
+    check_layer(layer, rng.standard_normal((2, 3, 5)), rng=rng).assert_ok()
+
+
+def test_layer_norm_normalises_each_row_alone(rng):
+    layer = LayerNorm(6)
+    x = rng.standard_normal((3, 4, 6)) * 5 + 2
+    y = layer.forward(x)
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(-1), 1, rtol=1e-3)   # eps/var off 1
+    np.testing.assert_allclose(layer.forward(x[:1])[0], y[0])      # no batch dependence
+    with pytest.raises(ValueError, match=r"x must have shape \(N, \.\.\., 6\)"):
+        layer.forward(x[..., :5])
+
+
+def test_layer_norm_float16_statistics_do_not_overflow():
+    layer = LayerNorm(4, dtype=np.float16)
+    x = np.array([[300.0, 310.0, 290.0, 305.0]], dtype=np.float16)   # squares overflow fp16
+    y = layer.forward(x)
+    assert y.dtype == np.float16 and np.all(np.isfinite(y))
+
+
+def test_layer_norm_equals_torch(rng):
+    torch = pytest.importorskip("torch")
+    layer = LayerNorm(6)
+    layer.params["gamma"] = rng.standard_normal(6)
+    layer.params["beta"] = rng.standard_normal(6)
+    x, g = rng.standard_normal((3, 4, 6)), rng.standard_normal((3, 4, 6))
+    twin = torch.nn.LayerNorm(6).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+        twin.bias.copy_(torch.from_numpy(layer.params["beta"]))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = twin(tx)
+    ty.backward(torch.from_numpy(g))
+    out, dx = layer.forward(x), layer.backward(g)
+    for ours, theirs in ((out, ty), (dx, tx.grad), (layer.grads["gamma"], twin.weight.grad),
+                         (layer.grads["beta"], twin.bias.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-10)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from nnscratch.losses import softmax_cross_entropy
-from nnscratch.models import MODELS, mnist_mlp
+from nnscratch.gradcheck import check_layer
+from nnscratch.models import MODELS, gpt, mnist_mlp, transformer_block
 from nnscratch.optim import Adam
 
 
@@ -70,3 +71,36 @@ def test_mnist_cnn_same_seed_same_weights():
     a, b = mnist_cnn(np.random.default_rng(5)), mnist_cnn(np.random.default_rng(5))
     for k, v in a.params.items():
         np.testing.assert_array_equal(v, b.params[k])
+
+
+# ------------------------------------------------------------- block and whole model
+
+def sharpen(model):
+    """Weights 20 times GPT-2's 0.02: gradients large enough for a sharp finite-difference check."""
+    for k, v in model.params.items():
+        if not k.endswith(("gamma", "beta")):
+            v *= 20
+    return model
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_transformer_block_gradients(causal, rng):
+    block = sharpen(transformer_block(8, 2, rng=rng, causal=causal, dtype=np.float64))
+    check_layer(block, rng.standard_normal((2, 5, 8)), rng=rng).assert_ok()
+    assert block.n_params == 12 * 8 * 8 + 13 * 8
+
+
+def test_gpt_gradients_and_causality(rng):
+    model = sharpen(gpt(11, block_size=6, n_embed=8, n_heads=2, n_layers=2, rng=rng,
+                        dtype=np.float64))
+    x = rng.integers(0, 11, (3, 6))
+    check_layer(model, x, rng=rng).assert_ok()
+    out = model.forward(x)
+    x2 = x.copy()
+    x2[:, -1] = (x2[:, -1] + 1) % 11
+    np.testing.assert_allclose(model.forward(x2)[:, :-1], out[:, :-1], atol=1e-12)
+    sin = sharpen(gpt(11, block_size=6, n_embed=8, n_heads=2, n_layers=1, rng=rng,
+                      positions="sinusoidal", dtype=np.float64))
+    check_layer(sin, x, rng=rng).assert_ok()
+    with pytest.raises(ValueError, match="positions must be 'learned' or 'sinusoidal'"):
+        gpt(11, block_size=6, n_embed=8, n_heads=2, n_layers=1, rng=rng, positions="rope")
