@@ -182,6 +182,47 @@ def resolve_reexport(app: Sphinx, env, node, contnode):
     )
 
 
+_DOTTED = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+")
+
+
+def public_path(dotted: str) -> str:
+    """``numpy.random._generator.Generator`` -> ``numpy.random.Generator``, when that is it.
+
+    Type hints name a class by where it is defined, which for many libraries is a private
+    module; the public path is the one a reader can use. The private segments are dropped
+    only if the shorter path imports the very same object; otherwise ``dotted`` is returned.
+    """
+    parts = dotted.split(".")
+    public = [p for p in parts[:-1] if not p.startswith("_")] + parts[-1:]
+    if public == parts or len(public) < 2:
+        return dotted
+    import importlib
+
+    def find(path: list[str]):
+        for i in range(len(path) - 1, 0, -1):
+            try:
+                obj = importlib.import_module(".".join(path[:i]))
+            except ImportError:
+                continue
+            for name in path[i:]:
+                obj = getattr(obj, name)
+            return obj
+        raise ImportError(".".join(path))
+
+    try:
+        return ".".join(public) if find(public) is find(parts) else dotted
+    except (ImportError, AttributeError):
+        return dotted
+
+
+def public_signature(app: Sphinx, what, name, obj, options, signature, return_annotation):
+    """Name the classes of a signature's type hints by their public paths (:func:`public_path`)."""
+    def clean(text):
+        return _DOTTED.sub(lambda m: public_path(m.group(0)), text) if text else text
+
+    return clean(signature), clean(return_annotation)
+
+
 # ---------------------------------------------------------------------------------------
 # A clean browser console
 # ---------------------------------------------------------------------------------------
@@ -255,6 +296,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", drop_thebe)
     app.connect("missing-reference", resolve_reexport)
     app.connect("autodoc-skip-member", skip_foreign_attributes)
+    app.connect("autodoc-process-signature", public_signature)
     app.connect("html-page-context", write_downloads, priority=400)
     app.connect("html-page-context", add_py_download_button, priority=600)
     # Before sphinx.ext.napoleon (priority 500) parses the numpydoc sections.
