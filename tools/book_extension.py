@@ -23,11 +23,16 @@ Downloads
 A clean browser console
     Two defaults of the theme stack log errors in every page's console; see
     :func:`theme_defaults` and :func:`drop_thebe`.
+
+What the reader sees around the page
+    The browser tab names the page and the book once (:func:`tab_title`); the favicon has
+    the raster fallbacks Safari and iOS need (:func:`icon_links`).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -239,6 +244,10 @@ def theme_defaults(app: Sphinx, config) -> None:
     # pydata-sphinx-theme 0.17 puts a search field in a full-width top bar unless
     # navbar_persistent is set; sphinx-book-theme already has one in its sidebar.
     config.html_theme_options.setdefault("navbar_persistent", [])
+    # The book's title beside the logo in the sidebar, on every page: without it the theme
+    # shows the logo alone, or ``docstitle``, which tab_title empties on the landing page.
+    logo = config.html_theme_options.setdefault("logo", {})
+    logo.setdefault("text", config.html_title)
 
 
 def drop_thebe(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
@@ -291,9 +300,66 @@ def skip_foreign_attributes(app: Sphinx, what, name, obj, skip, options):
     return None
 
 
+# ---------------------------------------------------------------------------------------
+# What the reader sees around the page: tab title, icons
+# ---------------------------------------------------------------------------------------
+
+
+def tab_title(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Name the book once in the browser tab: "Page — Book", the landing page just "Book".
+
+    Sphinx's ``layout.html`` writes ``<title>`` as the page's title, then " — " and
+    ``docstitle`` whenever ``docstitle`` is set, so the landing page, whose title is the
+    book's, read "Book — Book". pydata-sphinx-theme's search page writes
+    "Search - {{ title or docstitle }}", and its title is "Search": "Search - Search".
+    (The sidebar shows the book's title from the theme's ``logo.text``, not ``docstitle``.)
+    """
+    book = context.get("docstitle") or ""
+    if pagename == "search":
+        context["title"] = ""
+    elif book and re.sub(r"<[^>]+>", "", context.get("title") or "").strip() == book.strip():
+        context["docstitle"] = ""
+
+
+# A raster icon beside the SVG favicon (html_favicon) -> the <link> that offers it.
+_ICON_LINKS = {
+    # Browsers that cannot draw an SVG favicon (Safari). "sizes" keeps Chromium on the SVG.
+    "favicon.ico": '<link rel="icon" href="{}" sizes="32x32">',
+    # iOS home screen.
+    "apple-touch-icon.png": '<link rel="apple-touch-icon" href="{}">',
+}
+
+
+def _raster_icons(app: Sphinx) -> list[Path]:
+    """The raster icons (``tools/make_icons.py`` draws them) next to ``html_favicon``."""
+    favicon = app.config.html_favicon
+    if not favicon or "://" in favicon:
+        return []
+    folder = Path(app.confdir, favicon).parent
+    return [folder / name for name in _ICON_LINKS if (folder / name).is_file()]
+
+
+def icon_links(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Offer the raster icons in every page's ``<head>``, after the SVG favicon's link."""
+    if app.builder.format != "html":
+        return
+    links = [_ICON_LINKS[icon.name].format(context["pathto"]("_static/" + icon.name, 1))
+             for icon in _raster_icons(app)]
+    context["metatags"] = context.get("metatags", "") + "".join("\n    " + l for l in links)
+
+
+def copy_icons(app: Sphinx, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        for icon in _raster_icons(app):
+            shutil.copyfile(icon, Path(app.outdir, "_static", icon.name))
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", theme_defaults)
     app.connect("html-page-context", drop_thebe)
+    app.connect("html-page-context", tab_title)
+    app.connect("html-page-context", icon_links)
+    app.connect("build-finished", copy_icons)
     app.connect("missing-reference", resolve_reexport)
     app.connect("autodoc-skip-member", skip_foreign_attributes)
     app.connect("autodoc-process-signature", public_signature)
