@@ -26,14 +26,18 @@ A clean browser console
 
 What the reader sees around the page
     The browser tab names the page and the book once (:func:`tab_title`); the favicon has
-    the raster fallbacks Safari and iOS need (:func:`icon_links`).
+    the raster fallbacks Safari and iOS need (:func:`icon_links`); the repository, issue,
+    edit and Binder buttons appear when the build knows the repository's address, which the
+    Pages workflow passes in ``NNBOOK_REPOSITORY`` (:func:`repository_options`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -55,8 +59,22 @@ def _notebook_source(app: Sphinx, pagename: str) -> Path | None:
     return path if path.suffix == ".md" and is_notebook(path) else None
 
 
+def offer_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Name ``<page>.ipynb`` and ``<page>.py`` for the download menu (written by the next)."""
+    if app.builder.format != "html" or _notebook_source(app, pagename) is None:
+        return
+    # sphinx-book-theme adds the ".ipynb" entry to the download menu when this is set.
+    context["ipynb_source"] = pagename + ".ipynb"
+    context["nnbook_py_source"] = pagename + ".py"
+
+
 def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
-    """Write ``<page>.ipynb`` and ``<page>.py`` next to the page's source in ``_sources``."""
+    """Write ``<page>.ipynb`` and ``<page>.py`` next to the page's source in ``_sources``.
+
+    Connected after sphinx-book-theme's launch buttons (priority 501), which copy the
+    executed notebook to the same ``_sources/<page>.ipynb``: the download is always the one
+    generated from the source, whether or not the page has launch buttons.
+    """
     if app.builder.format != "html":
         return
     source = _notebook_source(app, pagename)
@@ -69,9 +87,6 @@ def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) 
     target.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(notebook, target.with_suffix(".ipynb"), fmt="ipynb")
     jupytext.write(notebook, target.with_suffix(".py"), fmt="py:percent")
-    # sphinx-book-theme adds the ".ipynb" entry to the download menu when this is set.
-    context["ipynb_source"] = pagename + ".ipynb"
-    context["nnbook_py_source"] = pagename + ".py"
 
 
 def add_py_download_button(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
@@ -301,7 +316,7 @@ def skip_foreign_attributes(app: Sphinx, what, name, obj, skip, options):
 
 
 # ---------------------------------------------------------------------------------------
-# What the reader sees around the page: tab title, icons
+# What the reader sees around the page: tab title, icons, repository buttons
 # ---------------------------------------------------------------------------------------
 
 
@@ -354,8 +369,58 @@ def copy_icons(app: Sphinx, exception) -> None:
             shutil.copyfile(icon, Path(app.outdir, "_static", icon.name))
 
 
+REPOSITORY_VARIABLE = "NNBOOK_REPOSITORY"
+BRANCH_VARIABLE = "NNBOOK_BRANCH"
+BINDER = "https://mybinder.org"
+
+
+def repository_options(environ) -> dict:
+    """sphinx-book-theme options for the repository's buttons, or {} when it is unknown.
+
+    The Pages workflow (``.github/workflows/book.yml``) sets ``NNBOOK_REPOSITORY`` to the
+    repository's address (``https://github.com/<owner>/<name>``) and ``NNBOOK_BRANCH`` to the
+    branch it builds; nothing in the repository names them. A local build has neither, and
+    shows no button rather than a button to nowhere.
+
+    The buttons: the repository, "open issue", "suggest edit" (GitHub's editor on the page's
+    source, ``<branch>/book/<page>.md``) and, on chapters, "launch on Binder". Binder builds
+    the repository from ``requirements.txt`` (jupytext included) and ``postBuild`` (which
+    makes JupyterLab open MyST Markdown as a notebook), then opens the chapter's ``.md`` in
+    JupyterLab. There is no Colab button: Colab opens only ``.ipynb`` files of a repository,
+    and the chapters are ``.md``. Binder runs only repositories on github.com.
+    """
+    url = (environ.get(REPOSITORY_VARIABLE) or "").strip().rstrip("/")
+    if not url:
+        return {}
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or len(parts.path.strip("/").split("/")) != 2:
+        raise ValueError(f"{REPOSITORY_VARIABLE} must be a repository's address, "
+                         f"https://<server>/<owner>/<name>; got {url!r}")
+    options = {
+        "repository_url": url,
+        "repository_branch": (environ.get(BRANCH_VARIABLE) or "").strip() or "main",
+        "repository_provider": "github",   # GitHub Enterprise servers too: the workflow is GitHub's
+        "path_to_docs": "",                # the book's root is the repository's
+        "use_repository_button": True,
+        "use_issues_button": True,
+        "use_edit_page_button": True,
+    }
+    if parts.netloc == "github.com":
+        options["launch_buttons"] = {"binderhub_url": BINDER, "notebook_interface": "jupyterlab"}
+    return options
+
+
+def repository_buttons(app: Sphinx, config) -> None:
+    options = repository_options(os.environ)
+    launch = options.pop("launch_buttons", None)
+    config.html_theme_options.update(options)
+    if launch:
+        config.html_theme_options.setdefault("launch_buttons", {}).update(launch)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", theme_defaults)
+    app.connect("config-inited", repository_buttons)
     app.connect("html-page-context", drop_thebe)
     app.connect("html-page-context", tab_title)
     app.connect("html-page-context", icon_links)
@@ -363,7 +428,8 @@ def setup(app: Sphinx) -> dict:
     app.connect("missing-reference", resolve_reexport)
     app.connect("autodoc-skip-member", skip_foreign_attributes)
     app.connect("autodoc-process-signature", public_signature)
-    app.connect("html-page-context", write_downloads, priority=400)
+    app.connect("html-page-context", offer_downloads, priority=400)
+    app.connect("html-page-context", write_downloads, priority=600)
     app.connect("html-page-context", add_py_download_button, priority=600)
     # Before sphinx.ext.napoleon (priority 500) parses the numpydoc sections.
     app.connect("autodoc-process-docstring", book_see_also, priority=400)
