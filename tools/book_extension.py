@@ -28,11 +28,14 @@ What the reader sees around the page
     The browser tab names the page and the book once (:func:`tab_title`); the favicon has
     the raster fallbacks Safari and iOS need (:func:`icon_links`); the repository, issue,
     edit and Binder buttons appear when the build knows the repository's address, which the
-    Pages workflow passes in ``NNBOOK_REPOSITORY`` (:func:`repository_options`).
+    Pages workflow passes in ``NNBOOK_REPOSITORY`` (:func:`repository_options`); and search
+    results typeset the maths of their snippets instead of showing raw TeX
+    (:func:`search_page_maths`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -316,7 +319,7 @@ def skip_foreign_attributes(app: Sphinx, what, name, obj, skip, options):
 
 
 # ---------------------------------------------------------------------------------------
-# What the reader sees around the page: tab title, icons, repository buttons
+# What the reader sees around the page: tab title, icons, repository buttons, search
 # ---------------------------------------------------------------------------------------
 
 
@@ -418,13 +421,45 @@ def repository_buttons(app: Sphinx, config) -> None:
         config.html_theme_options.setdefault("launch_buttons", {}).update(launch)
 
 
+# Runs on the search page: see search_page_maths.
+_SEARCH_SNIPPETS_JS = Path(__file__).with_name("search_snippets.js")
+
+
+def search_page_maths(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Load MathJax and ``search_snippets.js`` on the search page.
+
+    Sphinx's search shows, under each result, 240 characters of the page's text: the text
+    of the HTML, where every formula is still its TeX source (MathJax typesets it in the
+    reader's browser), so snippets read ``\\(\\frac{\\partial L}{\\partial w}\\)``.
+    ``search_snippets.js`` cuts snippets around whole formulas and has MathJax typeset them;
+    Sphinx loads MathJax only on pages with maths, so it is loaded here too, configured as on
+    every other page. Connected before :func:`drop_thebe`, which replaces the script list.
+    """
+    if pagename != "search" or app.builder.format != "html":
+        return
+    config = app.config
+    if getattr(app.builder, "math_renderer_name", None) == "mathjax" and config.mathjax_path:
+        if config.mathjax3_config:
+            app.builder.add_js_file("", body="window.MathJax = " + json.dumps(config.mathjax3_config))
+        app.builder.add_js_file(config.mathjax_path, defer="defer")
+    # Deferred: it replaces a function of searchtools.js, which the page loads after it.
+    app.builder.add_js_file("search_snippets.js", defer="defer")
+
+
+def copy_search_snippets(app: Sphinx, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        shutil.copyfile(_SEARCH_SNIPPETS_JS, Path(app.outdir, "_static", _SEARCH_SNIPPETS_JS.name))
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
+    app.connect("html-page-context", search_page_maths)   # before drop_thebe
     app.connect("html-page-context", drop_thebe)
     app.connect("html-page-context", tab_title)
     app.connect("html-page-context", icon_links)
     app.connect("build-finished", copy_icons)
+    app.connect("build-finished", copy_search_snippets)
     app.connect("missing-reference", resolve_reexport)
     app.connect("autodoc-skip-member", skip_foreign_attributes)
     app.connect("autodoc-process-signature", public_signature)
