@@ -523,7 +523,7 @@ def plot_graph(nodes: Mapping[str, tuple[float, float, str]],
             lx = (x0 + x1) / 2 + (0 if along_x else 1.4 * offset)   # beside a vertical edge
             ly = (y0 + y1) / 2 + (offset if along_x else 0)
             ax.text(lx, ly, label, ha="center", va="center",
-                    fontsize=fontsize - 2, color=color, zorder=4,
+                    fontsize=max(8, fontsize - 2), color=color, zorder=4,
                     bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
 
     for src, dst, label in edges:
