@@ -28,7 +28,6 @@ BOOK_STYLE = {
     "figure.figsize": (COLUMN_WIDTH, 3.4),
     "figure.dpi": 100,
     "figure.constrained_layout.use": True,   # titles, labels and colorbars never overlap
-    "savefig.dpi": 200,                      # raster outputs (animations) sharp on HiDPI
     "font.size": 10,
     "axes.titlesize": 10.5,
     "axes.labelsize": 10,
