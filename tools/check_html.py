@@ -287,7 +287,8 @@ LAYOUT_REPORT_JS = r"""
     if (scale < 0.75) {
       shrunk.push(`${img.getAttribute('src')} shown at ${scale.toFixed(2)} of its size`);
     }
-    if (img.closest('.cell_output') && !(img.closest('figure') &&
+    // The frames of an animation's player (matplotlib's JavaScript) are not figures.
+    if (img.closest('.cell_output') && !img.closest('.animation') && !(img.closest('figure') &&
                                           img.closest('figure').querySelector('figcaption'))) {
       uncaptioned.push(firstLine(img));
     }

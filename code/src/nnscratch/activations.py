@@ -17,7 +17,6 @@ import numpy as np
 from ._checks import check_float_array, check_number
 from .layers.base import Layer
 
-
 # ---------------------------------------------------------------- functions
 
 
@@ -112,7 +111,9 @@ class _Elementwise(Layer):
         self._z = x
         return self._f(x)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Return ``dout`` times the derivative at the forward input (no parameters)."""
         self._require_forward(self._z)
         where = f"{type(self).__name__}.backward"
@@ -161,7 +162,9 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = check_number(alpha, "alpha (the negative slope)", "LeakyReLU")
+        self.alpha = check_number(
+            alpha, "alpha (the negative slope)", "LeakyReLU"
+        )
 
     def _f(self, z: np.ndarray) -> np.ndarray:
         return leaky_relu(z, self.alpha)
@@ -194,13 +197,19 @@ class Softmax(Layer):
         self._p = softmax(x)
         return self._p
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Vector-Jacobian product with ``dout`` of shape (N, C); returns ``dx`` (N, C)."""
         self._require_forward(self._p)
         p = self._p
-        check_float_array(dout, "dout", ndim=2, dtype=p.dtype, where="Softmax.backward")
+        check_float_array(
+            dout, "dout", ndim=2, dtype=p.dtype, where="Softmax.backward"
+        )
         if dout.shape != p.shape:
-            raise ValueError(f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}")
+            raise ValueError(
+                f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}"
+            )
         if not need_dx:
             return None
         return p * (dout - np.sum(dout * p, axis=1, keepdims=True))

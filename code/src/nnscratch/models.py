@@ -59,7 +59,9 @@ def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     """
     layers = []
     n_hidden = len(MNIST_MLP_SIZES) - 2
-    for i, (n_in, n_out) in enumerate(zip(MNIST_MLP_SIZES[:-1], MNIST_MLP_SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(
+        zip(MNIST_MLP_SIZES[:-1], MNIST_MLP_SIZES[1:])
+    ):
         layers.append(Dense(n_in, n_out, rng=rng, dtype=dtype, init="he"))
         if i < n_hidden:
             layers += [ReLU(), Dropout(MNIST_MLP_DROPOUT, rng=rng)]
@@ -101,14 +103,27 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     and comparing it with the MLP.
     """
     c1, c2 = MNIST_CNN_CHANNELS
-    return Sequential([
-        Conv2D(1, c1, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
-        Conv2D(c1, c2, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
-        Flatten(),
-        Dense(c2 * 4 * 4, MNIST_CNN_HIDDEN, rng=rng, dtype=dtype, init="he"), ReLU(),
-        Dropout(MNIST_CNN_DROPOUT, rng=rng),
-        Dense(MNIST_CNN_HIDDEN, 10, rng=rng, dtype=dtype, init="he"),
-    ])
+    return Sequential(
+        [
+            Conv2D(1, c1, 5, rng=rng, dtype=dtype),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(c1, c2, 5, rng=rng, dtype=dtype),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(
+                c2 * 4 * 4,
+                MNIST_CNN_HIDDEN,
+                rng=rng,
+                dtype=dtype,
+                init="he",
+            ),
+            ReLU(),
+            Dropout(MNIST_CNN_DROPOUT, rng=rng),
+            Dense(MNIST_CNN_HIDDEN, 10, rng=rng, dtype=dtype, init="he"),
+        ]
+    )
 
 
 #: Name -> factory ``(rng, dtype) -> Sequential``; the choices of ``nnscratch train``.

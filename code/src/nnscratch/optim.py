@@ -54,11 +54,15 @@ class Optimizer:
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         where = type(self).__name__
         self.lr = check_number(lr, "lr", where, low=0, low_open=True)
-        self.weight_decay = check_number(weight_decay, "weight_decay", where, low=0)
+        self.weight_decay = check_number(
+            weight_decay, "weight_decay", where, low=0
+        )
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+    def step(
+        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
+    ) -> None:
         """Update every ``params[k]`` in place from ``grads[k]``."""
         if params.keys() != grads.keys():
             raise KeyError(
@@ -87,12 +91,14 @@ class Optimizer:
             work = accumulation_dtype(p.dtype)
             if work == p.dtype:
                 self._update(k, p, grads[k])
-            else:    # float16: state and update in float32, rounded back once
+            else:  # float16: state and update in float32, rounded back once
                 p_work = p.astype(work)
                 self._update(k, p_work, grads[k].astype(work))
                 p[...] = p_work
 
-    def _buffers(self, key: str, p: np.ndarray, *names: str) -> list[np.ndarray]:
+    def _buffers(
+        self, key: str, p: np.ndarray, *names: str
+    ) -> list[np.ndarray]:
         """The state arrays ``names`` of ``params[key]``, zeros of ``p``'s shape at first."""
         st = self.state.setdefault(key, {})
         for name in names:
@@ -100,7 +106,9 @@ class Optimizer:
                 st[name] = np.zeros_like(p)
         return [st[name] for name in names]
 
-    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+    def _update(
+        self, key: str, p: np.ndarray, g: np.ndarray
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _args(self) -> str:
@@ -143,10 +151,17 @@ class SGD(Optimizer):
     Book, Step 4 "Optimization": momentum as an exponential moving average.
     """
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
-        momentum = check_number(momentum, "momentum", "SGD", low=0, high=1, high_open=True)
+        momentum = check_number(
+            momentum, "momentum", "SGD", low=0, high=1, high_open=True
+        )
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum, self.nesterov = momentum, nesterov
@@ -154,7 +169,9 @@ class SGD(Optimizer):
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
         if self.weight_decay:
-            g = g + f(self.weight_decay) * p          # a new array: grads stay untouched
+            g = (
+                g + f(self.weight_decay) * p
+            )  # a new array: grads stay untouched
         if self.momentum:
             first = key not in self.state
             (b,) = self._buffers(key, p, "b")
@@ -167,8 +184,10 @@ class SGD(Optimizer):
         p -= f(self.lr) * g
 
     def _args(self) -> str:
-        return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
-                f"weight_decay={self.weight_decay}")
+        return (
+            f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+            f"weight_decay={self.weight_decay}"
+        )
 
 
 class RMSprop(Optimizer):
@@ -197,12 +216,22 @@ class RMSprop(Optimizer):
     :math:`b \\leftarrow \\mu b + g / (\\sqrt{v} + \\epsilon)`, :math:`\\theta \\leftarrow \\theta - \\eta b`.
     """
 
-    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
-        self.alpha = check_number(alpha, "alpha", "RMSprop", low=0, high=1, high_open=True)
+        self.alpha = check_number(
+            alpha, "alpha", "RMSprop", low=0, high=1, high_open=True
+        )
         self.eps = check_number(eps, "eps", "RMSprop", low=0, low_open=True)
-        self.momentum = check_number(momentum, "momentum", "RMSprop", low=0, high=1, high_open=True)
+        self.momentum = check_number(
+            momentum, "momentum", "RMSprop", low=0, high=1, high_open=True
+        )
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
@@ -220,8 +249,10 @@ class RMSprop(Optimizer):
         p -= f(self.lr) * direction
 
     def _args(self) -> str:
-        return (f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, momentum={self.momentum}, "
-                f"weight_decay={self.weight_decay}")
+        return (
+            f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, momentum={self.momentum}, "
+            f"weight_decay={self.weight_decay}"
+        )
 
 
 class Adam(Optimizer):
@@ -256,14 +287,25 @@ class Adam(Optimizer):
     Book, Step 4 "Optimization": the bias correction derived with SymPy.
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
         where = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{where}: betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = tuple(check_number(b, f"betas[{i}]", where, low=0, high=1, high_open=True)
-                           for i, b in enumerate(betas))
+            raise ValueError(
+                f"{where}: betas must be two numbers in [0, 1), got {betas!r}"
+            )
+        self.betas = tuple(
+            check_number(
+                b, f"betas[{i}]", where, low=0, high=1, high_open=True
+            )
+            for i, b in enumerate(betas)
+        )
         self.eps = check_number(eps, "eps", where, low=0, low_open=True)
 
     def _adam_step(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -274,7 +316,7 @@ class Adam(Optimizer):
         m += f(1 - beta1) * g
         v *= f(beta2)
         v += f(1 - beta2) * (g * g)
-        bias1, bias2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
+        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
         # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat) = sqrt(v) / sqrt(bias2),
         # arranged so that only one temporary array is made (this runs for every minibatch).
         step = np.sqrt(v)
@@ -311,8 +353,13 @@ class AdamW(Adam):
     the gradient :math:`g` unchanged (no :math:`\\lambda\\theta` added to it).
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
         super().__init__(lr, betas, eps, weight_decay)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -321,8 +368,9 @@ class AdamW(Adam):
         self._adam_step(key, p, g)
 
 
-def l2_penalty(params: dict[str, np.ndarray], lam: float,
-               keys=None) -> tuple[float, dict[str, np.ndarray]]:
+def l2_penalty(
+    params: dict[str, np.ndarray], lam: float, keys=None
+) -> tuple[float, dict[str, np.ndarray]]:
     """The L2 penalty :math:`\\frac{\\lambda}{2} \\sum_k \\lVert \\theta_k \\rVert^2` and its gradient.
 
     Parameters
@@ -349,7 +397,21 @@ def l2_penalty(params: dict[str, np.ndarray], lam: float,
     keys = list(params) if keys is None else list(keys)
     missing = [k for k in keys if k not in params]
     if missing:
-        raise KeyError(f"l2_penalty: no parameters {missing}; params has {sorted(params)}")
-    value = 0.5 * lam * sum(
-        float(np.sum(np.square(params[k], dtype=accumulation_dtype(params[k].dtype)))) for k in keys)
+        raise KeyError(
+            f"l2_penalty: no parameters {missing}; params has {sorted(params)}"
+        )
+    value = (
+        0.5
+        * lam
+        * sum(
+            float(
+                np.sum(
+                    np.square(
+                        params[k], dtype=accumulation_dtype(params[k].dtype)
+                    )
+                )
+            )
+            for k in keys
+        )
+    )
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}

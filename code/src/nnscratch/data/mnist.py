@@ -84,11 +84,19 @@ class MNIST:
     y_test: np.ndarray
 
     def __repr__(self) -> str:
-        parts = ", ".join(
-            f"{k}={getattr(self, k).shape} {getattr(self, k).dtype}"
-            for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+        # One array per line: the book shows it in a column of 76 characters.
+        parts = "".join(
+            f"    {k}={getattr(self, k).shape} {getattr(self, k).dtype},\n"
+            for k in (
+                "x_train",
+                "y_train",
+                "x_val",
+                "y_val",
+                "x_test",
+                "y_test",
+            )
         )
-        return f"MNIST({parts})"
+        return f"MNIST(\n{parts})"
 
 
 def default_cache_dir() -> Path:
@@ -98,11 +106,16 @@ def default_cache_dir() -> Path:
     macOS: ``~/Library/Caches/nnscratch/mnist``; Windows: ``%LOCALAPPDATA%\\nnscratch\\mnist``.
     """
     if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = Path(
+            os.environ.get("LOCALAPPDATA")
+            or Path.home() / "AppData" / "Local"
+        )
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        base = Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        )
     return base / "nnscratch" / "mnist"
 
 
@@ -110,7 +123,9 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _verified(data: bytes, name: str, expected_md5: str, where: str, fix: str) -> bytes:
+def _verified(
+    data: bytes, name: str, expected_md5: str, where: str, fix: str
+) -> bytes:
     """Decompress ``data`` and check its MD5; return the decompressed bytes or raise."""
     try:
         content = decompress(data, name=where)
@@ -128,7 +143,10 @@ def _verified(data: bytes, name: str, expected_md5: str, where: str, fix: str) -
 
 def _local_file(directory: Path, name: str) -> Path | None:
     """The file ``name`` in ``directory``, gzip-compressed or not; None if neither exists."""
-    for candidate in (directory / name, directory / name.removesuffix(".gz")):
+    for candidate in (
+        directory / name,
+        directory / name.removesuffix(".gz"),
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -140,10 +158,19 @@ def _progress_bar(total: int | None, desc: str, progress: bool | None):
         return None
     from tqdm.auto import tqdm  # imported here: only downloads need it
 
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+    )
 
 
-def _fetch(url: str, out, desc: str, progress: bool | None, timeout: float) -> None:
+def _fetch(
+    url: str, out, desc: str, progress: bool | None, timeout: float
+) -> None:
     """Stream ``url`` into the open binary file ``out``."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
@@ -158,9 +185,15 @@ def _fetch(url: str, out, desc: str, progress: bool | None, timeout: float) -> N
                 bar.close()
 
 
-def download_file(name: str, directory: str | Path, *, expected_md5: str,
-                  mirrors: Sequence[str] = MIRRORS, progress: bool | None = None,
-                  timeout: float = 60.0) -> Path:
+def download_file(
+    name: str,
+    directory: str | Path,
+    *,
+    expected_md5: str,
+    mirrors: Sequence[str] = MIRRORS,
+    progress: bool | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
 
     Each attempt writes to a temporary file in ``directory``; only a copy whose decompressed
@@ -177,25 +210,42 @@ def download_file(name: str, directory: str | Path, *, expected_md5: str,
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{name}.", suffix=".part"
+        )
         try:
             with os.fdopen(fd, "wb") as out:
                 _fetch(url, out, name, progress, timeout)
-            _verified(Path(tmp).read_bytes(), name, expected_md5, where=url, fix="")
-            os.replace(tmp, directory / name)  # atomic: readers see no file or a whole one
+            _verified(
+                Path(tmp).read_bytes(),
+                name,
+                expected_md5,
+                where=url,
+                fix="",
+            )
+            os.replace(
+                tmp, directory / name
+            )  # atomic: readers see no file or a whole one
             return directory / name
-        except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # URLError and HTTPError are OSErrors
             failures.append(f"  {url}: {str(exc).strip()}")
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
     raise RuntimeError(
-        f"could not download {name}; every mirror failed:\n" + "\n".join(failures) + "\n"
+        f"could not download {name}; every mirror failed:\n"
+        + "\n".join(failures)
+        + "\n"
         f"Check your connection, or download the file yourself and point {ENV_VAR} at its folder."
     )
 
 
-def resolve_directory(directory: str | Path | None = None) -> tuple[Path, str]:
+def resolve_directory(
+    directory: str | Path | None = None,
+) -> tuple[Path, str]:
     """Where MNIST is looked for, and why: ``(path, "argument" | "environment" | "cache")``."""
     if directory is not None:
         return Path(directory).expanduser(), "argument"
@@ -204,9 +254,14 @@ def resolve_directory(directory: str | Path | None = None) -> tuple[Path, str]:
     return default_cache_dir(), "cache"
 
 
-def mnist_files(directory: str | Path | None = None, *, download: bool | None = None,
-                mirrors: Sequence[str] = MIRRORS, checksums: Mapping[str, str] = MD5,
-                progress: bool | None = None) -> dict[str, bytes]:
+def mnist_files(
+    directory: str | Path | None = None,
+    *,
+    download: bool | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] = MD5,
+    progress: bool | None = None,
+) -> dict[str, bytes]:
     """Locate (downloading if allowed), verify and return the decompressed bytes of each file.
 
     Parameters
@@ -230,8 +285,11 @@ def mnist_files(directory: str | Path | None = None, *, download: bool | None = 
     """
     path, source = resolve_directory(directory)
     allowed = source == "cache" if download is None else download
-    given = {"argument": "given as the directory argument",
-             "environment": f"named by {ENV_VAR}", "cache": "the per-user cache"}[source]
+    given = {
+        "argument": "given as the directory argument",
+        "environment": f"named by {ENV_VAR}",
+        "cache": "the per-user cache",
+    }[source]
     out = {}
     for role, name in FILES.items():
         local = _local_file(path, name)
@@ -242,20 +300,41 @@ def mnist_files(directory: str | Path | None = None, *, download: bool | None = 
                     f"({given}). Fix the path, copy the file there, or call "
                     f"load_mnist(..., download=True) to download it into that directory."
                 )
-            local = download_file(name, path, expected_md5=checksums[name], mirrors=mirrors,
-                                  progress=progress)
-        fix = (f"Delete {local} and run again to download a fresh copy."
-               if source == "cache" else
-               f"Replace {local} with a good copy (or delete it and load with download=True).")
-        out[role] = _verified(local.read_bytes(), name, checksums[name], where=str(local), fix=fix)
+            local = download_file(
+                name,
+                path,
+                expected_md5=checksums[name],
+                mirrors=mirrors,
+                progress=progress,
+            )
+        fix = (
+            f"Delete {local} and run again to download a fresh copy."
+            if source == "cache"
+            else f"Replace {local} with a good copy (or delete it and load with download=True)."
+        )
+        out[role] = _verified(
+            local.read_bytes(),
+            name,
+            checksums[name],
+            where=str(local),
+            fix=fix,
+        )
     return out
 
 
-def load_mnist(directory: str | Path | None = None, *, normalize: bool = True,
-               flatten: bool = True, dtype=np.float32, val_size: int = 0,
-               rng: np.random.Generator | None = None, download: bool | None = None,
-               mirrors: Sequence[str] = MIRRORS, checksums: Mapping[str, str] = MD5,
-               progress: bool | None = None) -> MNIST:
+def load_mnist(
+    directory: str | Path | None = None,
+    *,
+    normalize: bool = True,
+    flatten: bool = True,
+    dtype=np.float32,
+    val_size: int = 0,
+    rng: np.random.Generator | None = None,
+    download: bool | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] = MD5,
+    progress: bool | None = None,
+) -> MNIST:
     """Load MNIST as NumPy arrays.
 
     Parameters
@@ -290,33 +369,58 @@ def load_mnist(directory: str | Path | None = None, *, normalize: bool = True,
     """
     dtype = np.dtype(dtype)
     if normalize and not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}")
+        raise TypeError(
+            f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}"
+        )
     val_size = check_int(val_size, "val_size", "load_mnist", minimum=0)
     if val_size > 0 and not isinstance(rng, np.random.Generator):
         raise TypeError(
             "load_mnist: val_size > 0 needs rng=np.random.default_rng(seed) to choose the "
             f"validation examples reproducibly, got rng={rng!r}"
         )
-    raw = mnist_files(directory, download=download, mirrors=mirrors, checksums=checksums,
-                      progress=progress)
+    raw = mnist_files(
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )
     arrays = {}
     for split in ("train", "test"):
-        images = parse_idx(raw[f"{split}_images"], name=FILES[f"{split}_images"], ndim=3)
-        labels = parse_idx(raw[f"{split}_labels"], name=FILES[f"{split}_labels"], ndim=1)
+        images = parse_idx(
+            raw[f"{split}_images"], name=FILES[f"{split}_images"], ndim=3
+        )
+        labels = parse_idx(
+            raw[f"{split}_labels"], name=FILES[f"{split}_labels"], ndim=1
+        )
         if images.shape[0] != labels.shape[0]:
-            raise IDXError(f"MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels")
+            raise IDXError(
+                f"MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels"
+            )
         x = images.astype(dtype)  # (N, 28, 28)
         if normalize:
             x /= dtype.type(255)
         n, h, w = x.shape
-        x = x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)  # (N, 784) or (N, 1, 28, 28)
+        x = (
+            x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)
+        )  # (N, 784) or (N, 1, 28, 28)
         arrays[split] = (x, labels.astype(np.int64))
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     if val_size >= len(y_train):
-        raise ValueError(f"load_mnist: val_size={val_size} leaves no training data (of {len(y_train)})")
+        raise ValueError(
+            f"load_mnist: val_size={val_size} leaves no training data (of {len(y_train)})"
+        )
     if val_size == 0:
-        return MNIST(x_train, y_train, x_train[:0], y_train[:0], x_test, y_test)
+        return MNIST(
+            x_train, y_train, x_train[:0], y_train[:0], x_test, y_test
+        )
     perm = rng.permutation(len(y_train))
     val_idx, train_idx = np.sort(perm[:val_size]), np.sort(perm[val_size:])
-    return MNIST(x_train[train_idx], y_train[train_idx], x_train[val_idx], y_train[val_idx],
-                 x_test, y_test)
+    return MNIST(
+        x_train[train_idx],
+        y_train[train_idx],
+        x_train[val_idx],
+        y_train[val_idx],
+        x_test,
+        y_test,
+    )

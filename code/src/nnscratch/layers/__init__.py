@@ -13,4 +13,13 @@ from .normalization import BatchNorm
 from .conv import Conv2D
 from .pooling import AvgPool2D, Flatten, MaxPool2D
 
-__all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "Dropout",
+    "BatchNorm",
+    "Conv2D",
+    "MaxPool2D",
+    "AvgPool2D",
+    "Flatten",
+]
