@@ -466,7 +466,7 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
     for left, width, acc, n in zip(rel.edges[:-1][filled], widths[filled], rel.accuracy[filled],
                                    rel.counts[filled]):
         ax.text(left + width / 2, min(acc, 0.93) + 0.02, f"n={n}", ha="center",
-                fontsize=7.5)
+                fontsize=8)
     ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
