@@ -650,7 +650,7 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
             min(acc, 0.93) + 0.02,
             f"n={n}",
             ha="center",
-            fontsize=7.5,
+            fontsize=8,
         )
     ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
     ax.set_xlim(0, 1)
