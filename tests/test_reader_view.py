@@ -185,3 +185,16 @@ def test_built_chapters_figures_and_equations_are_numbered_from_zero(tmp_path):
     assert 'section-number">1.1. </span>Neuron: theory' in theory
     assert "Figure 1.1" in theory and "(1.1)" in theory
     assert "<h1>Reference" in (built / "ref.html").read_text()     # unnumbered part
+
+
+def test_every_code_cell_is_formatted_to_the_column():
+    """tools/format_cells.py --check: Black at 76 characters, and no longer line anywhere."""
+    problems = []
+    for path in format_cells.chapters(ROOT):
+        text = path.read_text(encoding="utf-8")
+        formatted, findings = format_cells.format_page(text, path)
+        problems += [str(f) for f in findings]
+        if formatted != text:
+            problems.append(f"{path.relative_to(ROOT)}: not formatted "
+                            f"(run python tools/format_cells.py)")
+    assert not problems, "\n".join(problems)

@@ -133,11 +133,12 @@ class SGD(Optimizer):
 
     .. math::
 
-        g \\leftarrow g + \\lambda\\theta, \\qquad
-        b \\leftarrow \\mu b + g \\ (b = g \\text{ at the first step}), \\qquad
-        \\theta \\leftarrow \\theta - \\eta\\, d,
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        b &\\leftarrow \\mu b + g, \\\\
+        \\theta &\\leftarrow \\theta - \\eta\\, d,
 
-    with :math:`d = b`, or :math:`d = g + \\mu b` for Nesterov; without momentum :math:`d = g`.
+    with :math:`b = g` at the first step, and :math:`d = b`, or :math:`d = g + \\mu b` for
+    Nesterov; without momentum :math:`d = g`.
 
     See Also
     --------
@@ -190,9 +191,9 @@ class RMSprop(Optimizer):
     -----
     .. math::
 
-        g \\leftarrow g + \\lambda\\theta, \\qquad
-        v \\leftarrow \\alpha v + (1 - \\alpha) g^2, \\qquad
-        \\theta \\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{v} + \\epsilon},
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        v &\\leftarrow \\alpha v + (1 - \\alpha) g^2, \\\\
+        \\theta &\\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{v} + \\epsilon},
 
     with :math:`v = 0` at the start. With momentum :math:`\\mu > 0`:
     :math:`b \\leftarrow \\mu b + g / (\\sqrt{v} + \\epsilon)`, :math:`\\theta \\leftarrow \\theta - \\eta b`.
@@ -245,10 +246,11 @@ class Adam(Optimizer):
 
     .. math::
 
-        g &\\leftarrow g + \\lambda\\theta \\\\
-        m &\\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\qquad
-        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2 \\\\
-        \\hat m &= m / (1 - \\beta_1^t), \\qquad \\hat v = v / (1 - \\beta_2^t) \\\\
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        m &\\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\\\
+        v &\\leftarrow \\beta_2 v + (1 - \\beta_2) g^2, \\\\
+        \\hat m &= m / (1 - \\beta_1^t), \\\\
+        \\hat v &= v / (1 - \\beta_2^t), \\\\
         \\theta &\\leftarrow \\theta - \\eta\\, \\hat m / (\\sqrt{\\hat v} + \\epsilon)
 
     See Also

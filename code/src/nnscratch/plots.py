@@ -1,5 +1,9 @@
-"""Plot helpers. Each takes ``ax=None`` (a new figure is made when it is None) and returns
-what it drew, so the caller can style or test it."""
+"""Plot helpers and the book's figure style.
+
+Each helper takes ``ax=None`` (a new figure is made when it is None) and returns what it
+drew, so the caller can style or test it. :func:`use_book_style` gives every figure of the
+book one look, sized for its text column (:data:`COLUMN_WIDTH`, :func:`column_figure`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,138 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+#: Width of the book's text column, in inches. The HTML theme's column is about 688 CSS px
+#: wide at a 1280 px window, and an SVG figure of ``w`` inches shows at ``96 * w`` px, so a
+#: figure this wide is displayed at its natural size (scale 1): its 10 pt text reads as
+#: 10 pt. The PDF's text width (6.5 in) shrinks it by only 4 %.
+COLUMN_WIDTH = 6.8
+
+#: The palette of every line, bar and scatter (matplotlib's "tab10", stated once, so the
+#: prose's "blue", "orange", "green" and "red" curves mean the same colours on every page).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+BOOK_STYLE = {
+    "figure.figsize": (COLUMN_WIDTH, 3.4),
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,   # titles, labels and colorbars never overlap
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.framealpha": 0.85,
+    "axes.prop_cycle": plt.cycler(color=list(PALETTE)),
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "0.85",
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.6,
+    "image.interpolation": "nearest",
+    "svg.fonttype": "path",                  # text as outlines: the same on every reader
+}
+"""The rcParams :func:`use_book_style` sets."""
+
+
+def use_book_style() -> dict:
+    """Give every figure from here on the book's look, and vector output in a notebook.
+
+    Call it once, in a page's first cell. It updates matplotlib's ``rcParams`` with
+    :data:`BOOK_STYLE` (column-width figures, constrained layout, fonts legible at
+    column width, one palette, a light grid). When it runs inside IPython (a notebook or
+    the book's build) it also makes inline figures vector graphics: SVG for the web
+    page and PDF for the printed book, each picked by the builder that needs it. Run as a
+    plain script (no IPython, any backend such as Agg) it only sets the rcParams.
+
+    Returns
+    -------
+    dict
+        The rcParams it set (a copy of :data:`BOOK_STYLE`).
+
+    Notes
+    -----
+    This changes matplotlib's global settings, on purpose and only when called: the
+    package itself never does so on import.
+    """
+    plt.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:          # plain Python without IPython installed
+        return dict(BOOK_STYLE)
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("svg", "pdf")
+    return dict(BOOK_STYLE)
+
+
+def column_figure(nrows: int = 1, ncols: int = 1, *, height: float | None = None,
+                  **subplots_kw):
+    """A figure exactly as wide as the text column, with a grid of axes.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default 1
+        Panels down and across. Keep ``ncols <= 2`` for plots with axes and titles
+        (stack the rest in rows); small images can take more.
+    height : float, optional
+        Height in inches. Default: ``nrows`` rows of
+        ``min(3.4, 0.8 * COLUMN_WIDTH / ncols)`` inches each.
+    **subplots_kw
+        Passed to ``plt.subplots`` (``sharex``, ``sharey``, ``gridspec_kw``...).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    axes : Axes or ndarray of Axes
+        As ``plt.subplots`` returns them.
+    """
+    if nrows < 1 or ncols < 1:
+        raise ValueError(f"column_figure needs at least one row and one column, "
+                         f"got nrows={nrows}, ncols={ncols}")
+    if height is None:
+        height = nrows * min(3.4, 0.8 * COLUMN_WIDTH / ncols)
+    return plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, height), **subplots_kw)
+
+
+def column_panels(n: int, *, ncols: int = 2, height: float | None = None,
+                  **subplots_kw):
+    """``n`` panels in rows of ``ncols``, column wide; spare cells of the grid removed.
+
+    Parameters
+    ----------
+    n : int
+        Number of panels.
+    ncols : int, default 2
+        Panels per row; the rows stack as many as needed.
+    height : float, optional
+        Height in inches (default as in :func:`column_figure`).
+    **subplots_kw
+        Passed to ``plt.subplots``.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    axes : list of Axes
+        Exactly ``n`` of them, row by row.
+    """
+    if n < 1:
+        raise ValueError(f"column_panels needs at least one panel, got n={n}")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, grid = column_figure(nrows, ncols, height=height, squeeze=False, **subplots_kw)
+    axes = list(grid.ravel())
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
+
 
 def _axes(ax):
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 4))
+        _, ax = plt.subplots(figsize=(COLUMN_WIDTH * 0.6, 3.4))
     return ax
 
 
@@ -168,7 +300,8 @@ def animate_decision_boundary(frames: Sequence[np.ndarray], grid, X: np.ndarray,
                              f"the grid has {g0.size} points")
     if titles is not None and len(titles) != len(frames):
         raise ValueError(f"animate_decision_boundary: {len(titles)} titles for {len(frames)} frames")
-    fig, ax = plt.subplots(figsize=figsize)
+    # Laid out once (below), not at every frame: a changing title must not move the axes.
+    fig, ax = plt.subplots(figsize=figsize, layout="none")
     levels = np.linspace(0, 1, 11)
 
     def draw(i: int):
@@ -210,7 +343,8 @@ def plot_digit_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, 
         Size of the captions.
     cell_inches : float, default 0.65
         Width of one image in a new figure (ignored when ``ax`` is given); widen it for long
-        captions.
+        captions. A new figure is never wider than :data:`COLUMN_WIDTH`: the cells shrink
+        to fit it.
 
     Returns
     -------
@@ -247,8 +381,9 @@ def plot_digit_grid(images: np.ndarray, titles: Sequence[str] | None = None, *, 
         canvas[y0:y0 + h, x0:x0 + w] = x[k]
         corners.append((y0, x0))
     if ax is None:
-        inches_per_pixel = cell_inches / cell_w
-        _, ax = plt.subplots(figsize=(canvas.shape[1] * inches_per_pixel, canvas.shape[0] * inches_per_pixel))
+        inches_per_pixel = min(cell_inches / cell_w, COLUMN_WIDTH / canvas.shape[1])
+        _, ax = plt.subplots(figsize=(canvas.shape[1] * inches_per_pixel,
+                                      canvas.shape[0] * inches_per_pixel))
     cm = plt.get_cmap(cmap).with_extremes(bad="#d9d9d9")   # grey gaps between images
     ax.imshow(canvas, cmap=cm, vmin=np.nanmin(x), vmax=np.nanmax(x), interpolation="nearest")
     if titles is not None:
@@ -294,12 +429,13 @@ def plot_confusion_matrix(cm: np.ndarray, *, ax=None, class_names: Sequence[str]
     for i in range(c):
         for j in range(c):
             dark = np.isfinite(shown[i, j]) and shown[i, j] > 0.6 * top
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if dark else "black", fontweight="bold" if i == j else None)
     ax.set_xticks(range(c), names)
     ax.set_yticks(range(c), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    ax.grid(False)                       # grid lines would cross the cells' numbers
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax
 
@@ -315,7 +451,8 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
     label : str, optional
         Legend label of the bars (the ECE is appended). Each bar is annotated with the number
         of predictions in its bin: a bar far from the diagonal matters little if it holds a
-        handful of them.
+        handful of them. The legend sits above the axes, where it cannot hide a bar (so
+        give the axes no title, or a caption instead).
 
     Returns
     -------
@@ -328,13 +465,15 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
            edgecolor="black", alpha=0.7, label=f"{label or 'accuracy'} (ECE {rel.ece:.3f})")
     for left, width, acc, n in zip(rel.edges[:-1][filled], widths[filled], rel.accuracy[filled],
                                    rel.counts[filled]):
-        ax.text(left + width / 2, min(acc, 0.93) + 0.02, f"n={n}", ha="center", fontsize=7)
+        ax.text(left + width / 2, min(acc, 0.93) + 0.02, f"n={n}", ha="center",
+                fontsize=7.5)
     ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (probability of the predicted class)")
     ax.set_ylabel("accuracy in the bin")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=2, frameon=False,
+              borderaxespad=0)
     return ax
 
 
@@ -383,7 +522,7 @@ def plot_graph(nodes: Mapping[str, tuple[float, float, str]],
             lx = (x0 + x1) / 2 + (0 if along_x else 1.4 * offset)   # beside a vertical edge
             ly = (y0 + y1) / 2 + (offset if along_x else 0)
             ax.text(lx, ly, label, ha="center", va="center",
-                    fontsize=fontsize - 2, color=color, zorder=4,
+                    fontsize=max(8, fontsize - 2), color=color, zorder=4,
                     bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
 
     for src, dst, label in edges:

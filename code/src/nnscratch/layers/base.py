@@ -1,4 +1,9 @@
-"""The layer protocol that every layer in nnscratch follows."""
+"""The layer protocol that every layer in nnscratch follows.
+
+:class:`Layer` states it once: which dicts a layer owns, what ``forward`` and ``backward``
+take and return, and what they may not do. Networks, optimizers and gradient checks rely on
+nothing else, which is why a whole network can be checked like a single layer.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The fully connected (dense) layer."""
+"""The fully connected (dense) layer, and how its weights start.
+
+:class:`Dense` computes :math:`Z = XW + b` on a batch of rows; :func:`init_std` gives the
+scale of its initial weights (He or Glorot), which decides whether a deep network trains
+at all (Step 3).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Inverted dropout."""
+"""Inverted dropout: a regularizer that zeroes random activations while training.
+
+The kept activations are scaled up during training, so evaluation needs no change at all.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ class Dropout(Layer):
     -----
     In training, with a fresh mask :math:`M_{ij} \\sim \\text{Bernoulli}(1 - p)`,
 
-    .. math:: Y = X \\odot M / (1 - p), \\qquad dX = dY \\odot M / (1 - p),
+    .. math::
+
+        Y &= X \\odot M / (1 - p), \\\\
+        dX &= dY \\odot M / (1 - p),
 
     so :math:`\\mathbb{E}[Y] = X`: the scaling happens at training time and evaluation is the
     identity (:math:`Y = X`, :math:`dX = dY`).

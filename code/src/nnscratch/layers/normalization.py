@@ -1,4 +1,10 @@
-"""Batch normalization for dense inputs (N, D)."""
+"""Batch normalization for dense inputs (N, D).
+
+:class:`BatchNorm` normalises each feature with the statistics of the batch while training
+and with running averages of them in evaluation, then scales and shifts it by learned
+parameters. In training every output depends on the whole batch, and so does its gradient;
+Step 5 derives it.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +45,8 @@ class BatchNorm(Layer):
 
     .. math::
 
-        \\hat x = (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}, \\qquad y = \\gamma \\hat x + \\beta,
+        \\hat x &= (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}, \\\\
+        y &= \\gamma \\hat x + \\beta,
 
     and the running statistics move towards the batch's, the variance *unbiased*:
     :math:`m \\leftarrow (1 - \\rho) m + \\rho \\mu`,
@@ -50,9 +57,10 @@ class BatchNorm(Layer):
 
     .. math::
 
-        d\\gamma = \\sum_i dy_i \\hat x_i, \\quad d\\beta = \\sum_i dy_i, \\quad
-        dx = \\frac{1}{N\\sqrt{\\sigma^2 + \\epsilon}}
-             \\Big(N d\\hat x - \\sum_i d\\hat x_i - \\hat x \\sum_i d\\hat x_i \\hat x_i\\Big).
+        d\\gamma &= \\sum_i dy_i \\hat x_i, \\\\
+        d\\beta &= \\sum_i dy_i, \\\\
+        dx &= \\frac{N\\, d\\hat x - \\sum_i d\\hat x_i - \\hat x \\sum_i d\\hat x_i \\hat x_i}
+                   {N\\sqrt{\\sigma^2 + \\epsilon}}.
 
     Evaluation uses the running statistics instead, so the layer is a fixed affine map and
     :math:`dx = dy\\, \\gamma / \\sqrt{s + \\epsilon}`.
