@@ -274,14 +274,18 @@ def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
     if len(prompt) == 0:
         raise ValueError("sample: prompt must hold at least one token")
     n = check_int(n, "n", "sample", minimum=0)
-    tau = check_number(temperature, "temperature", "sample", low=0, low_open=True)
+    tau = check_number(temperature, "temperature", "sample",
+                       low=0, low_open=True)
     out = np.empty(n, dtype=np.int64)
     with carried_state(model):
-        z = model.forward(prompt[None, :], training=False)[0, -1]     # (V,) logits of the next
+        # (V,) logits of the token after the prompt
+        z = model.forward(prompt[None, :], training=False)[0, -1]
         for k in range(n):
             zf = z.astype(np.float64) / tau
             p = np.exp(zf - zf.max())
             cdf = np.cumsum(p)
-            out[k] = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(p) - 1)
+            u = rng.random() * cdf[-1]
+            i = int(np.searchsorted(cdf, u, side="right"))
+            out[k] = min(i, len(p) - 1)    # rounding may put u at cdf[-1]
             z = model.forward(out[None, k:k + 1], training=False)[0, -1]
     return out

@@ -391,7 +391,8 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     --------
     Book, Step 9 "Sequences" (theory): exploding gradients and why clipping tames them.
     """
-    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True)
+    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm",
+                            low=0, low_open=True)
     total = global_norm(grads)
     scale = max_norm / (total + 1e-6)
     if math.isfinite(total) and scale < 1:

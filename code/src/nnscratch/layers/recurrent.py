@@ -106,11 +106,13 @@ class _Recurrent(Layer):
         self._cache = {"xt": xt, "h_all": h_all, "shape": x.shape, **cache}
         return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))          # (N, T, H)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """BPTT from ``dout`` (N, T, n_hidden): fill ``grads``; return ``dx`` (N, T, n_in).
+    def backward(self, dout: np.ndarray,
+                 need_dx: bool = True) -> np.ndarray | None:
+        """BPTT from ``dout`` (N, T, n_hidden): fill ``grads``, return ``dx``.
 
-        The gradient stops at the initial state (zeros, or the carried state of a
-        ``stateful`` layer: truncated BPTT).
+        ``dx`` has shape (N, T, n_in). The gradient stops at the initial
+        state (zeros, or the carried state of a ``stateful`` layer:
+        truncated BPTT).
         """
         where = f"{type(self).__name__}.backward"
         self._require_forward(self._cache)
@@ -118,13 +120,17 @@ class _Recurrent(Layer):
         n, t, d = c["shape"]
         check_float_array(dout, "dout", dtype=self.dtype, where=where)
         if dout.shape != (n, t, self.n_hidden):
-            raise ValueError(f"{where}: dout must have shape {(n, t, self.n_hidden)}, got {dout.shape}")
-        da = self._scan_back(dout.transpose(1, 0, 2), c)   # (T, N, G*H): d loss / d pre-activation
-        da2 = da.reshape(t * n, da.shape[2])                # (T*N, G*H)
-        h_prev = c["h_all"][:-1].reshape(t * n, self.n_hidden)   # (T*N, H): h_{t-1} of each row
-        self.grads["Wx"] = c["xt"].T @ da2                  # (D, G*H), all steps in one product
-        self.grads["Wh"] = h_prev.T @ da2                   # (H, G*H)
-        self.grads["b"] = policy_sum(da2, axis=0)           # (G*H,)
+            raise ValueError(f"{where}: dout must have shape "
+                             f"{(n, t, self.n_hidden)}, got {dout.shape}")
+        # dL/d(pre-activation) of every step, (T, N, G*H); then T*N rows
+        da = self._scan_back(dout.transpose(1, 0, 2), c)
+        da2 = da.reshape(t * n, da.shape[2])           # (T*N, G*H)
+        # h_{t-1} of each row, (T*N, H)
+        h_prev = c["h_all"][:-1].reshape(t * n, self.n_hidden)
+        # all steps in one product each
+        self.grads["Wx"] = c["xt"].T @ da2             # (D, G*H)
+        self.grads["Wh"] = h_prev.T @ da2              # (H, G*H)
+        self.grads["b"] = policy_sum(da2, axis=0)      # (G*H,)
         if not need_dx:
             return None
         dx = (da2 @ self.params["Wx"].T).reshape(t, n, d)   # (T, N, D)
@@ -183,10 +189,11 @@ class RNN(_Recurrent):
     def _scan(self, a, state0):
         t_max = a.shape[0]
         wh = self.params["Wh"]
-        h_all = np.empty((t_max + 1,) + state0[0].shape, self.dtype)   # (T+1, N, H)
+        shape = (t_max + 1,) + state0[0].shape          # (T+1, N, H)
+        h_all = np.empty(shape, self.dtype)
         h_all[0] = state0[0]
         for t in range(t_max):
-            a[t] += h_all[t] @ wh             # a_t = x_t Wx + b + h_{t-1} Wh
+            a[t] += h_all[t] @ wh        # a_t = x_t Wx + b + h_{t-1} Wh
             np.tanh(a[t], out=h_all[t + 1])
         return h_all, {"last": (h_all[t_max],)}
 
@@ -303,7 +310,7 @@ class LSTM(_Recurrent):
             np.multiply(dc, c_all[t], out=dat[:, hd:2 * hd])     # through f
             np.multiply(dh, tc, out=dat[:, 2 * hd:3 * hd])       # through o
             sig = gt[:, :3 * hd]
-            dat[:, :3 * hd] *= sig                               # sigma' = s (1 - s)
+            dat[:, :3 * hd] *= sig             # sigma' = s (1 - s)
             dat[:, :3 * hd] *= 1 - sig
             np.multiply(dc, i, out=dat[:, 3 * hd:])              # through g
             dat[:, 3 * hd:] *= 1 - g * g
