@@ -14,7 +14,7 @@ thread count (NumPy's BLAS: one per core; PyTorch: its intra-op threads), and th
 taken between their faster settings. PyTorch is optional: without it only nnscratch is timed.
 Usage, from the repository root::
 
-    NNSCRATCH_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/bench_cnn_epoch.py
+    NNSCRATCH_DATA=/work/shared/data .venv/bin/python benchmarks/bench_cnn_epoch.py
     .venv/bin/python benchmarks/bench_cnn_epoch.py --batches 200 --profile
     .venv/bin/python benchmarks/bench_cnn_epoch.py --threads 1
 
@@ -26,13 +26,13 @@ at most 1.5× PyTorch's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from collections import defaultdict
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from _threads import blas_threads, torch_threads
+from threadpoolctl import threadpool_limits
 
 from nnscratch import losses
 from nnscratch.activations import ReLU
@@ -118,24 +118,6 @@ def torch_trainer(seed: int):
         return loss.item()
 
     return step
-
-
-def blas_threads() -> int:
-    """How many threads NumPy's BLAS uses by default (one per core, unless told otherwise)."""
-    return max((d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"), default=1)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run PyTorch with ``n`` intra-op threads inside the block, then restore its setting."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> int:

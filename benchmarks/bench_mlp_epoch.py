@@ -11,7 +11,7 @@ meaningful even on a busy machine; absolute times are not. Each library's time i
 and the command line use (shuffle, minibatches, forward, loss, backward, step, accuracy).
 PyTorch is optional: without it only nnscratch is timed. Usage, from the repository root::
 
-    NNSCRATCH_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/bench_mlp_epoch.py
+    NNSCRATCH_DATA=/work/shared/data .venv/bin/python benchmarks/bench_mlp_epoch.py
     .venv/bin/python benchmarks/bench_mlp_epoch.py --threads 1 --repeats 5
     .venv/bin/python benchmarks/bench_mlp_epoch.py --profile
 

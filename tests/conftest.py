@@ -5,7 +5,11 @@ build small books or run benchmarks; ``chapters`` tests run every chapter as a s
 one stage with ``-m``, e.g. ``pytest tests -m "not slow and not chapters"``.
 """
 
+import functools
+import http.server
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +22,8 @@ import pytest
 # The build tools under tools/ are scripts that import each other from their own folder (as
 # Sphinx's local_extensions and `python tools/x.py` run them); the tests import them likewise.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+# Likewise the benchmark scripts, which share benchmarks/_threads.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 def pytest_configure(config):
@@ -28,3 +34,45 @@ def pytest_configure(config):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+# -- local mirrors for the data loaders' download tests (no test touches the network) ---
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def serve():
+    """Start static HTTP servers on 127.0.0.1; returns a function directory -> base URL."""
+    servers = []
+
+    def start(directory):
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url():
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path):
+    """No NNSCRATCH_MNIST_DIR or NNSCRATCH_DATA and a private cache dir, whatever the shell says."""
+    monkeypatch.delenv("NNSCRATCH_MNIST_DIR", raising=False)
+    monkeypatch.delenv("NNSCRATCH_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -82,3 +82,22 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
     assert "profile of one nnscratch epoch" in out
     if has_torch():
         assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit", out)
+
+
+def test_lstm_benchmark_times_the_reference_layer(capsys):
+    bench = load("bench_lstm")
+    assert (bench.BATCH, bench.LENGTH, bench.N_IN, bench.HIDDEN) == (32, 64, 64, 256)
+    assert bench.main(["--iterations", "2", "--block", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    times = re.findall(r"(\S+, 1 (?:BLAS )?thread\(s\)):\s+([\d.]+) ms per iteration", out)
+    assert [name for name, _ in times] == (
+        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"] if has_torch()
+        else ["nnscratch, 1 BLAS thread(s)"])
+    assert all(float(t) > 0 for _, t in times)
+    if has_torch():
+        diff = float(re.search(r"largest difference between the libraries .*: ([\d.e+-]+)", out)[1])
+        assert diff < 1e-3                       # float32: the same computation
+        assert re.search(r"ratio nnscratch / PyTorch, one thread each: [\d.]+", out)
+        assert re.search(r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+", out)
+    else:
+        assert "PyTorch is not installed" in out

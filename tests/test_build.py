@@ -6,8 +6,10 @@ one thing at a time: a file of the "package" the chapters import, nothing, a cha
 The fast tests check the pieces (fingerprints, front matter, the table of contents reader).
 """
 
+import importlib
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import book_execution
+import nnscratch.data
 import pytest
 import toc
 from _book import ROOT
@@ -278,7 +281,12 @@ def test_page_options_refuse_malformed_front_matter(tmp_path, front, words):
 
 def test_pages_that_read_a_data_set_declare_it():
     """A chapter's outputs depend on its data: the build can only know it if the page says so."""
-    loaders = {"mnist": "load_mnist("}
+    loaders = {}  # data set name -> its loader's call, for every module built on data.store
+    for info in pkgutil.iter_modules(nnscratch.data.__path__):
+        module = importlib.import_module(f"nnscratch.data.{info.name}")
+        if hasattr(module, "SOURCE") and hasattr(module, "resolve_directory"):
+            loaders[module.SOURCE.name] = f"load_{info.name}("
+    assert {"mnist", "tinyshakespeare"} <= set(loaders)
     for page in toc.notebooks(ROOT):
         path = toc.source(ROOT, page)
         declared = set(book_execution.page_options(path).data)

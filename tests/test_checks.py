@@ -15,7 +15,8 @@ import pytest
 
 from nnscratch import _checks, activations, losses
 from nnscratch.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from nnscratch.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from nnscratch.layers import (LSTM, RNN, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
+                              MaxPool2D)
 from nnscratch.network import Residual, Sequential
 from nnscratch.optim import SGD, Adam, AdamW, RMSprop
 
@@ -44,6 +45,8 @@ LAYERS = {
     "Sequential": (lambda dt: Sequential([Dense(4, 6, rng=_rng(), dtype=dt), ReLU(),
                                           Dense(6, 3, rng=_rng(), dtype=dt)]), (5, 4)),
     "Residual": (lambda dt: Residual(Sequential([Dense(4, 4, rng=_rng(), dtype=dt), Tanh()])), (5, 4)),
+    "RNN": (lambda dt: RNN(3, 4, rng=_rng(), dtype=dt), (5, 6, 3)),
+    "LSTM": (lambda dt: LSTM(3, 4, rng=_rng(), dtype=dt), (5, 6, 3)),
 }
 LOSSES = {
     "mean_squared_error": (losses.mean_squared_error, (5, 3), lambda n: np.zeros((n, 3))),

@@ -1,22 +1,20 @@
 """The MNIST loader on tiny generated IDX files, and the download path against a local server.
 
 No test touches the outside network: mirrors are ``http.server`` instances on 127.0.0.1.
-The real files are checked only when ``NNSCRATCH_MNIST_DIR`` names a copy.
+The real files are checked only when ``NNSCRATCH_DATA`` (or ``NNSCRATCH_MNIST_DIR``) names a copy.
 """
 
-import functools
 import gzip
 import hashlib
-import http.server
 import os
-import socket
-import threading
 
 import numpy as np
 import pytest
+from conftest import closed_port_url
 
 from nnscratch.data import MNIST, load_mnist
 from nnscratch.data import mnist as mnist_mod
+from nnscratch.data import store
 from nnscratch.data.idx import IDXError, idx_bytes
 from nnscratch.data.mnist import FILES, MD5, ChecksumError, default_cache_dir, download_file
 
@@ -50,15 +48,6 @@ def write_dir(directory, raw, compress=True):
 def tiny(tmp_path, rng):
     arrays, raw, md5 = make_tiny_mnist(rng)
     return arrays, raw, md5, write_dir(tmp_path / "mnist", raw)
-
-
-@pytest.fixture
-def no_env(monkeypatch, tmp_path):
-    """No NNSCRATCH_MNIST_DIR and a private cache dir, whatever the caller's shell says."""
-    monkeypatch.delenv(mnist_mod.ENV_VAR, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -127,6 +116,21 @@ def test_environment_variable_is_used(tiny, monkeypatch):
     assert load_mnist(checksums=md5).x_train.shape == (N_TRAIN, 784)
 
 
+def test_root_variable_names_a_folder_with_a_subfolder_per_data_set(tiny, monkeypatch):
+    _, _, md5, directory = tiny                      # directory is <tmp>/mnist
+    monkeypatch.delenv(mnist_mod.ENV_VAR, raising=False)
+    monkeypatch.setenv(store.ROOT_ENV, str(directory.parent))
+    assert mnist_mod.resolve_directory() == (directory, "root")
+    assert load_mnist(checksums=md5).x_train.shape == (N_TRAIN, 784)
+
+
+def test_the_data_sets_own_variable_wins_over_the_root(tiny, monkeypatch, tmp_path):
+    _, _, md5, directory = tiny
+    monkeypatch.setenv(store.ROOT_ENV, str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(mnist_mod.ENV_VAR, str(directory))
+    assert mnist_mod.resolve_directory() == (directory, "environment")
+
+
 def test_argument_wins_over_environment(tiny, monkeypatch, tmp_path):
     _, _, md5, directory = tiny
     monkeypatch.setenv(mnist_mod.ENV_VAR, str(tmp_path / "does-not-exist"))
@@ -143,6 +147,10 @@ def test_missing_file_in_a_chosen_directory_is_an_error_not_a_download(tiny, mon
         load_mnist(directory, checksums=md5, mirrors=[mirror])
     monkeypatch.setenv(mnist_mod.ENV_VAR, str(directory))
     with pytest.raises(FileNotFoundError, match="NNSCRATCH_MNIST_DIR"):
+        load_mnist(checksums=md5, mirrors=[mirror])
+    monkeypatch.delenv(mnist_mod.ENV_VAR)
+    monkeypatch.setenv(store.ROOT_ENV, str(directory.parent))
+    with pytest.raises(FileNotFoundError, match=r"folder mnist/ under NNSCRATCH_DATA"):
         load_mnist(checksums=md5, mirrors=[mirror])
 
 
@@ -188,36 +196,6 @@ def test_images_and_labels_must_agree_in_number(tmp_path, rng):
 
 # -- downloading -----------------------------------------------------------------------------
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture
-def serve():
-    """Start static HTTP servers on 127.0.0.1; returns a function directory -> base URL."""
-    servers = []
-
-    def start(directory):
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def closed_port_url():
-    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
-
-
 def test_download_skips_failing_mirrors(tmp_path, rng, serve, no_env):
     arrays, raw, md5 = make_tiny_mnist(rng)
     good = serve(write_dir(tmp_path / "good", raw))
@@ -262,7 +240,7 @@ def test_download_into_a_chosen_directory_only_when_asked(tmp_path, rng, serve, 
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
-    if os.name != "posix" or mnist_mod.sys.platform == "darwin":
+    if os.name != "posix" or store.sys.platform == "darwin":
         pytest.skip("XDG applies to Linux and other Unix")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "nnscratch" / "mnist"
@@ -270,8 +248,10 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
 
 # -- the real files --------------------------------------------------------------------------
 
-real = pytest.mark.skipif(not os.environ.get(mnist_mod.ENV_VAR),
-                          reason="set NNSCRATCH_MNIST_DIR to a copy of MNIST to check it")
+real = pytest.mark.skipif(
+    not (os.environ.get(mnist_mod.ENV_VAR)
+         or os.environ.get(store.ROOT_ENV) and (store.resolve_directory(mnist_mod.SOURCE)[0]).is_dir()),
+    reason="set NNSCRATCH_DATA to a folder holding a copy of MNIST in mnist/ to check it")
 
 
 @real

@@ -99,3 +99,18 @@ def test_backward_without_dx_gives_the_same_parameter_gradients(rng):
     np.testing.assert_array_equal(layer.grads["W"], dW)
     np.testing.assert_array_equal(layer.grads["b"], db)
     np.testing.assert_allclose(dx, dout @ layer.params["W"].T)
+
+
+def test_a_sequence_is_mapped_step_by_step_without_copying_it(rng):
+    """Dense on (N, T, D): every step is a row; the contiguous input is kept, not copied."""
+    layer = Dense(3, 2, rng=rng)
+    x = rng.standard_normal((4, 5, 3))
+    out = layer.forward(x)
+    assert out.shape == (4, 5, 2)
+    np.testing.assert_allclose(out[:, 2], x[:, 2] @ layer.params["W"] + layer.params["b"])
+    assert np.shares_memory(layer._x, x)                       # kept by reference
+    assert np.shares_memory(x.reshape(-1, 3), x)                # backward's rows: a view
+    dout = rng.standard_normal((4, 5, 2))
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(layer.grads["W"], sum(x[:, t].T @ dout[:, t] for t in range(5)))
+    assert dx.shape == x.shape

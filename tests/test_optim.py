@@ -241,3 +241,45 @@ def test_l2_penalty_value_gradient_and_equivalence_with_weight_decay(rng):
         l2_penalty(params, 0.1, keys=["V"])
     with pytest.raises(ValueError, match="lam"):
         l2_penalty(params, -1)
+
+
+# -- gradient clipping by global norm ------------------------------------------------------------
+
+def test_clip_grad_norm_scales_all_gradients_by_one_factor():
+    from nnscratch.optim import clip_grad_norm
+
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0], [4.0]])}   # global norm 5
+    before = {k: v.copy() for k, v in grads.items()}
+    assert clip_grad_norm(grads, 10.0) == pytest.approx(5.0)
+    for k in grads:                                       # below the threshold: untouched
+        np.testing.assert_array_equal(grads[k], before[k])
+    assert clip_grad_norm(grads, 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0], rtol=1e-6)     # direction kept
+    np.testing.assert_allclose(grads["b"], [[0.0], [0.8]], rtol=1e-6)
+    total = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
+    assert total == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clip_grad_norm_keeps_dtype_and_matches_pytorch():
+    from nnscratch.optim import clip_grad_norm
+
+    rng = np.random.default_rng(0)
+    grads = {"w": rng.standard_normal((4, 3)).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
+    ref = {k: v.copy() for k, v in grads.items()}
+    norm = clip_grad_norm(grads, 0.5)
+    assert all(g.dtype == np.float32 for g in grads.values())
+    torch = pytest.importorskip("torch")
+    params = [torch.nn.Parameter(torch.zeros(v.shape)) for v in ref.values()]
+    for p, v in zip(params, ref.values()):
+        p.grad = torch.from_numpy(v.copy())
+    norm_t = torch.nn.utils.clip_grad_norm_(params, 0.5)
+    assert norm == pytest.approx(float(norm_t), rel=1e-6)
+    for p, g in zip(params, grads.values()):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6)
+
+
+def test_clip_grad_norm_refuses_a_non_positive_threshold():
+    from nnscratch.optim import clip_grad_norm
+
+    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be positive and finite, got 0"):
+        clip_grad_norm({"a": np.ones(2)}, 0)

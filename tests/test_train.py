@@ -450,3 +450,27 @@ def test_fit_trains_on_sequences_through_dense_layers():
     h = fit(model, losses.mean_squared_error, Adam(0.01), X, y, rng=rng, epochs=30, batch_size=16,
             progress=False)
     assert h["loss"][-1] < 0.1 * h["loss"][0]
+
+
+def test_fit_clips_the_global_norm_before_each_step():
+    """fit(clip_norm=c) steps with gradients whose global norm is at most c."""
+    from nnscratch.layers import Dense
+    from nnscratch.losses import mean_squared_error
+    from nnscratch.optim import SGD, global_norm
+
+    class Spy(SGD):
+        norms: list = []
+
+        def step(self, params, grads):
+            self.norms.append(global_norm(grads))
+            super().step(params, grads)
+
+    rng = np.random.default_rng(0)
+    X, y = 100 * rng.standard_normal((32, 3)), rng.standard_normal((32, 2))  # huge gradients
+    opt = Spy(0.001)
+    fit(Dense(3, 2, rng=rng), mean_squared_error, opt, X, y, rng=rng, epochs=2,
+        batch_size=8, progress=False, clip_norm=0.5)
+    assert len(opt.norms) == 8 and max(opt.norms) <= 0.5 + 1e-6
+    with pytest.raises(ValueError, match="fit: clip_norm must be positive and finite, got 0"):
+        fit(Dense(3, 2, rng=rng), mean_squared_error, opt, X, y, rng=rng, epochs=1,
+            progress=False, clip_norm=0)

@@ -146,9 +146,11 @@ def data_fingerprint(name: str) -> str:
     """Hash of the files that ``nnscratch.data.<name>`` would read now ("absent" if none yet).
 
     The data module's ``resolve_directory()`` names the folder its loader reads (argument,
-    environment variable or per-user cache, in the loader's own lookup order).
+    environment variable or per-user cache, in the loader's own lookup order). ``name`` is
+    the data set's folder name, as under ``$NNSCRATCH_DATA``; its module is that name with
+    hyphens as underscores (``fashion-mnist`` -> ``nnscratch.data.fashion_mnist``).
     """
-    module = importlib.import_module(f"nnscratch.data.{name}")
+    module = importlib.import_module(f"nnscratch.data.{name.replace('-', '_')}")
     directory, _ = module.resolve_directory()
     files = sorted(p for p in Path(directory).glob("*") if p.is_file() and not p.name.startswith("."))
     if not files:

@@ -39,6 +39,7 @@ _SUBMODULES = frozenset(
         "activations",
         "data",
         "gradcheck",
+        "language",
         "layers",
         "losses",
         "metrics",

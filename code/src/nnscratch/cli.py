@@ -8,7 +8,7 @@
 (``nnscratch train ...`` once the package is installed.) Training shows a progress bar in a
 terminal and one line per epoch otherwise; both commands end with the line
 ``test accuracy: 0.9812``. MNIST is found as :func:`nnscratch.data.load_mnist` finds it
-(``--data-dir``, then ``$NNSCRATCH_MNIST_DIR``, then the per-user cache, downloading).
+(``--data-dir``, then ``$NNSCRATCH_DATA/mnist``, then the per-user cache, downloading).
 
 Every argument is checked before any data is loaded, and the weights file before training:
 its name must end in ``.npz`` (the name given is the file written) and its directory must be
@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="folder with the MNIST files (default: $NNSCRATCH_MNIST_DIR, "
+        help="folder with the MNIST files (default: $NNSCRATCH_DATA/mnist, "
         "else the per-user cache, downloading what is missing)",
     )
 

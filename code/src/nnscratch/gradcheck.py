@@ -140,8 +140,9 @@ def check_layer(
     ----------
     layer : Layer
         Any object following the layer protocol, including a whole ``Sequential``.
-    x : ndarray of float64
-        Input at which to check.
+    x : ndarray of float64, or of integers
+        Input at which to check. Integer inputs (the token ids of an ``Embedding``) have no
+        gradient: only the parameters are checked then.
     rng : numpy.random.Generator
         Draws ``G``.
     training : bool
@@ -150,10 +151,14 @@ def check_layer(
     Returns
     -------
     GradCheckResult
-        Errors for ``"x"`` and for every key of ``layer.params``.
+        Errors for ``"x"`` (float inputs only) and for every key of ``layer.params``.
     """
     check_rng(rng, "check_layer")
-    _require_float64(x, "x")
+    differentiable = not (
+        isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer)
+    )
+    if differentiable:
+        _require_float64(x, "x")
     for k, p in layer.params.items():
         _require_float64(p, f"params[{k!r}]")
     x = (
@@ -161,13 +166,17 @@ def check_layer(
     )  # perturbed in place below; the caller's array is left alone
     out = layer.forward(x, training=training)
     g = rng.standard_normal(out.shape)
-    dx = layer.backward(g)
+    dx = (
+        layer.backward(g)
+        if differentiable
+        else layer.backward(g, need_dx=False)
+    )
     analytic = {"x": dx, **{k: v.copy() for k, v in layer.grads.items()}}
 
     def f() -> float:
         return float(np.sum(layer.forward(x, training=training) * g))
 
-    numeric = {"x": numerical_gradient(f, x, eps)}
+    numeric = {"x": numerical_gradient(f, x, eps)} if differentiable else {}
     for k, p in layer.params.items():
         numeric[k] = numerical_gradient(f, p, eps)
     return GradCheckResult(

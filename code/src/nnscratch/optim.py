@@ -14,7 +14,8 @@ the frameworks does; in float16 the default ``eps = 1e-8`` rounds to 0 and Adam 
 zero).
 
 Learning-rate schedules live in :mod:`nnscratch.schedules`: they wrap an optimizer and set
-its ``lr`` once per epoch. :func:`l2_penalty` is the explicit form of ``weight_decay``.
+its ``lr`` once per epoch. :func:`l2_penalty` is the explicit form of ``weight_decay``;
+:func:`clip_grad_norm` rescales the gradients before a step when their global norm is large.
 
 See Also
 --------
@@ -29,7 +30,16 @@ import numpy as np
 
 from ._checks import accumulation_dtype, check_number
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "l2_penalty",
+    "global_norm",
+    "clip_grad_norm",
+]
 
 
 class Optimizer:
@@ -415,3 +425,53 @@ def l2_penalty(
         )
     )
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """:math:`\\sqrt{\\sum_k \\lVert g_k \\rVert^2}` over every array, accumulated in float64."""
+    return math.sqrt(
+        sum(
+            float(np.sum(np.square(g, dtype=np.float64)))
+            for g in grads.values()
+        )
+    )
+
+
+def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale every gradient **in place** so that their global norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grads : dict of ndarray
+        All the gradients of a model (``model.grads``), modified in place.
+    max_norm : float
+        Largest global norm :math:`\\kappa > 0` allowed.
+
+    Returns
+    -------
+    float
+        The global norm :math:`\\lVert g \\rVert` *before* clipping (log it: how often and
+        how hard clipping acts says whether training is stable).
+
+    Notes
+    -----
+    With :math:`\\lVert g \\rVert = \\sqrt{\\sum_k \\lVert g_k \\rVert^2}` over every array,
+    each :math:`g_k` is multiplied by :math:`\\min(1, \\kappa / (\\lVert g \\rVert + 10^{-6}))`,
+    as PyTorch's ``clip_grad_norm_`` does: one factor for all arrays, so the update keeps
+    its direction and only its length is capped (clipping each array on its own would
+    change the direction). The norm is accumulated in float64. A non-finite norm leaves the
+    gradients alone, so the training loop's check still sees them.
+
+    See Also
+    --------
+    Book, Step 9 "Sequences" (theory): exploding gradients and why clipping tames them.
+    """
+    max_norm = check_number(
+        max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True
+    )
+    total = global_norm(grads)
+    scale = max_norm / (total + 1e-6)
+    if math.isfinite(total) and scale < 1:
+        for g in grads.values():
+            g *= g.dtype.type(scale)
+    return total

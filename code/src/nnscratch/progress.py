@@ -18,16 +18,21 @@ from ._checks import check_int
 
 
 def format_epoch(
-    epoch: int, epochs: int, metrics: dict[str, float], seconds: float
+    epoch: int,
+    epochs: int,
+    metrics: dict[str, float],
+    seconds: float,
+    unit: str = "epoch",
 ) -> str:
     """One line of progress: ``epoch  3/10  loss 0.2345/0.2501  acc 0.9312/0.9290  2.1 s``.
 
     A metric measured on the validation set too (``val_loss`` beside ``loss``) is shown after
     a slash: training/validation. Lines stay under 77 characters, the width of the book's
-    code column.
+    code column. ``unit`` names what is counted (a language model counts optimizer steps:
+    ``unit="step"``).
     """
     width = len(str(epochs))
-    parts = [f"epoch {epoch:>{width}}/{epochs}"]
+    parts = [f"{unit} {epoch:>{width}}/{epochs}"]
     for k, v in metrics.items():
         if k.startswith("val_") and k[4:] in metrics:
             continue  # shown with its training twin
@@ -78,10 +83,13 @@ class EpochLines(Reporter):
     ----------
     log_every : int, default 1
         Print every ``log_every`` epochs, and always the last one.
+    unit : str, default "epoch"
+        What the counter counts, as the line names it.
     """
 
-    def __init__(self, log_every: int = 1) -> None:
+    def __init__(self, log_every: int = 1, unit: str = "epoch") -> None:
         self.log_every = check_int(log_every, "log_every", "EpochLines")
+        self.unit = unit
         self._legend_shown = False
 
     def end_epoch(self, epoch, epochs, metrics, seconds, last) -> None:
@@ -94,23 +102,34 @@ class EpochLines(Reporter):
                     flush=True,
                 )
             self._legend_shown = True
-            print(format_epoch(epoch, epochs, metrics, seconds), flush=True)
+            print(
+                format_epoch(epoch, epochs, metrics, seconds, self.unit),
+                flush=True,
+            )
 
     def note(self, text: str) -> None:
         print(text, flush=True)
 
 
 class ProgressBar(Reporter):
-    """A tqdm progress bar per epoch on stderr, with the epoch's metrics at its end."""
+    """A tqdm progress bar per epoch on stderr, with the epoch's metrics at its end.
 
-    def __init__(self) -> None:
+    ``unit`` names the counter (``"epoch"``; ``"step"`` for a language model, whose bar
+    counts steps rather than examples).
+    """
+
+    def __init__(self, unit: str = "epoch") -> None:
         self._bar = None
+        self.unit = unit
 
     def start_epoch(self, epoch, epochs, n) -> None:
         from tqdm import tqdm  # imported only when a bar is drawn
 
         self._bar = tqdm(
-            total=n, desc=f"epoch {epoch}/{epochs}", unit="ex", leave=True
+            total=n,
+            desc=f"{self.unit} {epoch}/{epochs}",
+            unit="ex" if self.unit == "epoch" else self.unit,
+            leave=True,
         )
 
     def end_batch(self, n_examples) -> None:
@@ -132,7 +151,9 @@ class ProgressBar(Reporter):
             self._bar = None
 
 
-def make_reporter(progress, log_every: int = 1) -> Reporter:
+def make_reporter(
+    progress, log_every: int = 1, unit: str = "epoch"
+) -> Reporter:
     """The reporter that ``fit``'s ``progress`` argument asks for.
 
     Parameters
@@ -142,6 +163,8 @@ def make_reporter(progress, log_every: int = 1) -> Reporter:
         :class:`EpochLines`; False: silent; a :class:`Reporter`: itself.
     log_every : int, default 1
         Passed to :class:`EpochLines`.
+    unit : str, default "epoch"
+        What the reporter's counter counts, passed to the reporter it makes.
     """
     if isinstance(progress, Reporter):
         return progress
@@ -150,9 +173,9 @@ def make_reporter(progress, log_every: int = 1) -> Reporter:
     if progress is None or progress is True:
         progress = "bar" if sys.stderr.isatty() else "lines"
     if progress == "bar":
-        return ProgressBar()
+        return ProgressBar(unit)
     if progress == "lines":
-        return EpochLines(log_every)
+        return EpochLines(log_every, unit)
     raise ValueError(
         f"fit: progress must be None, True, False, 'bar', 'lines' or a Reporter, got {progress!r}"
     )

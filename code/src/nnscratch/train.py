@@ -27,6 +27,7 @@ import numpy as np
 from ._checks import check_array, check_int, check_number, check_rng
 from .metrics import accuracy, predict_classes
 from .network import model_state
+from .optim import clip_grad_norm
 from .progress import make_reporter
 
 LossFn = Callable[[np.ndarray, np.ndarray], "tuple[float, np.ndarray]"]
@@ -233,6 +234,7 @@ def fit(
     progress=None,
     log_every: int = 1,
     eval_train: bool = False,
+    clip_norm: float | None = None,
 ) -> History:
     """Train ``model`` with minibatch gradient descent.
 
@@ -268,6 +270,9 @@ def fit(
         Report the training loss and accuracy measured in evaluation mode after the epoch,
         instead of the running mean over the epoch's minibatches (one more pass over ``X``;
         useful with dropout, whose training-mode loss is not comparable to ``val_loss``).
+    clip_norm : float, optional
+        Before every optimizer step, clip the gradients' global norm to this
+        (:func:`nnscratch.optim.clip_grad_norm`); None: no clipping.
 
     Returns
     -------
@@ -292,6 +297,8 @@ def fit(
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
     log_every = check_int(log_every, "log_every", "fit")
+    if clip_norm is not None:
+        check_number(clip_norm, "clip_norm", "fit", low=0, low_open=True)
     if (
         early_stopping is not None
         and early_stopping.monitor.startswith("val")
@@ -380,6 +387,8 @@ def fit(
                         batch,
                         buffers,
                     )
+                if clip_norm is not None:
+                    clip_grad_norm(model.grads, clip_norm)
                 for k, v in params.items():
                     np.copyto(saved_params[k], v)
                 optimizer.step(params, model.grads)

@@ -1,20 +1,11 @@
 """MNIST: find, download, verify and load the four IDX files.
 
-Where the files are looked for, in order:
-
-1. the ``directory`` argument of :func:`load_mnist`;
-2. the directory named by the environment variable ``NNSCRATCH_MNIST_DIR``;
-3. a per-user cache directory (:func:`default_cache_dir`).
-
-Only the cache directory is filled automatically: files missing there are downloaded from
-``MIRRORS``, one mirror after the other until one works. A directory you chose yourself
-(argument or environment variable) is never written to unless you pass ``download=True``;
-a missing file there is an error, because it usually means a typo in the path.
-
-Every file is checked against the MD5 of its *decompressed* bytes, so a copy from any mirror
-passes, compressed or not, and anything else fails. A download goes to a temporary file in
-the target directory and is renamed into place only once verified: an interrupted or corrupt
-download never leaves a file behind that a later run would trust.
+Where the files are looked for, how they are downloaded and verified: see
+:mod:`nnscratch.data.store`, the one mechanism every data set uses. In short: the
+``directory`` argument, else ``$NNSCRATCH_MNIST_DIR`` (this data set's own, older
+variable), else ``$NNSCRATCH_DATA/mnist``, else the per-user cache, filled from ``MIRRORS``.
+Each file is checked against the MD5 of its *decompressed* bytes, so a copy from any
+mirror passes, compressed or not, and anything else fails.
 
 The data: Yann LeCun, Corinna Cortes and Christopher J. C. Burges, "The MNIST database of
 handwritten digits", distributed under CC BY-SA 3.0.
@@ -26,11 +17,6 @@ Book, Step 6 "MNIST".
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -38,8 +24,15 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .._checks import check_int
+from . import store
 from .idx import IDXError, decompress, parse_idx
+from .store import (
+    ChecksumError,
+    DataSource,
+)  # noqa: F401  (ChecksumError: part of this API)
 
+#: This data set's own, older environment variable (a folder holding the four files);
+#: ``NNSCRATCH_DATA`` (a root folder with a sub-folder ``mnist/``) is the general one.
 ENV_VAR = "NNSCRATCH_MNIST_DIR"
 
 #: Public mirrors of the canonical gzip files, tried in order.
@@ -63,10 +56,6 @@ MD5: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
 }
-
-
-class ChecksumError(ValueError):
-    """A data file whose content is not the expected one."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -99,90 +88,33 @@ class MNIST:
         return f"MNIST(\n{parts})"
 
 
+def _content(data: bytes, where: str) -> bytes:
+    return decompress(
+        data, name=where
+    )  # gzip or not, the IDX bytes are what is verified
+
+
+def _local_names(name: str) -> tuple[str, ...]:
+    return (
+        name,
+        name.removesuffix(".gz"),
+    )  # the .gz file, or the decompressed one
+
+
+SOURCE = DataSource(
+    name="mnist",
+    title="MNIST",
+    files=MD5,
+    mirrors=MIRRORS,
+    content=_content,
+    local_names=_local_names,
+    env_var=ENV_VAR,
+)
+
+
 def default_cache_dir() -> Path:
-    """Per-user cache directory for MNIST, following each platform's convention.
-
-    Linux and other Unix: ``$XDG_CACHE_HOME/nnscratch/mnist`` (default ``~/.cache/...``);
-    macOS: ``~/Library/Caches/nnscratch/mnist``; Windows: ``%LOCALAPPDATA%\\nnscratch\\mnist``.
-    """
-    if sys.platform == "win32":
-        base = Path(
-            os.environ.get("LOCALAPPDATA")
-            or Path.home() / "AppData" / "Local"
-        )
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(
-            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        )
-    return base / "nnscratch" / "mnist"
-
-
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def _verified(
-    data: bytes, name: str, expected_md5: str, where: str, fix: str
-) -> bytes:
-    """Decompress ``data`` and check its MD5; return the decompressed bytes or raise."""
-    try:
-        content = decompress(data, name=where)
-    except IDXError as exc:
-        raise ChecksumError(f"{exc}. {fix}") from exc
-    got = _md5(content)
-    if got != expected_md5:
-        raise ChecksumError(
-            f"{where}: the decompressed content of {name} has MD5 {got}, expected "
-            f"{expected_md5} ({len(content)} bytes after decompression). "
-            f"The file is damaged, truncated or not MNIST. {fix}"
-        )
-    return content
-
-
-def _local_file(directory: Path, name: str) -> Path | None:
-    """The file ``name`` in ``directory``, gzip-compressed or not; None if neither exists."""
-    for candidate in (
-        directory / name,
-        directory / name.removesuffix(".gz"),
-    ):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _progress_bar(total: int | None, desc: str, progress: bool | None):
-    """A tqdm bar when asked (or, by default, when stderr is a terminal); else None."""
-    if progress is False or (progress is None and not sys.stderr.isatty()):
-        return None
-    from tqdm.auto import tqdm  # imported here: only downloads need it
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        leave=False,
-    )
-
-
-def _fetch(
-    url: str, out, desc: str, progress: bool | None, timeout: float
-) -> None:
-    """Stream ``url`` into the open binary file ``out``."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        length = response.headers.get("Content-Length")
-        bar = _progress_bar(int(length) if length else None, desc, progress)
-        try:
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
+    """Per-user cache directory for MNIST (:func:`nnscratch.data.store.default_cache_dir`)."""
+    return store.default_cache_dir(SOURCE.name)
 
 
 def download_file(
@@ -194,64 +126,23 @@ def download_file(
     progress: bool | None = None,
     timeout: float = 60.0,
 ) -> Path:
-    """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
-
-    Each attempt writes to a temporary file in ``directory``; only a copy whose decompressed
-    MD5 equals ``expected_md5`` is renamed to ``directory / name``. Failed attempts leave
-    nothing behind.
-
-    Raises
-    ------
-    RuntimeError
-        When no mirror served a verified copy; the message lists what each mirror did.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    failures = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + name
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix=f".{name}.", suffix=".part"
-        )
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _fetch(url, out, name, progress, timeout)
-            _verified(
-                Path(tmp).read_bytes(),
-                name,
-                expected_md5,
-                where=url,
-                fix="",
-            )
-            os.replace(
-                tmp, directory / name
-            )  # atomic: readers see no file or a whole one
-            return directory / name
-        except (
-            OSError,
-            ValueError,
-        ) as exc:  # URLError and HTTPError are OSErrors
-            failures.append(f"  {url}: {str(exc).strip()}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    raise RuntimeError(
-        f"could not download {name}; every mirror failed:\n"
-        + "\n".join(failures)
-        + "\n"
-        f"Check your connection, or download the file yourself and point {ENV_VAR} at its folder."
+    """Download one MNIST file, verified, into ``directory`` (:func:`store.download_file`)."""
+    return store.download_file(
+        SOURCE,
+        name,
+        directory,
+        expected_md5=expected_md5,
+        mirrors=mirrors,
+        progress=progress,
+        timeout=timeout,
     )
 
 
 def resolve_directory(
     directory: str | Path | None = None,
 ) -> tuple[Path, str]:
-    """Where MNIST is looked for, and why: ``(path, "argument" | "environment" | "cache")``."""
-    if directory is not None:
-        return Path(directory).expanduser(), "argument"
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser(), "environment"
-    return default_cache_dir(), "cache"
+    """Where MNIST is looked for, and why: ``(path, how)`` (:func:`store.resolve_directory`)."""
+    return store.resolve_directory(SOURCE, directory)
 
 
 def mnist_files(
@@ -283,43 +174,15 @@ def mnist_files(
     dict
         Role (``"train_images"``, ...) -> decompressed IDX bytes, verified.
     """
-    path, source = resolve_directory(directory)
-    allowed = source == "cache" if download is None else download
-    given = {
-        "argument": "given as the directory argument",
-        "environment": f"named by {ENV_VAR}",
-        "cache": "the per-user cache",
-    }[source]
-    out = {}
-    for role, name in FILES.items():
-        local = _local_file(path, name)
-        if local is None:
-            if not allowed:
-                raise FileNotFoundError(
-                    f"MNIST file {name} (or {name.removesuffix('.gz')}) is missing from {path} "
-                    f"({given}). Fix the path, copy the file there, or call "
-                    f"load_mnist(..., download=True) to download it into that directory."
-                )
-            local = download_file(
-                name,
-                path,
-                expected_md5=checksums[name],
-                mirrors=mirrors,
-                progress=progress,
-            )
-        fix = (
-            f"Delete {local} and run again to download a fresh copy."
-            if source == "cache"
-            else f"Replace {local} with a good copy (or delete it and load with download=True)."
-        )
-        out[role] = _verified(
-            local.read_bytes(),
-            name,
-            checksums[name],
-            where=str(local),
-            fix=fix,
-        )
-    return out
+    files = store.read_files(
+        SOURCE,
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )
+    return {role: files[name] for role, name in FILES.items()}
 
 
 def load_mnist(
@@ -341,7 +204,8 @@ def load_mnist(
     ----------
     directory : str or Path, optional
         Folder holding the four files (``.gz`` or decompressed). Default: ``$NNSCRATCH_MNIST_DIR``,
-        else the per-user cache (:func:`default_cache_dir`), downloading what is missing.
+        else ``$NNSCRATCH_DATA/mnist``, else the per-user cache (:func:`default_cache_dir`),
+        downloading what is missing.
     normalize : bool, default True
         Scale pixels from 0..255 to [0, 1] (``dtype`` must then be a float type).
     flatten : bool, default True

@@ -12,6 +12,8 @@ from .dropout import Dropout
 from .normalization import BatchNorm
 from .conv import Conv2D
 from .pooling import AvgPool2D, Flatten, MaxPool2D
+from .embedding import Embedding
+from .recurrent import LSTM, RNN
 
 __all__ = [
     "Layer",
@@ -22,4 +24,7 @@ __all__ = [
     "MaxPool2D",
     "AvgPool2D",
     "Flatten",
+    "Embedding",
+    "RNN",
+    "LSTM",
 ]

@@ -1,0 +1,337 @@
+"""Where every data set of the book is found, and how it is downloaded and verified.
+
+One mechanism for all data sets. Each is a :class:`DataSource`: a name (its folder), its
+files with the MD5 of their content, and mirrors to download them from. A data module
+(:mod:`nnscratch.data.mnist`, :mod:`nnscratch.data.tinyshakespeare`) declares its source and
+calls :func:`resolve_directory` and :func:`read_files`.
+
+Where the files are looked for, in order:
+
+1. the ``directory`` argument of the loader;
+2. the data set's own older variable, if it has one (``NNSCRATCH_MNIST_DIR`` for MNIST),
+   naming the data set's folder;
+3. ``$NNSCRATCH_DATA/<name>``: the environment variable ``NNSCRATCH_DATA`` names a root
+   folder holding one sub-folder per data set (``mnist/``, ``tinyshakespeare/``, ...);
+4. a per-user cache directory (:func:`default_cache_dir`).
+
+Only the cache directory is filled automatically: files missing there are downloaded from
+the source's mirrors, one after the other until one works. A directory you chose yourself
+(argument or environment variable) is never written to unless you pass ``download=True``;
+a missing file there is an error, because it usually means a typo in the path.
+
+Every file is checked against the MD5 of its *content* (for MNIST, the decompressed bytes,
+so a copy from any mirror passes, compressed or not), and anything else fails with a message
+naming the file, the expected and the found checksum. A download goes to a temporary file in
+the target directory and is renamed into place only once verified: an interrupted or corrupt
+download never leaves a file behind that a later run would trust.
+
+See Also
+--------
+Book, Step 6 "MNIST": the loader and why it verifies what it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+ROOT_ENV = "NNSCRATCH_DATA"
+
+
+class ChecksumError(ValueError):
+    """A data file whose content is not the expected one."""
+
+
+def _raw(data: bytes, where: str) -> bytes:
+    return data
+
+
+def _same_name(name: str) -> tuple[str, ...]:
+    return (name,)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data set's files, checksums and mirrors.
+
+    Attributes
+    ----------
+    name : str
+        Its folder under ``$NNSCRATCH_DATA`` and in the cache (``"mnist"``).
+    title : str
+        How messages call it (``"MNIST"``).
+    files : mapping
+        File name (as the mirrors serve it) -> MD5 of its content.
+    mirrors : tuple of str
+        Base URLs, tried in order.
+    content : callable, default identity
+        ``content(data, where) -> bytes``: the bytes whose MD5 is checked (MNIST
+        decompresses); raises ``ValueError`` naming ``where`` for unreadable data.
+    local_names : callable, default (name,)
+        ``local_names(name)``: the names under which a local copy is accepted, in order.
+    env_var : str, optional
+        An older environment variable naming this data set's folder.
+    """
+
+    name: str
+    title: str
+    files: Mapping[str, str]
+    mirrors: tuple[str, ...]
+    content: Callable[[bytes, str], bytes] = _raw
+    local_names: Callable[[str], tuple[str, ...]] = _same_name
+    env_var: str | None = None
+
+
+def default_cache_dir(name: str) -> Path:
+    """Per-user cache directory for the data set ``name``, following each platform's convention.
+
+    Linux and other Unix: ``$XDG_CACHE_HOME/nnscratch/<name>`` (default ``~/.cache/...``);
+    macOS: ``~/Library/Caches/nnscratch/<name>``; Windows: ``%LOCALAPPDATA%\\nnscratch\\<name>``.
+    """
+    if sys.platform == "win32":
+        base = Path(
+            os.environ.get("LOCALAPPDATA")
+            or Path.home() / "AppData" / "Local"
+        )
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        )
+    return base / "nnscratch" / name
+
+
+def resolve_directory(
+    source: DataSource, directory: str | Path | None = None
+) -> tuple[Path, str]:
+    """Where ``source`` is looked for, and why.
+
+    Returns
+    -------
+    (path, how)
+        ``how`` is ``"argument"``, ``"environment"`` (the data set's own variable),
+        ``"root"`` (``$NNSCRATCH_DATA/<name>``) or ``"cache"``.
+    """
+    if directory is not None:
+        return Path(directory).expanduser(), "argument"
+    if source.env_var and os.environ.get(source.env_var):
+        return Path(os.environ[source.env_var]).expanduser(), "environment"
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).expanduser() / source.name, "root"
+    return default_cache_dir(source.name), "cache"
+
+
+def describe(source: DataSource, how: str) -> str:
+    """Words for where a folder came from, for error messages."""
+    return {
+        "argument": "given as the directory argument",
+        "environment": f"named by {source.env_var}",
+        "root": f"the folder {source.name}/ under {ROOT_ENV}",
+        "cache": "the per-user cache",
+    }[how]
+
+
+def md5(data: bytes) -> str:
+    """Hex MD5 of ``data`` (an integrity check, not a security one)."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def verified(
+    source: DataSource,
+    data: bytes,
+    name: str,
+    expected_md5: str,
+    where: str,
+    fix: str,
+) -> bytes:
+    """The content of ``data`` if its MD5 is ``expected_md5``; else :class:`ChecksumError`."""
+    try:
+        content = source.content(data, where)
+    except ValueError as exc:
+        raise ChecksumError(f"{exc}. {fix}".rstrip()) from exc
+    got = md5(content)
+    if got != expected_md5:
+        raise ChecksumError(
+            f"{where}: the content of {name} has MD5 {got}, expected {expected_md5} "
+            f"({len(content)} bytes). The file is damaged, truncated or not "
+            f"{source.title}. {fix}".rstrip()
+        )
+    return content
+
+
+def _progress_bar(total: int | None, desc: str, progress: bool | None):
+    """A tqdm bar when asked (or, by default, when stderr is a terminal); else None."""
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    from tqdm.auto import tqdm  # imported here: only downloads need it
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+    )
+
+
+def _fetch(
+    url: str, out, desc: str, progress: bool | None, timeout: float
+) -> None:
+    """Stream ``url`` into the open binary file ``out``."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        bar = _progress_bar(int(length) if length else None, desc, progress)
+        try:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def download_file(
+    source: DataSource,
+    name: str,
+    directory: str | Path,
+    *,
+    expected_md5: str,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
+
+    Each attempt writes to a temporary file in ``directory``; only a copy whose content has
+    the MD5 ``expected_md5`` is renamed to ``directory / name``. Failed attempts leave
+    nothing behind.
+
+    Raises
+    ------
+    RuntimeError
+        When no mirror served a verified copy; the message lists what each mirror did.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for mirror in source.mirrors if mirrors is None else mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{name}.", suffix=".part"
+        )
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _fetch(url, out, name, progress, timeout)
+            verified(
+                source,
+                Path(tmp).read_bytes(),
+                name,
+                expected_md5,
+                where=url,
+                fix="",
+            )
+            os.replace(
+                tmp, directory / name
+            )  # atomic: readers see no file or a whole one
+            return directory / name
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # URLError and HTTPError are OSErrors
+            failures.append(f"  {url}: {str(exc).strip()}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    raise RuntimeError(
+        f"could not download {name}; every mirror failed:\n"
+        + "\n".join(failures)
+        + "\n"
+        f"Check your connection, or download the file yourself into a folder {source.name}/ "
+        f"and point {ROOT_ENV} at the folder that holds it."
+    )
+
+
+def _local_file(
+    source: DataSource, directory: Path, name: str
+) -> Path | None:
+    for candidate in source.local_names(name):
+        if (directory / candidate).is_file():
+            return directory / candidate
+    return None
+
+
+def read_files(
+    source: DataSource,
+    directory: str | Path | None = None,
+    *,
+    download: bool | None = None,
+    mirrors: Sequence[str] | None = None,
+    checksums: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+) -> dict[str, bytes]:
+    """Locate (downloading if allowed), verify and return the content of each file.
+
+    Parameters
+    ----------
+    source : DataSource
+    directory : str or Path, optional
+        See the module docstring for the lookup order.
+    download : bool, optional
+        Whether missing files may be downloaded. Default: only into the cache directory.
+    mirrors : sequence of str, optional
+        Base URLs tried in order (default: the source's).
+    checksums : mapping, optional
+        File name -> MD5 of the content (default: the source's; tests pass their own).
+    progress : bool, optional
+        Download progress bar; default: only when stderr is a terminal.
+
+    Returns
+    -------
+    dict
+        File name -> verified content.
+    """
+    path, how = resolve_directory(source, directory)
+    checksums = source.files if checksums is None else checksums
+    allowed = how == "cache" if download is None else download
+    out = {}
+    for name in source.files:
+        local = _local_file(source, path, name)
+        if local is None:
+            if not allowed:
+                names = " or ".join(source.local_names(name))
+                raise FileNotFoundError(
+                    f"{source.title} file {names} is missing from {path} "
+                    f"({describe(source, how)}). Fix the path, copy the file there, or load "
+                    f"with download=True to download it into that directory."
+                )
+            local = download_file(
+                source,
+                name,
+                path,
+                expected_md5=checksums[name],
+                mirrors=mirrors,
+                progress=progress,
+            )
+        fix = (
+            f"Delete {local} and run again to download a fresh copy."
+            if how == "cache"
+            else f"Replace {local} with a good copy (or delete it and load with download=True)."
+        )
+        out[name] = verified(
+            source,
+            local.read_bytes(),
+            name,
+            checksums[name],
+            where=str(local),
+            fix=fix,
+        )
+    return out

@@ -1,0 +1,122 @@
+"""The embedding layer: integer tokens in, learned vectors out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import (
+    check_array,
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    check_rng,
+)
+from .base import Layer
+
+
+class Embedding(Layer):
+    """Look up row ``x`` of a learned table: ``out = W[x]``.
+
+    Parameters
+    ----------
+    n_tokens : int
+        Size V of the vocabulary; tokens are the integers ``0 .. V-1``.
+    n_dim : int
+        Width D of each embedding vector.
+    rng : numpy.random.Generator
+        Initial table, normal with standard deviation ``std``.
+    dtype : numpy dtype, default float64
+    std : float, default 1.0
+        Standard deviation of the initial entries (PyTorch's ``nn.Embedding`` uses 1).
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"``: ndarray of shape (V, D), one row per token.
+
+    Notes
+    -----
+    The lookup is the product of one-hot rows with the table, :math:`\\text{out} = X_{oh} W`,
+    without ever forming :math:`X_{oh}`. Its gradient is therefore
+    :math:`dW = X_{oh}^\\top \\, d\\text{out}`: row :math:`v` of :math:`dW` is the sum of the
+    upstream gradients at every position holding token :math:`v`, and zero for tokens absent
+    from the batch (a *sparse* gradient). It is computed by one ``np.bincount`` over the
+    flat index ``token * D + column``, which sums repeated tokens correctly (``dW[x] +=
+    dout`` would not: with repeated indices, fancy assignment keeps only one addend) and
+    accumulates in float64, so no addend is lost whatever the parameters' dtype.
+    The input is integers, so there is no input gradient: :meth:`backward` returns None.
+
+    See Also
+    --------
+    Book, Step 9 "Sequences" (practice): characters as learned vectors.
+    """
+
+    def __init__(
+        self,
+        n_tokens: int,
+        n_dim: int,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+        std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.n_tokens = check_int(n_tokens, "n_tokens", "Embedding")
+        self.n_dim = check_int(n_dim, "n_dim", "Embedding")
+        check_rng(rng, "Embedding")
+        self.dtype = check_float_dtype(dtype, "Embedding")
+        std = check_number(std, "std", "Embedding", low=0)
+        self.params = {
+            "W": (
+                rng.standard_normal((self.n_tokens, self.n_dim)) * std
+            ).astype(self.dtype)
+        }
+        self.grads = {"W": np.zeros_like(self.params["W"])}
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Rows of ``W`` for the tokens ``x`` of any shape, e.g. (N, T) -> (N, T, D)."""
+        check_array(x, "x", where="Embedding.forward")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(
+                f"Embedding.forward: x must hold integer token ids in [0, {self.n_tokens}), "
+                f"got dtype {x.dtype}"
+            )
+        if x.size and (x.min() < 0 or x.max() >= self.n_tokens):
+            raise ValueError(
+                f"Embedding.forward: token ids must lie in [0, {self.n_tokens}), got values from "
+                f"{x.min()} to {x.max()}"
+            )
+        self._x = x
+        return self.params["W"][x]  # x.shape + (D,)
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> None:
+        """Fill ``grads["W"]`` from ``dout`` of shape ``x.shape + (D,)``; return None.
+
+        Tokens are not differentiable, so there is no ``dx`` whatever ``need_dx`` says.
+        """
+        self._require_forward(self._x)
+        x, d = self._x, self.n_dim
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="Embedding.backward"
+        )
+        if dout.shape != x.shape + (d,):
+            raise ValueError(
+                f"Embedding.backward: dout must have shape {x.shape + (d,)}, got {dout.shape}"
+            )
+        flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(
+            -1
+        )  # (N*T*D,) index into W.ravel()
+        dw = np.bincount(
+            flat, weights=dout.reshape(-1), minlength=self.n_tokens * d
+        )
+        self.grads["W"] = dw.reshape(self.n_tokens, d).astype(
+            self.dtype
+        )  # (V, D)
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"Embedding({self.n_tokens}, {self.n_dim}, dtype={self.dtype})"
+        )

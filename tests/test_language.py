@@ -1,0 +1,106 @@
+"""Character language models: streams, truncated BPTT training, evaluation, seeded sampling."""
+
+import numpy as np
+import pytest
+
+from nnscratch.language import (carried_state, char_model, evaluate_lm, sample,
+                                sequence_cross_entropy, train_lm)
+from nnscratch.losses import softmax_cross_entropy
+from nnscratch.optim import Adam
+from nnscratch.train import TrainingDiverged
+
+PATTERN = np.array([0, 1, 2, 3, 2, 1] * 300)          # a periodic "text" over 4 tokens
+
+
+def small(kind, seed=0, dtype=np.float64):
+    return char_model(kind, 4, n_embed=3, n_hidden=8, rng=np.random.default_rng(seed), dtype=dtype)
+
+
+def test_sequence_loss_is_the_mean_over_every_position(rng):
+    logits, y = rng.standard_normal((2, 3, 5)), rng.integers(0, 5, (2, 3))
+    loss, d = sequence_cross_entropy(logits, y)
+    ref, dref = softmax_cross_entropy(logits.reshape(6, 5), y.reshape(6))
+    assert loss == ref and d.shape == (2, 3, 5)
+    np.testing.assert_array_equal(d.reshape(6, 5), dref)
+    with pytest.raises(ValueError, match=r"logits must be \(N, T, V\) and y \(N, T\)"):
+        sequence_cross_entropy(logits, y[:, :2])
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_whole_model_gradients_match_finite_differences(kind, rng):
+    from nnscratch.gradcheck import numerical_gradient, relative_error
+
+    model = small(kind)
+    x, y = rng.integers(0, 4, (2, 6)), rng.integers(0, 4, (2, 6))
+    loss, d = sequence_cross_entropy(model.forward(x), y)
+    model.backward(d, need_dx=False)
+    for k, p in model.params.items():
+        num = numerical_gradient(lambda: sequence_cross_entropy(model.forward(x), y)[0], p)
+        assert relative_error(model.grads[k], num) < 1e-7, k
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_training_learns_a_periodic_text_and_is_seeded(kind):
+    def run():
+        model = small(kind)
+        hist = train_lm(model, Adam(0.02), PATTERN, rng=np.random.default_rng(1), steps=60,
+                        batch_size=4, seq_len=12, clip_norm=1.0, val_ids=PATTERN[:300],
+                        eval_every=30, progress=False)
+        return model, hist
+    model, hist = run()
+    _, again = run()
+    assert hist["val_loss"] == again["val_loss"]                 # same seed, same numbers
+    assert hist["step"] == [30, 60] and len(hist["loss"]) == 2
+    assert hist["val_loss"][-1] < 0.5 * np.log(4)               # far better than uniform
+    assert 0 <= hist["clipped"][-1] <= 1 and hist["grad_norm"][-1] > 0
+    assert all(layer.state is None and not getattr(layer, "stateful", False)
+               for layer in model.layers if hasattr(layer, "stateful"))
+
+
+def test_evaluation_does_not_depend_on_the_window_length():
+    model = small("lstm")
+    a = evaluate_lm(model, PATTERN[:400], n_rows=4, seq_len=7)
+    b = evaluate_lm(model, PATTERN[:400], n_rows=4, seq_len=100)
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_carried_state_restores_the_layers_flags_and_state():
+    model = small("rnn")
+    rnn = model.layers[1]
+    with carried_state(model):
+        assert rnn.stateful
+        model.forward(np.zeros((2, 3), dtype=np.int64))
+        assert rnn.state[0].shape == (2, 8)
+    assert not rnn.stateful and rnn.state is None
+
+
+def test_sampling_is_seeded_and_temperature_sharpens():
+    model = small("lstm")
+    train_lm(model, Adam(0.02), PATTERN, rng=np.random.default_rng(1), steps=80, batch_size=4,
+             seq_len=12, progress=False)
+    prompt = np.array([0, 1, 2])
+    a = sample(model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5)
+    b = sample(model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.int64 and a.shape == (40,) and a.min() >= 0 and a.max() < 4
+    cold = sample(model, prompt, 60, rng=np.random.default_rng(4), temperature=0.05)
+    expected = np.tile([3, 2, 1, 0, 1, 2], 10)                 # the pattern continues
+    assert np.mean(cold == expected) > 0.9
+    with pytest.raises(ValueError, match="temperature must be positive and finite, got 0"):
+        sample(model, prompt, 5, rng=np.random.default_rng(0), temperature=0)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        sample(model, prompt, 5, rng=0)
+
+
+def test_divergence_is_reported():
+    model = small("rnn")
+    model.layers[2].params["W"][...] = np.inf
+    with pytest.raises(TrainingDiverged, match="train_lm: the loss is nan at step 1"), \
+            np.errstate(invalid="ignore"):
+        train_lm(model, Adam(0.01), PATTERN, rng=np.random.default_rng(0), steps=2,
+                 batch_size=2, seq_len=5, progress=False)
+
+
+def test_char_model_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind must be 'rnn' or 'lstm', got 'gru'"):
+        char_model("gru", 4, n_embed=2, n_hidden=3, rng=np.random.default_rng(0))

@@ -1,0 +1,146 @@
+"""RNN and LSTM: BPTT against finite differences, PyTorch as an oracle, state, errors."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from nnscratch.gradcheck import check_layer
+from nnscratch.layers import LSTM, RNN
+from nnscratch.layers.recurrent import sigmoid_
+
+CELLS = [RNN, LSTM]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bptt_matches_finite_differences_over_many_steps(cell, rng):
+    layer = cell(3, 4, rng=rng)
+    check_layer(layer, rng.standard_normal((2, 7, 3)), rng=rng).assert_ok()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_output_is_the_whole_sequence_batch_first(cell, rng):
+    layer = cell(3, 5, rng=rng, dtype=np.float32)
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    out = layer.forward(x)
+    assert out.shape == (4, 6, 5) and out.dtype == np.float32 and out.flags.c_contiguous
+    # step t only depends on steps <= t: changing the last input leaves earlier outputs alone
+    x2 = x.copy()
+    x2[:, -1] += 1
+    np.testing.assert_array_equal(layer.forward(x2)[:, :-1], out[:, :-1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_parameter_shapes_and_seeded_initialisation(cell):
+    a = cell(3, 4, rng=np.random.default_rng(5))
+    b = cell(3, 4, rng=np.random.default_rng(5))
+    g = 4 * cell.n_gates
+    assert {k: v.shape for k, v in a.params.items()} == {"Wx": (3, g), "Wh": (4, g), "b": (g,)}
+    assert a.params.keys() == a.grads.keys() and a.buffers == {}
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    assert np.abs(a.params["Wh"]).max() <= 0.5           # uniform in [-1/sqrt(H), 1/sqrt(H)]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_does_not_mutate_and_overwrites(cell, rng):
+    layer = cell(3, 4, rng=rng)
+    x, dout = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+    x0, d0 = x.copy(), dout.copy()
+    layer.forward(x, training=True)
+    dx1 = layer.backward(dout)
+    first = {k: v.copy() for k, v in layer.grads.items()}
+    dx2 = layer.backward(dout)
+    np.testing.assert_array_equal(dx1, dx2)
+    for k in first:
+        np.testing.assert_array_equal(layer.grads[k], first[k])
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, d0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_long_sequence_equals_its_halves_with_carried_state(cell, rng):
+    x = rng.standard_normal((3, 10, 2))
+    whole = cell(2, 4, rng=np.random.default_rng(1)).forward(x)
+    layer = cell(2, 4, rng=np.random.default_rng(1), stateful=True)
+    halves = np.concatenate([layer.forward(x[:, :4]), layer.forward(x[:, 4:])], axis=1)
+    np.testing.assert_allclose(halves, whole, rtol=0, atol=1e-14)
+    layer.reset_state()
+    np.testing.assert_allclose(layer.forward(x[:, :4]), whole[:, :4], rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="carried state holds 3 sequences but x holds 1; call reset_state"):
+        layer.forward(x[:1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_errors_name_what_was_expected_and_what_arrived(cell, rng):
+    name = cell.__name__
+    layer = cell(3, 4, rng=rng)
+    with pytest.raises(ValueError, match=rf"{name}.forward: x must have shape \(N, T, 3\) .*got \(2, 5\)"):
+        layer.forward(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match=rf"{name}.forward: x must have shape \(N, T, 3\) .*got \(2, 5, 4\)"):
+        layer.forward(np.zeros((2, 5, 4)))
+    with pytest.raises(TypeError, match=rf"{name}.forward: x must have dtype float64, got float32"):
+        layer.forward(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward"):
+        cell(3, 4, rng=rng).backward(np.zeros((2, 5, 4)))
+    layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=rf"{name}.backward: dout must have shape \(2, 5, 4\), got \(2, 4, 4\)"):
+        layer.backward(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match=rf"{name}: n_hidden must be a positive integer, got 0"):
+        cell(3, 0, rng=rng)
+
+
+def test_lstm_cell_path_factor_is_the_forget_gate(rng):
+    """d c_t / d c_{t-1} = f_t: one step by hand against the layer's own cache."""
+    layer = LSTM(2, 3, rng=rng)
+    x = rng.standard_normal((1, 2, 2))
+    layer.forward(x)
+    c_all, gates = layer._cache["c_all"], layer._cache["gates"]
+    i, f, o, g = np.split(gates[1], 4, axis=1)
+    np.testing.assert_allclose(c_all[2], f * c_all[1] + i * g)
+
+
+def test_sigmoid_in_place_is_stable():
+    a = np.array([-1000.0, -5.0, 0.0, 5.0, 1000.0])
+    expected = 1 / (1 + np.exp(-np.clip(a, -700, 700)))
+    with np.errstate(all="raise"):                       # no overflow warning on the way
+        got = sigmoid_(a.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-300)
+
+
+# -- PyTorch as an independent oracle ------------------------------------------------------------
+
+def _torch_twin(cell, layer, torch):
+    """torch.nn.RNN/LSTM with ``layer``'s weights: transposed, gates reordered, bias split."""
+    d, h = layer.n_in, layer.n_hidden
+    twin = {RNN: torch.nn.RNN, LSTM: torch.nn.LSTM}[cell](d, h, batch_first=True).double()
+    order = [0, 1, 3, 2] if cell is LSTM else [0]      # torch's blocks i, f, g, o from ours i, f, o, g
+    cols = np.concatenate([np.arange(k * h, (k + 1) * h) for k in order])
+    with torch.no_grad():
+        twin.weight_ih_l0.copy_(torch.from_numpy(layer.params["Wx"][:, cols].T.copy()))
+        twin.weight_hh_l0.copy_(torch.from_numpy(layer.params["Wh"][:, cols].T.copy()))
+        twin.bias_ih_l0.copy_(torch.from_numpy(0.25 * layer.params["b"][cols]))
+        twin.bias_hh_l0.copy_(torch.from_numpy(0.75 * layer.params["b"][cols]))  # two biases, one sum
+    return twin, cols
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (optional oracle)")
+@pytest.mark.parametrize("cell", CELLS)
+def test_equals_pytorch_in_float64(cell, rng):
+    torch = pytest.importorskip("torch")
+    layer = cell(5, 6, rng=rng)
+    twin, cols = _torch_twin(cell, layer, torch)
+    x, dout = rng.standard_normal((3, 9, 5)), rng.standard_normal((3, 9, 6))
+    out = layer.forward(x, training=True)
+    dx = layer.backward(dout)
+    xt = torch.tensor(x, requires_grad=True)
+    out_t, _ = twin(xt)
+    out_t.backward(torch.from_numpy(dout))
+    tol = dict(rtol=0, atol=1e-10)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(layer.grads["Wx"][:, cols], twin.weight_ih_l0.grad.numpy().T, **tol)
+    np.testing.assert_allclose(layer.grads["Wh"][:, cols], twin.weight_hh_l0.grad.numpy().T, **tol)
+    np.testing.assert_allclose(layer.grads["b"][cols], twin.bias_ih_l0.grad.numpy(), **tol)
+    np.testing.assert_allclose(layer.grads["b"][cols], twin.bias_hh_l0.grad.numpy(), **tol)
