@@ -276,14 +276,16 @@ def mlp(
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(
-            f"mlp: sizes must be at least two positive integers [n0, ..., nL], got {sizes!r}"
+            "mlp: sizes must be at least two positive integers [n0, ..., "
+            f"nL], got {sizes!r}"
         )
     sizes = [
         check_int(n, f"sizes[{i}]", "mlp") for i, n in enumerate(sizes)
     ]
     if activation not in ACTIVATIONS:
         raise ValueError(
-            f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
+            f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got "
+            f"{activation!r}"
         )
     init = DEFAULT_INIT[activation] if init is None else init
     layers: list[Layer] = []

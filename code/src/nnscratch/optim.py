@@ -327,8 +327,10 @@ class Adam(Optimizer):
         v *= f(beta2)
         v += f(1 - beta2) * (g * g)
         bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat) = sqrt(v) / sqrt(bias2),
-        # arranged so that only one temporary array is made (this runs for every minibatch).
+        # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat)
+        # = sqrt(v) / sqrt(bias2),
+        # arranged so that only one temporary array is made (this runs for
+        # every minibatch).
         step = np.sqrt(v)
         step *= f(1 / math.sqrt(bias2))
         step += f(self.eps)

@@ -2,10 +2,10 @@
 
 An IDX file is a header followed by the raw array, big-endian::
 
-    bytes 0-1   0x00 0x00                       (magic: always zero)
-    byte  2     dtype code                      (0x08 = unsigned byte, see ``IDX_DTYPES``)
+    bytes 0-1   0x00 0x00         (magic: always zero)
+    byte  2     dtype code        (0x08 = unsigned byte, see IDX_DTYPES)
     byte  3     number of dimensions d
-    4*d bytes   the size of each dimension      (unsigned 32-bit, big-endian)
+    4*d bytes   each dimension    (unsigned 32-bit, big-endian)
     the rest    the values, in C (row-major) order
 
 The MNIST images are ``0x00000803`` (unsigned bytes, 3 dimensions: N x 28 x 28) and the
@@ -86,27 +86,33 @@ def parse_idx(
     """
     if len(data) < 4:
         raise IDXError(
-            f"{name}: {len(data)} bytes is too short for an IDX header (at least 4 bytes)"
+            f"{name}: {len(data)} bytes is too short for an IDX header (at "
+            "least 4 bytes)"
         )
     if data[0] != 0 or data[1] != 0:
         raise IDXError(
-            f"{name}: not an IDX file: the magic number must start with bytes 00 00, "
-            f"got {data[:4].hex(' ')} (is it an HTML error page or another format?)"
+            f"{name}: not an IDX file: the magic number must start with "
+            "bytes 00 00, "
+            f"got {data[:4].hex(' ')} (is it an HTML error page or another "
+            "format?)"
         )
     code, d = data[2], data[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise IDXError(
-            f"{name}: unknown IDX dtype code 0x{code:02X}; expected one of {known}"
+            f"{name}: unknown IDX dtype code 0x{code:02X}; expected one of "
+            f"{known}"
         )
     if ndim is not None and d != ndim:
         raise IDXError(
-            f"{name}: expected an IDX file with {ndim} dimensions, the header says {d}"
+            f"{name}: expected an IDX file with {ndim} dimensions, the "
+            f"header says {d}"
         )
     header_len = 4 + 4 * d
     if len(data) < header_len:
         raise IDXError(
-            f"{name}: truncated header: {d} dimensions need {header_len} bytes, got {len(data)}"
+            f"{name}: truncated header: {d} dimensions need {header_len} "
+            f"bytes, got {len(data)}"
         )
     shape = tuple(
         int(s) for s in np.frombuffer(data, dtype=">u4", count=d, offset=4)
@@ -118,7 +124,8 @@ def parse_idx(
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXError(
-            f"{name}: {what}: a header announcing shape {shape} of {dtype.name} needs "
+            f"{name}: {what}: a header announcing shape {shape} of "
+            f"{dtype.name} needs "
             f"{expected} bytes, the file has {len(data)}"
         )
     values = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(

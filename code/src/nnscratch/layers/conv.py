@@ -256,7 +256,8 @@ class Conv2D(Layer):
         z = w_mat @ cols  # (c_out, Ho*Wo*N)
         z += self.params["b"][:, None]
         self._cache = (x.shape, cols)
-        # The transpose to (N, c_out, Ho, Wo) is a view: the output stays examples-innermost
+        # The transpose to (N, c_out, Ho, Wo) is a view: the output stays
+        # examples-innermost
         # in memory, the layout the next layers read fastest.
         return z.reshape(self.c_out, h_out, w_out, n).transpose(3, 0, 1, 2)
 
@@ -277,7 +278,8 @@ class Conv2D(Layer):
         )
         if dout.shape != out_shape:
             raise ValueError(
-                f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}"
+                f"Conv2D.backward: dout must have shape {out_shape}, got "
+                f"{dout.shape}"
             )
         d = _examples_last(dout).reshape(
             self.c_out, -1

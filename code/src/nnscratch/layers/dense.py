@@ -33,7 +33,8 @@ def init_std(n_in: int, n_out: int, init: str | float) -> float:
         return float(np.sqrt(2.0 / (n_in + n_out)))
     if isinstance(init, str):
         raise ValueError(
-            f"Dense: init must be 'he', 'glorot' or a non-negative float, got {init!r}"
+            "Dense: init must be 'he', 'glorot' or a non-negative float, "
+            f"got {init!r}"
         )
     return check_number(init, "init (a standard deviation)", "Dense", low=0)
 
@@ -137,7 +138,8 @@ class Dense(Layer):
         )
         if dout.shape != x.shape[:-1] + (self.n_out,):
             raise ValueError(
-                f"Dense.backward: dout must have shape {x.shape[:-1] + (self.n_out,)}, got {dout.shape}"
+                "Dense.backward: dout must have shape "
+                f"{x.shape[:-1] + (self.n_out,)}, got {dout.shape}"
             )
         x2, d2 = x.reshape(-1, self.n_in), dout.reshape(
             -1, self.n_out

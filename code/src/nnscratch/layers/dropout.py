@@ -67,8 +67,10 @@ class Dropout(Layer):
                 or self._scaled_mask.dtype != x.dtype
             ):
                 raise ValueError(
-                    f"Dropout.forward: the fixed mask has shape {self._scaled_mask.shape} and dtype "
-                    f"{self._scaled_mask.dtype}, x has {x.shape} and {x.dtype}"
+                    "Dropout.forward: the fixed mask has shape "
+                    f"{self._scaled_mask.shape} and dtype "
+                    f"{self._scaled_mask.dtype}, x has {x.shape} and "
+                    f"{x.dtype}"
                 )
         else:
             dtype = (

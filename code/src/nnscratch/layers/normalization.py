@@ -160,7 +160,8 @@ class BatchNorm(Layer):
         )
         if dout.shape != x_hat.shape:
             raise ValueError(
-                f"BatchNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}"
+                f"BatchNorm.backward: dout must have shape {x_hat.shape}, "
+                f"got {dout.shape}"
             )
         self.grads["gamma"] = policy_sum(
             dout * x_hat, axis=0
