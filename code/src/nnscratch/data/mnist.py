@@ -126,7 +126,7 @@ def download_file(
     progress: bool | None = None,
     timeout: float = 60.0,
 ) -> Path:
-    """Download one MNIST file, verified, into ``directory`` (:func:`store.download_file`)."""
+    """Download one MNIST file, verified, into ``directory`` (:func:`~nnscratch.data.store.download_file`)."""
     return store.download_file(
         SOURCE,
         name,
@@ -141,7 +141,7 @@ def download_file(
 def resolve_directory(
     directory: str | Path | None = None,
 ) -> tuple[Path, str]:
-    """Where MNIST is looked for, and why: ``(path, how)`` (:func:`store.resolve_directory`)."""
+    """Where MNIST is looked for, and why: ``(path, how)`` (:func:`~nnscratch.data.store.resolve_directory`)."""
     return store.resolve_directory(SOURCE, directory)
 
 

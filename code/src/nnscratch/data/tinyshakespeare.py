@@ -45,7 +45,7 @@ SOURCE = store.DataSource(
 def resolve_directory(
     directory: str | Path | None = None,
 ) -> tuple[Path, str]:
-    """Where Tiny Shakespeare is looked for, and why (:func:`store.resolve_directory`)."""
+    """Where Tiny Shakespeare is looked for, and why (:func:`~nnscratch.data.store.resolve_directory`)."""
     return store.resolve_directory(SOURCE, directory)
 
 

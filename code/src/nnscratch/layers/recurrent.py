@@ -10,7 +10,7 @@ Inside, sequences are kept time-major, (T, N, ·), so that step ``t`` is one con
 
 A layer built with ``stateful=True`` starts each forward pass from the last hidden state of
 the previous one (truncated BPTT with carried state: no gradient flows into the previous
-call) until :meth:`reset_state`; otherwise every sequence starts from zeros.
+call) until ``reset_state()``; otherwise every sequence starts from zeros.
 
 See Also
 --------
