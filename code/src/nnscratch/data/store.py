@@ -39,7 +39,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 ROOT_ENV = "NNSCRATCH_DATA"
 
@@ -81,7 +81,7 @@ class DataSource:
 
     name: str
     title: str
-    files: Mapping[str, str]
+    files: dict[str, str]
     mirrors: tuple[str, ...]
     content: Callable[[bytes, str], bytes] = _raw
     local_names: Callable[[str], tuple[str, ...]] = _same_name
@@ -275,7 +275,7 @@ def read_files(
     *,
     download: bool | None = None,
     mirrors: Sequence[str] | None = None,
-    checksums: Mapping[str, str] | None = None,
+    checksums: dict[str, str] | None = None,
     progress: bool | None = None,
 ) -> dict[str, bytes]:
     """Locate (downloading if allowed), verify and return the content of each file.

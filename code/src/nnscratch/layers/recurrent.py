@@ -273,9 +273,9 @@ class LSTM(_Recurrent):
 
     .. math::
 
-        i_t = \\sigma(a^i_t),\\ f_t = \\sigma(a^f_t),\\ o_t = \\sigma(a^o_t),\\
-        g_t = \\tanh(a^g_t), \\qquad
-        c_t = f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
+        i_t &= \\sigma(a^i_t), \\quad f_t = \\sigma(a^f_t), \\quad
+        o_t = \\sigma(a^o_t), \\quad g_t = \\tanh(a^g_t), \\\\
+        c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
 
     Backward, from :math:`t = T` down, with :math:`\\bar h_t` = ``dout[:, t]`` and
     :math:`\\delta a_{T+1} = 0,\\ \\delta c_{T+1} = 0`:
