@@ -114,7 +114,7 @@ def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     log.write_text("Overfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n"
                    "Overfull \\hbox (45.3pt too wide) in paragraph at lines 200--204\n")
     problems = check_pdf.overfull_problems(log)
-    assert problems == ["text 45 pt past the margin (in paragraph at lines 200--204 of book.tex)"]
+    assert problems == ["text 45 pt past the margin (LaTeX's log: in paragraph at lines 200--204)"]
     assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
 
 

@@ -39,7 +39,8 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable
+from typing import Sequence
 
 ROOT_ENV = "NNSCRATCH_DATA"
 
@@ -58,7 +59,9 @@ def _same_name(name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data set's files, checksums and mirrors.
+    """DataSource(name, title, files, mirrors, content=_raw, local_names=_same_name, env_var=None)
+
+    A data set's files, checksums and mirrors.
 
     Attributes
     ----------
@@ -83,8 +86,10 @@ class DataSource:
     title: str
     files: dict[str, str]
     mirrors: tuple[str, ...]
-    content: Callable[[bytes, str], bytes] = _raw
-    local_names: Callable[[str], tuple[str, ...]] = _same_name
+    # Bare Callable: the API reference cannot typeset Callable[[...], ...]; the
+    # docstring gives their signatures.
+    content: Callable = _raw
+    local_names: Callable = _same_name
     env_var: str | None = None
 
 
