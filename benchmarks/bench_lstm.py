@@ -35,7 +35,12 @@ import _compare
 from nnscratch.layers import LSTM
 
 BATCH, LENGTH, N_IN, HIDDEN = 32, 64, 64, 256
-TORCH_ORDER = [0, 1, 3, 2]      # torch's gate blocks i, f, g, o from ours i, f, o, g
+TORCH_ORDER = [
+    0,
+    1,
+    3,
+    2,
+]  # torch's gate blocks i, f, g, o from ours i, f, o, g
 
 
 def nnscratch_iteration(layer: LSTM, x: np.ndarray, dout: np.ndarray):
@@ -47,7 +52,9 @@ def nnscratch_iteration(layer: LSTM, x: np.ndarray, dout: np.ndarray):
 def torch_twin(torch, layer: LSTM):
     """``torch.nn.LSTM`` with ``layer``'s weights (transposed, gates reordered, bias split)."""
     h = layer.n_hidden
-    cols = np.concatenate([np.arange(k * h, (k + 1) * h) for k in TORCH_ORDER])
+    cols = np.concatenate(
+        [np.arange(k * h, (k + 1) * h) for k in TORCH_ORDER]
+    )
     twin = torch.nn.LSTM(layer.n_in, h, batch_first=True)
     p = layer.params
     with torch.no_grad():
@@ -70,11 +77,19 @@ def torch_iteration(torch, twin, x_t, dout_t):
 def check_agreement(torch, layer, twin, cols, x, dout) -> float:
     """Largest difference between the two libraries' outputs and gradients (float32)."""
     out, dx = nnscratch_iteration(layer, x, dout)
-    out_t, dx_t = torch_iteration(torch, twin, torch.from_numpy(x), torch.from_numpy(dout))
-    pairs = [(out, out_t), (dx, dx_t), (layer.grads["Wx"][:, cols].T, twin.weight_ih_l0.grad),
-             (layer.grads["Wh"][:, cols].T, twin.weight_hh_l0.grad),
-             (layer.grads["b"][cols], twin.bias_ih_l0.grad)]
-    return max(float(np.max(np.abs(a - b.detach().numpy()))) for a, b in pairs)
+    out_t, dx_t = torch_iteration(
+        torch, twin, torch.from_numpy(x), torch.from_numpy(dout)
+    )
+    pairs = [
+        (out, out_t),
+        (dx, dx_t),
+        (layer.grads["Wx"][:, cols].T, twin.weight_ih_l0.grad),
+        (layer.grads["Wh"][:, cols].T, twin.weight_hh_l0.grad),
+        (layer.grads["b"][cols], twin.bias_ih_l0.grad),
+    ]
+    return max(
+        float(np.max(np.abs(a - b.detach().numpy()))) for a, b in pairs
+    )
 
 
 def setup(rng: np.random.Generator):
@@ -82,8 +97,15 @@ def setup(rng: np.random.Generator):
     layer = LSTM(N_IN, HIDDEN, rng=rng, dtype=np.float32)
     x = rng.standard_normal((BATCH, LENGTH, N_IN)).astype(np.float32)
     dout = rng.standard_normal((BATCH, LENGTH, HIDDEN)).astype(np.float32)
-    return layer, x, dout, (f"LSTM forward + backward: batch {BATCH}, length {LENGTH}, "
-                            f"input {N_IN}, hidden {HIDDEN}, float32")
+    return (
+        layer,
+        x,
+        dout,
+        (
+            f"LSTM forward + backward: batch {BATCH}, length {LENGTH}, "
+            f"input {N_IN}, hidden {HIDDEN}, float32"
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

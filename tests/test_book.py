@@ -172,3 +172,48 @@ def test_module_constant_comment_stays_prose():
     other = ["A plain sentence."]
     keep(None, "data", "m.OTHER", None, {}, other)
     assert other == ["A plain sentence."]
+
+
+LITERALINCLUDE = re.compile(r"^```\{literalinclude\} (\S+)\n((?::[\w-]+:.*\n)*)```", re.M)
+
+
+def _included_lines(page: Path, target: str, options: dict) -> tuple[list[str], list[str]]:
+    """(lines of the :pyobject:, lines the reader sees after :lines:)."""
+    import ast
+
+    source = (page.parent / target).resolve().read_text()
+    node = ast.parse(source)
+    for name in options["pyobject"].split("."):
+        node = next(n for n in ast.walk(node)
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name)
+    lines = source.splitlines()[node.lineno - 1:node.end_lineno]
+    if "lines" not in options:
+        return lines, lines
+    shown = []
+    for part in options["lines"].split(","):
+        first, _, last = part.strip().partition("-")
+        stop = (int(last) if last else len(lines)) if "-" in part else int(first)
+        shown += lines[int(first) - 1:stop]
+    return lines, shown
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_included_code_shows_no_raw_docstring_maths(page):
+    """A literalinclude shows code, not reST maths with doubled backslashes (``:math:`\\\\sigma```
+    reads as noise on the page). Such objects are included with ``:lines:`` that skip exactly
+    their docstring; if the docstring grows or shrinks, this fails instead of showing half of it.
+    """
+    for target, opts in LITERALINCLUDE.findall(page.read_text()):
+        options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", opts, flags=re.M))
+        if "pyobject" not in options:
+            continue
+        lines, shown = _included_lines(page, target, options)
+        assert not any(":math:" in line for line in shown), (
+            f"{page.name}: {options['pyobject']} is shown with its docstring's reST maths; "
+            f"skip the docstring with :lines:")
+        if "lines" in options:
+            hidden = [line for line in lines if line not in shown]
+            assert '"""' in hidden[0] and hidden[-1].strip().endswith('"""'), (
+                f"{page.name}: the :lines: of {options['pyobject']} no longer skip exactly "
+                f"its docstring (hidden: {hidden[0].strip()!r} ... {hidden[-1].strip()!r})")
+            assert not any('"""' in line for line in shown)

@@ -139,3 +139,74 @@ def test_graph_draws_every_node_and_edge():
 def test_graph_names_an_unknown_node():
     with pytest.raises(KeyError, match="node 'y'"):
         plots.plot_graph({"x": (0, 0, "x")}, [("x", "y", "")])
+
+
+def test_book_style_sets_rcparams_and_is_safe_in_a_script():
+    import matplotlib
+
+    with matplotlib.rc_context():
+        # no IPython shell here: rcParams only; nothing returned, so nothing printed
+        assert plots.use_book_style() is None
+        assert all(plt.rcParams[k] == v or list(plt.rcParams[k]) == list(v)
+                   for k, v in plots.BOOK_STYLE.items() if k != "axes.prop_cycle")
+        assert plt.rcParams["figure.figsize"] == [plots.COLUMN_WIDTH, 3.4]
+        assert plt.rcParams["figure.constrained_layout.use"]
+        assert plt.rcParams["font.size"] >= 9 and plt.rcParams["xtick.labelsize"] >= 8
+        fig, ax = plt.subplots()
+        (line,) = ax.plot([0, 1])
+        assert line.get_color() == plots.PALETTE[0]
+        plt.close(fig)
+
+
+def test_book_style_makes_inline_figures_vector(monkeypatch):
+    """Inside IPython, figures are emitted as SVG (web) and PDF (print), not PNG."""
+    import matplotlib
+    from IPython.testing.globalipapp import get_ipython as start_ipython
+
+    shell = start_ipython()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        fig, _ = plots.column_figure()
+        printers = shell.display_formatter.formatters
+
+        def emits(mime):
+            try:
+                printers[mime].lookup(fig)
+            except KeyError:
+                return False
+            return True
+
+        assert emits("image/svg+xml") and emits("application/pdf")
+        assert not emits("image/png")
+        assert printers["image/svg+xml"].lookup(fig)(fig).startswith("<")
+        plt.close(fig)
+
+
+def test_column_figure_is_column_wide():
+    fig, axes = plots.column_figure(2, 2)
+    width, height = fig.get_size_inches()
+    assert width == plots.COLUMN_WIDTH and axes.shape == (2, 2)
+    assert height == 2 * min(3.4, 0.8 * plots.COLUMN_WIDTH / 2)
+    fig, ax = plots.column_figure(height=2.5)
+    assert tuple(fig.get_size_inches()) == (plots.COLUMN_WIDTH, 2.5)
+    with pytest.raises(ValueError, match="ncols=0"):
+        plots.column_figure(1, 0)
+    plt.close("all")
+
+
+def test_column_panels_stacks_and_drops_spare_cells():
+    fig, axes = plots.column_panels(5)          # rows of two: 3 rows, one cell spare
+    assert len(axes) == 5 and len(fig.axes) == 5
+    assert fig.get_size_inches()[0] == plots.COLUMN_WIDTH
+    rows = {round(ax.get_subplotspec().rowspan.start) for ax in axes}
+    assert rows == {0, 1, 2}
+    with pytest.raises(ValueError, match="n=0"):
+        plots.column_panels(0)
+    plt.close("all")
+
+
+def test_digit_grid_is_never_wider_than_the_column(rng):
+    ax = plots.plot_digit_grid(rng.random((60, 28, 28)), ncols=20, cell_inches=1.0)
+    assert ax.figure.get_size_inches()[0] <= plots.COLUMN_WIDTH + 1e-9
+    plt.close("all")

@@ -114,7 +114,7 @@ def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     log.write_text("Overfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n"
                    "Overfull \\hbox (45.3pt too wide) in paragraph at lines 200--204\n")
     problems = check_pdf.overfull_problems(log)
-    assert problems == ["text 45 pt past the margin (in paragraph at lines 200--204 of book.tex)"]
+    assert problems == ["text 45 pt past the margin (LaTeX's log: in paragraph at lines 200--204)"]
     assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
 
 
@@ -185,3 +185,16 @@ def test_built_chapters_figures_and_equations_are_numbered_from_zero(tmp_path):
     assert 'section-number">1.1. </span>Neuron: theory' in theory
     assert "Figure 1.1" in theory and "(1.1)" in theory
     assert "<h1>Reference" in (built / "ref.html").read_text()     # unnumbered part
+
+
+def test_every_code_cell_is_formatted_to_the_column():
+    """tools/format_cells.py --check: Black at 76 characters, and no longer line anywhere."""
+    problems = []
+    for path in format_cells.chapters(ROOT):
+        text = path.read_text(encoding="utf-8")
+        formatted, findings = format_cells.format_page(text, path)
+        problems += [str(f) for f in findings]
+        if formatted != text:
+            problems.append(f"{path.relative_to(ROOT)}: not formatted "
+                            f"(run python tools/format_cells.py)")
+    assert not problems, "\n".join(problems)

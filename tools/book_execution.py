@@ -636,10 +636,12 @@ class BuildRecordDirective(SphinxDirective):
     def run(self):
         self.env.nnbook_report_key = _report_key(self.env.app)
         rows = report_rows(self.env.app)
-        table = nodes.table(classes=["nnbook-build-record"])
+        # colwidths-given: the PDF sets these widths (wrapping columns) instead of
+        # sizing the columns to their content, which ran past the margin.
+        table = nodes.table(classes=["nnbook-build-record", "colwidths-given"])
         group = nodes.tgroup(cols=4)
         table += group
-        for width in (50, 15, 15, 20):
+        for width in (44, 12, 12, 32):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head

@@ -23,12 +23,24 @@ Downloads
 A clean browser console
     Two defaults of the theme stack log errors in every page's console; see
     :func:`theme_defaults` and :func:`drop_thebe`.
+
+What the reader sees around the page
+    The browser tab names the page and the book once (:func:`tab_title`); the favicon has
+    the raster fallbacks Safari and iOS need (:func:`icon_links`); the repository, issue,
+    edit and Binder buttons appear when the build knows the repository's address, which the
+    Pages workflow passes in ``NNBOOK_REPOSITORY`` (:func:`repository_options`); and search
+    results typeset the maths of their snippets instead of showing raw TeX
+    (:func:`search_page_maths`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -50,8 +62,22 @@ def _notebook_source(app: Sphinx, pagename: str) -> Path | None:
     return path if path.suffix == ".md" and is_notebook(path) else None
 
 
+def offer_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Name ``<page>.ipynb`` and ``<page>.py`` for the download menu (written by the next)."""
+    if app.builder.format != "html" or _notebook_source(app, pagename) is None:
+        return
+    # sphinx-book-theme adds the ".ipynb" entry to the download menu when this is set.
+    context["ipynb_source"] = pagename + ".ipynb"
+    context["nnbook_py_source"] = pagename + ".py"
+
+
 def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
-    """Write ``<page>.ipynb`` and ``<page>.py`` next to the page's source in ``_sources``."""
+    """Write ``<page>.ipynb`` and ``<page>.py`` next to the page's source in ``_sources``.
+
+    Connected after sphinx-book-theme's launch buttons (priority 501), which copy the
+    executed notebook to the same ``_sources/<page>.ipynb``: the download is always the one
+    generated from the source, whether or not the page has launch buttons.
+    """
     if app.builder.format != "html":
         return
     source = _notebook_source(app, pagename)
@@ -64,9 +90,6 @@ def write_downloads(app: Sphinx, pagename: str, templatename, context, doctree) 
     target.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(notebook, target.with_suffix(".ipynb"), fmt="ipynb")
     jupytext.write(notebook, target.with_suffix(".py"), fmt="py:percent")
-    # sphinx-book-theme adds the ".ipynb" entry to the download menu when this is set.
-    context["ipynb_source"] = pagename + ".ipynb"
-    context["nnbook_py_source"] = pagename + ".py"
 
 
 def add_py_download_button(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
@@ -182,6 +205,47 @@ def resolve_reexport(app: Sphinx, env, node, contnode):
     )
 
 
+_DOTTED = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+")
+
+
+def public_path(dotted: str) -> str:
+    """``numpy.random._generator.Generator`` -> ``numpy.random.Generator``, when that is it.
+
+    Type hints name a class by where it is defined, which for many libraries is a private
+    module; the public path is the one a reader can use. The private segments are dropped
+    only if the shorter path imports the very same object; otherwise ``dotted`` is returned.
+    """
+    parts = dotted.split(".")
+    public = [p for p in parts[:-1] if not p.startswith("_")] + parts[-1:]
+    if public == parts or len(public) < 2:
+        return dotted
+    import importlib
+
+    def find(path: list[str]):
+        for i in range(len(path) - 1, 0, -1):
+            try:
+                obj = importlib.import_module(".".join(path[:i]))
+            except ImportError:
+                continue
+            for name in path[i:]:
+                obj = getattr(obj, name)
+            return obj
+        raise ImportError(".".join(path))
+
+    try:
+        return ".".join(public) if find(public) is find(parts) else dotted
+    except (ImportError, AttributeError):
+        return dotted
+
+
+def public_signature(app: Sphinx, what, name, obj, options, signature, return_annotation):
+    """Name the classes of a signature's type hints by their public paths (:func:`public_path`)."""
+    def clean(text):
+        return _DOTTED.sub(lambda m: public_path(m.group(0)), text) if text else text
+
+    return clean(signature), clean(return_annotation)
+
+
 # ---------------------------------------------------------------------------------------
 # A clean browser console
 # ---------------------------------------------------------------------------------------
@@ -198,6 +262,10 @@ def theme_defaults(app: Sphinx, config) -> None:
     # pydata-sphinx-theme 0.17 puts a search field in a full-width top bar unless
     # navbar_persistent is set; sphinx-book-theme already has one in its sidebar.
     config.html_theme_options.setdefault("navbar_persistent", [])
+    # The book's title beside the logo in the sidebar, on every page: without it the theme
+    # shows the logo alone, or ``docstitle``, which tab_title empties on the landing page.
+    logo = config.html_theme_options.setdefault("logo", {})
+    logo.setdefault("text", config.html_title)
 
 
 def drop_thebe(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
@@ -250,12 +318,153 @@ def skip_foreign_attributes(app: Sphinx, what, name, obj, skip, options):
     return None
 
 
+# ---------------------------------------------------------------------------------------
+# What the reader sees around the page: tab title, icons, repository buttons, search
+# ---------------------------------------------------------------------------------------
+
+
+def tab_title(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Name the book once in the browser tab: "Page — Book", the landing page just "Book".
+
+    Sphinx's ``layout.html`` writes ``<title>`` as the page's title, then " — " and
+    ``docstitle`` whenever ``docstitle`` is set, so the landing page, whose title is the
+    book's, read "Book — Book". pydata-sphinx-theme's search page writes
+    "Search - {{ title or docstitle }}", and its title is "Search": "Search - Search".
+    (The sidebar shows the book's title from the theme's ``logo.text``, not ``docstitle``.)
+    """
+    book = context.get("docstitle") or ""
+    if pagename == "search":
+        context["title"] = ""
+    elif book and re.sub(r"<[^>]+>", "", context.get("title") or "").strip() == book.strip():
+        context["docstitle"] = ""
+
+
+# A raster icon beside the SVG favicon (html_favicon) -> the <link> that offers it.
+_ICON_LINKS = {
+    # Browsers that cannot draw an SVG favicon (Safari). "sizes" keeps Chromium on the SVG.
+    "favicon.ico": '<link rel="icon" href="{}" sizes="32x32">',
+    # iOS home screen.
+    "apple-touch-icon.png": '<link rel="apple-touch-icon" href="{}">',
+}
+
+
+def _raster_icons(app: Sphinx) -> list[Path]:
+    """The raster icons (``tools/make_icons.py`` draws them) next to ``html_favicon``."""
+    favicon = app.config.html_favicon
+    if not favicon or "://" in favicon:
+        return []
+    folder = Path(app.confdir, favicon).parent
+    return [folder / name for name in _ICON_LINKS if (folder / name).is_file()]
+
+
+def icon_links(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Offer the raster icons in every page's ``<head>``, after the SVG favicon's link."""
+    if app.builder.format != "html":
+        return
+    links = [_ICON_LINKS[icon.name].format(context["pathto"]("_static/" + icon.name, 1))
+             for icon in _raster_icons(app)]
+    context["metatags"] = context.get("metatags", "") + "".join("\n    " + l for l in links)
+
+
+def copy_icons(app: Sphinx, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        for icon in _raster_icons(app):
+            shutil.copyfile(icon, Path(app.outdir, "_static", icon.name))
+
+
+REPOSITORY_VARIABLE = "NNBOOK_REPOSITORY"
+BRANCH_VARIABLE = "NNBOOK_BRANCH"
+BINDER = "https://mybinder.org"
+
+
+def repository_options(environ) -> dict:
+    """sphinx-book-theme options for the repository's buttons, or {} when it is unknown.
+
+    The Pages workflow (``.github/workflows/book.yml``) sets ``NNBOOK_REPOSITORY`` to the
+    repository's address (``https://github.com/<owner>/<name>``) and ``NNBOOK_BRANCH`` to the
+    branch it builds; nothing in the repository names them. A local build has neither, and
+    shows no button rather than a button to nowhere.
+
+    The buttons: the repository, "open issue", "suggest edit" (GitHub's editor on the page's
+    source, ``<branch>/book/<page>.md``) and, on chapters, "launch on Binder". Binder builds
+    the repository from ``requirements.txt`` (jupytext included) and ``postBuild`` (which
+    makes JupyterLab open MyST Markdown as a notebook), then opens the chapter's ``.md`` in
+    JupyterLab. There is no Colab button: Colab opens only ``.ipynb`` files of a repository,
+    and the chapters are ``.md``. Binder runs only repositories on github.com.
+    """
+    url = (environ.get(REPOSITORY_VARIABLE) or "").strip().rstrip("/")
+    if not url:
+        return {}
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or len(parts.path.strip("/").split("/")) != 2:
+        raise ValueError(f"{REPOSITORY_VARIABLE} must be a repository's address, "
+                         f"https://<server>/<owner>/<name>; got {url!r}")
+    options = {
+        "repository_url": url,
+        "repository_branch": (environ.get(BRANCH_VARIABLE) or "").strip() or "main",
+        "repository_provider": "github",   # GitHub Enterprise servers too: the workflow is GitHub's
+        "path_to_docs": "",                # the book's root is the repository's
+        "use_repository_button": True,
+        "use_issues_button": True,
+        "use_edit_page_button": True,
+    }
+    if parts.netloc == "github.com":
+        options["launch_buttons"] = {"binderhub_url": BINDER, "notebook_interface": "jupyterlab"}
+    return options
+
+
+def repository_buttons(app: Sphinx, config) -> None:
+    options = repository_options(os.environ)
+    launch = options.pop("launch_buttons", None)
+    config.html_theme_options.update(options)
+    if launch:
+        config.html_theme_options.setdefault("launch_buttons", {}).update(launch)
+
+
+# Runs on the search page: see search_page_maths.
+_SEARCH_SNIPPETS_JS = Path(__file__).with_name("search_snippets.js")
+
+
+def search_page_maths(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Load MathJax and ``search_snippets.js`` on the search page.
+
+    Sphinx's search shows, under each result, 240 characters of the page's text: the text
+    of the HTML, where every formula is still its TeX source (MathJax typesets it in the
+    reader's browser), so snippets read ``\\(\\frac{\\partial L}{\\partial w}\\)``.
+    ``search_snippets.js`` cuts snippets around whole formulas and has MathJax typeset them;
+    Sphinx loads MathJax only on pages with maths, so it is loaded here too, configured as on
+    every other page. Connected before :func:`drop_thebe`, which replaces the script list.
+    """
+    if pagename != "search" or app.builder.format != "html":
+        return
+    config = app.config
+    if getattr(app.builder, "math_renderer_name", None) == "mathjax" and config.mathjax_path:
+        if config.mathjax3_config:
+            app.builder.add_js_file("", body="window.MathJax = " + json.dumps(config.mathjax3_config))
+        app.builder.add_js_file(config.mathjax_path, defer="defer")
+    # Deferred: it replaces a function of searchtools.js, which the page loads after it.
+    app.builder.add_js_file("search_snippets.js", defer="defer")
+
+
+def copy_search_snippets(app: Sphinx, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        shutil.copyfile(_SEARCH_SNIPPETS_JS, Path(app.outdir, "_static", _SEARCH_SNIPPETS_JS.name))
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", theme_defaults)
+    app.connect("config-inited", repository_buttons)
+    app.connect("html-page-context", search_page_maths)   # before drop_thebe
     app.connect("html-page-context", drop_thebe)
+    app.connect("html-page-context", tab_title)
+    app.connect("html-page-context", icon_links)
+    app.connect("build-finished", copy_icons)
+    app.connect("build-finished", copy_search_snippets)
     app.connect("missing-reference", resolve_reexport)
     app.connect("autodoc-skip-member", skip_foreign_attributes)
-    app.connect("html-page-context", write_downloads, priority=400)
+    app.connect("autodoc-process-signature", public_signature)
+    app.connect("html-page-context", offer_downloads, priority=400)
+    app.connect("html-page-context", write_downloads, priority=600)
     app.connect("html-page-context", add_py_download_button, priority=600)
     # Before sphinx.ext.napoleon (priority 500) parses the numpydoc sections.
     app.connect("autodoc-process-docstring", book_see_also, priority=400)

@@ -22,9 +22,18 @@ downloads nothing), with every request that leaves that server blocked, and chec
   (figures are made at the column's width), every figure drawn by a code cell captioned and
   numbered; at a phone's width (390 px) nothing makes the page scroll sideways;
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
-  exist, are valid, and hold exactly the code cells of the chapter's source.
+  exist, are valid, and hold exactly the code cells of the chapter's source;
+- no request is answered with an error status (a missing file is a 404, not a failure);
+- one ``<title>``, naming the book once: "Page — Book", the landing page just "Book";
+- a favicon that the browser can draw, and the logo;
+- the licence links (CC BY 4.0 for the text, MIT for the code) in the footer;
+- no absolute path of the machine that built the book in the page's text (a data folder
+  printed by a cell, a traceback): ``/home/...``, ``/tmp/...``, the repository's own path;
+- signatures of the API reference: no ``<class '...'>`` default, no private module path
+  (``numpy.random._generator.Generator``), no unresolved ``~`` prefix.
 
-Then the search page is asked for a word every chapter uses and must list results.
+Then the search page is asked for a word every chapter uses and must list results whose
+snippets show typeset maths, not raw TeX.
 Screenshots of a few pages are written to ``--screenshots`` for a person to look at.
 Exit status 1 if any check fails; the last line says how many pages passed and failed.
 """
@@ -86,10 +95,91 @@ async () => {
   // Search fields a reader can see (the theme once added a second one in a top bar).
   const searchFields = [...document.querySelectorAll('.search-button-field')]
       .filter(e => e.offsetParent !== null).length;
+  const titles = [...document.head.querySelectorAll('title')].map(t => t.textContent);
+  // Icons: each one the page offers, drawn by the browser (headless Chromium requests none).
+  const icons = await Promise.all(
+    [...document.querySelectorAll('link[rel~="icon"], link[rel="apple-touch-icon"]')].map(
+      link => new Promise(resolve => {
+        const img = new Image();
+        img.onload = () => resolve({href: link.href, rel: link.rel, loaded: img.naturalWidth > 0});
+        img.onerror = () => resolve({href: link.href, rel: link.rel, loaded: false});
+        img.src = link.href;
+      })));
+  const logos = [...document.querySelectorAll('.navbar-brand img')]
+      .filter(img => img.offsetParent !== null && img.complete && img.naturalWidth > 0).length;
+  const licences = [...document.querySelectorAll('footer a[rel~="license"], .bd-footer a[rel~="license"]')]
+      .map(a => a.href);
+  // All text of the page, shown or folded away (hidden outputs too), without scripts.
+  const texts = [];
+  const all = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = all.nextNode(); n; n = all.nextNode()) {
+    if (!(n.parentElement && n.parentElement.closest('script, style'))) texts.push(n.textContent);
+  }
+  const signatures = [...document.querySelectorAll('dt.sig')].map(dt => dt.textContent);
   return {hasMath, mjx, texErrors, raw, images, links, downloads, title: document.title,
-          searchFields};
+          searchFields, titles, icons, logos, licences, text: texts.join(' '), signatures};
 }
 """
+
+# The licences the footer of every page must link to (book/index.md and README.md say which).
+LICENCES = {
+    "CC BY 4.0 (the text)": "creativecommons.org/licenses/by/4.0",
+    "MIT (the code)": "opensource.org/license/mit",
+}
+# Absolute paths that only exist on the machine that built the book.
+MACHINE_PATH = re.compile(
+    r"(?<![\w.:/~-])(?:/home/|/root/|/tmp/|/work/|/Users/|/var/folders/|/private/|[A-Z]:\\Users\\)"
+    r"[^\s'\"<>)\]]*"
+)
+
+
+def book_title() -> str:
+    """The book's title, from the ``_config.yml`` of the repository this checker belongs to."""
+    import yaml
+
+    config = Path(__file__).resolve().parent.parent / "_config.yml"
+    return str(yaml.safe_load(config.read_text(encoding="utf-8"))["title"])
+
+
+def title_problems(titles: list[str], book: str, landing: bool) -> list[str]:
+    """The page's ``<title>`` elements: exactly one, naming the book once.
+
+    The landing page's title is the book's; every other page's names the page, then the book.
+    """
+    if len(titles) != 1:
+        return [f"{len(titles)} <title> elements (one expected)"]
+    title = " ".join(titles[0].split())
+    if landing and title != book:
+        return [f"title {title!r}: the landing page's title is the book's, {book!r}"]
+    if not landing and (title.count(book) != 1 or title == book):
+        return [f"title {title!r}: expected the page's title, then {book!r} once"]
+    return []
+
+
+def machine_paths(text: str, also: tuple[str, ...] = ()) -> list[str]:
+    """Absolute paths of a build machine in ``text`` (each once, in order of appearance).
+
+    ``also`` are more paths to look for, such as the repository's own folder.
+    """
+    found = [m.group(0) for m in MACHINE_PATH.finditer(text)]
+    found += [p for p in also if p and p in text]
+    return list(dict.fromkeys(found))
+
+
+PRIVATE_PATH = re.compile(r"\b[A-Za-z]\w*(?:\.\w+)*\._[A-Za-z]\w*\.\w+")
+
+
+def signature_problems(signature: str) -> list[str]:
+    """What an API signature must not show: a default's repr, a private path, a raw ``~``."""
+    sig = " ".join(signature.split())
+    problems = []
+    if "<class '" in sig:
+        problems.append(f"a default written as its repr (autodoc_preserve_defaults): {sig[:120]!r}")
+    problems += [f"private module path {m!r} (name the public one): {sig[:120]!r}"
+                 for m in PRIVATE_PATH.findall(sig)]
+    if re.search(r"~\w", sig):
+        problems.append(f"unresolved '~' in a type: {sig[:120]!r}")
+    return problems
 
 
 def notebook_source(html_root: Path, page: Path) -> Path | None:
@@ -197,7 +287,8 @@ LAYOUT_REPORT_JS = r"""
     if (scale < 0.75) {
       shrunk.push(`${img.getAttribute('src')} shown at ${scale.toFixed(2)} of its size`);
     }
-    if (img.closest('.cell_output') && !(img.closest('figure') &&
+    // The frames of an animation's player (matplotlib's JavaScript) are not figures.
+    if (img.closest('.cell_output') && !img.closest('.animation') && !(img.closest('figure') &&
                                           img.closest('figure').querySelector('figcaption'))) {
       uncaptioned.push(firstLine(img));
     }
@@ -240,10 +331,11 @@ def layout_problems(layout: dict) -> list[str]:
     return problems
 
 
-def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[list[str], str]:
+def check_page(browser, page: Path, server: Server, shot: Path | None,
+               book: str = "") -> tuple[list[str], str]:
     """Problems found on one page, and a one-line account of what was checked."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    errors, outside, failed = [], [], []
+    errors, outside, failed, statuses = [], [], [], []
 
     def on_request(request):
         url = request.url
@@ -258,6 +350,8 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
     browser_page.on("request", on_request)
     browser_page.on("requestfailed",
                     lambda r: failed.append(f"{r.url} ({r.failure})") if r.url not in outside else None)
+    browser_page.on("response",
+                    lambda r: statuses.append(f"{r.url} ({r.status})") if r.status >= 400 else None)
     problems = []
     try:
         response = browser_page.goto(server.url_of(page), wait_until="load", timeout=30_000)
@@ -279,6 +373,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
     problems += [f"console error: {e}" for e in errors]
     problems += [f"request to outside the book: {u}" for u in outside]
     problems += [f"failed request: {u}" for u in failed]
+    problems += [f"request answered with an error: {u}" for u in statuses]
     if report["hasMath"] and report["mjx"] == 0:
         problems.append("page has maths but MathJax typeset none of it")
     problems += [f"TeX error: {e}" for e in report["texErrors"]]
@@ -304,10 +399,70 @@ def check_page(browser, page: Path, server: Server, shot: Path | None) -> tuple[
         problems.append(f"{report['searchFields']} search fields visible at 1280 px (one expected)")
     problems += layout_problems(layout)
     problems += check_downloads(page, server, report)
+    problems += check_surroundings(page, server, report, book)
     stats = f"{report['mjx']} formulas typeset, {len(report['images'])} images"
     if report["downloads"]:
         stats += ", " + " ".join(sorted(Path(urldefrag(u)[0]).suffix for u in report["downloads"]))
     return problems, stats
+
+
+def check_surroundings(page: Path, server: Server, report: dict, book: str) -> list[str]:
+    """Title, favicon, logo, licence; no path of the build machine; clean API signatures."""
+    problems = []
+    if book:
+        landing = page.relative_to(server.root).as_posix() == "book/index.html"
+        problems += title_problems(report["titles"], book, landing)
+    if not any("icon" in icon["rel"].split() for icon in report["icons"]):
+        problems.append("no favicon (<link rel=\"icon\">)")
+    for icon in report["icons"]:
+        path = server.local_path(icon["href"])
+        if path is None or not path.is_file():
+            problems.append(f"icon that is not a file of the book: {icon['href']}")
+        elif path.suffix == ".ico":
+            # Playwright takes any URL ending in /favicon.ico for the browser's own favicon
+            # request, and a page whose requests are routed cannot load it: read it here.
+            from PIL import Image
+
+            try:
+                with Image.open(path) as image:
+                    image.load()
+            except Exception as exc:  # noqa: BLE001 - reported as a failed check
+                problems.append(f"icon that cannot be read ({exc}): {icon['href']}")
+        elif not icon["loaded"]:
+            problems.append(f"icon that the browser cannot draw: {icon['href']}")
+    if report["logos"] < 1:
+        problems.append("no logo shown in the sidebar at 1280 px")
+    for name, address in LICENCES.items():
+        if not any(address in href for href in report["licences"]):
+            problems.append(f"no licence link for {name} ({address}) in the footer")
+    # This checkout and the built book's folder, wherever they are (CI's runner, a laptop).
+    here = (str(Path(__file__).resolve().parent.parent), str(server.root))
+    problems += [f"path of the build machine in the page: {p!r}"
+                 for p in machine_paths(report["text"], also=here)]
+    for signature in report["signatures"]:
+        problems += signature_problems(signature)
+    return problems
+
+
+# Runs on the search page once results are listed: the snippets' text outside typeset maths.
+SNIPPETS_JS = r"""
+async () => {
+  const snippets = [...document.querySelectorAll('#search-results p.context')];
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+    await MathJax.typesetPromise(snippets);
+  }
+  const pattern = /\$\$|\$[^$\s][^$\n]*\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\frac/;
+  const raw = [];
+  for (const p of snippets) {
+    const copy = p.cloneNode(true);
+    copy.querySelectorAll('mjx-container').forEach(m => m.remove());
+    const m = copy.textContent.match(pattern);
+    if (m) raw.push(copy.textContent.trim().slice(0, 100));
+  }
+  return {snippets: snippets.length, formulas: document.querySelectorAll('#search-results mjx-container').length, raw};
+}
+"""
 
 
 def check_search(browser, server: Server, word: str, shot: Path | None) -> list[str]:
@@ -320,15 +475,23 @@ def check_search(browser, server: Server, word: str, shot: Path | None) -> list[
     try:
         page.goto(f"{server.url}search.html?q={word}", wait_until="load")
         page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        # Results are listed one by one, then a summary; each snippet is fetched with its page.
+        page.wait_for_function(
+            "[...document.querySelectorAll('#search-results p.search-summary')]"
+            ".some(p => p.textContent.includes('found'))", timeout=60_000)
+        page.wait_for_load_state("networkidle")
         n = page.locator("#search-results ul.search li").count()
+        snippets = page.evaluate(SNIPPETS_JS)
         if shot is not None:
             page.screenshot(path=str(shot), full_page=False)
     except Exception as exc:  # noqa: BLE001 - reported as a failed check
         return [f"search for {word!r} listed no results ({type(exc).__name__})"] + errors
     finally:
         context.close()
-    print(f"ok    search.html?q={word}: {n} results")
-    return [f"console error: {e}" for e in errors]
+    print(f"ok    search.html?q={word}: {n} results, {snippets['snippets']} snippets, "
+          f"{snippets['formulas']} formulas typeset in them")
+    return ([f"console error: {e}" for e in errors]
+            + [f"raw TeX in a search snippet: {t!r}" for t in snippets["raw"]])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         args.screenshots.mkdir(parents=True, exist_ok=True)
 
     n_ok, n_bad = 0, 0
+    book = book_title()
     start = time.perf_counter()
     server = Server(html_root)
     with sync_playwright() as pw:
@@ -375,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
             shot = None
             if args.screenshots and page in wanted:
                 shot = args.screenshots / (rel.replace("/", "_").removesuffix(".html") + ".png")
-            problems, stats = check_page(browser, page, server, shot)
+            problems, stats = check_page(browser, page, server, shot, book)
             if problems:
                 n_bad += 1
                 print(f"FAIL  {rel}")

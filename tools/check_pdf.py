@@ -51,7 +51,7 @@ def overfull_problems(log_file: Path) -> list[str]:
     if not log_file.exists():
         return [f"no {log_file.name} beside the PDF: cannot check for text past the margin"]
     log = log_file.read_text(encoding="utf-8", errors="replace")
-    return [f"text {float(pt):.0f} pt past the margin ({where.strip()} of {log_file.with_suffix('.tex').name})"
+    return [f"text {float(pt):.0f} pt past the margin (LaTeX's log: {where.strip()})"
             for pt, where in re.findall(r"Overfull \\hbox \((\d+\.?\d*)pt too wide\) (.*?)$", log, re.M)
             if float(pt) > OVERFULL_PT]
 

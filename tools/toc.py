@@ -37,13 +37,18 @@ def _entries(node) -> list[tuple[str, str]]:
     return found
 
 
+def _load(root: Path) -> dict:
+    """The parsed ``_toc.yml`` of the book at ``root``."""
+    return yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+
+
 def numbered_chapters(root: Path = ROOT) -> list[str]:
     """Docnames of the chapters of the numbered parts, in order: chapter N is Step N.
 
     A part is numbered if it says ``numbered: true``, or if it says nothing and ``defaults``
     does (tools/book_numbering.py numbers the chapters from 0).
     """
-    spec = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    spec = _load(root)
     default = (spec.get("defaults") or {}).get("numbered", False)
     return [str(chapter["file"]).removesuffix(".md")
             for part in spec.get("parts", []) if part.get("numbered", default)
@@ -59,7 +64,7 @@ def pages(root: Path = ROOT) -> list[str]:
 
     Raises ``FileNotFoundError`` naming the entries of ``_toc.yml`` that have no source file.
     """
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    toc = _load(root)
     found: list[str] = []
     missing: list[str] = []
     for kind, value in _entries(toc):

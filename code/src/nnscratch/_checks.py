@@ -22,7 +22,9 @@ def _prefix(where: str) -> str:
     return f"{where}: " if where else ""
 
 
-def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str = "") -> np.ndarray:
+def check_array(
+    x, name: str, *, ndim: int | None = None, dtype=None, where: str = ""
+) -> np.ndarray:
     """Return ``x`` if it is an ndarray of the expected rank and dtype, else raise.
 
     Parameters
@@ -40,7 +42,9 @@ def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str
     """
     prefix = _prefix(where)
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{prefix}{name} must be a numpy.ndarray, got {type(x).__name__}")
+        raise TypeError(
+            f"{prefix}{name} must be a numpy.ndarray, got {type(x).__name__}"
+        )
     if ndim is not None and x.ndim != ndim:
         raise ValueError(
             f"{prefix}{name} must have {ndim} dimensions, got shape {x.shape} ({x.ndim} dimensions)"
@@ -53,8 +57,9 @@ def check_array(x, name: str, *, ndim: int | None = None, dtype=None, where: str
     return x
 
 
-def check_float_array(x, name: str, *, ndim: int | None = None, dtype=None,
-                      where: str = "") -> np.ndarray:
+def check_float_array(
+    x, name: str, *, ndim: int | None = None, dtype=None, where: str = ""
+) -> np.ndarray:
     """Like :func:`check_array`, and refuse anything but float16, float32 or float64.
 
     Integers and booleans are refused rather than cast: a cast would silently truncate
@@ -82,7 +87,9 @@ def check_float_dtype(dtype, where: str) -> np.dtype:
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f" or dt.itemsize > 8:
-        raise TypeError(f"{_prefix(where)}dtype must be float16, float32 or float64, got {dtype!r}")
+        raise TypeError(
+            f"{_prefix(where)}dtype must be float16, float32 or float64, got {dtype!r}"
+        )
     return dt
 
 
@@ -102,10 +109,14 @@ def policy_sum(a: np.ndarray, axis: int) -> np.ndarray:
     The sums over a batch in the layers' backward passes (bias gradients, BatchNorm's sums):
     a no-op cast for float32 and float64, float32 accumulation for float16.
     """
-    return a.sum(axis=axis, dtype=accumulation_dtype(a.dtype)).astype(a.dtype, copy=False)
+    return a.sum(axis=axis, dtype=accumulation_dtype(a.dtype)).astype(
+        a.dtype, copy=False
+    )
 
 
-def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str = "") -> None:
+def check_same_shape(
+    a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str = ""
+) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
         raise ValueError(
@@ -114,16 +125,28 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], where
         )
 
 
-def check_labels(y, n: int, n_classes: int | None = None, where: str = "") -> np.ndarray:
+def check_labels(
+    y, n: int, n_classes: int | None = None, where: str = ""
+) -> np.ndarray:
     """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``."""
     prefix = _prefix(where)
     if not isinstance(y, np.ndarray):
-        raise TypeError(f"{prefix}y must be a numpy.ndarray of integer labels, got {type(y).__name__}")
+        raise TypeError(
+            f"{prefix}y must be a numpy.ndarray of integer labels, got {type(y).__name__}"
+        )
     if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{prefix}y must hold integer class labels, got dtype {y.dtype}")
+        raise TypeError(
+            f"{prefix}y must hold integer class labels, got dtype {y.dtype}"
+        )
     if y.shape != (n,):
-        raise ValueError(f"{prefix}y must have shape ({n},) to match the batch, got {y.shape}")
-    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"{prefix}y must have shape ({n},) to match the batch, got {y.shape}"
+        )
+    if (
+        n_classes is not None
+        and y.size
+        and (y.min() < 0 or y.max() >= n_classes)
+    ):
         raise ValueError(
             f"{prefix}labels must lie in [0, {n_classes}), got values from {y.min()} to {y.max()}"
         )
@@ -155,15 +178,30 @@ def check_int(v, name: str, where: str, minimum: int = 1) -> int:
     Booleans are refused (``True`` is an ``int`` in Python, but never meant as a size);
     ``minimum=1`` checks a positive integer, ``minimum=0`` a non-negative one.
     """
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < minimum:
+    if (
+        isinstance(v, (bool, np.bool_))
+        or not isinstance(v, (int, np.integer))
+        or v < minimum
+    ):
         kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
-            minimum, f"an integer of at least {minimum}")
-        raise ValueError(f"{_prefix(where)}{name} must be {kind}, got {v!r}")
+            minimum, f"an integer of at least {minimum}"
+        )
+        raise ValueError(
+            f"{_prefix(where)}{name} must be {kind}, got {v!r}"
+        )
     return int(v)
 
 
-def check_number(v, name: str, where: str, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> float:
+def check_number(
+    v,
+    name: str,
+    where: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """Return ``v`` as a ``float`` if it is a finite real number in the given interval.
 
     Parameters
@@ -180,18 +218,26 @@ def check_number(v, name: str, where: str, *, low: float | None = None, high: fl
     if low is None and high is None:
         interval = "finite"
     elif low == 0 and high is None:
-        interval = "positive and finite" if low_open else "non-negative and finite"
+        interval = (
+            "positive and finite" if low_open else "non-negative and finite"
+        )
     else:
         left = "-inf" if low is None else f"{low:g}"
         right = "inf" if high is None else f"{high:g}"
         lb = "(" if low is None or low_open else "["
         rb = ")" if high is None or high_open else "]"
         interval = f"a finite number in {lb}{left}, {right}{rb}"
-    ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
+    ok = (
+        isinstance(v, numbers.Real)
+        and not isinstance(v, (bool, np.bool_))
+        and math.isfinite(v)
+    )
     if ok and low is not None:
         ok = v > low if low_open else v >= low
     if ok and high is not None:
         ok = v < high if high_open else v <= high
     if not ok:
-        raise ValueError(f"{_prefix(where)}{name} must be {interval}, got {v!r}")
+        raise ValueError(
+            f"{_prefix(where)}{name} must be {interval}, got {v!r}"
+        )
     return float(v)

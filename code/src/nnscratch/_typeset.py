@@ -36,38 +36,58 @@ class _BookLatexPrinter(LatexPrinter):
 
     def _as_ordered_terms(self, expr, order=None):
         # Sums as written, but subtracted terms last: "2 sigma(2z) - 1", "w + eta x".
-        terms = list(expr.args) if isinstance(expr, sp.Add) else super()._as_ordered_terms(expr, order)
+        terms = (
+            list(expr.args)
+            if isinstance(expr, sp.Add)
+            else super()._as_ordered_terms(expr, order)
+        )
         return sorted(terms, key=_could_extract_minus_sign)
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
             inner = rf"\left({inner}\right)"
-        elif re.fullmatch(r"[^^]*\^\{.*\}", inner):      # A^{(1)}: the transpose joins the index
+        elif re.fullmatch(
+            r"[^^]*\^\{.*\}", inner
+        ):  # A^{(1)}: the transpose joins the index
             return inner[:-1] + r"\top}"
         return rf"{inner}^{{\top}}"
 
     def _print_HadamardProduct(self, expr):
         # SymPy sorts the factors; products and names first, sums (in brackets) last.
         args = sorted(expr.args, key=lambda a: isinstance(a, sp.MatAdd))
-        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
-                               if isinstance(a, sp.MatAdd) else self._print(a)
-                               for a in args)
+        return r" \odot ".join(
+            (
+                self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
+                if isinstance(a, sp.MatAdd)
+                else self._print(a)
+            )
+            for a in args
+        )
 
     def _print_HadamardPower(self, expr):
-        if expr.exp == 2:                        # A ⊙ A, not a power that reads as A A
+        if expr.exp == 2:  # A ⊙ A, not a power that reads as A A
             base = self._print(expr.base)
             return rf"{base} \odot {base}"
         return super()._print_HadamardPower(expr)
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
-        return r"\mathbf{1}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{1}"
+        return (
+            r"\mathbf{1}^{\top}"
+            if rows == 1 and cols != 1
+            else r"\mathbf{1}"
+        )
 
     def _print_MatAdd(self, expr):
         # Terms without a leading minus first, in the order given: "1 - A", not "-A + 1".
-        terms = sorted(expr.args, key=lambda t: (_could_extract_minus_sign(t),
-                                                 not isinstance(t, (sp.MatrixSymbol, sp.OneMatrix))))
+        terms = sorted(
+            expr.args,
+            key=lambda t: (
+                _could_extract_minus_sign(t),
+                not isinstance(t, (sp.MatrixSymbol, sp.OneMatrix)),
+            ),
+        )
         out = self._print(terms[0])
         for t in terms[1:]:
             if _could_extract_minus_sign(t):
@@ -78,18 +98,26 @@ class _BookLatexPrinter(LatexPrinter):
 
     def _print_Derivative(self, expr):
         f = self._print(expr.expr)
-        if len(f) > 12 and not isinstance(expr.expr, (sp.Symbol, sp.MatrixSymbol)):
+        if len(f) > 12 and not isinstance(
+            expr.expr, (sp.Symbol, sp.MatrixSymbol)
+        ):
             return super()._print_Derivative(expr)
         n = sum(count for _, count in expr.variable_count)
-        den = " ".join(rf"\partial {self._print(v)}" + (f"^{{{c}}}" if c > 1 else "")
-                       for v, c in expr.variable_count)
+        den = " ".join(
+            rf"\partial {self._print(v)}" + (f"^{{{c}}}" if c > 1 else "")
+            for v, c in expr.variable_count
+        )
         num = rf"\partial^{{{n}}} {f}" if n > 1 else rf"\partial {f}"
         return rf"\frac{{{num}}}{{{den}}}"
 
 
 def _could_extract_minus_sign(term) -> bool:
     if isinstance(term, sp.MatMul):
-        return term.args[0].could_extract_minus_sign() if term.args[0].is_number else False
+        return (
+            term.args[0].could_extract_minus_sign()
+            if term.args[0].is_number
+            else False
+        )
     try:
         return bool(term.could_extract_minus_sign())
     except AttributeError:

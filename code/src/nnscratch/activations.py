@@ -17,7 +17,6 @@ import numpy as np
 from ._checks import check_float_array, check_number
 from .layers.base import Layer
 
-
 # ---------------------------------------------------------------- functions
 
 
@@ -110,7 +109,11 @@ def gelu(z: np.ndarray) -> np.ndarray:
     negative for small negative ``z``.
     """
     f = z.dtype.type if isinstance(z, np.ndarray) else float
-    return f(0.5) * z * (f(1) + np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z)))
+    return (
+        f(0.5)
+        * z
+        * (f(1) + np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z)))
+    )
 
 
 def gelu_prime(z: np.ndarray) -> np.ndarray:
@@ -119,8 +122,9 @@ def gelu_prime(z: np.ndarray) -> np.ndarray:
     """
     f = z.dtype.type if isinstance(z, np.ndarray) else float
     t = np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z))
-    return f(0.5) * (f(1) + t) + f(0.5) * z * (f(1) - t * t) * f(_GELU_C) * (
-        f(1) + f(3 * _GELU_A) * z * z)
+    return f(0.5) * (f(1) + t) + f(0.5) * z * (f(1) - t * t) * f(
+        _GELU_C
+    ) * (f(1) + f(3 * _GELU_A) * z * z)
 
 
 # ------------------------------------------------------------------- layers
@@ -139,7 +143,9 @@ class _Elementwise(Layer):
         self._z = x
         return self._f(x)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Return ``dout`` times the derivative at the forward input (no parameters)."""
         self._require_forward(self._z)
         where = f"{type(self).__name__}.backward"
@@ -188,7 +194,9 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = check_number(alpha, "alpha (the negative slope)", "LeakyReLU")
+        self.alpha = check_number(
+            alpha, "alpha (the negative slope)", "LeakyReLU"
+        )
 
     def _f(self, z: np.ndarray) -> np.ndarray:
         return leaky_relu(z, self.alpha)
@@ -221,13 +229,19 @@ class Softmax(Layer):
         self._p = softmax(x)
         return self._p
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Vector-Jacobian product with ``dout`` of shape (N, C); returns ``dx`` (N, C)."""
         self._require_forward(self._p)
         p = self._p
-        check_float_array(dout, "dout", ndim=2, dtype=p.dtype, where="Softmax.backward")
+        check_float_array(
+            dout, "dout", ndim=2, dtype=p.dtype, where="Softmax.backward"
+        )
         if dout.shape != p.shape:
-            raise ValueError(f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}")
+            raise ValueError(
+                f"Softmax.backward: dout must have shape {p.shape}, got {dout.shape}"
+            )
         if not need_dx:
             return None
         return p * (dout - np.sum(dout * p, axis=1, keepdims=True))
@@ -261,17 +275,19 @@ class GELU(_Elementwise):
         s = x * x
         s *= f(-2 * _GELU_C * _GELU_A)
         s -= f(2 * _GELU_C)
-        s *= x                                      # -2u
-        with np.errstate(over="ignore"):            # exp(-2u) = inf gives s = 0, as it should
+        s *= x  # -2u
+        with np.errstate(
+            over="ignore"
+        ):  # exp(-2u) = inf gives s = 0, as it should
             np.exp(s, out=s)
         s += f(1)
-        np.reciprocal(s, out=s)                     # s = sigma(2u) = (1 + tanh u) / 2
+        np.reciprocal(s, out=s)  # s = sigma(2u) = (1 + tanh u) / 2
         self._z, self._s = x, s
         return x * s
 
     def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
         f, s = z.dtype.type, self._s
-        slope = z * z                               # 2 z s (1 - s) c (1 + 3 a z^2) + s
+        slope = z * z  # 2 z s (1 - s) c (1 + 3 a z^2) + s
         slope *= f(6 * _GELU_C * _GELU_A)
         slope += f(2 * _GELU_C)
         slope *= z

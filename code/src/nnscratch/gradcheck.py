@@ -32,7 +32,9 @@ def _require_float64(x: np.ndarray, name: str) -> None:
         )
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """Central-difference gradient of ``f`` with respect to the array ``x``.
 
     Parameters
@@ -53,7 +55,9 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
-        raise ValueError("numerical_gradient needs a contiguous array it can perturb in place")
+        raise ValueError(
+            "numerical_gradient needs a contiguous array it can perturb in place"
+        )
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
@@ -72,7 +76,9 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     both arrays cannot blow the error up.
     """
     if a.shape != b.shape:
-        raise ValueError(f"relative_error: shapes differ, {a.shape} and {b.shape}")
+        raise ValueError(
+            f"relative_error: shapes differ, {a.shape} and {b.shape}"
+        )
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
@@ -105,12 +111,24 @@ class GradCheckResult:
         return self
 
     def __str__(self) -> str:
-        rows = [f"{k:>12}  {v:.2e}  {'ok' if v < self.tol else 'FAIL'}" for k, v in self.errors.items()]
-        return "\n".join([f"{'array':>12}  rel. error (tolerance {self.tol:.0e})", *rows])
+        rows = [
+            f"{k:>12}  {v:.2e}  {'ok' if v < self.tol else 'FAIL'}"
+            for k, v in self.errors.items()
+        ]
+        return "\n".join(
+            [f"{'array':>12}  rel. error (tolerance {self.tol:.0e})", *rows]
+        )
 
 
-def check_layer(layer: Layer, x: np.ndarray, *, rng: np.random.Generator, training: bool = False,
-                eps: float = 1e-6, tol: float = 1e-7) -> GradCheckResult:
+def check_layer(
+    layer: Layer,
+    x: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    training: bool = False,
+    eps: float = 1e-6,
+    tol: float = 1e-7,
+) -> GradCheckResult:
     """Compare a layer's backward pass with finite differences.
 
     The scalar checked is :math:`f = \\sum (\\text{forward}(x) \\odot G)` for a fixed random
@@ -136,15 +154,23 @@ def check_layer(layer: Layer, x: np.ndarray, *, rng: np.random.Generator, traini
         Errors for ``"x"`` (float inputs only) and for every key of ``layer.params``.
     """
     check_rng(rng, "check_layer")
-    differentiable = not (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer))
+    differentiable = not (
+        isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer)
+    )
     if differentiable:
         _require_float64(x, "x")
     for k, p in layer.params.items():
         _require_float64(p, f"params[{k!r}]")
-    x = x.copy()  # perturbed in place below; the caller's array is left alone
+    x = (
+        x.copy()
+    )  # perturbed in place below; the caller's array is left alone
     out = layer.forward(x, training=training)
     g = rng.standard_normal(out.shape)
-    dx = layer.backward(g) if differentiable else layer.backward(g, need_dx=False)
+    dx = (
+        layer.backward(g)
+        if differentiable
+        else layer.backward(g, need_dx=False)
+    )
     analytic = {"x": dx, **{k: v.copy() for k, v in layer.grads.items()}}
 
     def f() -> float:
@@ -153,11 +179,19 @@ def check_layer(layer: Layer, x: np.ndarray, *, rng: np.random.Generator, traini
     numeric = {"x": numerical_gradient(f, x, eps)} if differentiable else {}
     for k, p in layer.params.items():
         numeric[k] = numerical_gradient(f, p, eps)
-    return GradCheckResult({k: relative_error(analytic[k], numeric[k]) for k in numeric}, tol)
+    return GradCheckResult(
+        {k: relative_error(analytic[k], numeric[k]) for k in numeric}, tol
+    )
 
 
-def check_loss(loss_fn: Callable, y_hat: np.ndarray, y: np.ndarray, *, eps: float = 1e-6,
-               tol: float = 1e-7) -> GradCheckResult:
+def check_loss(
+    loss_fn: Callable,
+    y_hat: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float = 1e-6,
+    tol: float = 1e-7,
+) -> GradCheckResult:
     """Compare a loss's returned gradient with finite differences of its returned value.
 
     ``loss_fn(y_hat, y)`` must return ``(loss, dy_hat)`` like every loss in
@@ -167,4 +201,6 @@ def check_loss(loss_fn: Callable, y_hat: np.ndarray, y: np.ndarray, *, eps: floa
     y_hat = y_hat.copy()
     _, analytic = loss_fn(y_hat, y)
     numeric = numerical_gradient(lambda: loss_fn(y_hat, y)[0], y_hat, eps)
-    return GradCheckResult({"y_hat": relative_error(analytic, numeric)}, tol)
+    return GradCheckResult(
+        {"y_hat": relative_error(analytic, numeric)}, tol
+    )

@@ -32,12 +32,25 @@ from .optim import clip_grad_norm, global_norm
 from .progress import make_reporter
 from .train import History, TrainingDiverged
 
-__all__ = ["char_model", "sequence_cross_entropy", "carried_state", "evaluate_lm", "train_lm",
-           "sample"]
+__all__ = [
+    "char_model",
+    "sequence_cross_entropy",
+    "carried_state",
+    "evaluate_lm",
+    "train_lm",
+    "sample",
+]
 
 
-def char_model(kind: str, n_tokens: int, *, n_embed: int, n_hidden: int,
-               rng: np.random.Generator, dtype=np.float32) -> Sequential:
+def char_model(
+    kind: str,
+    n_tokens: int,
+    *,
+    n_embed: int,
+    n_hidden: int,
+    rng: np.random.Generator,
+    dtype=np.float32,
+) -> Sequential:
     """``Embedding -> RNN or LSTM -> Dense``: logits of the next character at every step.
 
     Parameters
@@ -57,15 +70,21 @@ def char_model(kind: str, n_tokens: int, *, n_embed: int, n_hidden: int,
     """
     cells = {"rnn": RNN, "lstm": LSTM}
     if kind not in cells:
-        raise ValueError(f"char_model: kind must be 'rnn' or 'lstm', got {kind!r}")
-    return Sequential([
-        Embedding(n_tokens, n_embed, rng=rng, dtype=dtype),
-        cells[kind](n_embed, n_hidden, rng=rng, dtype=dtype),
-        Dense(n_hidden, n_tokens, rng=rng, dtype=dtype, init="glorot"),
-    ])
+        raise ValueError(
+            f"char_model: kind must be 'rnn' or 'lstm', got {kind!r}"
+        )
+    return Sequential(
+        [
+            Embedding(n_tokens, n_embed, rng=rng, dtype=dtype),
+            cells[kind](n_embed, n_hidden, rng=rng, dtype=dtype),
+            Dense(n_hidden, n_tokens, rng=rng, dtype=dtype, init="glorot"),
+        ]
+    )
 
 
-def sequence_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def sequence_cross_entropy(
+    logits: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy averaged over every position of every sequence.
 
     Parameters
@@ -83,8 +102,11 @@ def sequence_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np
     if n is None or y.shape != (n, t):
         raise ValueError(
             f"sequence_cross_entropy: logits must be (N, T, V) and y (N, T), got "
-            f"{getattr(logits, 'shape', None)} and {getattr(y, 'shape', None)}")
-    loss, dz = softmax_cross_entropy(logits.reshape(n * t, v), y.reshape(n * t))  # views
+            f"{getattr(logits, 'shape', None)} and {getattr(y, 'shape', None)}"
+        )
+    loss, dz = softmax_cross_entropy(
+        logits.reshape(n * t, v), y.reshape(n * t)
+    )  # views
     return loss, dz.reshape(n, t, v)
 
 
@@ -92,7 +114,11 @@ def _recurrent_layers(model) -> list:
     """Every layer inside ``model`` (nested ``Sequential`` too) that carries a state."""
     if hasattr(model, "reset_state"):
         return [model]
-    return [x for layer in getattr(model, "layers", []) for x in _recurrent_layers(layer)]
+    return [
+        x
+        for layer in getattr(model, "layers", [])
+        for x in _recurrent_layers(layer)
+    ]
 
 
 @contextmanager
@@ -117,11 +143,15 @@ def _streams(ids: np.ndarray, n_rows: int, offset: int = 0) -> np.ndarray:
     """``ids[offset:]`` cut into ``n_rows`` contiguous rows of equal length: (n_rows, L)."""
     length = (len(ids) - offset) // n_rows
     if length < 2:
-        raise ValueError(f"a text of {len(ids)} tokens is too short for {n_rows} streams")
-    return ids[offset:offset + n_rows * length].reshape(n_rows, length)
+        raise ValueError(
+            f"a text of {len(ids)} tokens is too short for {n_rows} streams"
+        )
+    return ids[offset : offset + n_rows * length].reshape(n_rows, length)
 
 
-def evaluate_lm(model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256) -> float:
+def evaluate_lm(
+    model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256
+) -> float:
     """Mean loss of predicting ``ids[1:]`` from what precedes, in nats per character.
 
     The text is cut into ``n_rows`` streams read in windows of ``seq_len`` with the state
@@ -137,18 +167,35 @@ def evaluate_lm(model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256)
     total, count = 0.0, 0
     with carried_state(model):
         for s in range(0, rows.shape[1] - 1, seq_len):
-            x, y = rows[:, s:s + seq_len], rows[:, s + 1:s + seq_len + 1]
-            x = x[:, :y.shape[1]]
-            loss, _ = sequence_cross_entropy(model.forward(x, training=False), y)
+            x, y = (
+                rows[:, s : s + seq_len],
+                rows[:, s + 1 : s + seq_len + 1],
+            )
+            x = x[:, : y.shape[1]]
+            loss, _ = sequence_cross_entropy(
+                model.forward(x, training=False), y
+            )
             total += loss * y.size
             count += y.size
     return total / count
 
 
-def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, steps: int,
-             batch_size: int = 32, seq_len: int = 64, clip_norm: float | None = None,
-             schedule=None, val_ids: np.ndarray | None = None, eval_every: int = 100,
-             eval_seq_len: int = 256, progress=None) -> History:
+def train_lm(
+    model,
+    optimizer,
+    ids: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    steps: int,
+    batch_size: int = 32,
+    seq_len: int = 64,
+    clip_norm: float | None = None,
+    schedule=None,
+    val_ids: np.ndarray | None = None,
+    eval_every: int = 100,
+    eval_seq_len: int = 256,
+    progress=None,
+) -> History:
     """Train a character model by truncated BPTT on ``batch_size`` parallel streams.
 
     Parameters
@@ -189,12 +236,25 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
     """
     check_rng(rng, "train_lm")
     check_array(ids, "ids", ndim=1, where="train_lm")
-    steps, eval_every = check_int(steps, "steps", "train_lm"), check_int(eval_every, "eval_every", "train_lm")
-    batch_size, seq_len = check_int(batch_size, "batch_size", "train_lm"), check_int(seq_len, "seq_len", "train_lm")
+    steps, eval_every = check_int(steps, "steps", "train_lm"), check_int(
+        eval_every, "eval_every", "train_lm"
+    )
+    batch_size, seq_len = check_int(
+        batch_size, "batch_size", "train_lm"
+    ), check_int(seq_len, "seq_len", "train_lm")
     if clip_norm is not None:
-        check_number(clip_norm, "clip_norm", "train_lm", low=0, low_open=True)
-    history = History(step=[], loss=[], grad_norm=[], clipped=[], lr=[], time=[],
-                      **({"val_loss": []} if val_ids is not None else {}))
+        check_number(
+            clip_norm, "clip_norm", "train_lm", low=0, low_open=True
+        )
+    history = History(
+        step=[],
+        loss=[],
+        grad_norm=[],
+        clipped=[],
+        lr=[],
+        time=[],
+        **({"val_loss": []} if val_ids is not None else {}),
+    )
     reporter = make_reporter(progress, unit="step")
     rows, pos, n_pass = None, 0, 0
     sums = dict(loss=0.0, norm=0.0, clipped=0, n=0, seconds=0.0)
@@ -202,23 +262,47 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
         with carried_state(model) as m:
             for step in range(1, steps + 1):
                 if sums["n"] == 0:
-                    reporter.start_epoch(min(step + eval_every - 1, steps), steps,
-                                         min(eval_every, steps - step + 1))
+                    reporter.start_epoch(
+                        min(step + eval_every - 1, steps),
+                        steps,
+                        min(eval_every, steps - step + 1),
+                    )
                 start = time.perf_counter()
-                if rows is None or pos + seq_len + 1 > rows.shape[1]:   # a new pass
-                    rows, pos, n_pass = _streams(ids, batch_size, int(rng.integers(seq_len))), 0, n_pass + 1
+                if (
+                    rows is None or pos + seq_len + 1 > rows.shape[1]
+                ):  # a new pass
+                    rows, pos, n_pass = (
+                        _streams(
+                            ids, batch_size, int(rng.integers(seq_len))
+                        ),
+                        0,
+                        n_pass + 1,
+                    )
                     for layer in _recurrent_layers(m):
                         layer.reset_state()
-                x, y = rows[:, pos:pos + seq_len], rows[:, pos + 1:pos + seq_len + 1]   # (N, T)
+                x, y = (
+                    rows[:, pos : pos + seq_len],
+                    rows[:, pos + 1 : pos + seq_len + 1],
+                )  # (N, T)
                 pos += seq_len
-                loss, dout = sequence_cross_entropy(m.forward(x, training=True), y)
+                loss, dout = sequence_cross_entropy(
+                    m.forward(x, training=True), y
+                )
                 if not math.isfinite(loss):
-                    raise TrainingDiverged(f"train_lm: the loss is {loss} at step {step}; the "
-                                           f"learning rate ({optimizer.lr}) is probably too large",
-                                           n_pass, step, history)
+                    raise TrainingDiverged(
+                        f"train_lm: the loss is {loss} at step {step}; the "
+                        f"learning rate ({optimizer.lr}) is probably too large",
+                        n_pass,
+                        step,
+                        history,
+                    )
                 m.backward(dout, need_dx=False)
                 grads = m.grads
-                norm = clip_grad_norm(grads, clip_norm) if clip_norm else global_norm(grads)
+                norm = (
+                    clip_grad_norm(grads, clip_norm)
+                    if clip_norm
+                    else global_norm(grads)
+                )
                 optimizer.step(m.params, grads)
                 lr = optimizer.lr
                 if schedule is not None:
@@ -234,22 +318,41 @@ def train_lm(model, optimizer, ids: np.ndarray, *, rng: np.random.Generator, ste
                 n = sums["n"]
                 metrics = {"loss": sums["loss"] / n}
                 if val_ids is not None:
-                    metrics["val_loss"] = evaluate_lm(m, val_ids, seq_len=eval_seq_len)
-                for k, v in (("step", step), ("grad_norm", sums["norm"] / n),
-                             ("clipped", sums["clipped"] / n), ("lr", lr), ("time", sums["seconds"])):
+                    metrics["val_loss"] = evaluate_lm(
+                        m, val_ids, seq_len=eval_seq_len
+                    )
+                for k, v in (
+                    ("step", step),
+                    ("grad_norm", sums["norm"] / n),
+                    ("clipped", sums["clipped"] / n),
+                    ("lr", lr),
+                    ("time", sums["seconds"]),
+                ):
                     history[k].append(v)
                 for k, v in metrics.items():
                     history[k].append(v)
-                reporter.end_epoch(step, steps, metrics | {"lr": lr}, sums["seconds"],
-                                   last=step == steps)
+                reporter.end_epoch(
+                    step,
+                    steps,
+                    metrics | {"lr": lr},
+                    sums["seconds"],
+                    last=step == steps,
+                )
                 sums = dict(loss=0.0, norm=0.0, clipped=0, n=0, seconds=0.0)
     finally:
         reporter.close()
     return history
 
 
-def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
-           temperature: float = 1.0, context: int | None = None) -> np.ndarray:
+def sample(
+    model,
+    prompt: np.ndarray,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    context: int | None = None,
+) -> np.ndarray:
     """Draw ``n`` tokens from the model, one at a time, after reading ``prompt``.
 
     Parameters
@@ -285,21 +388,26 @@ def sample(model, prompt: np.ndarray, n: int, *, rng: np.random.Generator,
     if len(prompt) == 0:
         raise ValueError("sample: prompt must hold at least one token")
     n = check_int(n, "n", "sample", minimum=0)
-    tau = check_number(temperature, "temperature", "sample", low=0, low_open=True)
+    tau = check_number(
+        temperature, "temperature", "sample", low=0, low_open=True
+    )
     out = np.empty(n, dtype=np.int64)
     if context is not None:
         context = check_int(context, "context", "sample")
         window = np.asarray(prompt[-context:], dtype=np.int64)
         for k in range(n):
-            z = model.forward(window[None, :], training=False)[0, -1]   # (V,)
+            z = model.forward(window[None, :], training=False)[
+                0, -1
+            ]  # (V,)
             out[k] = _draw(z, tau, rng)
             window = np.append(window, out[k])[-context:]
         return out
     with carried_state(model):
-        z = model.forward(prompt[None, :], training=False)[0, -1]     # (V,) logits of the next
+        # (V,) logits of the token after the prompt
+        z = model.forward(prompt[None, :], training=False)[0, -1]
         for k in range(n):
             out[k] = _draw(z, tau, rng)
-            z = model.forward(out[None, k:k + 1], training=False)[0, -1]
+            z = model.forward(out[None, k : k + 1], training=False)[0, -1]
     return out
 
 
@@ -308,4 +416,7 @@ def _draw(z: np.ndarray, tau: float, rng: np.random.Generator) -> int:
     zf = z.astype(np.float64) / tau
     p = np.exp(zf - zf.max())
     cdf = np.cumsum(p)
-    return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(p) - 1)
+    return min(
+        int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
+        len(p) - 1,
+    )

@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (accumulation_dtype, check_array, check_float_array, check_labels,
-                      check_nonempty_batch, check_same_shape)
+from ._checks import (
+    accumulation_dtype,
+    check_array,
+    check_float_array,
+    check_labels,
+    check_nonempty_batch,
+    check_same_shape,
+)
 from .activations import sigmoid
 
 
-def mean_squared_error(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def mean_squared_error(
+    y_hat: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Mean squared error over every element.
 
     Parameters
@@ -47,11 +55,15 @@ def mean_squared_error(y_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndar
     check_same_shape(y_hat, y, ("y_hat", "y"), where=where)
     check_nonempty_batch(y_hat.size, "y_hat", where=where)
     diff = y_hat - y.astype(y_hat.dtype, copy=False)
-    loss = float(np.mean(np.square(diff, dtype=accumulation_dtype(diff.dtype))))
+    loss = float(
+        np.mean(np.square(diff, dtype=accumulation_dtype(diff.dtype)))
+    )
     return loss, y_hat.dtype.type(2.0 / diff.size) * diff
 
 
-def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def binary_cross_entropy(
+    z: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Binary cross-entropy on logits, stable for logits of any size.
 
     Parameters
@@ -79,21 +91,29 @@ def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarra
     check_array(y, "y", where=where)
     n = z.shape[0] if z.ndim else 0
     if z.ndim not in (1, 2) or (z.ndim == 2 and z.shape[1] != 1):
-        raise ValueError(f"{where}: z must have shape (N,) or (N, 1), got {z.shape}")
+        raise ValueError(
+            f"{where}: z must have shape (N,) or (N, 1), got {z.shape}"
+        )
     if y.shape != (n,):
-        raise ValueError(f"{where}: y must have shape ({n},) to match z, got {y.shape}")
+        raise ValueError(
+            f"{where}: y must have shape ({n},) to match z, got {y.shape}"
+        )
     check_nonempty_batch(n, "z", where=where)
     if not np.all((y == 0) | (y == 1)):
         raise ValueError(f"{where}: y must contain only 0 and 1")
     zf = z.reshape(n)
     yf = y.astype(z.dtype, copy=False)
-    per_example = np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))
+    per_example = (
+        np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))
+    )
     loss = float(np.mean(per_example, dtype=accumulation_dtype(z.dtype)))
     dz = (sigmoid(zf) - yf) / z.dtype.type(n)
     return loss, dz.reshape(z.shape)
 
 
-def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy(
+    z: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Softmax followed by cross-entropy, on logits and integer labels.
 
     Parameters
@@ -123,11 +143,13 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarr
     check_nonempty_batch(n, "z", where=where)
     acc = accumulation_dtype(z.dtype)
     rows = np.arange(n)
-    shifted = z - z.max(axis=1, keepdims=True)       # (N, C)
+    shifted = z - z.max(axis=1, keepdims=True)  # (N, C)
     e = np.exp(shifted)
-    norm = e.sum(axis=1, keepdims=True, dtype=acc).astype(z.dtype, copy=False)   # (N, 1)
+    norm = e.sum(axis=1, keepdims=True, dtype=acc).astype(
+        z.dtype, copy=False
+    )  # (N, 1)
     loss = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y], dtype=acc))
-    dz = e / norm                                     # softmax(z), reusing the exponentials
+    dz = e / norm  # softmax(z), reusing the exponentials
     dz[rows, y] -= 1
     dz /= z.dtype.type(n)
     return loss, dz

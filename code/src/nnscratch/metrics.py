@@ -31,7 +31,8 @@ def predict_classes(logits: np.ndarray) -> np.ndarray:
     check_array(logits, "logits", where="predict_classes")
     if logits.ndim not in (1, 2):
         raise ValueError(
-            f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+            f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}"
+        )
     if logits.ndim == 2 and logits.shape[1] > 1:
         return logits.argmax(axis=1)
     return logits.reshape(-1) > 0
@@ -55,13 +56,23 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     check_array(logits, "logits", where="accuracy")
     check_array(y, "y", where="accuracy")
     if logits.ndim not in (1, 2):
-        raise ValueError(f"accuracy: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}")
+        raise ValueError(
+            f"accuracy: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}"
+        )
     if y.shape != (len(logits),):
-        raise ValueError(f"accuracy: y must have shape ({len(logits)},), got {y.shape}")
-    return float(np.mean(predict_classes(logits) == y)) if len(y) else float("nan")
+        raise ValueError(
+            f"accuracy: y must have shape ({len(logits)},), got {y.shape}"
+        )
+    return (
+        float(np.mean(predict_classes(logits) == y))
+        if len(y)
+        else float("nan")
+    )
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
+) -> np.ndarray:
     """Count how often each true class was predicted as each class.
 
     Parameters
@@ -80,8 +91,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     check_labels(y_true, len(y_true), n_classes, where="confusion_matrix")
     check_labels(y_pred, len(y_true), n_classes, where="confusion_matrix")
     # each (true, pred) pair gets one flat index; bincount counts them all in one pass
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes).astype(np.int64)
+    return (
+        np.bincount(
+            y_true * n_classes + y_pred, minlength=n_classes * n_classes
+        )
+        .reshape(n_classes, n_classes)
+        .astype(np.int64)
+    )
 
 
 def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
@@ -98,7 +114,10 @@ def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
     off = cm.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None, kind="stable")[:k]
-    pairs = [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(flat, off.shape))]
+    pairs = [
+        (int(i), int(j), int(off[i, j]))
+        for i, j in zip(*np.unravel_index(flat, off.shape))
+    ]
     return [p for p in pairs if p[2] > 0]
 
 
@@ -127,7 +146,9 @@ class Reliability:
     ece: float
 
 
-def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> Reliability:
+def reliability(
+    confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10
+) -> Reliability:
     """Group predictions by confidence and measure the accuracy within each group.
 
     Parameters
@@ -152,15 +173,33 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -
     n_bins = check_int(n_bins, "n_bins", "reliability")
     check_array(correct, "correct", ndim=1, where="reliability")
     if correct.shape != confidence.shape:
-        raise ValueError(f"reliability: correct must have shape {confidence.shape}, got {correct.shape}")
+        raise ValueError(
+            f"reliability: correct must have shape {confidence.shape}, got {correct.shape}"
+        )
     if confidence.size and (confidence.min() < 0 or confidence.max() > 1):
         raise ValueError("reliability: confidence must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)  # (N,)
+    which = np.clip(
+        np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1
+    )  # (N,)
     counts = np.bincount(which, minlength=n_bins)
     with np.errstate(invalid="ignore"):
-        conf = np.bincount(which, weights=confidence, minlength=n_bins) / counts
-        acc = np.bincount(which, weights=correct.astype(np.float64), minlength=n_bins) / counts
+        conf = (
+            np.bincount(which, weights=confidence, minlength=n_bins)
+            / counts
+        )
+        acc = (
+            np.bincount(
+                which, weights=correct.astype(np.float64), minlength=n_bins
+            )
+            / counts
+        )
     filled = counts > 0
-    ece = float(np.sum(counts[filled] / counts.sum() * np.abs(acc[filled] - conf[filled])))
+    ece = float(
+        np.sum(
+            counts[filled]
+            / counts.sum()
+            * np.abs(acc[filled] - conf[filled])
+        )
+    )
     return Reliability(edges, conf, acc, counts, ece)

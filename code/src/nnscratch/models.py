@@ -65,7 +65,9 @@ def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     """
     layers = []
     n_hidden = len(MNIST_MLP_SIZES) - 2
-    for i, (n_in, n_out) in enumerate(zip(MNIST_MLP_SIZES[:-1], MNIST_MLP_SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(
+        zip(MNIST_MLP_SIZES[:-1], MNIST_MLP_SIZES[1:])
+    ):
         layers.append(Dense(n_in, n_out, rng=rng, dtype=dtype, init="he"))
         if i < n_hidden:
             layers += [ReLU(), Dropout(MNIST_MLP_DROPOUT, rng=rng)]
@@ -107,14 +109,27 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     and comparing it with the MLP.
     """
     c1, c2 = MNIST_CNN_CHANNELS
-    return Sequential([
-        Conv2D(1, c1, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
-        Conv2D(c1, c2, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
-        Flatten(),
-        Dense(c2 * 4 * 4, MNIST_CNN_HIDDEN, rng=rng, dtype=dtype, init="he"), ReLU(),
-        Dropout(MNIST_CNN_DROPOUT, rng=rng),
-        Dense(MNIST_CNN_HIDDEN, 10, rng=rng, dtype=dtype, init="he"),
-    ])
+    return Sequential(
+        [
+            Conv2D(1, c1, 5, rng=rng, dtype=dtype),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(c1, c2, 5, rng=rng, dtype=dtype),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(
+                c2 * 4 * 4,
+                MNIST_CNN_HIDDEN,
+                rng=rng,
+                dtype=dtype,
+                init="he",
+            ),
+            ReLU(),
+            Dropout(MNIST_CNN_DROPOUT, rng=rng),
+            Dense(MNIST_CNN_HIDDEN, 10, rng=rng, dtype=dtype, init="he"),
+        ]
+    )
 
 
 #: Name -> factory ``(rng, dtype) -> Sequential``; the choices of ``nnscratch train``.
@@ -123,9 +138,16 @@ MODELS = {"mlp": mnist_mlp, "cnn": mnist_cnn}
 INPUT_SHAPES = {"mlp": MNIST_MLP_INPUT_SHAPE, "cnn": MNIST_CNN_INPUT_SHAPE}
 
 
-def transformer_block(n_embed: int, n_heads: int, *, rng: np.random.Generator,
-                      causal: bool = True, mlp_ratio: int = 4, n_layers: int = 1,
-                      dtype=np.float32) -> Sequential:
+def transformer_block(
+    n_embed: int,
+    n_heads: int,
+    *,
+    rng: np.random.Generator,
+    causal: bool = True,
+    mlp_ratio: int = 4,
+    n_layers: int = 1,
+    dtype=np.float32,
+) -> Sequential:
     """One pre-norm Transformer block: two residual layers, nothing else.
 
     Parameters
@@ -173,20 +195,46 @@ def transformer_block(n_embed: int, n_heads: int, *, rng: np.random.Generator,
     ratio = check_int(mlp_ratio, "mlp_ratio", "transformer_block")
     depth = check_int(n_layers, "n_layers", "transformer_block")
     std, out_std = 0.02, 0.02 / np.sqrt(2 * depth)
-    attn = MultiHeadAttention(d, n_heads, rng=rng, causal=causal, dtype=dtype, init_std=std)
-    attn.params["W_o"] *= attn.dtype.type(out_std / std)      # GPT-2's scaled projection
-    return Sequential([
-        Residual(Sequential([LayerNorm(d, dtype=dtype), attn])),
-        Residual(Sequential([
-            LayerNorm(d, dtype=dtype),
-            Dense(d, ratio * d, rng=rng, dtype=dtype, init=std), GELU(),
-            Dense(ratio * d, d, rng=rng, dtype=dtype, init=float(out_std)),
-        ])),
-    ])
+    attn = MultiHeadAttention(
+        d, n_heads, rng=rng, causal=causal, dtype=dtype, init_std=std
+    )
+    attn.params["W_o"] *= attn.dtype.type(
+        out_std / std
+    )  # GPT-2's scaled projection
+    return Sequential(
+        [
+            Residual(Sequential([LayerNorm(d, dtype=dtype), attn])),
+            Residual(
+                Sequential(
+                    [
+                        LayerNorm(d, dtype=dtype),
+                        Dense(d, ratio * d, rng=rng, dtype=dtype, init=std),
+                        GELU(),
+                        Dense(
+                            ratio * d,
+                            d,
+                            rng=rng,
+                            dtype=dtype,
+                            init=float(out_std),
+                        ),
+                    ]
+                )
+            ),
+        ]
+    )
 
 
-def gpt(n_tokens: int, *, block_size: int, n_embed: int, n_heads: int, n_layers: int,
-        rng: np.random.Generator, positions: str = "learned", dtype=np.float32) -> Sequential:
+def gpt(
+    n_tokens: int,
+    *,
+    block_size: int,
+    n_embed: int,
+    n_heads: int,
+    n_layers: int,
+    rng: np.random.Generator,
+    positions: str = "learned",
+    dtype=np.float32,
+) -> Sequential:
     """A small decoder-only Transformer (GPT): token ids in, next-token logits out.
 
     Parameters
@@ -225,10 +273,19 @@ def gpt(n_tokens: int, *, block_size: int, n_embed: int, n_heads: int, n_layers:
     elif positions == "sinusoidal":
         pos = SinusoidalPositions(block_size, d, dtype=dtype)
     else:
-        raise ValueError(f"gpt: positions must be 'learned' or 'sinusoidal', got {positions!r}")
-    blocks = [transformer_block(d, n_heads, rng=rng, n_layers=depth, dtype=dtype)
-              for _ in range(depth)]
-    return Sequential([
-        Embedding(n_tokens, d, rng=rng, dtype=dtype, std=0.02), pos, *blocks,
-        LayerNorm(d, dtype=dtype), Dense(d, n_tokens, rng=rng, dtype=dtype, init=0.02),
-    ])
+        raise ValueError(
+            f"gpt: positions must be 'learned' or 'sinusoidal', got {positions!r}"
+        )
+    blocks = [
+        transformer_block(d, n_heads, rng=rng, n_layers=depth, dtype=dtype)
+        for _ in range(depth)
+    ]
+    return Sequential(
+        [
+            Embedding(n_tokens, d, rng=rng, dtype=dtype, std=0.02),
+            pos,
+            *blocks,
+            LayerNorm(d, dtype=dtype),
+            Dense(d, n_tokens, rng=rng, dtype=dtype, init=0.02),
+        ]
+    )

@@ -47,7 +47,16 @@ class Sequential(Layer):
         super().__init__()
         layers = list(layers)
         for i, layer in enumerate(layers):
-            if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads", "buffers")):
+            if not all(
+                hasattr(layer, a)
+                for a in (
+                    "forward",
+                    "backward",
+                    "params",
+                    "grads",
+                    "buffers",
+                )
+            ):
                 raise TypeError(
                     f"Sequential: item {i} must follow the layer protocol "
                     f"(forward, backward, params, grads, buffers), got {type(layer).__name__}"
@@ -58,32 +67,53 @@ class Sequential(Layer):
     # (a layer's backward replaces its grads arrays).
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        return {
+            f"{i}.{k}": v
+            for i, layer in enumerate(self.layers)
+            for k, v in layer.params.items()
+        }
 
     @params.setter
-    def params(self, value) -> None:  # Layer.__init__ assigns {}; the layers own the arrays.
+    def params(
+        self, value
+    ) -> None:  # Layer.__init__ assigns {}; the layers own the arrays.
         if value:
-            raise AttributeError("Sequential.params is assembled from its layers; set them there")
+            raise AttributeError(
+                "Sequential.params is assembled from its layers; set them there"
+            )
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        return {
+            f"{i}.{k}": v
+            for i, layer in enumerate(self.layers)
+            for k, v in layer.grads.items()
+        }
 
     @grads.setter
     def grads(self, value) -> None:
         if value:
-            raise AttributeError("Sequential.grads is assembled from its layers")
+            raise AttributeError(
+                "Sequential.grads is assembled from its layers"
+            )
 
     @property
     def buffers(self) -> dict[str, np.ndarray]:
         """State the layers keep but do not learn by gradient (BatchNorm's running
-        statistics), keyed like ``params`` (``"2.running_mean"``; nested ``"1.0.running_mean"``)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.buffers.items()}
+        statistics), keyed like ``params`` (``"2.running_mean"``; nested ``"1.0.running_mean"``).
+        """
+        return {
+            f"{i}.{k}": v
+            for i, layer in enumerate(self.layers)
+            for k, v in layer.buffers.items()
+        }
 
     @buffers.setter
     def buffers(self, value) -> None:
         if value:
-            raise AttributeError("Sequential.buffers is assembled from its layers")
+            raise AttributeError(
+                "Sequential.buffers is assembled from its layers"
+            )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply every layer in order; returns the last layer's output."""
@@ -91,7 +121,9 @@ class Sequential(Layer):
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Backpropagate ``dout`` through the layers in reverse; returns ``dx``.
 
         ``need_dx`` is passed on to the first layer only: with ``need_dx=False`` (training,
@@ -105,10 +137,17 @@ class Sequential(Layer):
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
-        batch_size = check_int(batch_size, "batch_size", "Sequential.predict")
-        if len(x) == 0:                        # no batches: the layers pass an empty batch through
+        batch_size = check_int(
+            batch_size, "batch_size", "Sequential.predict"
+        )
+        if (
+            len(x) == 0
+        ):  # no batches: the layers pass an empty batch through
             return self.forward(x, training=False)
-        outs = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+        outs = [
+            self.forward(x[i : i + batch_size], training=False)
+            for i in range(0, len(x), batch_size)
+        ]
         return np.concatenate(outs, axis=0)
 
     @property
@@ -124,7 +163,9 @@ class Sequential(Layer):
 
     def __repr__(self) -> str:
         # Nested layers (a block of Residuals) indent one level deeper, line by line.
-        inner = ",\n".join(textwrap.indent(repr(layer), "  ") for layer in self.layers)
+        inner = ",\n".join(
+            textwrap.indent(repr(layer), "  ") for layer in self.layers
+        )
         return f"Sequential([\n{inner}\n])"
 
 
@@ -149,9 +190,18 @@ class Residual(Layer):
         self._inner = Sequential([body])
         self.body = body
 
-    params = property(lambda self: self._inner.params, doc="The body's parameters, keys ``0.<name>``.")
-    grads = property(lambda self: self._inner.grads, doc="The body's gradients, keys ``0.<name>``.")
-    buffers = property(lambda self: self._inner.buffers, doc="The body's buffers, keys ``0.<name>``.")
+    params = property(
+        lambda self: self._inner.params,
+        doc="The body's parameters, keys ``0.<name>``.",
+    )
+    grads = property(
+        lambda self: self._inner.grads,
+        doc="The body's gradients, keys ``0.<name>``.",
+    )
+    buffers = property(
+        lambda self: self._inner.buffers,
+        doc="The body's buffers, keys ``0.<name>``.",
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x + body(x)``, same shape as ``x``."""
@@ -163,7 +213,9 @@ class Residual(Layer):
             )
         return x + fx
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill the body's ``grads``; return ``dout + body.backward(dout)``."""
         d_body = self.body.backward(dout, need_dx=need_dx)
         return dout + d_body if need_dx else None
@@ -173,12 +225,28 @@ class Residual(Layer):
 
 
 # Each activation with the initialisation that keeps its signal's variance steady (Step 3).
-ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}
-DEFAULT_INIT = {"relu": "he", "leaky_relu": "he", "tanh": "glorot", "sigmoid": "glorot"}
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+}
+DEFAULT_INIT = {
+    "relu": "he",
+    "leaky_relu": "he",
+    "tanh": "glorot",
+    "sigmoid": "glorot",
+}
 
 
-def mlp(sizes: list[int], *, rng: np.random.Generator, activation: str = "relu",
-        init: str | float | None = None, dtype=np.float64) -> Sequential:
+def mlp(
+    sizes: list[int],
+    *,
+    rng: np.random.Generator,
+    activation: str = "relu",
+    init: str | float | None = None,
+    dtype=np.float64,
+) -> Sequential:
     """A fully connected network with widths ``sizes = [n0, n1, ..., nL]``.
 
     Parameters
@@ -211,10 +279,18 @@ def mlp(sizes: list[int], *, rng: np.random.Generator, activation: str = "relu",
     """
     sizes = list(sizes)
     if len(sizes) < 2:
-        raise ValueError(f"mlp: sizes must be at least two positive integers [n0, ..., nL], got {sizes!r}")
-    sizes = [check_int(n, f"sizes[{i}]", "mlp") for i, n in enumerate(sizes)]
+        raise ValueError(
+            "mlp: sizes must be at least two positive integers [n0, ..., "
+            f"nL], got {sizes!r}"
+        )
+    sizes = [
+        check_int(n, f"sizes[{i}]", "mlp") for i, n in enumerate(sizes)
+    ]
     if activation not in ACTIVATIONS:
-        raise ValueError(f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        raise ValueError(
+            f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got "
+            f"{activation!r}"
+        )
     init = DEFAULT_INIT[activation] if init is None else init
     layers: list[Layer] = []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
@@ -234,7 +310,9 @@ def model_state(model: Layer) -> dict[str, np.ndarray]:
     params, buffers = model.params, model.buffers
     shared = sorted(params.keys() & buffers.keys())
     if shared:
-        raise ValueError(f"model_state: {shared} name both a parameter and a buffer")
+        raise ValueError(
+            f"model_state: {shared} name both a parameter and a buffer"
+        )
     return {**params, **buffers}
 
 
@@ -286,10 +364,15 @@ def save_params(model: Layer, path: str | Path) -> None:
     state = model_state(model)
     directory = path.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{path.name}.", suffix=".tmp"
+        )
     except OSError as e:
-        raise OSError(e.errno, f"save_params: cannot write in {str(directory) or '.'!r} "
-                               f"to save {str(path)!r}: {e.strerror}") from e
+        raise OSError(
+            e.errno,
+            f"save_params: cannot write in {str(directory) or '.'!r} "
+            f"to save {str(path)!r}: {e.strerror}",
+        ) from e
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, state)
@@ -299,8 +382,11 @@ def save_params(model: Layer, path: str | Path) -> None:
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise OSError(e.errno, f"save_params: could not write {str(path)!r} ({e.strerror or e}); "
-                                   f"any previous file there is unchanged") from e
+            raise OSError(
+                e.errno,
+                f"save_params: could not write {str(path)!r} ({e.strerror or e}); "
+                f"any previous file there is unchanged",
+            ) from e
         raise
     _fsync_directory(directory)
 
@@ -331,10 +417,14 @@ def load_params(model: Layer, path: str | Path) -> None:
     """
     path = check_weights_path(path, "load_params")
     if not path.is_file():
-        raise FileNotFoundError(f"load_params: no weights file at {str(path)!r}")
+        raise FileNotFoundError(
+            f"load_params: no weights file at {str(path)!r}"
+        )
     state = model_state(model)
-    unreadable = (f"load_params: {str(path)!r} is not a weights file written by save_params "
-                  f"(not a readable .npz archive of numeric arrays")
+    unreadable = (
+        f"load_params: {str(path)!r} is not a weights file written by save_params "
+        f"(not a readable .npz archive of numeric arrays"
+    )
     # NumPy's own messages are not passed on: for object arrays it suggests allow_pickle=True,
     # which would run code from the file.
     try:
@@ -342,11 +432,19 @@ def load_params(model: Layer, path: str | Path) -> None:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"{unreadable}: {type(e).__name__})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError(f"{unreadable}: it holds a single {type(loaded).__name__})")
+        raise ValueError(
+            f"{unreadable}: it holds a single {type(loaded).__name__})"
+        )
     try:
         with loaded as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as e:
         raise ValueError(f"{unreadable}: {type(e).__name__})") from None
     if set(arrays) != set(state):
         raise ValueError(

@@ -30,8 +30,16 @@ import numpy as np
 
 from ._checks import accumulation_dtype, check_number
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "l2_penalty", "global_norm",
-           "clip_grad_norm"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "l2_penalty",
+    "global_norm",
+    "clip_grad_norm",
+]
 
 
 class Optimizer:
@@ -56,11 +64,15 @@ class Optimizer:
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         where = type(self).__name__
         self.lr = check_number(lr, "lr", where, low=0, low_open=True)
-        self.weight_decay = check_number(weight_decay, "weight_decay", where, low=0)
+        self.weight_decay = check_number(
+            weight_decay, "weight_decay", where, low=0
+        )
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+    def step(
+        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
+    ) -> None:
         """Update every ``params[k]`` in place from ``grads[k]``."""
         if params.keys() != grads.keys():
             raise KeyError(
@@ -89,12 +101,14 @@ class Optimizer:
             work = accumulation_dtype(p.dtype)
             if work == p.dtype:
                 self._update(k, p, grads[k])
-            else:    # float16: state and update in float32, rounded back once
+            else:  # float16: state and update in float32, rounded back once
                 p_work = p.astype(work)
                 self._update(k, p_work, grads[k].astype(work))
                 p[...] = p_work
 
-    def _buffers(self, key: str, p: np.ndarray, *names: str) -> list[np.ndarray]:
+    def _buffers(
+        self, key: str, p: np.ndarray, *names: str
+    ) -> list[np.ndarray]:
         """The state arrays ``names`` of ``params[key]``, zeros of ``p``'s shape at first."""
         st = self.state.setdefault(key, {})
         for name in names:
@@ -102,7 +116,9 @@ class Optimizer:
                 st[name] = np.zeros_like(p)
         return [st[name] for name in names]
 
-    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+    def _update(
+        self, key: str, p: np.ndarray, g: np.ndarray
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _args(self) -> str:
@@ -133,21 +149,29 @@ class SGD(Optimizer):
 
     .. math::
 
-        g \\leftarrow g + \\lambda\\theta, \\qquad
-        b \\leftarrow \\mu b + g \\ (b = g \\text{ at the first step}), \\qquad
-        \\theta \\leftarrow \\theta - \\eta\\, d,
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        b &\\leftarrow \\mu b + g, \\\\
+        \\theta &\\leftarrow \\theta - \\eta\\, d,
 
-    with :math:`d = b`, or :math:`d = g + \\mu b` for Nesterov; without momentum :math:`d = g`.
+    with :math:`b = g` at the first step, and :math:`d = b`, or :math:`d = g + \\mu b` for
+    Nesterov; without momentum :math:`d = g`.
 
     See Also
     --------
     Book, Step 4 "Optimization": momentum as an exponential moving average.
     """
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
-        momentum = check_number(momentum, "momentum", "SGD", low=0, high=1, high_open=True)
+        momentum = check_number(
+            momentum, "momentum", "SGD", low=0, high=1, high_open=True
+        )
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum, self.nesterov = momentum, nesterov
@@ -155,7 +179,9 @@ class SGD(Optimizer):
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
         if self.weight_decay:
-            g = g + f(self.weight_decay) * p          # a new array: grads stay untouched
+            g = (
+                g + f(self.weight_decay) * p
+            )  # a new array: grads stay untouched
         if self.momentum:
             first = key not in self.state
             (b,) = self._buffers(key, p, "b")
@@ -168,8 +194,10 @@ class SGD(Optimizer):
         p -= f(self.lr) * g
 
     def _args(self) -> str:
-        return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
-                f"weight_decay={self.weight_decay}")
+        return (
+            f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+            f"weight_decay={self.weight_decay}"
+        )
 
 
 class RMSprop(Optimizer):
@@ -190,20 +218,30 @@ class RMSprop(Optimizer):
     -----
     .. math::
 
-        g \\leftarrow g + \\lambda\\theta, \\qquad
-        v \\leftarrow \\alpha v + (1 - \\alpha) g^2, \\qquad
-        \\theta \\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{v} + \\epsilon},
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        v &\\leftarrow \\alpha v + (1 - \\alpha) g^2, \\\\
+        \\theta &\\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{v} + \\epsilon},
 
     with :math:`v = 0` at the start. With momentum :math:`\\mu > 0`:
     :math:`b \\leftarrow \\mu b + g / (\\sqrt{v} + \\epsilon)`, :math:`\\theta \\leftarrow \\theta - \\eta b`.
     """
 
-    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
-        self.alpha = check_number(alpha, "alpha", "RMSprop", low=0, high=1, high_open=True)
+        self.alpha = check_number(
+            alpha, "alpha", "RMSprop", low=0, high=1, high_open=True
+        )
         self.eps = check_number(eps, "eps", "RMSprop", low=0, low_open=True)
-        self.momentum = check_number(momentum, "momentum", "RMSprop", low=0, high=1, high_open=True)
+        self.momentum = check_number(
+            momentum, "momentum", "RMSprop", low=0, high=1, high_open=True
+        )
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         f = p.dtype.type
@@ -221,8 +259,10 @@ class RMSprop(Optimizer):
         p -= f(self.lr) * direction
 
     def _args(self) -> str:
-        return (f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, momentum={self.momentum}, "
-                f"weight_decay={self.weight_decay}")
+        return (
+            f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, momentum={self.momentum}, "
+            f"weight_decay={self.weight_decay}"
+        )
 
 
 class Adam(Optimizer):
@@ -245,10 +285,11 @@ class Adam(Optimizer):
 
     .. math::
 
-        g &\\leftarrow g + \\lambda\\theta \\\\
-        m &\\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\qquad
-        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2 \\\\
-        \\hat m &= m / (1 - \\beta_1^t), \\qquad \\hat v = v / (1 - \\beta_2^t) \\\\
+        g &\\leftarrow g + \\lambda\\theta, \\\\
+        m &\\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\\\
+        v &\\leftarrow \\beta_2 v + (1 - \\beta_2) g^2, \\\\
+        \\hat m &= m / (1 - \\beta_1^t), \\\\
+        \\hat v &= v / (1 - \\beta_2^t), \\\\
         \\theta &\\leftarrow \\theta - \\eta\\, \\hat m / (\\sqrt{\\hat v} + \\epsilon)
 
     See Also
@@ -256,14 +297,25 @@ class Adam(Optimizer):
     Book, Step 4 "Optimization": the bias correction derived with SymPy.
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
         where = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{where}: betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = tuple(check_number(b, f"betas[{i}]", where, low=0, high=1, high_open=True)
-                           for i, b in enumerate(betas))
+            raise ValueError(
+                f"{where}: betas must be two numbers in [0, 1), got {betas!r}"
+            )
+        self.betas = tuple(
+            check_number(
+                b, f"betas[{i}]", where, low=0, high=1, high_open=True
+            )
+            for i, b in enumerate(betas)
+        )
         self.eps = check_number(eps, "eps", where, low=0, low_open=True)
 
     def _adam_step(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -274,9 +326,11 @@ class Adam(Optimizer):
         m += f(1 - beta1) * g
         v *= f(beta2)
         v += f(1 - beta2) * (g * g)
-        bias1, bias2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
-        # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat) = sqrt(v) / sqrt(bias2),
-        # arranged so that only one temporary array is made (this runs for every minibatch).
+        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
+        # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat)
+        # = sqrt(v) / sqrt(bias2),
+        # arranged so that only one temporary array is made (this runs for
+        # every minibatch).
         step = np.sqrt(v)
         step *= f(1 / math.sqrt(bias2))
         step += f(self.eps)
@@ -311,8 +365,13 @@ class AdamW(Adam):
     the gradient :math:`g` unchanged (no :math:`\\lambda\\theta` added to it).
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
         super().__init__(lr, betas, eps, weight_decay)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -321,8 +380,9 @@ class AdamW(Adam):
         self._adam_step(key, p, g)
 
 
-def l2_penalty(params: dict[str, np.ndarray], lam: float,
-               keys=None) -> tuple[float, dict[str, np.ndarray]]:
+def l2_penalty(
+    params: dict[str, np.ndarray], lam: float, keys=None
+) -> tuple[float, dict[str, np.ndarray]]:
     """The L2 penalty :math:`\\frac{\\lambda}{2} \\sum_k \\lVert \\theta_k \\rVert^2` and its gradient.
 
     Parameters
@@ -349,15 +409,34 @@ def l2_penalty(params: dict[str, np.ndarray], lam: float,
     keys = list(params) if keys is None else list(keys)
     missing = [k for k in keys if k not in params]
     if missing:
-        raise KeyError(f"l2_penalty: no parameters {missing}; params has {sorted(params)}")
-    value = 0.5 * lam * sum(
-        float(np.sum(np.square(params[k], dtype=accumulation_dtype(params[k].dtype)))) for k in keys)
+        raise KeyError(
+            f"l2_penalty: no parameters {missing}; params has {sorted(params)}"
+        )
+    value = (
+        0.5
+        * lam
+        * sum(
+            float(
+                np.sum(
+                    np.square(
+                        params[k], dtype=accumulation_dtype(params[k].dtype)
+                    )
+                )
+            )
+            for k in keys
+        )
+    )
     return value, {k: params[k].dtype.type(lam) * params[k] for k in keys}
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """:math:`\\sqrt{\\sum_k \\lVert g_k \\rVert^2}` over every array, accumulated in float64."""
-    return math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+    return math.sqrt(
+        sum(
+            float(np.sum(np.square(g, dtype=np.float64)))
+            for g in grads.values()
+        )
+    )
 
 
 def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
@@ -389,7 +468,9 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     --------
     Book, Step 9 "Sequences" (theory): exploding gradients and why clipping tames them.
     """
-    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True)
+    max_norm = check_number(
+        max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True
+    )
     total = global_norm(grads)
     scale = max_norm / (total + 1e-6)
     if math.isfinite(total) and scale < 1:

@@ -17,8 +17,13 @@ import sys
 from ._checks import check_int
 
 
-def format_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float,
-                 unit: str = "epoch") -> str:
+def format_epoch(
+    epoch: int,
+    epochs: int,
+    metrics: dict[str, float],
+    seconds: float,
+    unit: str = "epoch",
+) -> str:
     """One line of progress: ``epoch  3/10  loss 0.2345/0.2501  acc 0.9312/0.9290  2.1 s``.
 
     A metric measured on the validation set too (``val_loss`` beside ``loss``) is shown after
@@ -30,7 +35,7 @@ def format_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: fl
     parts = [f"{unit} {epoch:>{width}}/{epochs}"]
     for k, v in metrics.items():
         if k.startswith("val_") and k[4:] in metrics:
-            continue                               # shown with its training twin
+            continue  # shown with its training twin
         if k == "lr":
             parts.append(f"lr {v:.2g}")
         elif f"val_{k}" in metrics:
@@ -54,8 +59,14 @@ class Reporter:
     def end_batch(self, n_examples: int) -> None:
         """A minibatch of ``n_examples`` examples was trained on."""
 
-    def end_epoch(self, epoch: int, epochs: int, metrics: dict[str, float], seconds: float,
-                  last: bool) -> None:
+    def end_epoch(
+        self,
+        epoch: int,
+        epochs: int,
+        metrics: dict[str, float],
+        seconds: float,
+        last: bool,
+    ) -> None:
         """Epoch ``epoch`` ended with ``metrics``; ``last`` when no epoch follows."""
 
     def note(self, text: str) -> None:
@@ -83,10 +94,18 @@ class EpochLines(Reporter):
 
     def end_epoch(self, epoch, epochs, metrics, seconds, last) -> None:
         if epoch % self.log_every == 0 or last:
-            if not self._legend_shown and any(k.startswith("val_") for k in metrics):
-                print("(a/b: a on the training set, b on the validation set)", flush=True)
+            if not self._legend_shown and any(
+                k.startswith("val_") for k in metrics
+            ):
+                print(
+                    "(a/b: a on the training set, b on the validation set)",
+                    flush=True,
+                )
             self._legend_shown = True
-            print(format_epoch(epoch, epochs, metrics, seconds, self.unit), flush=True)
+            print(
+                format_epoch(epoch, epochs, metrics, seconds, self.unit),
+                flush=True,
+            )
 
     def note(self, text: str) -> None:
         print(text, flush=True)
@@ -104,15 +123,23 @@ class ProgressBar(Reporter):
         self.unit = unit
 
     def start_epoch(self, epoch, epochs, n) -> None:
-        from tqdm import tqdm   # imported only when a bar is drawn
-        self._bar = tqdm(total=n, desc=f"{self.unit} {epoch}/{epochs}",
-                         unit="ex" if self.unit == "epoch" else self.unit, leave=True)
+        from tqdm import tqdm  # imported only when a bar is drawn
+
+        self._bar = tqdm(
+            total=n,
+            desc=f"{self.unit} {epoch}/{epochs}",
+            unit="ex" if self.unit == "epoch" else self.unit,
+            leave=True,
+        )
 
     def end_batch(self, n_examples) -> None:
         self._bar.update(n_examples)
 
     def end_epoch(self, epoch, epochs, metrics, seconds, last) -> None:
-        self._bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items() if k != "lr"}, refresh=False)
+        self._bar.set_postfix(
+            {k: f"{v:.4f}" for k, v in metrics.items() if k != "lr"},
+            refresh=False,
+        )
         self.close()
 
     def note(self, text: str) -> None:
@@ -124,7 +151,9 @@ class ProgressBar(Reporter):
             self._bar = None
 
 
-def make_reporter(progress, log_every: int = 1, unit: str = "epoch") -> Reporter:
+def make_reporter(
+    progress, log_every: int = 1, unit: str = "epoch"
+) -> Reporter:
     """The reporter that ``fit``'s ``progress`` argument asks for.
 
     Parameters
@@ -148,4 +177,5 @@ def make_reporter(progress, log_every: int = 1, unit: str = "epoch") -> Reporter
     if progress == "lines":
         return EpochLines(log_every, unit)
     raise ValueError(
-        f"fit: progress must be None, True, False, 'bar', 'lines' or a Reporter, got {progress!r}")
+        f"fit: progress must be None, True, False, 'bar', 'lines' or a Reporter, got {progress!r}"
+    )

@@ -28,8 +28,10 @@ class Schedule:
 
     def __init__(self, optimizer) -> None:
         if not hasattr(optimizer, "lr"):
-            raise TypeError(f"{type(self).__name__}: expected an optimizer with an lr, "
-                            f"got {type(optimizer).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: expected an optimizer with an lr, "
+                f"got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
         # Several schedules may wrap one optimizer (see Product): all start from the lr it had
         # before the first of them touched it, remembered as ``initial_lr`` as PyTorch does.
@@ -59,10 +61,14 @@ class StepLR(Schedule):
     :math:`\\eta_e = \\eta_0\\, \\gamma^{\\lfloor e / s \\rfloor}`, as PyTorch's ``StepLR``.
     """
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1) -> None:
+    def __init__(
+        self, optimizer, step_size: int, gamma: float = 0.1
+    ) -> None:
         super().__init__(optimizer)
         self.step_size = check_int(step_size, "step_size", "StepLR")
-        self.gamma = check_number(gamma, "gamma", "StepLR", low=0, low_open=True)
+        self.gamma = check_number(
+            gamma, "gamma", "StepLR", low=0, low_open=True
+        )
 
     def factor(self, epoch: int) -> float:
         return self.gamma ** (epoch // self.step_size)
@@ -78,11 +84,15 @@ class CosineLR(Schedule):
     def __init__(self, optimizer, t_max: int, lr_min: float = 0.0) -> None:
         super().__init__(optimizer)
         self.t_max = check_int(t_max, "t_max", "CosineLR")
-        self.lr_min = check_number(lr_min, "lr_min", "CosineLR", low=0, high=self.base_lr)
+        self.lr_min = check_number(
+            lr_min, "lr_min", "CosineLR", low=0, high=self.base_lr
+        )
 
     def lr_at(self, epoch: int) -> float:
         e = min(epoch, self.t_max)
-        return self.lr_min + 0.5 * (self.base_lr - self.lr_min) * (1 + math.cos(math.pi * e / self.t_max))
+        return self.lr_min + 0.5 * (self.base_lr - self.lr_min) * (
+            1 + math.cos(math.pi * e / self.t_max)
+        )
 
     def factor(self, epoch: int) -> float:
         return self.lr_at(epoch) / self.base_lr
@@ -97,7 +107,9 @@ class LinearWarmup(Schedule):
     def __init__(self, optimizer, warmup: int) -> None:
         super().__init__(optimizer)
         self.warmup = check_int(warmup, "warmup", "LinearWarmup")
-        optimizer.lr = self.lr_at(0)   # the first epoch already runs at the reduced rate
+        optimizer.lr = self.lr_at(
+            0
+        )  # the first epoch already runs at the reduced rate
 
     def factor(self, epoch: int) -> float:
         return min(1.0, (epoch + 1) / self.warmup)
@@ -115,7 +127,9 @@ class Product(Schedule):
             raise ValueError("Product: give at least one schedule")
         opt = parts[0].optimizer
         if any(p.optimizer is not opt for p in parts):
-            raise ValueError("Product: every schedule must wrap the same optimizer")
+            raise ValueError(
+                "Product: every schedule must wrap the same optimizer"
+            )
         super().__init__(opt)
         self.parts = parts
         opt.lr = self.lr_at(0)

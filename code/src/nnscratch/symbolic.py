@@ -44,7 +44,9 @@ def _clearly_nonzero(expr) -> bool:
     free = sorted(expr.free_symbols, key=str)
     if any(s.is_integer for s in free):
         return False
-    point = {s: sp.Rational(k + 3, 2 * len(free) + 7) for k, s in enumerate(free)}
+    point = {
+        s: sp.Rational(k + 3, 2 * len(free) + 7) for k, s in enumerate(free)
+    }
     try:
         value = complex(sp.N(expr.subs(point), 30))
     except (TypeError, ValueError):
@@ -63,7 +65,9 @@ def _is_zero(expr) -> bool:
         return True
     if sp.simplify(expr) == 0:
         return True
-    if _clearly_nonzero(expr):  # a wrong formula fails in seconds instead of in the slow path
+    if _clearly_nonzero(
+        expr
+    ):  # a wrong formula fails in seconds instead of in the slow path
         return False
     expr = sp.simplify(sp.expand(expr))
     if expr == 0:
@@ -84,13 +88,15 @@ def _require_sympy(value, what: str):
 def _bind(display, where: dict | None):
     """``display`` with the symbols of ``where`` replaced by their values, evaluated."""
     expr = display
-    for _ in range(10):                 # names may stand for expressions in other names
+    for _ in range(10):  # names may stand for expressions in other names
         bound = expr.xreplace(where) if where else expr
         if bound == expr:
             break
         expr = bound
     expr = expr.doit()
-    if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
+    if isinstance(expr, sp.MatrixExpr) and not isinstance(
+        expr, sp.MatrixBase
+    ):
         expr = expr.as_explicit()
     return expr
 
@@ -98,9 +104,12 @@ def _bind(display, where: dict | None):
 def _check_display(display, checked, where, name: str, side: str) -> None:
     """Assert that a hand-chosen display form equals the expression that was checked."""
     value = _bind(display, where)
-    if isinstance(value, sp.MatrixBase) and value.shape == (1, 1) and not isinstance(
-            checked, sp.MatrixBase):
-        value = value[0, 0]                      # "1ᵀ (p - y)" is a 1 x 1 matrix, a scalar
+    if (
+        isinstance(value, sp.MatrixBase)
+        and value.shape == (1, 1)
+        and not isinstance(checked, sp.MatrixBase)
+    ):
+        value = value[0, 0]  # "1ᵀ (p - y)" is a 1 x 1 matrix, a scalar
     _assert_same_shape(value, checked, f"{name} (displayed {side})")
     if not _is_zero(value - checked):
         raise AssertionError(
@@ -114,8 +123,10 @@ def _assert_same_shape(a, b, name: str) -> None:
     if isinstance(a, sp.MatrixBase) != isinstance(b, sp.MatrixBase) or (
         isinstance(a, sp.MatrixBase) and a.shape != b.shape
     ):
-        raise AssertionError(f"{name}: shapes differ, {getattr(a, 'shape', '()')} "
-                             f"and {getattr(b, 'shape', '()')}")
+        raise AssertionError(
+            f"{name}: shapes differ, {getattr(a, 'shape', '()')} "
+            f"and {getattr(b, 'shape', '()')}"
+        )
 
 
 @dataclass
@@ -130,9 +141,9 @@ class Verified:
     """
 
     name: str
-    lhs: sp.Basic     # the quantity (a name, or the derived expression)
-    rhs: sp.Basic     # the verified formula
-    how: str          # what verified it
+    lhs: sp.Basic  # the quantity (a name, or the derived expression)
+    rhs: sp.Basic  # the verified formula
+    how: str  # what verified it
     relation: str = "="
     label: str | tuple[str, ...] | None = None
 
@@ -152,8 +163,17 @@ class Verified:
     __repr__ = __str__
 
 
-def verify_equal(derived, claimed, name: str, *, lhs=None, rhs=None, where: dict | None = None,
-                 relation: str = "=", label: str | None = None) -> Verified:
+def verify_equal(
+    derived,
+    claimed,
+    name: str,
+    *,
+    lhs=None,
+    rhs=None,
+    where: dict | None = None,
+    relation: str = "=",
+    label: str | None = None,
+) -> Verified:
     r"""Assert that two SymPy expressions (or matrices) are identical.
 
     Parameters
@@ -196,14 +216,21 @@ def verify_equal(derived, claimed, name: str, *, lhs=None, rhs=None, where: dict
     shown_lhs = derived
     if lhs is not None:
         shown_lhs = _require_sympy(lhs, "lhs")
-        if not _is_name(shown_lhs):    # a formula, not a name: it is checked too
-            _check_display(shown_lhs, derived, where, name, "left-hand side")
-    return Verified(name, shown_lhs, shown_rhs, "SymPy: identical", relation, label)
+        if not _is_name(
+            shown_lhs
+        ):  # a formula, not a name: it is checked too
+            _check_display(
+                shown_lhs, derived, where, name, "left-hand side"
+            )
+    return Verified(
+        name, shown_lhs, shown_rhs, "SymPy: identical", relation, label
+    )
 
 
 def _is_name(expr) -> bool:
     """True for an expression that only names a quantity: a symbol, a matrix symbol, an
-    undefined function applied to names, or the derivative of a name with respect to names."""
+    undefined function applied to names, or the derivative of a name with respect to names.
+    """
     from sympy.core.function import AppliedUndef
 
     if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Indexed)):
@@ -213,7 +240,9 @@ def _is_name(expr) -> bool:
     if isinstance(expr, AppliedUndef):
         return all(_is_name(a) for a in expr.args)
     if isinstance(expr, sp.Derivative):
-        return _is_name(expr.expr) and all(_is_name(v) for v in expr.variables)
+        return _is_name(expr.expr) and all(
+            _is_name(v) for v in expr.variables
+        )
     return False
 
 
@@ -227,9 +256,18 @@ def d(of: str | sp.Basic, *wrt: str | sp.Basic) -> sp.Derivative:
     return sp.Derivative(as_symbol(of), *map(as_symbol, wrt))
 
 
-def verify_derivative(f, wrt, claimed, name: str, *, lhs=None, rhs=None,
-                      where: dict | None = None, relation: str = "=",
-                      label: str | None = None) -> Verified:
+def verify_derivative(
+    f,
+    wrt,
+    claimed,
+    name: str,
+    *,
+    lhs=None,
+    rhs=None,
+    where: dict | None = None,
+    relation: str = "=",
+    label: str | None = None,
+) -> Verified:
     """Assert that :math:`\\partial f / \\partial\\, \\text{wrt}` equals ``claimed``.
 
     ``wrt`` may be a symbol or a Matrix of symbols; for a scalar ``f`` and a Matrix ``wrt``
@@ -243,18 +281,41 @@ def verify_derivative(f, wrt, claimed, name: str, *, lhs=None, rhs=None,
     else:
         derived = sp.diff(f, wrt)
     if lhs is None:
-        lhs = sp.Derivative(f, wrt) if not isinstance(wrt, sp.MatrixBase) else d("f", "w")
-    v = verify_equal(derived, claimed, name, lhs=lhs, rhs=rhs, where=where, relation=relation,
-                     label=label)
+        lhs = (
+            sp.Derivative(f, wrt)
+            if not isinstance(wrt, sp.MatrixBase)
+            else d("f", "w")
+        )
+    v = verify_equal(
+        derived,
+        claimed,
+        name,
+        lhs=lhs,
+        rhs=rhs,
+        where=where,
+        relation=relation,
+        label=label,
+    )
     v.how = "SymPy: derivative matches"
     return v
 
 
-def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np.ndarray], *,
-                   rng: np.random.Generator, name: str, n_points: int = 5,
-                   rtol: float = 1e-9, atol: float = 1e-12, lhs=None, rhs=None,
-                   where: dict | None = None, label: str | None = None,
-                   sample: Callable[[np.random.Generator, int], np.ndarray] | None = None) -> Verified:
+def verify_numeric(
+    expr,
+    symbols: Sequence[sp.Symbol],
+    numeric: Callable[..., np.ndarray],
+    *,
+    rng: np.random.Generator,
+    name: str,
+    n_points: int = 5,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    lhs=None,
+    rhs=None,
+    where: dict | None = None,
+    label: str | None = None,
+    sample: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+) -> Verified:
     """Assert that a symbolic expression and the package agree at random points.
 
     Parameters
@@ -279,18 +340,27 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
     if rhs is not None:
         shown_rhs = _require_sympy(rhs, "rhs")
         _check_display(shown_rhs, expr, where, name, "right-hand side")
-    shown_lhs = (_require_sympy(lhs, "lhs") if lhs is not None
-                 else sp.Symbol(r"\texttt{nnscratch}"))
+    shown_lhs = (
+        _require_sympy(lhs, "lhs")
+        if lhs is not None
+        else sp.Symbol(r"\texttt{nnscratch}")
+    )
     f = sp.lambdify(list(symbols), expr, modules="numpy")
     worst = 0.0
     for _ in range(n_points):
-        vals = sample(rng, len(symbols)) if sample else rng.standard_normal(len(symbols))
+        vals = (
+            sample(rng, len(symbols))
+            if sample
+            else rng.standard_normal(len(symbols))
+        )
         expected = np.asarray(f(*vals), dtype=np.float64)
         got = np.asarray(numeric(*vals), dtype=np.float64)
         if expected.size == got.size:
             expected = expected.reshape(got.shape)
         if expected.shape != got.shape:
-            raise AssertionError(f"{name}: SymPy gives shape {expected.shape}, the package {got.shape}")
+            raise AssertionError(
+                f"{name}: SymPy gives shape {expected.shape}, the package {got.shape}"
+            )
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
             raise AssertionError(
                 f"{name}: the package disagrees with SymPy at {dict(zip(map(str, symbols), vals))}:\n"
@@ -298,9 +368,13 @@ def verify_numeric(expr, symbols: Sequence[sp.Symbol], numeric: Callable[..., np
             )
         scale = np.maximum(np.abs(expected), 1.0)
         worst = max(worst, float(np.max(np.abs(got - expected) / scale)))
-    return Verified(name, shown_lhs, shown_rhs,
-                    f"package = SymPy at {n_points} random points, max error {worst:.1e}",
-                    label=label)
+    return Verified(
+        name,
+        shown_lhs,
+        shown_rhs,
+        f"package = SymPy at {n_points} random points, max error {worst:.1e}",
+        label=label,
+    )
 
 
 class Checklist:
@@ -333,12 +407,18 @@ class Checklist:
         """The labels of the labelled checks, in order (each names an equation of the text)."""
         out = []
         for v in self.items:
-            out += [v.label] if isinstance(v.label, str) else list(v.label or ())
+            out += (
+                [v.label]
+                if isinstance(v.label, str)
+                else list(v.label or ())
+            )
         return out
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| {i} | {_markdown_text(v.name)} | {_markdown_text(v.how)} |"
-                         for i, v in enumerate(self.items, 1))
+        rows = "\n".join(
+            f"| {i} | {_markdown_text(v.name)} | {_markdown_text(v.how)} |"
+            for i, v in enumerate(self.items, 1)
+        )
         return f"| # | formula | verified by |\n|---|---|---|\n{rows}\n"
 
 

@@ -64,8 +64,13 @@ def _is_classification(y: np.ndarray) -> bool:
     return np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
 
 
-def evaluate(model, loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
-             batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model,
+    loss_fn: LossFn,
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int = 1024,
+) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on ``(X, y)`` in evaluation mode.
 
     Returns
@@ -77,11 +82,16 @@ def evaluate(model, loss_fn: LossFn, X: np.ndarray, y: np.ndarray,
     """
     n = len(X)
     if n == 0 or len(y) != n:
-        raise ValueError(f"evaluate: need as many labels as examples (> 0), got {n} and {len(y)}")
+        raise ValueError(
+            f"evaluate: need as many labels as examples (> 0), got {n} and {len(y)}"
+        )
     batch_size = check_int(batch_size, "batch_size", "evaluate")
     total_loss, n_correct, classify = 0.0, 0.0, _is_classification(y)
     for start in range(0, n, batch_size):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = (
+            X[start : start + batch_size],
+            y[start : start + batch_size],
+        )
         out = model.forward(xb, training=False)
         loss, _ = loss_fn(out, yb)
         total_loss += loss * len(xb)
@@ -113,11 +123,20 @@ class EarlyStopping:
     Book, Step 5 "Regularization": early stopping as a regulariser.
     """
 
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss") -> None:
+    def __init__(
+        self,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        monitor: str = "val_loss",
+    ) -> None:
         if monitor not in ("val_loss", "val_acc", "loss", "acc"):
-            raise ValueError(f"EarlyStopping: monitor must be val_loss, val_acc, loss or acc, got {monitor!r}")
+            raise ValueError(
+                f"EarlyStopping: monitor must be val_loss, val_acc, loss or acc, got {monitor!r}"
+            )
         self.patience = check_int(patience, "patience", "EarlyStopping")
-        self.min_delta = check_number(min_delta, "min_delta", "EarlyStopping", low=0)
+        self.min_delta = check_number(
+            min_delta, "min_delta", "EarlyStopping", low=0
+        )
         self.monitor = monitor
         self.reset()
 
@@ -127,10 +146,17 @@ class EarlyStopping:
         self.best_params: dict[str, np.ndarray] | None = None
         self.wait = 0
 
-    def update(self, value: float, epoch: int, params: dict[str, np.ndarray]) -> bool:
+    def update(
+        self, value: float, epoch: int, params: dict[str, np.ndarray]
+    ) -> bool:
         """Record epoch ``epoch``'s ``value``; return True when training should stop."""
-        sign = 1.0 if self.monitor.endswith("loss") else -1.0    # minimise sign * value
-        if self.best is None or sign * value < sign * self.best - self.min_delta:
+        sign = (
+            1.0 if self.monitor.endswith("loss") else -1.0
+        )  # minimise sign * value
+        if (
+            self.best is None
+            or sign * value < sign * self.best - self.min_delta
+        ):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_params = {k: v.copy() for k, v in params.items()}
             return False
@@ -158,7 +184,9 @@ class TrainingDiverged(FloatingPointError):
         The metrics of the epochs completed before.
     """
 
-    def __init__(self, message: str, epoch: int, batch: int, history: History) -> None:
+    def __init__(
+        self, message: str, epoch: int, batch: int, history: History
+    ) -> None:
         super().__init__(message)
         self.epoch, self.batch, self.history = epoch, batch, history
 
@@ -168,7 +196,9 @@ def _not_finite(arrays: dict[str, np.ndarray]) -> list[str]:
     return [k for k, v in arrays.items() if not np.isfinite(v).all()]
 
 
-def _diagnose_loss(loss: float, xb: np.ndarray, yb: np.ndarray, out: np.ndarray, optimizer) -> str:
+def _diagnose_loss(
+    loss: float, xb: np.ndarray, yb: np.ndarray, out: np.ndarray, optimizer
+) -> str:
     """Say why a minibatch's loss is not finite: the data, the model's output, or the loss."""
     what = f"the training loss is {loss}"
     if np.issubdtype(xb.dtype, np.inexact) and not np.isfinite(xb).all():
@@ -177,18 +207,35 @@ def _diagnose_loss(loss: float, xb: np.ndarray, yb: np.ndarray, out: np.ndarray,
     if np.issubdtype(yb.dtype, np.inexact) and not np.isfinite(yb).all():
         return f"{what} because the batch's targets y hold NaN or infinite values"
     if not np.isfinite(out).all():
-        return (f"{what}: the model's outputs are not finite although its inputs are; "
-                f"the learning rate ({getattr(optimizer, 'lr', '?')}) is probably too large")
-    return (f"{what} although the inputs and the model's outputs are finite (the largest output "
-            f"is {float(np.abs(out).max()):.3g}); the learning rate "
-            f"({getattr(optimizer, 'lr', '?')}) is probably too large")
+        return (
+            f"{what}: the model's outputs are not finite although its inputs are; "
+            f"the learning rate ({getattr(optimizer, 'lr', '?')}) is probably too large"
+        )
+    return (
+        f"{what} although the inputs and the model's outputs are finite (the largest output "
+        f"is {float(np.abs(out).max()):.3g}); the learning rate "
+        f"({getattr(optimizer, 'lr', '?')}) is probably too large"
+    )
 
 
-def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
-        rng: np.random.Generator, epochs: int, batch_size: int = 64,
-        val_data: tuple[np.ndarray, np.ndarray] | None = None, schedule=None,
-        early_stopping: EarlyStopping | None = None, progress=None, log_every: int = 1,
-        eval_train: bool = False, clip_norm: float | None = None) -> History:
+def fit(
+    model,
+    loss_fn: LossFn,
+    optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    epochs: int,
+    batch_size: int = 64,
+    val_data: tuple[np.ndarray, np.ndarray] | None = None,
+    schedule=None,
+    early_stopping: EarlyStopping | None = None,
+    progress=None,
+    log_every: int = 1,
+    eval_train: bool = False,
+    clip_norm: float | None = None,
+) -> History:
     """Train ``model`` with minibatch gradient descent.
 
     Parameters
@@ -244,14 +291,22 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     check_array(y, "y", where="fit")
     n = len(X)
     if n == 0 or len(y) != n:
-        raise ValueError(f"fit: X and y must hold the same number (> 0) of examples, got {n} and {len(y)}")
+        raise ValueError(
+            f"fit: X and y must hold the same number (> 0) of examples, got {n} and {len(y)}"
+        )
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
     log_every = check_int(log_every, "log_every", "fit")
     if clip_norm is not None:
         check_number(clip_norm, "clip_norm", "fit", low=0, low_open=True)
-    if early_stopping is not None and early_stopping.monitor.startswith("val") and val_data is None:
-        raise ValueError(f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data")
+    if (
+        early_stopping is not None
+        and early_stopping.monitor.startswith("val")
+        and val_data is None
+    ):
+        raise ValueError(
+            f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data"
+        )
     reporter = make_reporter(progress, log_every)
     classify = _is_classification(y)
     history = History(loss=[], **({"acc": []} if classify else {}))
@@ -270,38 +325,68 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
     saved_params = {k: np.empty_like(v) for k, v in params.items()}
     saved_buffers = {k: np.empty_like(v) for k, v in buffers.items()}
 
-    def diverged(reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]) -> TrainingDiverged:
+    def diverged(
+        reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]
+    ) -> TrainingDiverged:
         saved = {**saved_params, **saved_buffers}
-        for k, v in restore.items():           # back to the state before this batch
+        for k, v in restore.items():  # back to the state before this batch
             v[...] = saved[k]
         where = "the model is as it was before this batch"
-        if early_stopping is not None and early_stopping.best_params is not None:
+        if (
+            early_stopping is not None
+            and early_stopping.best_params is not None
+        ):
             early_stopping.restore(model_state(model))
             history.best_epoch = early_stopping.best_epoch
             where = f"the model holds the weights of its best epoch, {early_stopping.best_epoch}"
-        return TrainingDiverged(f"fit: stopped at epoch {epoch}, batch {batch}: {reason}; {where}",
-                                epoch, batch, history)
+        return TrainingDiverged(
+            f"fit: stopped at epoch {epoch}, batch {batch}: {reason}; {where}",
+            epoch,
+            batch,
+            history,
+        )
 
     try:
         for epoch in range(1, epochs + 1):
             start_time = time.perf_counter()
             perm = rng.permutation(n)
-            X_epoch, y_epoch = X[perm], y[perm]          # one shuffled copy per epoch
+            X_epoch, y_epoch = (
+                X[perm],
+                y[perm],
+            )  # one shuffled copy per epoch
             total_loss, n_correct = 0.0, 0
             reporter.start_epoch(epoch, epochs, n)
             for batch, s in enumerate(range(0, n, batch_size), 1):
-                xb, yb = X_epoch[s:s + batch_size], y_epoch[s:s + batch_size]
-                for k, v in buffers.items():             # a training forward updates buffers
+                xb, yb = (
+                    X_epoch[s : s + batch_size],
+                    y_epoch[s : s + batch_size],
+                )
+                for (
+                    k,
+                    v,
+                ) in buffers.items():  # a training forward updates buffers
                     np.copyto(saved_buffers[k], v)
                 out = model.forward(xb, training=True)
                 loss, dout = loss_fn(out, yb)
                 if not np.isfinite(loss):
-                    raise diverged(_diagnose_loss(loss, xb, yb, out, optimizer), epoch, batch, buffers)
-                model.backward(dout, need_dx=False)      # the data needs no gradient
+                    raise diverged(
+                        _diagnose_loss(loss, xb, yb, out, optimizer),
+                        epoch,
+                        batch,
+                        buffers,
+                    )
+                model.backward(
+                    dout, need_dx=False
+                )  # the data needs no gradient
                 bad = _not_finite(model.grads)
                 if bad:
-                    raise diverged(f"the gradients of {bad} are not finite although the loss is "
-                                   f"{loss:.4g}", epoch, batch, buffers)
+                    raise diverged(
+                        f"the gradients of {bad} are not finite although the loss is "
+                        f"{loss:.4g}",
+                        epoch,
+                        batch,
+                        buffers,
+                    )
                 if clip_norm is not None:
                     clip_grad_norm(model.grads, clip_norm)
                 for k, v in params.items():
@@ -309,12 +394,19 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
                 optimizer.step(params, model.grads)
                 bad = _not_finite(params)
                 if bad:
-                    raise diverged(f"the optimizer step made the parameters {bad} non-finite; the "
-                                   f"learning rate ({getattr(optimizer, 'lr', '?')}) is probably too "
-                                   f"large", epoch, batch, params | buffers)
+                    raise diverged(
+                        f"the optimizer step made the parameters {bad} non-finite; the "
+                        f"learning rate ({getattr(optimizer, 'lr', '?')}) is probably too "
+                        f"large",
+                        epoch,
+                        batch,
+                        params | buffers,
+                    )
                 total_loss += loss * len(xb)
                 if classify and not eval_train:
-                    n_correct += int(np.count_nonzero(predict_classes(out) == yb))
+                    n_correct += int(
+                        np.count_nonzero(predict_classes(out) == yb)
+                    )
                 reporter.end_batch(len(xb))
             if eval_train:
                 loss_e, acc_e = evaluate(model, loss_fn, X, y)
@@ -329,7 +421,7 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
                 if "val_acc" in history:
                     metrics["val_acc"] = val_acc
             if schedule is not None:
-                metrics["lr"] = optimizer.lr              # the rate this epoch ran with
+                metrics["lr"] = optimizer.lr  # the rate this epoch ran with
                 schedule.step()
             seconds = time.perf_counter() - start_time
             for k, v in metrics.items():
@@ -338,12 +430,24 @@ def fit(model, loss_fn: LossFn, optimizer, X: np.ndarray, y: np.ndarray, *,
 
             stop = False
             if early_stopping is not None:
-                stop = early_stopping.update(metrics[early_stopping.monitor], epoch, model_state(model))
-            reporter.end_epoch(epoch, epochs, metrics, seconds, last=stop or epoch == epochs)
+                stop = early_stopping.update(
+                    metrics[early_stopping.monitor],
+                    epoch,
+                    model_state(model),
+                )
+            reporter.end_epoch(
+                epoch,
+                epochs,
+                metrics,
+                seconds,
+                last=stop or epoch == epochs,
+            )
             if stop:
                 history.stopped_early = True
-                reporter.note(f"early stopping: no improvement of {early_stopping.monitor} for "
-                              f"{early_stopping.patience} epochs; restoring epoch {early_stopping.best_epoch}")
+                reporter.note(
+                    f"early stopping: no improvement of {early_stopping.monitor} for "
+                    f"{early_stopping.patience} epochs; restoring epoch {early_stopping.best_epoch}"
+                )
                 break
     finally:
         reporter.close()

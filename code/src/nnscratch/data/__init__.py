@@ -1,12 +1,20 @@
-"""Datasets: seeded synthetic 2-D sets, MNIST and Tiny Shakespeare.
+"""Data sets: seeded synthetic 2-D sets, MNIST and Tiny Shakespeare.
 
-Every downloaded data set is found, fetched and verified by one mechanism,
+:mod:`nnscratch.data.synthetic` makes the small two-dimensional problems of Steps 1 to 5
+from a seed; :mod:`nnscratch.data.mnist` finds, downloads, verifies and loads MNIST, read
+by :mod:`nnscratch.data.idx`; :mod:`nnscratch.data.tinyshakespeare` does the same for the
+text of Step 9. Every downloaded data set is found, fetched and verified by one mechanism,
 :mod:`nnscratch.data.store` (environment variable ``NNSCRATCH_DATA``: a folder with one
-sub-folder per data set).
+sub-folder per data set). The loaders are re-exported here
+(``from nnscratch.data import make_moons, load_mnist, load_tinyshakespeare``).
 """
 
 from .mnist import MNIST, load_mnist
-from .tinyshakespeare import CharVocab, TinyShakespeare, load_tinyshakespeare
+from .tinyshakespeare import (
+    CharVocab,
+    TinyShakespeare,
+    load_tinyshakespeare,
+)
 from .synthetic import (
     make_blobs,
     make_circles,

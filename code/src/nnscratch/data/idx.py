@@ -2,10 +2,10 @@
 
 An IDX file is a header followed by the raw array, big-endian::
 
-    bytes 0-1   0x00 0x00                       (magic: always zero)
-    byte  2     dtype code                      (0x08 = unsigned byte, see ``IDX_DTYPES``)
+    bytes 0-1   0x00 0x00         (magic: always zero)
+    byte  2     dtype code        (0x08 = unsigned byte, see IDX_DTYPES)
     byte  3     number of dimensions d
-    4*d bytes   the size of each dimension      (unsigned 32-bit, big-endian)
+    4*d bytes   each dimension    (unsigned 32-bit, big-endian)
     the rest    the values, in C (row-major) order
 
 The MNIST images are ``0x00000803`` (unsigned bytes, 3 dimensions: N x 28 x 28) and the
@@ -58,7 +58,9 @@ def decompress(raw: bytes, *, name: str = "<bytes>") -> bytes:
         ) from exc
 
 
-def parse_idx(data: bytes, *, name: str = "<bytes>", ndim: int | None = None) -> np.ndarray:
+def parse_idx(
+    data: bytes, *, name: str = "<bytes>", ndim: int | None = None
+) -> np.ndarray:
     """Parse the bytes of an (uncompressed) IDX file into an array.
 
     Parameters
@@ -83,38 +85,65 @@ def parse_idx(data: bytes, *, name: str = "<bytes>", ndim: int | None = None) ->
         shorter or longer than the header announces.
     """
     if len(data) < 4:
-        raise IDXError(f"{name}: {len(data)} bytes is too short for an IDX header (at least 4 bytes)")
+        raise IDXError(
+            f"{name}: {len(data)} bytes is too short for an IDX header (at "
+            "least 4 bytes)"
+        )
     if data[0] != 0 or data[1] != 0:
         raise IDXError(
-            f"{name}: not an IDX file: the magic number must start with bytes 00 00, "
-            f"got {data[:4].hex(' ')} (is it an HTML error page or another format?)"
+            f"{name}: not an IDX file: the magic number must start with "
+            "bytes 00 00, "
+            f"got {data[:4].hex(' ')} (is it an HTML error page or another "
+            "format?)"
         )
     code, d = data[2], data[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise IDXError(f"{name}: unknown IDX dtype code 0x{code:02X}; expected one of {known}")
+        raise IDXError(
+            f"{name}: unknown IDX dtype code 0x{code:02X}; expected one of "
+            f"{known}"
+        )
     if ndim is not None and d != ndim:
-        raise IDXError(f"{name}: expected an IDX file with {ndim} dimensions, the header says {d}")
+        raise IDXError(
+            f"{name}: expected an IDX file with {ndim} dimensions, the "
+            f"header says {d}"
+        )
     header_len = 4 + 4 * d
     if len(data) < header_len:
-        raise IDXError(f"{name}: truncated header: {d} dimensions need {header_len} bytes, got {len(data)}")
-    shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=d, offset=4))
+        raise IDXError(
+            f"{name}: truncated header: {d} dimensions need {header_len} "
+            f"bytes, got {len(data)}"
+        )
+    shape = tuple(
+        int(s) for s in np.frombuffer(data, dtype=">u4", count=d, offset=4)
+    )
     dtype = IDX_DTYPES[code]
-    expected = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = (
+        header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    )
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXError(
-            f"{name}: {what}: a header announcing shape {shape} of {dtype.name} needs "
+            f"{name}: {what}: a header announcing shape {shape} of "
+            f"{dtype.name} needs "
             f"{expected} bytes, the file has {len(data)}"
         )
-    values = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))  # native order, and a copy we own
+    values = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(
+        shape
+    )
+    return values.astype(
+        dtype.newbyteorder("=")
+    )  # native order, and a copy we own
 
 
 def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file, gzip-compressed or raw; see :func:`parse_idx`."""
     path = Path(path)
-    return parse_idx(decompress(path.read_bytes(), name=str(path)), name=str(path), ndim=ndim)
+    return parse_idx(
+        decompress(path.read_bytes(), name=str(path)),
+        name=str(path),
+        ndim=ndim,
+    )
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -127,15 +156,25 @@ def idx_bytes(array: np.ndarray) -> bytes:
             f"{sorted(str(dt) for dt in codes)}"
         )
     code = codes[array.dtype]
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    header = (
+        bytes([0, 0, code, array.ndim])
+        + np.asarray(array.shape, dtype=">u4").tobytes()
+    )
+    return (
+        header
+        + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    )
 
 
-def write_idx(array: np.ndarray, path: str | Path, *, compress: bool | None = None) -> Path:
+def write_idx(
+    array: np.ndarray, path: str | Path, *, compress: bool | None = None
+) -> Path:
     """Write ``array`` as an IDX file; gzip it when ``compress`` (default: name ends in ``.gz``)."""
     path = Path(path)
     data = idx_bytes(array)
     if compress if compress is not None else path.suffix == ".gz":
-        data = gzip.compress(data, mtime=0)  # mtime=0: same array, same bytes
+        data = gzip.compress(
+            data, mtime=0
+        )  # mtime=0: same array, same bytes
     path.write_bytes(data)
     return path

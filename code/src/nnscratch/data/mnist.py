@@ -26,7 +26,10 @@ import numpy as np
 from .._checks import check_int
 from . import store
 from .idx import IDXError, decompress, parse_idx
-from .store import ChecksumError, DataSource  # noqa: F401  (ChecksumError: part of this API)
+from .store import (
+    ChecksumError,
+    DataSource,
+)  # noqa: F401  (ChecksumError: part of this API)
 
 #: This data set's own, older environment variable (a folder holding the four files);
 #: ``NNSCRATCH_DATA`` (a root folder with a sub-folder ``mnist/``) is the general one.
@@ -70,23 +73,43 @@ class MNIST:
     y_test: np.ndarray
 
     def __repr__(self) -> str:
-        parts = ", ".join(
-            f"{k}={getattr(self, k).shape} {getattr(self, k).dtype}"
-            for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+        # One array per line: the book shows it in a column of 76 characters.
+        parts = "".join(
+            f"    {k}={getattr(self, k).shape} {getattr(self, k).dtype},\n"
+            for k in (
+                "x_train",
+                "y_train",
+                "x_val",
+                "y_val",
+                "x_test",
+                "y_test",
+            )
         )
-        return f"MNIST({parts})"
+        return f"MNIST(\n{parts})"
 
 
 def _content(data: bytes, where: str) -> bytes:
-    return decompress(data, name=where)   # gzip or not, the IDX bytes are what is verified
+    return decompress(
+        data, name=where
+    )  # gzip or not, the IDX bytes are what is verified
 
 
 def _local_names(name: str) -> tuple[str, ...]:
-    return (name, name.removesuffix(".gz"))   # the .gz file, or the decompressed one
+    return (
+        name,
+        name.removesuffix(".gz"),
+    )  # the .gz file, or the decompressed one
 
 
-SOURCE = DataSource(name="mnist", title="MNIST", files=MD5, mirrors=MIRRORS, content=_content,
-                    local_names=_local_names, env_var=ENV_VAR)
+SOURCE = DataSource(
+    name="mnist",
+    title="MNIST",
+    files=MD5,
+    mirrors=MIRRORS,
+    content=_content,
+    local_names=_local_names,
+    env_var=ENV_VAR,
+)
 
 
 def default_cache_dir() -> Path:
@@ -94,22 +117,42 @@ def default_cache_dir() -> Path:
     return store.default_cache_dir(SOURCE.name)
 
 
-def download_file(name: str, directory: str | Path, *, expected_md5: str,
-                  mirrors: Sequence[str] = MIRRORS, progress: bool | None = None,
-                  timeout: float = 60.0) -> Path:
-    """Download one MNIST file, verified, into ``directory`` (:func:`store.download_file`)."""
-    return store.download_file(SOURCE, name, directory, expected_md5=expected_md5,
-                               mirrors=mirrors, progress=progress, timeout=timeout)
+def download_file(
+    name: str,
+    directory: str | Path,
+    *,
+    expected_md5: str,
+    mirrors: Sequence[str] = MIRRORS,
+    progress: bool | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Download one MNIST file, verified, into ``directory`` (:func:`~nnscratch.data.store.download_file`)."""
+    return store.download_file(
+        SOURCE,
+        name,
+        directory,
+        expected_md5=expected_md5,
+        mirrors=mirrors,
+        progress=progress,
+        timeout=timeout,
+    )
 
 
-def resolve_directory(directory: str | Path | None = None) -> tuple[Path, str]:
-    """Where MNIST is looked for, and why: ``(path, how)`` (:func:`store.resolve_directory`)."""
+def resolve_directory(
+    directory: str | Path | None = None,
+) -> tuple[Path, str]:
+    """Where MNIST is looked for, and why: ``(path, how)`` (:func:`~nnscratch.data.store.resolve_directory`)."""
     return store.resolve_directory(SOURCE, directory)
 
 
-def mnist_files(directory: str | Path | None = None, *, download: bool | None = None,
-                mirrors: Sequence[str] = MIRRORS, checksums: Mapping[str, str] = MD5,
-                progress: bool | None = None) -> dict[str, bytes]:
+def mnist_files(
+    directory: str | Path | None = None,
+    *,
+    download: bool | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] = MD5,
+    progress: bool | None = None,
+) -> dict[str, bytes]:
     """Locate (downloading if allowed), verify and return the decompressed bytes of each file.
 
     Parameters
@@ -131,16 +174,30 @@ def mnist_files(directory: str | Path | None = None, *, download: bool | None = 
     dict
         Role (``"train_images"``, ...) -> decompressed IDX bytes, verified.
     """
-    files = store.read_files(SOURCE, directory, download=download, mirrors=mirrors,
-                             checksums=checksums, progress=progress)
+    files = store.read_files(
+        SOURCE,
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )
     return {role: files[name] for role, name in FILES.items()}
 
 
-def load_mnist(directory: str | Path | None = None, *, normalize: bool = True,
-               flatten: bool = True, dtype=np.float32, val_size: int = 0,
-               rng: np.random.Generator | None = None, download: bool | None = None,
-               mirrors: Sequence[str] = MIRRORS, checksums: Mapping[str, str] = MD5,
-               progress: bool | None = None) -> MNIST:
+def load_mnist(
+    directory: str | Path | None = None,
+    *,
+    normalize: bool = True,
+    flatten: bool = True,
+    dtype=np.float32,
+    val_size: int = 0,
+    rng: np.random.Generator | None = None,
+    download: bool | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] = MD5,
+    progress: bool | None = None,
+) -> MNIST:
     """Load MNIST as NumPy arrays.
 
     Parameters
@@ -176,33 +233,58 @@ def load_mnist(directory: str | Path | None = None, *, normalize: bool = True,
     """
     dtype = np.dtype(dtype)
     if normalize and not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}")
+        raise TypeError(
+            f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}"
+        )
     val_size = check_int(val_size, "val_size", "load_mnist", minimum=0)
     if val_size > 0 and not isinstance(rng, np.random.Generator):
         raise TypeError(
             "load_mnist: val_size > 0 needs rng=np.random.default_rng(seed) to choose the "
             f"validation examples reproducibly, got rng={rng!r}"
         )
-    raw = mnist_files(directory, download=download, mirrors=mirrors, checksums=checksums,
-                      progress=progress)
+    raw = mnist_files(
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )
     arrays = {}
     for split in ("train", "test"):
-        images = parse_idx(raw[f"{split}_images"], name=FILES[f"{split}_images"], ndim=3)
-        labels = parse_idx(raw[f"{split}_labels"], name=FILES[f"{split}_labels"], ndim=1)
+        images = parse_idx(
+            raw[f"{split}_images"], name=FILES[f"{split}_images"], ndim=3
+        )
+        labels = parse_idx(
+            raw[f"{split}_labels"], name=FILES[f"{split}_labels"], ndim=1
+        )
         if images.shape[0] != labels.shape[0]:
-            raise IDXError(f"MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels")
+            raise IDXError(
+                f"MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels"
+            )
         x = images.astype(dtype)  # (N, 28, 28)
         if normalize:
             x /= dtype.type(255)
         n, h, w = x.shape
-        x = x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)  # (N, 784) or (N, 1, 28, 28)
+        x = (
+            x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)
+        )  # (N, 784) or (N, 1, 28, 28)
         arrays[split] = (x, labels.astype(np.int64))
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     if val_size >= len(y_train):
-        raise ValueError(f"load_mnist: val_size={val_size} leaves no training data (of {len(y_train)})")
+        raise ValueError(
+            f"load_mnist: val_size={val_size} leaves no training data (of {len(y_train)})"
+        )
     if val_size == 0:
-        return MNIST(x_train, y_train, x_train[:0], y_train[:0], x_test, y_test)
+        return MNIST(
+            x_train, y_train, x_train[:0], y_train[:0], x_test, y_test
+        )
     perm = rng.permutation(len(y_train))
     val_idx, train_idx = np.sort(perm[:val_size]), np.sort(perm[val_size:])
-    return MNIST(x_train[train_idx], y_train[train_idx], x_train[val_idx], y_train[val_idx],
-                 x_test, y_test)
+    return MNIST(
+        x_train[train_idx],
+        y_train[train_idx],
+        x_train[val_idx],
+        y_train[val_idx],
+        x_test,
+        y_test,
+    )

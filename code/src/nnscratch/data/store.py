@@ -39,7 +39,8 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable
+from typing import Sequence
 
 ROOT_ENV = "NNSCRATCH_DATA"
 
@@ -58,7 +59,9 @@ def _same_name(name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data set's files, checksums and mirrors.
+    """DataSource(name, title, files, mirrors, content=_raw, local_names=_same_name, env_var=None)
+
+    A data set's files, checksums and mirrors.
 
     Attributes
     ----------
@@ -81,10 +84,12 @@ class DataSource:
 
     name: str
     title: str
-    files: Mapping[str, str]
+    files: dict[str, str]
     mirrors: tuple[str, ...]
-    content: Callable[[bytes, str], bytes] = _raw
-    local_names: Callable[[str], tuple[str, ...]] = _same_name
+    # Bare Callable: the API reference cannot typeset Callable[[...], ...]; the
+    # docstring gives their signatures.
+    content: Callable = _raw
+    local_names: Callable = _same_name
     env_var: str | None = None
 
 
@@ -95,15 +100,22 @@ def default_cache_dir(name: str) -> Path:
     macOS: ``~/Library/Caches/nnscratch/<name>``; Windows: ``%LOCALAPPDATA%\\nnscratch\\<name>``.
     """
     if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = Path(
+            os.environ.get("LOCALAPPDATA")
+            or Path.home() / "AppData" / "Local"
+        )
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        base = Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        )
     return base / "nnscratch" / name
 
 
-def resolve_directory(source: DataSource, directory: str | Path | None = None) -> tuple[Path, str]:
+def resolve_directory(
+    source: DataSource, directory: str | Path | None = None
+) -> tuple[Path, str]:
     """Where ``source`` is looked for, and why.
 
     Returns
@@ -123,10 +135,12 @@ def resolve_directory(source: DataSource, directory: str | Path | None = None) -
 
 def describe(source: DataSource, how: str) -> str:
     """Words for where a folder came from, for error messages."""
-    return {"argument": "given as the directory argument",
-            "environment": f"named by {source.env_var}",
-            "root": f"the folder {source.name}/ under {ROOT_ENV}",
-            "cache": "the per-user cache"}[how]
+    return {
+        "argument": "given as the directory argument",
+        "environment": f"named by {source.env_var}",
+        "root": f"the folder {source.name}/ under {ROOT_ENV}",
+        "cache": "the per-user cache",
+    }[how]
 
 
 def md5(data: bytes) -> str:
@@ -134,8 +148,14 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def verified(source: DataSource, data: bytes, name: str, expected_md5: str, where: str,
-             fix: str) -> bytes:
+def verified(
+    source: DataSource,
+    data: bytes,
+    name: str,
+    expected_md5: str,
+    where: str,
+    fix: str,
+) -> bytes:
     """The content of ``data`` if its MD5 is ``expected_md5``; else :class:`ChecksumError`."""
     try:
         content = source.content(data, where)
@@ -157,10 +177,19 @@ def _progress_bar(total: int | None, desc: str, progress: bool | None):
         return None
     from tqdm.auto import tqdm  # imported here: only downloads need it
 
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+    )
 
 
-def _fetch(url: str, out, desc: str, progress: bool | None, timeout: float) -> None:
+def _fetch(
+    url: str, out, desc: str, progress: bool | None, timeout: float
+) -> None:
     """Stream ``url`` into the open binary file ``out``."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
@@ -175,9 +204,16 @@ def _fetch(url: str, out, desc: str, progress: bool | None, timeout: float) -> N
                 bar.close()
 
 
-def download_file(source: DataSource, name: str, directory: str | Path, *, expected_md5: str,
-                  mirrors: Sequence[str] | None = None, progress: bool | None = None,
-                  timeout: float = 60.0) -> Path:
+def download_file(
+    source: DataSource,
+    name: str,
+    directory: str | Path,
+    *,
+    expected_md5: str,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
 
     Each attempt writes to a temporary file in ``directory``; only a copy whose content has
@@ -194,36 +230,59 @@ def download_file(source: DataSource, name: str, directory: str | Path, *, expec
     failures = []
     for mirror in source.mirrors if mirrors is None else mirrors:
         url = mirror.rstrip("/") + "/" + name
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{name}.", suffix=".part"
+        )
         try:
             with os.fdopen(fd, "wb") as out:
                 _fetch(url, out, name, progress, timeout)
-            verified(source, Path(tmp).read_bytes(), name, expected_md5, where=url, fix="")
-            os.replace(tmp, directory / name)  # atomic: readers see no file or a whole one
+            verified(
+                source,
+                Path(tmp).read_bytes(),
+                name,
+                expected_md5,
+                where=url,
+                fix="",
+            )
+            os.replace(
+                tmp, directory / name
+            )  # atomic: readers see no file or a whole one
             return directory / name
-        except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # URLError and HTTPError are OSErrors
             failures.append(f"  {url}: {str(exc).strip()}")
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
     raise RuntimeError(
-        f"could not download {name}; every mirror failed:\n" + "\n".join(failures) + "\n"
+        f"could not download {name}; every mirror failed:\n"
+        + "\n".join(failures)
+        + "\n"
         f"Check your connection, or download the file yourself into a folder {source.name}/ "
         f"and point {ROOT_ENV} at the folder that holds it."
     )
 
 
-def _local_file(source: DataSource, directory: Path, name: str) -> Path | None:
+def _local_file(
+    source: DataSource, directory: Path, name: str
+) -> Path | None:
     for candidate in source.local_names(name):
         if (directory / candidate).is_file():
             return directory / candidate
     return None
 
 
-def read_files(source: DataSource, directory: str | Path | None = None, *,
-               download: bool | None = None, mirrors: Sequence[str] | None = None,
-               checksums: Mapping[str, str] | None = None,
-               progress: bool | None = None) -> dict[str, bytes]:
+def read_files(
+    source: DataSource,
+    directory: str | Path | None = None,
+    *,
+    download: bool | None = None,
+    mirrors: Sequence[str] | None = None,
+    checksums: dict[str, str] | None = None,
+    progress: bool | None = None,
+) -> dict[str, bytes]:
     """Locate (downloading if allowed), verify and return the content of each file.
 
     Parameters
@@ -259,11 +318,25 @@ def read_files(source: DataSource, directory: str | Path | None = None, *,
                     f"({describe(source, how)}). Fix the path, copy the file there, or load "
                     f"with download=True to download it into that directory."
                 )
-            local = download_file(source, name, path, expected_md5=checksums[name],
-                                  mirrors=mirrors, progress=progress)
-        fix = (f"Delete {local} and run again to download a fresh copy."
-               if how == "cache" else
-               f"Replace {local} with a good copy (or delete it and load with download=True).")
-        out[name] = verified(source, local.read_bytes(), name, checksums[name], where=str(local),
-                             fix=fix)
+            local = download_file(
+                source,
+                name,
+                path,
+                expected_md5=checksums[name],
+                mirrors=mirrors,
+                progress=progress,
+            )
+        fix = (
+            f"Delete {local} and run again to download a fresh copy."
+            if how == "cache"
+            else f"Replace {local} with a good copy (or delete it and load with download=True)."
+        )
+        out[name] = verified(
+            source,
+            local.read_bytes(),
+            name,
+            checksums[name],
+            where=str(local),
+            fix=fix,
+        )
     return out

@@ -18,13 +18,20 @@ def _check(n: int, rng, noise: float, where: str) -> None:
     check_number(noise, "noise", where, low=0)
 
 
-def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _shuffled(
+    X: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(len(y))
     return X[order], y[order].astype(np.int64)
 
 
-def make_blobs(n: int, rng: np.random.Generator, *, centers=((-1.5, -1.0), (1.5, 1.0)),
-               std: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+def make_blobs(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    centers=((-1.5, -1.0), (1.5, 1.0)),
+    std: float = 0.8,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs, one per center; class ``k`` is drawn around ``centers[k]``."""
     _check(n, rng, std, "make_blobs")
     centers = np.asarray(centers, dtype=np.float64)
@@ -33,17 +40,23 @@ def make_blobs(n: int, rng: np.random.Generator, *, centers=((-1.5, -1.0), (1.5,
     return _shuffled(X, y, rng)
 
 
-def make_xor(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def make_xor(
+    n: int, rng: np.random.Generator, *, noise: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
     """Four clusters at the corners of a square; label = XOR of the coordinates' signs."""
     _check(n, rng, noise, "make_xor")
-    corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=np.float64)
+    corners = np.array(
+        [[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=np.float64
+    )
     idx = np.arange(n) % 4
     X = corners[idx] * 0.5 + noise * rng.standard_normal((n, 2))
     y = (corners[idx, 0] * corners[idx, 1] < 0).astype(np.int64)
     return _shuffled(X, y, rng)
 
 
-def make_moons(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def make_moons(
+    n: int, rng: np.random.Generator, *, noise: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles."""
     _check(n, rng, noise, "make_moons")
     y = np.arange(n) % 2
@@ -57,8 +70,13 @@ def make_moons(n: int, rng: np.random.Generator, *, noise: float = 0.1) -> tuple
     return _shuffled(X, y, rng)
 
 
-def make_circles(n: int, rng: np.random.Generator, *, noise: float = 0.05,
-                 factor: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def make_circles(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    noise: float = 0.05,
+    factor: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0); ``factor`` is the radius ratio."""
     _check(n, rng, noise, "make_circles")
     if not 0 < factor < 1:
@@ -66,29 +84,49 @@ def make_circles(n: int, rng: np.random.Generator, *, noise: float = 0.05,
     y = np.arange(n) % 2
     t = rng.uniform(0, 2 * np.pi, n)
     r = np.where(y == 1, factor, 1.0)
-    X = np.stack([r * np.cos(t), r * np.sin(t)], axis=1) + noise * rng.standard_normal((n, 2))
+    X = np.stack(
+        [r * np.cos(t), r * np.sin(t)], axis=1
+    ) + noise * rng.standard_normal((n, 2))
     return _shuffled(X, y, rng)
 
 
-def make_spirals(n: int, rng: np.random.Generator, *, n_classes: int = 3,
-                 noise: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+def make_spirals(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_classes: int = 3,
+    noise: float = 0.2,
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_classes`` interleaved spiral arms (CS231n's classic non-linear dataset)."""
     _check(n, rng, noise, "make_spirals")
     y = np.arange(n) % n_classes
     r = rng.uniform(0.05, 1.0, n)
-    theta = y * (2 * np.pi / n_classes) + 4.0 * r + noise * rng.standard_normal(n)
+    theta = (
+        y * (2 * np.pi / n_classes)
+        + 4.0 * r
+        + noise * rng.standard_normal(n)
+    )
     X = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
     return _shuffled(X, y, rng)
 
 
-def train_test_split(X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
-                     test_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_test_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    test_fraction: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with ``rng`` and split into ``X_train, X_test, y_train, y_test``."""
     check_rng(rng, "train_test_split")
     if len(X) != len(y):
-        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+        raise ValueError(
+            f"X and y must have the same length, got {len(X)} and {len(y)}"
+        )
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+        raise ValueError(
+            f"test_fraction must lie in (0, 1), got {test_fraction!r}"
+        )
     order = rng.permutation(len(y))
     n_test = max(1, int(round(test_fraction * len(y))))
     test, train = order[:n_test], order[n_test:]
@@ -99,9 +137,13 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
     """Integer labels of shape (N,) to one-hot rows of shape (N, n_classes)."""
     n_classes = check_int(n_classes, "n_classes", "one_hot")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"one_hot: y must be 1-D integer labels, got shape {y.shape} dtype {y.dtype}")
+        raise ValueError(
+            f"one_hot: y must be 1-D integer labels, got shape {y.shape} dtype {y.dtype}"
+        )
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
+        raise ValueError(
+            f"one_hot: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}"
+        )
     out = np.zeros((y.size, n_classes), dtype=dtype)
     out[np.arange(y.size), y] = 1
     return out

@@ -34,12 +34,18 @@ FILE = "input.txt"
 #: File name -> MD5 of its bytes.
 MD5: dict[str, str] = {FILE: "6fb458f1232090904fb40fe944165e91"}
 
-SOURCE = store.DataSource(name="tinyshakespeare", title="Tiny Shakespeare", files=MD5,
-                          mirrors=MIRRORS)
+SOURCE = store.DataSource(
+    name="tinyshakespeare",
+    title="Tiny Shakespeare",
+    files=MD5,
+    mirrors=MIRRORS,
+)
 
 
-def resolve_directory(directory: str | Path | None = None) -> tuple[Path, str]:
-    """Where Tiny Shakespeare is looked for, and why (:func:`store.resolve_directory`)."""
+def resolve_directory(
+    directory: str | Path | None = None,
+) -> tuple[Path, str]:
+    """Where Tiny Shakespeare is looked for, and why (:func:`~nnscratch.data.store.resolve_directory`)."""
     return store.resolve_directory(SOURCE, directory)
 
 
@@ -54,7 +60,9 @@ class CharVocab:
 
     def __init__(self, chars: str) -> None:
         if len(set(chars)) != len(chars) or not chars:
-            raise ValueError(f"CharVocab: chars must be distinct and not empty, got {chars!r}")
+            raise ValueError(
+                f"CharVocab: chars must be distinct and not empty, got {chars!r}"
+            )
         self.chars = chars
         self._codes = np.array([ord(c) for c in chars], dtype=np.uint32)
         self._order = np.argsort(self._codes)
@@ -69,23 +77,29 @@ class CharVocab:
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text``, shape (len(text),), int64; unknown characters are an error."""
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)   # one code per char
+        codes = np.frombuffer(
+            text.encode("utf-32-le"), dtype=np.uint32
+        )  # one code per char
         pos = np.searchsorted(self._codes[self._order], codes)
         pos = np.minimum(pos, len(self.chars) - 1)
         ids = self._order[pos]
         bad = self._codes[ids] != codes
         if bad.any():
             unknown = sorted({chr(c) for c in codes[bad]})
-            raise ValueError(f"CharVocab.encode: characters {unknown} are not in the vocabulary "
-                             f"of {len(self)} characters")
+            raise ValueError(
+                f"CharVocab.encode: characters {unknown} are not in the vocabulary "
+                f"of {len(self)} characters"
+            )
         return ids.astype(np.int64)
 
     def decode(self, ids) -> str:
         """The text of the token ids ``ids`` (any integer sequence)."""
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise ValueError(f"CharVocab.decode: ids must lie in [0, {len(self)}), got values "
-                             f"from {ids.min()} to {ids.max()}")
+            raise ValueError(
+                f"CharVocab.decode: ids must lie in [0, {len(self)}), got values "
+                f"from {ids.min()} to {ids.max()}"
+            )
         return "".join(self.chars[i] for i in ids.reshape(-1))
 
     def __repr__(self) -> str:
@@ -102,14 +116,21 @@ class TinyShakespeare:
     val_ids: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"TinyShakespeare({len(self.text)} characters, vocab {len(self.vocab)}, "
-                f"train {len(self.train_ids)}, val {len(self.val_ids)})")
+        return (
+            f"TinyShakespeare({len(self.text)} characters, vocab {len(self.vocab)}, "
+            f"train {len(self.train_ids)}, val {len(self.val_ids)})"
+        )
 
 
-def load_tinyshakespeare(directory: str | Path | None = None, *, val_fraction: float = 0.1,
-                         download: bool | None = None, mirrors: Sequence[str] = MIRRORS,
-                         checksums: Mapping[str, str] = MD5,
-                         progress: bool | None = None) -> TinyShakespeare:
+def load_tinyshakespeare(
+    directory: str | Path | None = None,
+    *,
+    val_fraction: float = 0.1,
+    download: bool | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] = MD5,
+    progress: bool | None = None,
+) -> TinyShakespeare:
     """Load Tiny Shakespeare, encoded as characters and split like nanoGPT.
 
     Parameters
@@ -134,10 +155,23 @@ def load_tinyshakespeare(directory: str | Path | None = None, *, val_fraction: f
     >>> len(data.vocab), len(data.train_ids), len(data.val_ids)   # doctest: +SKIP
     (65, 1003854, 111540)
     """
-    frac = check_number(val_fraction, "val_fraction", "load_tinyshakespeare", low=0, high=1,
-                        low_open=True, high_open=True)
-    raw = store.read_files(SOURCE, directory, download=download, mirrors=mirrors,
-                           checksums=checksums, progress=progress)[FILE]
+    frac = check_number(
+        val_fraction,
+        "val_fraction",
+        "load_tinyshakespeare",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+    )
+    raw = store.read_files(
+        SOURCE,
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )[FILE]
     text = raw.decode("utf-8")
     vocab = CharVocab.from_text(text)
     ids = vocab.encode(text)

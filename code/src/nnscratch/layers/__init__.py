@@ -1,4 +1,10 @@
-"""Layers. Every layer follows the protocol of :class:`nnscratch.layers.base.Layer`."""
+"""Layers: the building blocks of a network, one module per kind.
+
+Every layer follows the protocol of :class:`nnscratch.layers.base.Layer`: ``forward`` keeps
+what ``backward`` needs, ``backward`` fills ``grads`` and returns the input gradient. The
+layers are re-exported here, so ``from nnscratch.layers import Dense`` works; each is
+documented in the module that defines it.
+"""
 
 from .base import Layer
 from .dense import Dense
@@ -11,6 +17,20 @@ from .recurrent import LSTM, RNN
 from .attention import MultiHeadAttention
 from .position import PositionEmbedding, SinusoidalPositions
 
-__all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten",
-           "Embedding", "RNN", "LSTM", "LayerNorm", "MultiHeadAttention", "PositionEmbedding",
-           "SinusoidalPositions"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "Dropout",
+    "BatchNorm",
+    "Conv2D",
+    "MaxPool2D",
+    "AvgPool2D",
+    "Flatten",
+    "Embedding",
+    "RNN",
+    "LSTM",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "SinusoidalPositions",
+]

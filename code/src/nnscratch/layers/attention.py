@@ -15,11 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (check_float_array, check_float_dtype, check_int, check_number,
-                       check_rng, policy_sum)
+from .._checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    check_rng,
+    policy_sum,
+)
 from .base import Layer
 
-__all__ = ["causal_mask", "attention_forward", "attention_backward", "MultiHeadAttention"]
+__all__ = [
+    "causal_mask",
+    "attention_forward",
+    "attention_backward",
+    "MultiHeadAttention",
+]
 
 
 def causal_mask(t: int) -> np.ndarray:
@@ -31,22 +42,28 @@ def _check_qkv(q, k, v, causal: bool, where: str) -> None:
     for name, a in (("q", q), ("k", k), ("v", v)):
         check_float_array(a, name, dtype=q.dtype, where=where)
         if a.ndim < 2:
-            raise ValueError(f"{where}: {name} must have shape (..., length, width), got {a.shape}")
+            raise ValueError(
+                f"{where}: {name} must have shape (..., length, width), got {a.shape}"
+            )
     if k.shape[-1] != q.shape[-1] or k.shape[:-2] != q.shape[:-2]:
         raise ValueError(
             f"{where}: k must have q's leading axes and width, (..., S, {q.shape[-1]}) with "
-            f"... = {q.shape[:-2]}, got q {q.shape} and k {k.shape}")
+            f"... = {q.shape[:-2]}, got q {q.shape} and k {k.shape}"
+        )
     if v.shape[:-1] != k.shape[:-1]:
         raise ValueError(
-            f"{where}: v must have one row per key, shape {k.shape[:-1]} + (d_v,), got {v.shape}")
+            f"{where}: v must have one row per key, shape {k.shape[:-1]} + (d_v,), got {v.shape}"
+        )
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"{where}: a causal mask needs as many queries as keys, got T = {q.shape[-2]} "
-            f"queries and S = {k.shape[-2]} keys")
+            f"queries and S = {k.shape[-2]} keys"
+        )
 
 
-def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def attention_forward(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Scaled dot-product attention :math:`\\mathrm{softmax}(QK^\\top/\\sqrt d)\\,V`.
 
     Parameters
@@ -84,17 +101,22 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool 
     """
     _check_qkv(q, k, v, causal, "attention_forward")
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    s = (q * scale) @ np.swapaxes(k, -1, -2)                   # (..., T, S)
-    if causal:                                                 # future keys: weight 0
+    s = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., T, S)
+    if causal:  # future keys: weight 0
         s += np.where(causal_mask(s.shape[-1]), 0, -np.inf).astype(s.dtype)
     s -= s.max(axis=-1, keepdims=True)
     p = np.exp(s, out=s)
     p /= p.sum(axis=-1, keepdims=True)
-    return p @ v, p                                            # (..., T, d_v), (..., T, S)
+    return p @ v, p  # (..., T, d_v), (..., T, S)
 
 
-def attention_backward(dout: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                       p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def attention_backward(
+    dout: np.ndarray,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    p: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of scaled dot-product attention, from ``dout`` and the forward's ``p``.
 
     Parameters
@@ -130,13 +152,13 @@ def attention_backward(dout: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.nda
     Book, Step 10 "Attention" (theory): this backward pass derived and verified three ways.
     """
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    dv = np.swapaxes(p, -1, -2) @ dout                         # (..., S, d_v)
-    ds = dout @ np.swapaxes(v, -1, -2)                         # (..., T, S): dP for now
+    dv = np.swapaxes(p, -1, -2) @ dout  # (..., S, d_v)
+    ds = dout @ np.swapaxes(v, -1, -2)  # (..., T, S): dP for now
     ds -= (ds * p).sum(axis=-1, keepdims=True)
-    ds *= p                                                    # dS = P (dP - rowsum(dP P))
-    ds *= scale                                                # the 1/sqrt(d) of S, once
-    dq = ds @ k                                                # (..., T, d)
-    dk = np.swapaxes(ds, -1, -2) @ q                           # (..., S, d)
+    ds *= p  # dS = P (dP - rowsum(dP P))
+    ds *= scale  # the 1/sqrt(d) of S, once
+    dq = ds @ k  # (..., T, d)
+    dk = np.swapaxes(ds, -1, -2) @ q  # (..., S, d)
     return dq, dk, dv
 
 
@@ -183,24 +205,44 @@ class MultiHeadAttention(Layer):
     Book, Step 10 "Attention" (theory): multi-head attention as concatenated heads.
     """
 
-    def __init__(self, n_embed: int, n_heads: int, *, rng: np.random.Generator,
-                 causal: bool = False, dtype=np.float64, init_std: float = 0.02) -> None:
+    def __init__(
+        self,
+        n_embed: int,
+        n_heads: int,
+        *,
+        rng: np.random.Generator,
+        causal: bool = False,
+        dtype=np.float64,
+        init_std: float = 0.02,
+    ) -> None:
         super().__init__()
-        self.n_embed = d = check_int(n_embed, "n_embed", "MultiHeadAttention")
-        self.n_heads = h = check_int(n_heads, "n_heads", "MultiHeadAttention")
+        self.n_embed = d = check_int(
+            n_embed, "n_embed", "MultiHeadAttention"
+        )
+        self.n_heads = h = check_int(
+            n_heads, "n_heads", "MultiHeadAttention"
+        )
         if d % h:
-            raise ValueError(f"MultiHeadAttention: n_heads ({h}) must divide n_embed ({d})")
+            raise ValueError(
+                f"MultiHeadAttention: n_heads ({h}) must divide n_embed ({d})"
+            )
         check_rng(rng, "MultiHeadAttention")
         self.dtype = check_float_dtype(dtype, "MultiHeadAttention")
-        std = check_number(init_std, "init_std", "MultiHeadAttention", low=0)
+        std = check_number(
+            init_std, "init_std", "MultiHeadAttention", low=0
+        )
         self.causal = bool(causal)
         self.params = {
-            "W_qkv": (rng.standard_normal((d, 3 * d)) * std).astype(self.dtype),
+            "W_qkv": (rng.standard_normal((d, 3 * d)) * std).astype(
+                self.dtype
+            ),
             "b_qkv": np.zeros(3 * d, self.dtype),
             "W_o": (rng.standard_normal((d, d)) * std).astype(self.dtype),
             "b_o": np.zeros(d, self.dtype),
         }
-        self.grads = {key: np.zeros_like(val) for key, val in self.params.items()}
+        self.grads = {
+            key: np.zeros_like(val) for key, val in self.params.items()
+        }
         self.attention: np.ndarray | None = None
         self._cache: tuple | None = None
 
@@ -211,40 +253,57 @@ class MultiHeadAttention(Layer):
         if x.ndim != 3 or x.shape[2] != self.n_embed:
             raise ValueError(
                 f"{where}: x must have shape (N, T, {self.n_embed}) (batch, time, features), "
-                f"got {x.shape}")
+                f"got {x.shape}"
+            )
         n, t, d = x.shape
         hd, dh = self.n_heads, d // self.n_heads
-        x2 = x.reshape(n * t, d)                                # every position a row
-        qkv = x2 @ self.params["W_qkv"]                         # (N*T, 3D)
+        x2 = x.reshape(n * t, d)  # every position a row
+        qkv = x2 @ self.params["W_qkv"]  # (N*T, 3D)
         qkv += self.params["b_qkv"]
-        qkv = qkv.reshape(n, t, 3, hd, dh).transpose(2, 0, 3, 1, 4)   # (3, N, H, T, d)
-        q, k, v = qkv                                           # each (N, H, T, d)
-        o, p = attention_forward(q, k, v, causal=self.causal)  # (N, H, T, d), (N, H, T, T)
-        o = o.transpose(0, 2, 1, 3).reshape(n * t, d)          # (N*T, D): heads side by side
+        qkv = qkv.reshape(n, t, 3, hd, dh).transpose(
+            2, 0, 3, 1, 4
+        )  # (3, N, H, T, d)
+        q, k, v = qkv  # each (N, H, T, d)
+        o, p = attention_forward(
+            q, k, v, causal=self.causal
+        )  # (N, H, T, d), (N, H, T, T)
+        o = o.transpose(0, 2, 1, 3).reshape(
+            n * t, d
+        )  # (N*T, D): heads side by side
         self.attention = p
         self._cache = (x2, q, k, v, p, o, x.shape)
-        out = o @ self.params["W_o"]                            # (N*T, D)
+        out = o @ self.params["W_o"]  # (N*T, D)
         out += self.params["b_o"]
         return out.reshape(n, t, d)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill ``grads`` from ``dout`` (N, T, D); return ``dx`` (N, T, D)."""
         where = "MultiHeadAttention.backward"
         self._require_forward(self._cache)
         x2, q, k, v, p, o, shape = self._cache
         check_float_array(dout, "dout", dtype=self.dtype, where=where)
         if dout.shape != shape:
-            raise ValueError(f"{where}: dout must have the output's shape {shape}, got {dout.shape}")
+            raise ValueError(
+                f"{where}: dout must have the output's shape {shape}, got {dout.shape}"
+            )
         n, t, d = shape
         hd, dh = self.n_heads, d // self.n_heads
         d2 = dout.reshape(n * t, d)
-        self.grads["W_o"] = o.T @ d2                             # (D, D)
+        self.grads["W_o"] = o.T @ d2  # (D, D)
         self.grads["b_o"] = policy_sum(d2, axis=0)
-        do = (d2 @ self.params["W_o"].T).reshape(n, t, hd, dh).transpose(0, 2, 1, 3)  # (N,H,T,d)
+        do = (
+            (d2 @ self.params["W_o"].T)
+            .reshape(n, t, hd, dh)
+            .transpose(0, 2, 1, 3)
+        )  # (N,H,T,d)
         dq, dk, dv = attention_backward(do, q, k, v, p)
-        dqkv = np.stack([dq, dk, dv])                            # (3, N, H, T, d)
-        dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(n * t, 3 * d)   # (N*T, 3D)
-        self.grads["W_qkv"] = x2.T @ dqkv                        # (D, 3D)
+        dqkv = np.stack([dq, dk, dv])  # (3, N, H, T, d)
+        dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(
+            n * t, 3 * d
+        )  # (N*T, 3D)
+        self.grads["W_qkv"] = x2.T @ dqkv  # (D, 3D)
         self.grads["b_qkv"] = policy_sum(dqkv, axis=0)
         if not need_dx:
             return None
@@ -252,5 +311,7 @@ class MultiHeadAttention(Layer):
 
     def __repr__(self) -> str:
         extra = ", causal=True" if self.causal else ""
-        return (f"MultiHeadAttention({self.n_embed}, n_heads={self.n_heads}{extra}, "
-                f"dtype={self.dtype})")
+        return (
+            f"MultiHeadAttention({self.n_embed}, n_heads={self.n_heads}{extra}, "
+            f"dtype={self.dtype})"
+        )

@@ -1,4 +1,9 @@
-"""The layer protocol that every layer in nnscratch follows."""
+"""The layer protocol that every layer in nnscratch follows.
+
+:class:`Layer` states it once: which dicts a layer owns, what ``forward`` and ``backward``
+take and return, and what they may not do. Networks, optimizers and gradient checks rely on
+nothing else, which is why a whole network can be checked like a single layer.
+"""
 
 from __future__ import annotations
 
@@ -42,11 +47,15 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # pragma: no cover
+    def forward(
+        self, x: np.ndarray, training: bool = False
+    ) -> np.ndarray:  # pragma: no cover
         """Compute the output for the batch ``x`` (examples along the first axis)."""
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:  # pragma: no cover
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:  # pragma: no cover
         """Fill ``grads`` from ``dout``; return ``dx`` (None allowed when ``need_dx`` is False)."""
         raise NotImplementedError
 
@@ -55,7 +64,9 @@ class Layer:
 
     def _require_forward(self, cache) -> None:
         if cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called before forward"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

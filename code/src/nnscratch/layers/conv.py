@@ -24,11 +24,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float_array, check_float_dtype, check_int, check_rng, policy_sum
+from .._checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_rng,
+    policy_sum,
+)
 from .base import Layer
 
 
-def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+def conv_output_size(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0
+) -> int:
     """Output length along one axis: :math:`\\lfloor (n + 2P - k) / s \\rfloor + 1`."""
     return (size + 2 * padding - kernel_size) // stride + 1
 
@@ -42,7 +50,9 @@ def _examples_last(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
 
 
-def im2col(x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0) -> np.ndarray:
+def im2col(
+    x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0
+) -> np.ndarray:
     """Unfold every k×k patch of ``x`` into one column of a matrix ("image to columns").
 
     Parameters
@@ -68,19 +78,28 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int = 1, padding: int = 0) -
     """
     n, c, h, w = x.shape
     k, s, p = kernel_size, stride, padding
-    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
-    xt = _examples_last(x)                                   # (C, H, W, N)
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(
+        w, k, s, p
+    )
+    xt = _examples_last(x)  # (C, H, W, N)
     if p:
         xt = np.pad(xt, ((0, 0), (p, p), (p, p), (0, 0)))
     cols = np.empty((c, k, k, h_out, w_out, n), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
-            cols[:, i, j] = xt[:, i:i + s * h_out:s, j:j + s * w_out:s]
+            cols[:, i, j] = xt[
+                :, i : i + s * h_out : s, j : j + s * w_out : s
+            ]
     return cols.reshape(c * k * k, h_out * w_out * n)
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
-           padding: int = 0) -> np.ndarray:
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
     """Adjoint of :func:`im2col`: add every column back onto the patch it came from.
 
     Parameters
@@ -105,13 +124,19 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size: int, stride: int = 1,
     """
     n, c, h, w = x_shape
     k, s, p = kernel_size, stride, padding
-    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    h_out, w_out = conv_output_size(h, k, s, p), conv_output_size(
+        w, k, s, p
+    )
     shifted = cols.reshape(c, k, k, h_out, w_out, n)
     xp = np.zeros((c, h + 2 * p, w + 2 * p, n), dtype=cols.dtype)
     for i in range(k):
         for j in range(k):
-            xp[:, i:i + s * h_out:s, j:j + s * w_out:s] += shifted[:, i, j]
-    return xp[:, p:p + h, p:p + w].transpose(3, 0, 1, 2)   # (N, C, H, W), a view
+            xp[:, i : i + s * h_out : s, j : j + s * w_out : s] += shifted[
+                :, i, j
+            ]
+    return xp[:, p : p + h, p : p + w].transpose(
+        3, 0, 1, 2
+    )  # (N, C, H, W), a view
 
 
 class Conv2D(Layer):
@@ -160,8 +185,17 @@ class Conv2D(Layer):
     Book, Step 7 "Convolutional networks — theory".
     """
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 *, rng: np.random.Generator, dtype=np.float64) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+    ) -> None:
         super().__init__()
         where = "Conv2D"
         self.c_in = check_int(c_in, "c_in", where)
@@ -174,17 +208,26 @@ class Conv2D(Layer):
         k = self.kernel_size
         std = np.sqrt(2.0 / (self.c_in * k * k))
         self.params = {
-            "W": (rng.standard_normal((self.c_out, self.c_in, k, k)) * std).astype(self.dtype),
+            "W": (
+                rng.standard_normal((self.c_out, self.c_in, k, k)) * std
+            ).astype(self.dtype),
             "b": np.zeros(self.c_out, dtype=self.dtype),
         }
-        self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
+        self.grads = {
+            key: np.zeros_like(v) for key, v in self.params.items()
+        }
         self._cache: tuple | None = None
 
     def output_shape(self, x_shape: tuple) -> tuple:
         """Shape of the output for an input of shape ``(N, C, H, W)``."""
         n, _, h, w = x_shape
         k, s, p = self.kernel_size, self.stride, self.padding
-        return (n, self.c_out, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
+        return (
+            n,
+            self.c_out,
+            conv_output_size(h, k, s, p),
+            conv_output_size(w, k, s, p),
+        )
 
     def _check_input(self, x: np.ndarray) -> None:
         where = "Conv2D.forward"
@@ -206,16 +249,21 @@ class Conv2D(Layer):
         """Convolve ``x`` of shape (N, c_in, H, W); returns shape (N, c_out, H_out, W_out)."""
         self._check_input(x)
         n, _, h_out, w_out = self.output_shape(x.shape)
-        cols = im2col(x, self.kernel_size, self.stride, self.padding)  # (C*k*k, Ho*Wo*N)
-        w_mat = self.params["W"].reshape(self.c_out, -1)                 # (c_out, C*k*k)
-        z = w_mat @ cols                                                 # (c_out, Ho*Wo*N)
+        cols = im2col(
+            x, self.kernel_size, self.stride, self.padding
+        )  # (C*k*k, Ho*Wo*N)
+        w_mat = self.params["W"].reshape(self.c_out, -1)  # (c_out, C*k*k)
+        z = w_mat @ cols  # (c_out, Ho*Wo*N)
         z += self.params["b"][:, None]
         self._cache = (x.shape, cols)
-        # The transpose to (N, c_out, Ho, Wo) is a view: the output stays examples-innermost
+        # The transpose to (N, c_out, Ho, Wo) is a view: the output stays
+        # examples-innermost
         # in memory, the layout the next layers read fastest.
         return z.reshape(self.c_out, h_out, w_out, n).transpose(3, 0, 1, 2)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill ``grads`` from ``dout`` of shape (N, c_out, H_out, W_out); return ``dx``.
 
         ``dx`` has the input's shape (N, c_in, H, W). With ``need_dx=False`` (a first layer,
@@ -225,21 +273,32 @@ class Conv2D(Layer):
         self._require_forward(self._cache)
         x_shape, cols = self._cache
         out_shape = self.output_shape(x_shape)
-        check_float_array(dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward")
+        check_float_array(
+            dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward"
+        )
         if dout.shape != out_shape:
-            raise ValueError(f"Conv2D.backward: dout must have shape {out_shape}, got {dout.shape}")
-        d = _examples_last(dout).reshape(self.c_out, -1)       # (c_out, Ho*Wo*N), like z
-        w_mat = self.params["W"].reshape(self.c_out, -1)        # (c_out, C*k*k)
+            raise ValueError(
+                f"Conv2D.backward: dout must have shape {out_shape}, got "
+                f"{dout.shape}"
+            )
+        d = _examples_last(dout).reshape(
+            self.c_out, -1
+        )  # (c_out, Ho*Wo*N), like z
+        w_mat = self.params["W"].reshape(self.c_out, -1)  # (c_out, C*k*k)
         self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
-        self.grads["b"] = policy_sum(d, axis=1)                 # float16 summed in float32
+        self.grads["b"] = policy_sum(d, axis=1)  # float16 summed in float32
         if not need_dx:
             return None
-        dcols = w_mat.T @ d                                     # (C*k*k, Ho*Wo*N)
-        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
+        dcols = w_mat.T @ d  # (C*k*k, Ho*Wo*N)
+        return col2im(
+            dcols, x_shape, self.kernel_size, self.stride, self.padding
+        )
 
     def __repr__(self) -> str:
-        return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, dtype={self.dtype})")
+        return (
+            f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dtype={self.dtype})"
+        )
 
 
 # ------------------------------------------------------- naive reference, for teaching
@@ -248,11 +307,18 @@ class Conv2D(Layer):
 def _pad(x: np.ndarray, padding: int) -> np.ndarray:
     if padding == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    return np.pad(
+        x, ((0, 0), (0, 0), (padding, padding), (padding, padding))
+    )
 
 
-def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
-                         padding: int = 0) -> np.ndarray:
+def conv2d_forward_naive(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
     """Convolution written as the loops of its definition (slow; the reference).
 
     Parameters
@@ -270,19 +336,28 @@ def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: in
     c_out, _, k, _ = W.shape
     s = stride
     xp = _pad(x, padding)
-    h_out, w_out = conv_output_size(h, k, s, padding), conv_output_size(w, k, s, padding)
+    h_out, w_out = conv_output_size(h, k, s, padding), conv_output_size(
+        w, k, s, padding
+    )
     z = np.zeros((n, c_out, h_out, w_out), dtype=x.dtype)
     for e in range(n):
         for o in range(c_out):
             for p in range(h_out):
                 for q in range(w_out):
-                    patch = xp[e, :, s * p:s * p + k, s * q:s * q + k]   # (C, k, k)
+                    patch = xp[
+                        e, :, s * p : s * p + k, s * q : s * q + k
+                    ]  # (C, k, k)
                     z[e, o, p, q] = np.sum(patch * W[o]) + b[o]
     return z
 
 
-def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, W: np.ndarray, stride: int = 1,
-                          padding: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv2d_backward_naive(
+    dout: np.ndarray,
+    x: np.ndarray,
+    W: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d_forward_naive`, by looping over every output pixel.
 
     Each output pixel ``(n, o, p, q)`` was computed from one patch; its upstream gradient
@@ -307,7 +382,11 @@ def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, W: np.ndarray, stride
             for p in range(h_out):
                 for q in range(w_out):
                     g = dout[e, o, p, q]
-                    dxp[e, :, s * p:s * p + k, s * q:s * q + k] += g * W[o]
-                    dW[o] += g * xp[e, :, s * p:s * p + k, s * q:s * q + k]
+                    dxp[e, :, s * p : s * p + k, s * q : s * q + k] += (
+                        g * W[o]
+                    )
+                    dW[o] += (
+                        g * xp[e, :, s * p : s * p + k, s * q : s * q + k]
+                    )
     db = dout.sum(axis=(0, 2, 3))
-    return dxp[:, :, pd:pd + h, pd:pd + w], dW, db
+    return dxp[:, :, pd : pd + h, pd : pd + w], dW, db

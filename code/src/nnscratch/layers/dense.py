@@ -1,11 +1,22 @@
-"""The fully connected (dense) layer."""
+"""The fully connected (dense) layer, and how its weights start.
+
+:class:`Dense` computes :math:`Z = XW + b` on a batch of rows; :func:`init_std` gives the
+scale of its initial weights (He or Glorot), which decides whether a deep network trains
+at all (Step 3).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (check_float_array, check_float_dtype, check_int, check_number, check_rng,
-                       policy_sum)
+from .._checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    check_rng,
+    policy_sum,
+)
 from .base import Layer
 
 
@@ -21,7 +32,10 @@ def init_std(n_in: int, n_out: int, init: str | float) -> float:
     if init == "glorot":
         return float(np.sqrt(2.0 / (n_in + n_out)))
     if isinstance(init, str):
-        raise ValueError(f"Dense: init must be 'he', 'glorot' or a non-negative float, got {init!r}")
+        raise ValueError(
+            "Dense: init must be 'he', 'glorot' or a non-negative float, "
+            f"got {init!r}"
+        )
     return check_number(init, "init (a standard deviation)", "Dense", low=0)
 
 
@@ -61,15 +75,26 @@ class Dense(Layer):
     Book, Step 3 "Deep networks": the matrix form of backpropagation.
     """
 
-    def __init__(self, n_in: int, n_out: int, *, rng: np.random.Generator, dtype=np.float64,
-                 init: str | float = "he") -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+        init: str | float = "he",
+    ) -> None:
         super().__init__()
-        self.n_in, self.n_out = check_int(n_in, "n_in", "Dense"), check_int(n_out, "n_out", "Dense")
+        self.n_in, self.n_out = check_int(n_in, "n_in", "Dense"), check_int(
+            n_out, "n_out", "Dense"
+        )
         check_rng(rng, "Dense")
         self.dtype = check_float_dtype(dtype, "Dense")
         std = init_std(self.n_in, self.n_out, init)
         self.params = {
-            "W": (rng.standard_normal((self.n_in, self.n_out)) * std).astype(self.dtype),
+            "W": (
+                rng.standard_normal((self.n_in, self.n_out)) * std
+            ).astype(self.dtype),
             "b": np.zeros(self.n_out, dtype=self.dtype),
         }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -94,11 +119,13 @@ class Dense(Layer):
                 f"shape (N, {self.n_in}), got {x.shape} (any rank (N, ..., {self.n_in}) works too)"
             )
         self._x = x
-        out = x @ self.params["W"]            # (N, ..., n_out)
-        out += self.params["b"]               # in place: no second (N, ..., n_out) array
+        out = x @ self.params["W"]  # (N, ..., n_out)
+        out += self.params["b"]  # in place: no second (N, ..., n_out) array
         return out
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill ``grads`` from ``dout`` of shape (N, ..., n_out); return ``dx`` (N, ..., n_in).
 
         With ``need_dx=False`` (a first layer, whose input is the data) ``dx`` is not
@@ -106,15 +133,24 @@ class Dense(Layer):
         """
         self._require_forward(self._x)
         x = self._x
-        check_float_array(dout, "dout", dtype=self.dtype, where="Dense.backward")
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="Dense.backward"
+        )
         if dout.shape != x.shape[:-1] + (self.n_out,):
             raise ValueError(
-                f"Dense.backward: dout must have shape {x.shape[:-1] + (self.n_out,)}, got {dout.shape}"
+                "Dense.backward: dout must have shape "
+                f"{x.shape[:-1] + (self.n_out,)}, got {dout.shape}"
             )
-        x2, d2 = x.reshape(-1, self.n_in), dout.reshape(-1, self.n_out)   # every position a row
-        self.grads["W"] = x2.T @ d2           # (n_in, n_out)
-        self.grads["b"] = policy_sum(d2, axis=0)   # (n_out,); float16 summed in float32
-        return dout @ self.params["W"].T if need_dx else None  # (N, ..., n_in)
+        x2, d2 = x.reshape(-1, self.n_in), dout.reshape(
+            -1, self.n_out
+        )  # every position a row
+        self.grads["W"] = x2.T @ d2  # (n_in, n_out)
+        self.grads["b"] = policy_sum(
+            d2, axis=0
+        )  # (n_out,); float16 summed in float32
+        return (
+            dout @ self.params["W"].T if need_dx else None
+        )  # (N, ..., n_in)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, dtype={self.dtype})"

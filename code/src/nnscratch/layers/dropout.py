@@ -1,4 +1,7 @@
-"""Inverted dropout."""
+"""Inverted dropout: a regularizer that zeroes random activations while training.
+
+The kept activations are scaled up during training, so evaluation needs no change at all.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ class Dropout(Layer):
     -----
     In training, with a fresh mask :math:`M_{ij} \\sim \\text{Bernoulli}(1 - p)`,
 
-    .. math:: Y = X \\odot M / (1 - p), \\qquad dX = dY \\odot M / (1 - p),
+    .. math::
+
+        Y &= X \\odot M / (1 - p), \\\\
+        dX &= dY \\odot M / (1 - p),
 
     so :math:`\\mathbb{E}[Y] = X`: the scaling happens at training time and evaluation is the
     identity (:math:`Y = X`, :math:`dX = dY`).
@@ -39,9 +45,13 @@ class Dropout(Layer):
 
     def __init__(self, p: float, *, rng: np.random.Generator) -> None:
         super().__init__()
-        self.p = check_number(p, "p (a probability)", "Dropout", low=0, high=1, high_open=True)
+        self.p = check_number(
+            p, "p (a probability)", "Dropout", low=0, high=1, high_open=True
+        )
         self.rng = check_rng(rng, "Dropout")
-        self._scaled_mask: np.ndarray | None = None   # M / (1 - p), in x's dtype
+        self._scaled_mask: np.ndarray | None = (
+            None  # M / (1 - p), in x's dtype
+        )
         self._fixed = False
         self._cache: tuple | None = None
 
@@ -52,19 +62,34 @@ class Dropout(Layer):
             self._cache = ("identity",)
             return x
         if self._fixed:
-            if self._scaled_mask.shape != x.shape or self._scaled_mask.dtype != x.dtype:
+            if (
+                self._scaled_mask.shape != x.shape
+                or self._scaled_mask.dtype != x.dtype
+            ):
                 raise ValueError(
-                    f"Dropout.forward: the fixed mask has shape {self._scaled_mask.shape} and dtype "
-                    f"{self._scaled_mask.dtype}, x has {x.shape} and {x.dtype}"
+                    "Dropout.forward: the fixed mask has shape "
+                    f"{self._scaled_mask.shape} and dtype "
+                    f"{self._scaled_mask.dtype}, x has {x.shape} and "
+                    f"{x.dtype}"
                 )
         else:
-            dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-            keep = self.rng.random(x.shape, dtype=dtype) >= self.p          # Bernoulli(1 - p)
-            self._scaled_mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
+            dtype = (
+                x.dtype
+                if x.dtype in (np.float32, np.float64)
+                else np.float64
+            )
+            keep = (
+                self.rng.random(x.shape, dtype=dtype) >= self.p
+            )  # Bernoulli(1 - p)
+            self._scaled_mask = keep.astype(x.dtype) * x.dtype.type(
+                1 / (1 - self.p)
+            )
         self._cache = ("mask", x.shape)
         return x * self._scaled_mask
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Return ``dout`` times the mask of the last forward pass (no parameters)."""
         self._require_forward(self._cache)
         check_float_array(dout, "dout", where="Dropout.backward")
@@ -73,7 +98,9 @@ class Dropout(Layer):
         if self._cache[0] == "identity":
             return dout
         if dout.shape != self._cache[1]:
-            raise ValueError(f"Dropout.backward: dout must have shape {self._cache[1]}, got {dout.shape}")
+            raise ValueError(
+                f"Dropout.backward: dout must have shape {self._cache[1]}, got {dout.shape}"
+            )
         return dout * self._scaled_mask
 
     @property
@@ -81,7 +108,9 @@ class Dropout(Layer):
         """Boolean keep-mask of the last training-mode forward pass (None before one)."""
         return None if self._scaled_mask is None else self._scaled_mask != 0
 
-    def fix_mask(self, mask: np.ndarray | None = None, dtype=None) -> Dropout:
+    def fix_mask(
+        self, mask: np.ndarray | None = None, dtype=None
+    ) -> Dropout:
         """Freeze the mask: later training-mode passes reuse it instead of drawing.
 
         Parameters
@@ -94,15 +123,21 @@ class Dropout(Layer):
         """
         if mask is None:
             if self._scaled_mask is None:
-                raise RuntimeError("Dropout.fix_mask: no mask yet; run forward(x, training=True) "
-                                   "first or pass a mask")
+                raise RuntimeError(
+                    "Dropout.fix_mask: no mask yet; run forward(x, training=True) "
+                    "first or pass a mask"
+                )
             self._fixed = True
             return self
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
-            raise TypeError(f"Dropout.fix_mask: mask must be boolean (True keeps), got dtype {mask.dtype}")
+            raise TypeError(
+                f"Dropout.fix_mask: mask must be boolean (True keeps), got dtype {mask.dtype}"
+            )
         dtype = np.dtype(dtype or np.float64)
-        self._scaled_mask = mask.astype(dtype) * dtype.type(1 / (1 - self.p))
+        self._scaled_mask = mask.astype(dtype) * dtype.type(
+            1 / (1 - self.p)
+        )
         self._fixed = True
         return self
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (check_array, check_float_array, check_float_dtype, check_int, check_number,
-                       check_rng)
+from .._checks import (
+    check_array,
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    check_rng,
+)
 from .base import Layer
 
 
@@ -46,15 +52,26 @@ class Embedding(Layer):
     Book, Step 9 "Sequences" (practice): characters as learned vectors.
     """
 
-    def __init__(self, n_tokens: int, n_dim: int, *, rng: np.random.Generator,
-                 dtype=np.float64, std: float = 1.0) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        n_dim: int,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+        std: float = 1.0,
+    ) -> None:
         super().__init__()
         self.n_tokens = check_int(n_tokens, "n_tokens", "Embedding")
         self.n_dim = check_int(n_dim, "n_dim", "Embedding")
         check_rng(rng, "Embedding")
         self.dtype = check_float_dtype(dtype, "Embedding")
         std = check_number(std, "std", "Embedding", low=0)
-        self.params = {"W": (rng.standard_normal((self.n_tokens, self.n_dim)) * std).astype(self.dtype)}
+        self.params = {
+            "W": (
+                rng.standard_normal((self.n_tokens, self.n_dim)) * std
+            ).astype(self.dtype)
+        }
         self.grads = {"W": np.zeros_like(self.params["W"])}
         self._x: np.ndarray | None = None
 
@@ -72,7 +89,7 @@ class Embedding(Layer):
                 f"{x.min()} to {x.max()}"
             )
         self._x = x
-        return self.params["W"][x]            # x.shape + (D,)
+        return self.params["W"][x]  # x.shape + (D,)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> None:
         """Fill ``grads["W"]`` from ``dout`` of shape ``x.shape + (D,)``; return None.
@@ -81,13 +98,25 @@ class Embedding(Layer):
         """
         self._require_forward(self._x)
         x, d = self._x, self.n_dim
-        check_float_array(dout, "dout", dtype=self.dtype, where="Embedding.backward")
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="Embedding.backward"
+        )
         if dout.shape != x.shape + (d,):
-            raise ValueError(f"Embedding.backward: dout must have shape {x.shape + (d,)}, got {dout.shape}")
-        flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(-1)       # (N*T*D,) index into W.ravel()
-        dw = np.bincount(flat, weights=dout.reshape(-1), minlength=self.n_tokens * d)
-        self.grads["W"] = dw.reshape(self.n_tokens, d).astype(self.dtype)   # (V, D)
+            raise ValueError(
+                f"Embedding.backward: dout must have shape {x.shape + (d,)}, got {dout.shape}"
+            )
+        flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(
+            -1
+        )  # (N*T*D,) index into W.ravel()
+        dw = np.bincount(
+            flat, weights=dout.reshape(-1), minlength=self.n_tokens * d
+        )
+        self.grads["W"] = dw.reshape(self.n_tokens, d).astype(
+            self.dtype
+        )  # (V, D)
         return None
 
     def __repr__(self) -> str:
-        return f"Embedding({self.n_tokens}, {self.n_dim}, dtype={self.dtype})"
+        return (
+            f"Embedding({self.n_tokens}, {self.n_dim}, dtype={self.dtype})"
+        )

@@ -1,12 +1,23 @@
-"""Normalization layers: batch normalization of dense inputs (N, D), layer normalization of
-the features of every row or position (N, ..., D)."""
+"""Batch normalization for dense inputs (N, D).
+
+:class:`BatchNorm` normalises each feature with the statistics of the batch while training
+and with running averages of them in evaluation, then scales and shifts it by learned
+parameters. In training every output depends on the whole batch, and so does its gradient;
+Step 5 derives it.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (accumulation_dtype, check_float_array, check_float_dtype, check_int,
-                       check_number, policy_sum)
+from .._checks import (
+    accumulation_dtype,
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    policy_sum,
+)
 from .base import Layer
 
 
@@ -40,7 +51,8 @@ class BatchNorm(Layer):
 
     .. math::
 
-        \\hat x = (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}, \\qquad y = \\gamma \\hat x + \\beta,
+        \\hat x &= (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}, \\\\
+        y &= \\gamma \\hat x + \\beta,
 
     and the running statistics move towards the batch's, the variance *unbiased*:
     :math:`m \\leftarrow (1 - \\rho) m + \\rho \\mu`,
@@ -51,9 +63,10 @@ class BatchNorm(Layer):
 
     .. math::
 
-        d\\gamma = \\sum_i dy_i \\hat x_i, \\quad d\\beta = \\sum_i dy_i, \\quad
-        dx = \\frac{1}{N\\sqrt{\\sigma^2 + \\epsilon}}
-             \\Big(N d\\hat x - \\sum_i d\\hat x_i - \\hat x \\sum_i d\\hat x_i \\hat x_i\\Big).
+        d\\gamma &= \\sum_i dy_i \\hat x_i, \\\\
+        d\\beta &= \\sum_i dy_i, \\\\
+        dx &= \\frac{N\\, d\\hat x - \\sum_i d\\hat x_i - \\hat x \\sum_i d\\hat x_i \\hat x_i}
+                   {N\\sqrt{\\sigma^2 + \\epsilon}}.
 
     Evaluation uses the running statistics instead, so the layer is a fixed affine map and
     :math:`dx = dy\\, \\gamma / \\sqrt{s + \\epsilon}`.
@@ -63,26 +76,44 @@ class BatchNorm(Layer):
     Book, Step 5 "Regularization": the backward pass derived by hand and checked with SymPy.
     """
 
-    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5,
-                 dtype=np.float64) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        dtype=np.float64,
+    ) -> None:
         super().__init__()
         self.n_features = check_int(n_features, "n_features", "BatchNorm")
-        self.momentum = check_number(momentum, "momentum", "BatchNorm", low=0, high=1)
-        self.eps = check_number(eps, "eps", "BatchNorm", low=0, low_open=True)
+        self.momentum = check_number(
+            momentum, "momentum", "BatchNorm", low=0, high=1
+        )
+        self.eps = check_number(
+            eps, "eps", "BatchNorm", low=0, low_open=True
+        )
         self.dtype = check_float_dtype(dtype, "BatchNorm")
         d = self.n_features
-        self.params = {"gamma": np.ones(d, dtype=self.dtype), "beta": np.zeros(d, dtype=self.dtype)}
+        self.params = {
+            "gamma": np.ones(d, dtype=self.dtype),
+            "beta": np.zeros(d, dtype=self.dtype),
+        }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.buffers = {"running_mean": np.zeros(d, dtype=self.dtype),
-                        "running_var": np.ones(d, dtype=self.dtype)}
+        self.buffers = {
+            "running_mean": np.zeros(d, dtype=self.dtype),
+            "running_var": np.ones(d, dtype=self.dtype),
+        }
         self._cache: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Normalise ``x`` of shape (N, D); returns shape (N, D)."""
-        check_float_array(x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward")
+        check_float_array(
+            x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward"
+        )
         n, d = x.shape
         if d != self.n_features:
-            raise ValueError(f"BatchNorm.forward: x must have shape (N, {self.n_features}), got {x.shape}")
+            raise ValueError(
+                f"BatchNorm.forward: x must have shape (N, {self.n_features}), got {x.shape}"
+            )
         f = self.dtype.type
         if training:
             if n < 2:
@@ -94,42 +125,60 @@ class BatchNorm(Layer):
             # and sums of many rows overflow float16 (the dtype policy of nnscratch).
             acc = accumulation_dtype(self.dtype)
             xa = x.astype(acc, copy=False)
-            mu_acc = xa.mean(axis=0)                          # (D,)
-            xc_acc = xa - mu_acc                              # (N, D)
-            var_acc = np.mean(xc_acc * xc_acc, axis=0)        # (D,) biased
+            mu_acc = xa.mean(axis=0)  # (D,)
+            xc_acc = xa - mu_acc  # (N, D)
+            var_acc = np.mean(xc_acc * xc_acc, axis=0)  # (D,) biased
             mu, var = mu_acc.astype(self.dtype), var_acc.astype(self.dtype)
             xc = xc_acc.astype(self.dtype, copy=False)
             rho = f(self.momentum)
             self.buffers["running_mean"] *= f(1) - rho
             self.buffers["running_mean"] += rho * mu
             self.buffers["running_var"] *= f(1) - rho
-            self.buffers["running_var"] += rho * var * f(n / (n - 1))   # unbiased
+            self.buffers["running_var"] += (
+                rho * var * f(n / (n - 1))
+            )  # unbiased
         else:
             xc = x - self.buffers["running_mean"]
             var = self.buffers["running_var"]
-        inv_std = f(1) / np.sqrt(var + f(self.eps))          # (D,)
-        x_hat = xc * inv_std                                  # (N, D)
+        inv_std = f(1) / np.sqrt(var + f(self.eps))  # (D,)
+        x_hat = xc * inv_std  # (N, D)
         self._cache = (x_hat, inv_std, training)
         return x_hat * self.params["gamma"] + self.params["beta"]
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill ``grads["gamma"]``, ``grads["beta"]`` from ``dout`` (N, D); return ``dx`` (N, D)."""
         self._require_forward(self._cache)
         x_hat, inv_std, training = self._cache
-        check_float_array(dout, "dout", ndim=2, dtype=self.dtype, where="BatchNorm.backward")
+        check_float_array(
+            dout,
+            "dout",
+            ndim=2,
+            dtype=self.dtype,
+            where="BatchNorm.backward",
+        )
         if dout.shape != x_hat.shape:
-            raise ValueError(f"BatchNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}")
-        self.grads["gamma"] = policy_sum(dout * x_hat, axis=0)   # (D,), float16 summed in float32
-        self.grads["beta"] = policy_sum(dout, axis=0)            # (D,)
+            raise ValueError(
+                f"BatchNorm.backward: dout must have shape {x_hat.shape}, "
+                f"got {dout.shape}"
+            )
+        self.grads["gamma"] = policy_sum(
+            dout * x_hat, axis=0
+        )  # (D,), float16 summed in float32
+        self.grads["beta"] = policy_sum(dout, axis=0)  # (D,)
         if not need_dx:
             return None
-        dx_hat = dout * self.params["gamma"]                 # (N, D)
-        if not training:                                     # a fixed affine map
+        dx_hat = dout * self.params["gamma"]  # (N, D)
+        if not training:  # a fixed affine map
             return dx_hat * inv_std
         n = dout.shape[0]
         f = self.dtype.type
-        return (inv_std / f(n)) * (f(n) * dx_hat - policy_sum(dx_hat, axis=0)
-                                   - x_hat * policy_sum(dx_hat * x_hat, axis=0))
+        return (inv_std / f(n)) * (
+            f(n) * dx_hat
+            - policy_sum(dx_hat, axis=0)
+            - x_hat * policy_sum(dx_hat * x_hat, axis=0)
+        )
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}, dtype={self.dtype})"
@@ -174,25 +223,39 @@ class LayerNorm(Layer):
     Book, Step 10 "Attention" (theory): this backward pass derived and checked.
     """
 
-    def __init__(self, n_features: int, eps: float = 1e-5, dtype=np.float64) -> None:
+    def __init__(
+        self, n_features: int, eps: float = 1e-5, dtype=np.float64
+    ) -> None:
         super().__init__()
-        self.n_features = d = check_int(n_features, "n_features", "LayerNorm")
-        self.eps = check_number(eps, "eps", "LayerNorm", low=0, low_open=True)
+        self.n_features = d = check_int(
+            n_features, "n_features", "LayerNorm"
+        )
+        self.eps = check_number(
+            eps, "eps", "LayerNorm", low=0, low_open=True
+        )
         self.dtype = check_float_dtype(dtype, "LayerNorm")
-        self.params = {"gamma": np.ones(d, dtype=self.dtype), "beta": np.zeros(d, dtype=self.dtype)}
+        self.params = {
+            "gamma": np.ones(d, dtype=self.dtype),
+            "beta": np.zeros(d, dtype=self.dtype),
+        }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._cache: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Normalise every row of ``x`` (N, ..., D) over its last axis; same shape."""
-        check_float_array(x, "x", dtype=self.dtype, where="LayerNorm.forward")
+        check_float_array(
+            x, "x", dtype=self.dtype, where="LayerNorm.forward"
+        )
         if x.ndim < 2 or x.shape[-1] != self.n_features:
             raise ValueError(
-                f"LayerNorm.forward: x must have shape (N, ..., {self.n_features}), got {x.shape}")
-        acc = accumulation_dtype(self.dtype)        # float16 statistics in float32
+                f"LayerNorm.forward: x must have shape (N, ..., {self.n_features}), got {x.shape}"
+            )
+        acc = accumulation_dtype(
+            self.dtype
+        )  # float16 statistics in float32
         xa = x.astype(acc, copy=False)
-        xc = xa - xa.mean(axis=-1, keepdims=True)                   # (N, ..., D)
-        var = np.mean(xc * xc, axis=-1, keepdims=True)              # (N, ..., 1) biased
+        xc = xa - xa.mean(axis=-1, keepdims=True)  # (N, ..., D)
+        var = np.mean(xc * xc, axis=-1, keepdims=True)  # (N, ..., 1) biased
         inv_std = (1 / np.sqrt(var + acc.type(self.eps))).astype(self.dtype)
         x_hat = xc.astype(self.dtype, copy=False)
         x_hat *= inv_std
@@ -201,20 +264,28 @@ class LayerNorm(Layer):
         out += self.params["beta"]
         return out
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Fill ``grads`` from ``dout`` (N, ..., D); return ``dx`` of the same shape."""
         self._require_forward(self._cache)
         x_hat, inv_std = self._cache
-        check_float_array(dout, "dout", dtype=self.dtype, where="LayerNorm.backward")
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="LayerNorm.backward"
+        )
         if dout.shape != x_hat.shape:
-            raise ValueError(f"LayerNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}")
+            raise ValueError(
+                f"LayerNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}"
+            )
         d = self.n_features
-        d2, xh2 = dout.reshape(-1, d), x_hat.reshape(-1, d)         # every row a row
-        self.grads["gamma"] = policy_sum(d2 * xh2, axis=0)          # (D,)
-        self.grads["beta"] = policy_sum(d2, axis=0)                 # (D,)
+        d2, xh2 = dout.reshape(-1, d), x_hat.reshape(
+            -1, d
+        )  # every row a row
+        self.grads["gamma"] = policy_sum(d2 * xh2, axis=0)  # (D,)
+        self.grads["beta"] = policy_sum(d2, axis=0)  # (D,)
         if not need_dx:
             return None
-        dx_hat = dout * self.params["gamma"]                        # (N, ..., D)
+        dx_hat = dout * self.params["gamma"]  # (N, ..., D)
         mean_d = dx_hat.mean(axis=-1, keepdims=True)
         mean_dx = (dx_hat * x_hat).mean(axis=-1, keepdims=True)
         dx_hat -= mean_d

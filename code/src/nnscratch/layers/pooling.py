@@ -22,10 +22,14 @@ from .conv import conv_output_size
 
 def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
     """View of every pooling window: shape (N, C, H_out, W_out, size, size), no copy."""
-    return sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+    return sliding_window_view(x, (size, size), axis=(2, 3))[
+        :, :, ::stride, ::stride
+    ]
 
 
-def _scatter_windows(x: np.ndarray, size: int, stride: int, share_of) -> np.ndarray:
+def _scatter_windows(
+    x: np.ndarray, size: int, stride: int, share_of
+) -> np.ndarray:
     """Send each window's gradient back onto the input: the backward pass of both poolings.
 
     ``share_of(t)`` is what every window sends to its pixel at offset ``t = i·size + j``, an
@@ -35,11 +39,13 @@ def _scatter_windows(x: np.ndarray, size: int, stride: int, share_of) -> np.ndar
     pixel, so each offset's shares are simply written; overlapping windows add them up.
     """
     k, s = size, stride
-    h_out, w_out = conv_output_size(x.shape[2], k, s), conv_output_size(x.shape[3], k, s)
+    h_out, w_out = conv_output_size(x.shape[2], k, s), conv_output_size(
+        x.shape[3], k, s
+    )
     dx = np.zeros_like(x)
     for t in range(k * k):
         i, j = divmod(t, k)
-        target = dx[:, :, i:i + s * h_out:s, j:j + s * w_out:s]
+        target = dx[:, :, i : i + s * h_out : s, j : j + s * w_out : s]
         if s >= k:
             target[...] = share_of(t)
         else:
@@ -54,7 +60,11 @@ class _Pool2D(Layer):
         super().__init__()
         where = type(self).__name__
         self.size = check_int(size, "size", where)
-        self.stride = self.size if stride is None else check_int(stride, "stride", where)
+        self.stride = (
+            self.size
+            if stride is None
+            else check_int(stride, "stride", where)
+        )
         self._cache: tuple | None = None
 
     def _check_input(self, x: np.ndarray) -> None:
@@ -69,18 +79,26 @@ class _Pool2D(Layer):
     def output_shape(self, x_shape: tuple) -> tuple:
         """Shape of the output for an input of shape ``(N, C, H, W)``."""
         n, c, h, w = x_shape
-        return (n, c, conv_output_size(h, self.size, self.stride),
-                conv_output_size(w, self.size, self.stride))
+        return (
+            n,
+            c,
+            conv_output_size(h, self.size, self.stride),
+            conv_output_size(w, self.size, self.stride),
+        )
 
     def _check_dout(self, dout: np.ndarray, x_shape: tuple, dtype) -> None:
         where = f"{type(self).__name__}.backward"
         check_float_array(dout, "dout", ndim=4, dtype=dtype, where=where)
         expected = self.output_shape(x_shape)
         if dout.shape != expected:
-            raise ValueError(f"{where}: dout must have shape {expected}, got {dout.shape}")
+            raise ValueError(
+                f"{where}: dout must have shape {expected}, got {dout.shape}"
+            )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(size={self.size}, stride={self.stride})"
+        return (
+            f"{type(self).__name__}(size={self.size}, stride={self.stride})"
+        )
 
 
 class MaxPool2D(_Pool2D):
@@ -109,11 +127,11 @@ class MaxPool2D(_Pool2D):
         """Max-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        win = _windows(x, k, self.stride)       # (N, C, Ho, Wo, k, k), a view
+        win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k), a view
         # One pass per window offset over whole (N, C, Ho, Wo) arrays, instead of one per
         # window: k² vectorised steps. A later offset wins only if strictly larger, so ties
         # go to the first maximum in row-major order.
-        out = np.copy(win[..., 0, 0], order="K")    # keeps x's memory layout
+        out = np.copy(win[..., 0, 0], order="K")  # keeps x's memory layout
         # Offset i*k + j of each window's maximum, in the smallest integer type that holds
         # k*k - 1 (uint8 up to 16x16 windows, wider beyond: a fixed int16 overflowed at 182x182).
         index = np.min_scalar_type(k * k - 1).type
@@ -127,7 +145,9 @@ class MaxPool2D(_Pool2D):
         self._cache = (x, winner)
         return out
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Route ``dout`` of shape (N, C, H_out, W_out) to the winners; returns ``dx``."""
         self._require_forward(self._cache)
         x, winner = self._cache
@@ -135,7 +155,9 @@ class MaxPool2D(_Pool2D):
         if not need_dx:
             return None
         # Branch-free routing: offset t gets dout where t won its window, zero elsewhere.
-        return _scatter_windows(x, self.size, self.stride, lambda t: dout * (winner == t))
+        return _scatter_windows(
+            x, self.size, self.stride, lambda t: dout * (winner == t)
+        )
 
 
 class AvgPool2D(_Pool2D):
@@ -158,7 +180,7 @@ class AvgPool2D(_Pool2D):
         """Average-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        win = _windows(x, k, self.stride)            # (N, C, Ho, Wo, k, k), a view
+        win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k), a view
         # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same average,
         # but the output keeps x's memory layout, as MaxPool2D's does. float16 windows are
         # summed in float32 (a sum of k² values overflows long before their mean does).
@@ -171,7 +193,9 @@ class AvgPool2D(_Pool2D):
         self._cache = x
         return out
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Spread ``dout`` of shape (N, C, H_out, W_out) over the windows; returns ``dx``."""
         self._require_forward(self._cache)
         x = self._cache
@@ -196,16 +220,24 @@ class Flatten(Layer):
         """Return ``x`` of shape (N, ...) as shape (N, prod(...))."""
         check_float_array(x, "x", where="Flatten.forward")
         if x.ndim < 2:
-            raise ValueError(f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}")
+            raise ValueError(
+                f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}"
+            )
         self._shape = x.shape
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))   # not -1: N may be 0
+        return x.reshape(
+            x.shape[0], int(np.prod(x.shape[1:]))
+        )  # not -1: N may be 0
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """Reshape ``dout`` of shape (N, prod(...)) back to the input's shape."""
         self._require_forward(self._shape)
         check_float_array(dout, "dout", ndim=2, where="Flatten.backward")
         n = self._shape[0]
         expected = (n, int(np.prod(self._shape[1:])))
         if dout.shape != expected:
-            raise ValueError(f"Flatten.backward: dout must have shape {expected}, got {dout.shape}")
+            raise ValueError(
+                f"Flatten.backward: dout must have shape {expected}, got {dout.shape}"
+            )
         return dout.reshape(self._shape) if need_dx else None

@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float_array, check_float_dtype, check_int, check_number, check_rng
+from .._checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_number,
+    check_rng,
+)
 from .base import Layer
 
 __all__ = ["PositionEmbedding", "SinusoidalPositions", "sinusoidal_table"]
@@ -34,8 +40,12 @@ def sinusoidal_table(max_len: int, n_embed: int) -> np.ndarray:
     max_len = check_int(max_len, "max_len", "sinusoidal_table")
     d = check_int(n_embed, "n_embed", "sinusoidal_table")
     if d % 2:
-        raise ValueError(f"sinusoidal_table: n_embed must be even (sine and cosine pairs), got {d}")
-    angle = np.arange(max_len)[:, None] / 10000.0 ** (np.arange(0, d, 2) / d)   # (T, D/2)
+        raise ValueError(
+            f"sinusoidal_table: n_embed must be even (sine and cosine pairs), got {d}"
+        )
+    angle = np.arange(max_len)[:, None] / 10000.0 ** (
+        np.arange(0, d, 2) / d
+    )  # (T, D/2)
     table = np.empty((max_len, d))
     table[:, 0::2], table[:, 1::2] = np.sin(angle), np.cos(angle)
     return table
@@ -46,24 +56,33 @@ class _AddPositions(Layer):
 
     def _check(self, a: np.ndarray, name: str, where: str) -> None:
         check_float_array(a, name, dtype=self.dtype, where=where)
-        if a.ndim != 3 or a.shape[2] != self.n_embed or a.shape[1] > self.max_len:
+        if (
+            a.ndim != 3
+            or a.shape[2] != self.n_embed
+            or a.shape[1] > self.max_len
+        ):
             raise ValueError(
                 f"{where}: {name} must have shape (N, T, {self.n_embed}) with T at most "
-                f"max_len = {self.max_len}, got {a.shape}")
+                f"max_len = {self.max_len}, got {a.shape}"
+            )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x + P[:T]`` for ``x`` of shape (N, T, D)."""
         self._check(x, "x", f"{type(self).__name__}.forward")
         self._shape = x.shape
-        return x + self._table()[:x.shape[1]]
+        return x + self._table()[: x.shape[1]]
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
         """``dx = dout`` (an addition passes its gradient on); learned tables fill ``grads``."""
         where = f"{type(self).__name__}.backward"
         self._require_forward(getattr(self, "_shape", None))
         self._check(dout, "dout", where)
         if dout.shape != self._shape:
-            raise ValueError(f"{where}: dout must have shape {self._shape}, got {dout.shape}")
+            raise ValueError(
+                f"{where}: dout must have shape {self._shape}, got {dout.shape}"
+            )
         self._fill_grads(dout)
         return dout if need_dx else None
 
@@ -105,24 +124,34 @@ class PositionEmbedding(_AddPositions):
     Book, Step 10 "Attention" (theory): why positions are needed.
     """
 
-    def __init__(self, max_len: int, n_embed: int, *, rng: np.random.Generator,
-                 dtype=np.float64, std: float = 0.02) -> None:
+    def __init__(
+        self,
+        max_len: int,
+        n_embed: int,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+        std: float = 0.02,
+    ) -> None:
         super().__init__()
         self.max_len = check_int(max_len, "max_len", "PositionEmbedding")
         self.n_embed = check_int(n_embed, "n_embed", "PositionEmbedding")
         check_rng(rng, "PositionEmbedding")
         self.dtype = check_float_dtype(dtype, "PositionEmbedding")
         std = check_number(std, "std", "PositionEmbedding", low=0)
-        self.params = {"P": (rng.standard_normal((self.max_len, self.n_embed)) * std
-                             ).astype(self.dtype)}
+        self.params = {
+            "P": (
+                rng.standard_normal((self.max_len, self.n_embed)) * std
+            ).astype(self.dtype)
+        }
         self.grads = {"P": np.zeros_like(self.params["P"])}
 
     def _table(self) -> np.ndarray:
         return self.params["P"]
 
     def _fill_grads(self, dout: np.ndarray) -> None:
-        dp = np.zeros_like(self.params["P"])               # (max_len, D)
-        dp[:dout.shape[1]] = dout.sum(axis=0)              # (T, D)
+        dp = np.zeros_like(self.params["P"])  # (max_len, D)
+        dp[: dout.shape[1]] = dout.sum(axis=0)  # (T, D)
         self.grads["P"] = dp
 
 
@@ -147,12 +176,16 @@ class SinusoidalPositions(_AddPositions):
     PositionEmbedding, sinusoidal_table
     """
 
-    def __init__(self, max_len: int, n_embed: int, dtype=np.float64) -> None:
+    def __init__(
+        self, max_len: int, n_embed: int, dtype=np.float64
+    ) -> None:
         super().__init__()
         self.max_len = check_int(max_len, "max_len", "SinusoidalPositions")
         self.n_embed = check_int(n_embed, "n_embed", "SinusoidalPositions")
         self.dtype = check_float_dtype(dtype, "SinusoidalPositions")
-        self._p = sinusoidal_table(self.max_len, self.n_embed).astype(self.dtype)
+        self._p = sinusoidal_table(self.max_len, self.n_embed).astype(
+            self.dtype
+        )
 
     def _table(self) -> np.ndarray:
         return self._p

@@ -10,7 +10,7 @@ Inside, sequences are kept time-major, (T, N, ·), so that step ``t`` is one con
 
 A layer built with ``stateful=True`` starts each forward pass from the last hidden state of
 the previous one (truncated BPTT with carried state: no gradient flows into the previous
-call) until :meth:`reset_state`; otherwise every sequence starts from zeros.
+call) until ``reset_state()``; otherwise every sequence starts from zeros.
 
 See Also
 --------
@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float_array, check_float_dtype, check_int, check_rng, policy_sum
+from .._checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int,
+    check_rng,
+    policy_sum,
+)
 from .base import Layer
 
 __all__ = ["RNN", "LSTM", "sigmoid_"]
@@ -49,8 +55,15 @@ class _Recurrent(Layer):
 
     n_gates = 1
 
-    def __init__(self, n_in: int, n_hidden: int, *, rng: np.random.Generator,
-                 dtype=np.float64, stateful: bool = False) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+        stateful: bool = False,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.n_in = check_int(n_in, "n_in", name)
@@ -58,14 +71,18 @@ class _Recurrent(Layer):
         check_rng(rng, name)
         self.dtype = check_float_dtype(dtype, name)
         self.stateful = bool(stateful)
-        k = 1.0 / np.sqrt(h)       # PyTorch's default: every weight uniform in [-k, k]
+        k = 1.0 / np.sqrt(
+            h
+        )  # PyTorch's default: every weight uniform in [-k, k]
         g = self.n_gates * h
         self.params = {
             "Wx": rng.uniform(-k, k, (self.n_in, g)).astype(self.dtype),
             "Wh": rng.uniform(-k, k, (h, g)).astype(self.dtype),
             "b": rng.uniform(-k, k, g).astype(self.dtype),
         }
-        self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
+        self.grads = {
+            key: np.zeros_like(v) for key, v in self.params.items()
+        }
         self.state: tuple[np.ndarray, ...] | None = None
         self._cache: dict | None = None
 
@@ -75,7 +92,10 @@ class _Recurrent(Layer):
 
     def _initial_state(self, n: int) -> tuple[np.ndarray, ...]:
         where = f"{type(self).__name__}.forward"
-        zeros = tuple(np.zeros((n, self.n_hidden), self.dtype) for _ in self._state_names)
+        zeros = tuple(
+            np.zeros((n, self.n_hidden), self.dtype)
+            for _ in self._state_names
+        )
         if not self.stateful or self.state is None:
             return zeros
         if self.state[0].shape[0] != n:
@@ -95,22 +115,35 @@ class _Recurrent(Layer):
                 f"got {x.shape}"
             )
         n, t, d = x.shape
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(t * n, d)   # (T*N, D)
-        a = xt @ self.params["Wx"]            # (T*N, G*H): every step's input projection
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(
+            t * n, d
+        )  # (T*N, D)
+        a = (
+            xt @ self.params["Wx"]
+        )  # (T*N, G*H): every step's input projection
         a += self.params["b"]
-        a = a.reshape(t, n, self.n_gates * self.n_hidden)   # (T, N, G*H), step t is a[t]
+        a = a.reshape(
+            t, n, self.n_gates * self.n_hidden
+        )  # (T, N, G*H), step t is a[t]
         state0 = self._initial_state(n)
-        h_all, cache = self._scan(a, state0)  # h_all: (T+1, N, H), h_all[0] = h_0
+        h_all, cache = self._scan(
+            a, state0
+        )  # h_all: (T+1, N, H), h_all[0] = h_0
         if self.stateful:
             self.state = tuple(s.copy() for s in cache["last"])
         self._cache = {"xt": xt, "h_all": h_all, "shape": x.shape, **cache}
-        return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))          # (N, T, H)
+        return np.ascontiguousarray(
+            h_all[1:].transpose(1, 0, 2)
+        )  # (N, T, H)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """BPTT from ``dout`` (N, T, n_hidden): fill ``grads``; return ``dx`` (N, T, n_in).
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
+        """BPTT from ``dout`` (N, T, n_hidden): fill ``grads``, return ``dx``.
 
-        The gradient stops at the initial state (zeros, or the carried state of a
-        ``stateful`` layer: truncated BPTT).
+        ``dx`` has shape (N, T, n_in). The gradient stops at the initial
+        state (zeros, or the carried state of a ``stateful`` layer:
+        truncated BPTT).
         """
         where = f"{type(self).__name__}.backward"
         self._require_forward(self._cache)
@@ -118,16 +151,22 @@ class _Recurrent(Layer):
         n, t, d = c["shape"]
         check_float_array(dout, "dout", dtype=self.dtype, where=where)
         if dout.shape != (n, t, self.n_hidden):
-            raise ValueError(f"{where}: dout must have shape {(n, t, self.n_hidden)}, got {dout.shape}")
-        da = self._scan_back(dout.transpose(1, 0, 2), c)   # (T, N, G*H): d loss / d pre-activation
-        da2 = da.reshape(t * n, da.shape[2])                # (T*N, G*H)
-        h_prev = c["h_all"][:-1].reshape(t * n, self.n_hidden)   # (T*N, H): h_{t-1} of each row
-        self.grads["Wx"] = c["xt"].T @ da2                  # (D, G*H), all steps in one product
-        self.grads["Wh"] = h_prev.T @ da2                   # (H, G*H)
-        self.grads["b"] = policy_sum(da2, axis=0)           # (G*H,)
+            raise ValueError(
+                f"{where}: dout must have shape "
+                f"{(n, t, self.n_hidden)}, got {dout.shape}"
+            )
+        # dL/d(pre-activation) of every step, (T, N, G*H); then T*N rows
+        da = self._scan_back(dout.transpose(1, 0, 2), c)
+        da2 = da.reshape(t * n, da.shape[2])  # (T*N, G*H)
+        # h_{t-1} of each row, (T*N, H)
+        h_prev = c["h_all"][:-1].reshape(t * n, self.n_hidden)
+        # all steps in one product each
+        self.grads["Wx"] = c["xt"].T @ da2  # (D, G*H)
+        self.grads["Wh"] = h_prev.T @ da2  # (H, G*H)
+        self.grads["b"] = policy_sum(da2, axis=0)  # (G*H,)
         if not need_dx:
             return None
-        dx = (da2 @ self.params["Wx"].T).reshape(t, n, d)   # (T, N, D)
+        dx = (da2 @ self.params["Wx"].T).reshape(t, n, d)  # (T, N, D)
         return np.ascontiguousarray(dx.transpose(1, 0, 2))  # (N, T, D)
 
     def __repr__(self) -> str:
@@ -183,18 +222,19 @@ class RNN(_Recurrent):
     def _scan(self, a, state0):
         t_max = a.shape[0]
         wh = self.params["Wh"]
-        h_all = np.empty((t_max + 1,) + state0[0].shape, self.dtype)   # (T+1, N, H)
+        shape = (t_max + 1,) + state0[0].shape  # (T+1, N, H)
+        h_all = np.empty(shape, self.dtype)
         h_all[0] = state0[0]
         for t in range(t_max):
-            a[t] += h_all[t] @ wh             # a_t = x_t Wx + b + h_{t-1} Wh
+            a[t] += h_all[t] @ wh  # a_t = x_t Wx + b + h_{t-1} Wh
             np.tanh(a[t], out=h_all[t + 1])
         return h_all, {"last": (h_all[t_max],)}
 
     def _scan_back(self, dh_above, c):
         h_all, wh_t = c["h_all"], self.params["Wh"].T
         t_max = dh_above.shape[0]
-        da = np.empty_like(h_all[1:])         # (T, N, H)
-        carry = None                          # delta a_{t+1} Wh^T
+        da = np.empty_like(h_all[1:])  # (T, N, H)
+        carry = None  # delta a_{t+1} Wh^T
         for t in range(t_max - 1, -1, -1):
             dh = dh_above[t] if carry is None else dh_above[t] + carry
             h = h_all[t + 1]
@@ -233,9 +273,9 @@ class LSTM(_Recurrent):
 
     .. math::
 
-        i_t = \\sigma(a^i_t),\\ f_t = \\sigma(a^f_t),\\ o_t = \\sigma(a^o_t),\\
-        g_t = \\tanh(a^g_t), \\qquad
-        c_t = f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
+        i_t &= \\sigma(a^i_t), \\quad f_t = \\sigma(a^f_t), \\quad
+        o_t = \\sigma(a^o_t), \\quad g_t = \\tanh(a^g_t), \\\\
+        c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
 
     Backward, from :math:`t = T` down, with :math:`\\bar h_t` = ``dout[:, t]`` and
     :math:`\\delta a_{T+1} = 0,\\ \\delta c_{T+1} = 0`:
@@ -265,48 +305,52 @@ class LSTM(_Recurrent):
     def _scan(self, a, state0):
         t_max, n, _ = a.shape
         hd, wh = self.n_hidden, self.params["Wh"]
-        h_all = np.empty((t_max + 1, n, hd), self.dtype)     # (T+1, N, H)
-        c_all = np.empty((t_max + 1, n, hd), self.dtype)     # (T+1, N, H)
-        tanh_c = np.empty((t_max, n, hd), self.dtype)        # (T, N, H)
+        h_all = np.empty((t_max + 1, n, hd), self.dtype)  # (T+1, N, H)
+        c_all = np.empty((t_max + 1, n, hd), self.dtype)  # (T+1, N, H)
+        tanh_c = np.empty((t_max, n, hd), self.dtype)  # (T, N, H)
         h_all[0], c_all[0] = state0
         for t in range(t_max):
-            at = a[t]                          # (N, 4H), becomes [i f o g] in place
+            at = a[t]  # (N, 4H), becomes [i f o g] in place
             at += h_all[t] @ wh
-            sigmoid_(at[:, :3 * hd])
-            np.tanh(at[:, 3 * hd:], out=at[:, 3 * hd:])
-            i, f, g = at[:, :hd], at[:, hd:2 * hd], at[:, 3 * hd:]
+            sigmoid_(at[:, : 3 * hd])
+            np.tanh(at[:, 3 * hd :], out=at[:, 3 * hd :])
+            i, f, g = at[:, :hd], at[:, hd : 2 * hd], at[:, 3 * hd :]
             np.multiply(f, c_all[t], out=c_all[t + 1])
-            c_all[t + 1] += i * g              # c_t = f c_{t-1} + i g
+            c_all[t + 1] += i * g  # c_t = f c_{t-1} + i g
             np.tanh(c_all[t + 1], out=tanh_c[t])
-            np.multiply(at[:, 2 * hd:3 * hd], tanh_c[t], out=h_all[t + 1])
-        return h_all, {"gates": a, "c_all": c_all, "tanh_c": tanh_c,
-                       "last": (h_all[t_max], c_all[t_max])}
+            np.multiply(at[:, 2 * hd : 3 * hd], tanh_c[t], out=h_all[t + 1])
+        return h_all, {
+            "gates": a,
+            "c_all": c_all,
+            "tanh_c": tanh_c,
+            "last": (h_all[t_max], c_all[t_max]),
+        }
 
     def _scan_back(self, dh_above, c):
         gates, c_all, tanh_c = c["gates"], c["c_all"], c["tanh_c"]
         t_max, n, _ = gates.shape
         hd, wh_t = self.n_hidden, self.params["Wh"].T
-        da = np.empty_like(gates)              # (T, N, 4H)
-        carry = None                           # delta a_{t+1} Wh^T
-        dc_next = None                         # delta c_{t+1} * f_{t+1}
+        da = np.empty_like(gates)  # (T, N, 4H)
+        carry = None  # delta a_{t+1} Wh^T
+        dc_next = None  # delta c_{t+1} * f_{t+1}
         for t in range(t_max - 1, -1, -1):
             dh = dh_above[t] if carry is None else dh_above[t] + carry
             gt, dat = gates[t], da[t]
-            i, f, o, g = (gt[:, k * hd:(k + 1) * hd] for k in range(4))
+            i, f, o, g = (gt[:, k * hd : (k + 1) * hd] for k in range(4))
             tc = tanh_c[t]
             dc = 1 - tc * tc
             dc *= o
             dc *= dh
             if dc_next is not None:
                 dc += dc_next
-            np.multiply(dc, g, out=dat[:, :hd])                  # through i
-            np.multiply(dc, c_all[t], out=dat[:, hd:2 * hd])     # through f
-            np.multiply(dh, tc, out=dat[:, 2 * hd:3 * hd])       # through o
-            sig = gt[:, :3 * hd]
-            dat[:, :3 * hd] *= sig                               # sigma' = s (1 - s)
-            dat[:, :3 * hd] *= 1 - sig
-            np.multiply(dc, i, out=dat[:, 3 * hd:])              # through g
-            dat[:, 3 * hd:] *= 1 - g * g
+            np.multiply(dc, g, out=dat[:, :hd])  # through i
+            np.multiply(dc, c_all[t], out=dat[:, hd : 2 * hd])  # through f
+            np.multiply(dh, tc, out=dat[:, 2 * hd : 3 * hd])  # through o
+            sig = gt[:, : 3 * hd]
+            dat[:, : 3 * hd] *= sig  # sigma' = s (1 - s)
+            dat[:, : 3 * hd] *= 1 - sig
+            np.multiply(dc, i, out=dat[:, 3 * hd :])  # through g
+            dat[:, 3 * hd :] *= 1 - g * g
             dc_next = dc
             dc_next *= f
             if t:

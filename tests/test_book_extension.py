@@ -1,0 +1,76 @@
+"""Pure pieces of the book's Sphinx extensions (tools/book_extension.py, book_references.py).
+
+The extensions run in every build of the book; these check, in milliseconds, the decisions
+that a local build cannot show: the buttons of the published site, the bibliography labels.
+"""
+
+import book_extension
+import book_references
+import pytest
+from _book import ROOT
+from pybtex.database import parse_file
+
+REPO = "https://github.com/someone/dl-book"
+
+
+def test_a_build_that_does_not_know_its_repository_shows_no_button():
+    assert book_extension.repository_options({}) == {}
+    assert book_extension.repository_options({"NNBOOK_REPOSITORY": "  "}) == {}
+
+
+def test_the_pages_workflow_turns_on_the_buttons_and_binder():
+    options = book_extension.repository_options(
+        {"NNBOOK_REPOSITORY": REPO + "/", "NNBOOK_BRANCH": "main"})
+    assert options["repository_url"] == REPO
+    assert options["repository_branch"] == "main"
+    assert options["path_to_docs"] == ""    # "suggest edit" opens <branch>/book/<page>.md
+    assert options["use_repository_button"] and options["use_issues_button"]
+    assert options["use_edit_page_button"]
+    assert options["launch_buttons"] == {"binderhub_url": "https://mybinder.org",
+                                         "notebook_interface": "jupyterlab"}
+    assert "colab_url" not in options["launch_buttons"]   # Colab cannot open a .md chapter
+
+
+def test_a_server_other_than_github_com_gets_no_binder_button():
+    options = book_extension.repository_options(
+        {"NNBOOK_REPOSITORY": "https://github.example.com/team/book"})
+    assert options["repository_branch"] == "main"
+    assert options["repository_provider"] == "github"
+    assert "launch_buttons" not in options
+
+
+@pytest.mark.parametrize("url", ["someone/dl-book", "https://github.com/someone", "file:///x/y"])
+def test_an_address_that_is_not_a_repository_is_refused(url):
+    with pytest.raises(ValueError, match="NNBOOK_REPOSITORY"):
+        book_extension.repository_options({"NNBOOK_REPOSITORY": url})
+
+
+def test_the_workflow_sets_the_variables_the_extension_reads():
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert f"{book_extension.REPOSITORY_VARIABLE}: ${{{{ github.server_url }}}}/${{{{ github.repository }}}}" in workflow
+    assert f"{book_extension.BRANCH_VARIABLE}: ${{{{ github.ref_name }}}}" in workflow
+
+
+@pytest.mark.parametrize("names, cited", [
+    (["Nielsen"], "Nielsen"),
+    (["Glorot", "Bengio"], "Glorot and Bengio"),
+    (["Rumelhart", "Hinton", "Williams"], "Rumelhart et al."),
+])
+def test_authors_are_named_as_an_author_year_citation_names_them(names, cited):
+    assert book_references.cited_authors(names) == cited
+
+
+def test_labels_of_works_with_the_same_authors_and_year_get_letters():
+    labels = book_references.author_year_labels(
+        [("LeCun et al.", "1998"), ("LeCun et al.", "1998"), ("Nielsen", "2015")])
+    assert labels == ["LeCun et al., 1998a", "LeCun et al., 1998b", "Nielsen, 2015"]
+
+
+def test_every_entry_of_the_bibliography_gets_a_distinct_author_year_label():
+    style = book_references.BookStyle()
+    entries = list(style.sort(parse_file(ROOT / "book" / "references.bib").entries.values()))
+    labels = dict(zip((e.key for e in entries), style.format_labels(entries)))
+    assert labels["rumelhart1986learning"] == "Rumelhart et al., 1986"
+    assert labels["glorot2010understanding"] == "Glorot and Bengio, 2010"
+    assert labels["nielsen2015neural"] == "Nielsen, 2015"
+    assert len(set(labels.values())) == len(labels)

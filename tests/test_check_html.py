@@ -1,0 +1,74 @@
+"""The pure checks of tools/check_html.py, on examples of what they must catch and pass.
+
+The browser check itself runs in CI on the built book (`.ci/run`); these run in milliseconds.
+"""
+
+import check_html
+import pytest
+
+BOOK = "Deep Learning from First Principles"
+
+
+def test_book_title_is_read_from_the_config():
+    assert check_html.book_title() == BOOK
+
+
+@pytest.mark.parametrize("titles, landing", [
+    ([BOOK], True),
+    ([f"Step 1 — Neuron and activation: theory — {BOOK}"], False),
+    ([f"Search - {BOOK}"], False),
+])
+def test_titles_that_name_the_book_once_pass(titles, landing):
+    assert check_html.title_problems(titles, BOOK, landing) == []
+
+
+@pytest.mark.parametrize("titles, landing, words", [
+    ([f"{BOOK} — {BOOK}"], True, "landing page"),      # the defect this check was made for
+    ([f"{BOOK} — {BOOK}"], False, "once"),
+    (["Search - Search"], False, "once"),
+    ([BOOK], False, "once"),                           # a page that lost its own title
+    ([], False, "0 <title>"),
+    ([BOOK, BOOK], True, "2 <title>"),
+])
+def test_titles_that_repeat_or_miss_the_book_fail(titles, landing, words):
+    problems = check_html.title_problems(titles, BOOK, landing)
+    assert len(problems) == 1 and words in problems[0]
+
+
+def test_machine_paths_are_found():
+    text = ("Loaded 60000 images from /work/shared/data/mnist/train.gz.\n"
+            'File "/home/runner/work/book/book/code/src/nnscratch/train.py", line 3\n'
+            "saved to /tmp/tmpab12/out.npz and C:\\Users\\me\\mnist")
+    assert check_html.machine_paths(text) == [
+        "/work/shared/data/mnist/train.gz.", "/home/runner/work/book/book/code/src/nnscratch/train.py",
+        "/tmp/tmpab12/out.npz", "C:\\Users\\me\\mnist",
+    ]
+    assert check_html.machine_paths("the repo at /srv/ci/book ran", also=("/srv/ci/book",)) == ["/srv/ci/book"]
+
+
+@pytest.mark.parametrize("text", [
+    "See https://example.org/home/index.html and ./work/notes.md",   # not absolute paths
+    "the ratio 3/4 of the /usr/bin/chromium browser",                  # a system path, not the build's
+    "~/tmp/data and NNSCRATCH_MNIST_DIR=/path/to/mnist",
+])
+def test_text_without_machine_paths_passes(text):
+    assert check_html.machine_paths(text) == []
+
+
+@pytest.mark.parametrize("signature", [
+    "class nnscratch.layers.dense.Dense(n_in: int, n_out: int, *, rng: numpy.random.Generator, "
+    "dtype=np.float64, init: str | float = 'he')",
+    "nnscratch.metrics.accuracy(y_hat: ndarray, y: ndarray) → float",
+])
+def test_clean_signatures_pass(signature):
+    assert check_html.signature_problems(signature) == []
+
+
+@pytest.mark.parametrize("signature, words", [
+    ("Dense(n_in: int, dtype=<class 'numpy.float64'>)", "repr"),
+    ("Dense(n_in: int, *, rng: numpy.random._generator.Generator)", "private module path"),
+    ("Dense(n_in: int, *, rng: ~numpy.random.Generator)", "'~'"),
+])
+def test_signatures_with_repr_private_paths_or_tildes_fail(signature, words):
+    problems = check_html.signature_problems(signature)
+    assert len(problems) == 1 and words in problems[0]
