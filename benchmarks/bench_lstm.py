@@ -1,6 +1,6 @@
 """Time an LSTM's forward and backward pass with nnscratch and with PyTorch (CPU).
 
-The reference layer (issue 15, Step 9): batch 32, sequence length 64, input width 64,
+The reference layer (issue 15; the book's Step 8): batch 32, sequence length 64, input width 64,
 hidden width 256, float32; one *iteration* is a forward pass over the whole sequence and
 backpropagation through time to the weights and to the input, as training a layer that is
 not the first one needs::

@@ -1,6 +1,6 @@
 """Time one Transformer block's forward and backward pass with nnscratch and with PyTorch (CPU).
 
-The reference block (issue 16, Step 10): batch 32, sequence length 64, width 128, 4 heads,
+The reference block (issue 16; the book's Step 9): batch 32, sequence length 64, width 128, 4 heads,
 causal, float32; pre-norm, as GPT-2 and nanoGPT build it::
 
     h = x + Attention(LayerNorm(x))               # x: (32, 64, 128)

@@ -265,7 +265,7 @@ class GELU(_Elementwise):
 
     See Also
     --------
-    Book, Step 10 "Attention" (practice): the Transformer block.
+    Book, Step 9 "Attention" (practice): the Transformer block.
     """
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

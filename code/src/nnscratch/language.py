@@ -11,7 +11,7 @@ Losses are in nats per character (natural log); divide by ln 2 for bits per char
 
 See Also
 --------
-Book, Step 9 "Sequences" (practice): a character model of Shakespeare.
+Book, Step 8 "Sequences" (practice): a character model of Shakespeare.
 """
 
 from __future__ import annotations
@@ -396,9 +396,8 @@ def sample(
         context = check_int(context, "context", "sample")
         window = np.asarray(prompt[-context:], dtype=np.int64)
         for k in range(n):
-            z = model.forward(window[None, :], training=False)[
-                0, -1
-            ]  # (V,)
+            # (V,) logits of the token after the window
+            z = model.forward(window[None, :], training=False)[0, -1]
             out[k] = _draw(z, tau, rng)
             window = np.append(window, out[k])[-context:]
         return out

@@ -1,5 +1,5 @@
 """Ready-made networks: for MNIST, the ones the book trains and the command line offers; for
-text, the decoder-only Transformer of Step 10 (:func:`transformer_block`, :func:`gpt`).
+text, the decoder-only Transformer of Step 9 (:func:`transformer_block`, :func:`gpt`).
 
 Each factory takes an ``rng`` (the initial weights) and a ``dtype`` and returns a fresh
 :class:`~nnscratch.network.Sequential` whose output is 10 logits. ``MODELS`` maps the names
@@ -9,7 +9,7 @@ images to it).
 
 See Also
 --------
-Book, Step 6 "MNIST" (the MLP), Step 7 (the CNN) and Step 10 (the Transformer).
+Book, Step 6 "MNIST" (the MLP), Step 7 (the CNN) and Step 9 (the Transformer).
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def transformer_block(
     See Also
     --------
     gpt
-    Book, Step 10 "Attention" (practice): the block, and a language model built of it.
+    Book, Step 9 "Attention" (practice): the block, and a language model built of it.
     """
     d = check_int(n_embed, "n_embed", "transformer_block")
     ratio = check_int(mlp_ratio, "mlp_ratio", "transformer_block")
@@ -263,7 +263,7 @@ def gpt(
     See Also
     --------
     transformer_block
-    Book, Step 10 "Attention" (practice): sorting digits and writing Shakespeare.
+    Book, Step 9 "Attention" (practice): sorting digits and writing Shakespeare.
     """
     d = check_int(n_embed, "n_embed", "gpt")
     depth = check_int(n_layers, "n_layers", "gpt")

@@ -7,7 +7,7 @@ runs over heads or over time steps, forward or backward.
 
 See Also
 --------
-Book, Step 10 "Attention" (theory): the scale, the softmax Jacobian and the backward pass
+Book, Step 9 "Attention" (theory): the scale, the softmax Jacobian and the backward pass
 derived by hand and checked.
 """
 
@@ -97,7 +97,7 @@ def attention_forward(
     See Also
     --------
     attention_backward
-    Book, Step 10 "Attention" (theory): why divide by :math:`\\sqrt d`.
+    Book, Step 9 "Attention" (theory): why divide by :math:`\\sqrt d`.
     """
     _check_qkv(q, k, v, causal, "attention_forward")
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
@@ -149,7 +149,7 @@ def attention_backward(
     See Also
     --------
     attention_forward
-    Book, Step 10 "Attention" (theory): this backward pass derived and verified three ways.
+    Book, Step 9 "Attention" (theory): this backward pass derived and verified three ways.
     """
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
     dv = np.swapaxes(p, -1, -2) @ dout  # (..., S, d_v)
@@ -202,7 +202,7 @@ class MultiHeadAttention(Layer):
     See Also
     --------
     attention_forward, attention_backward
-    Book, Step 10 "Attention" (theory): multi-head attention as concatenated heads.
+    Book, Step 9 "Attention" (theory): multi-head attention as concatenated heads.
     """
 
     def __init__(

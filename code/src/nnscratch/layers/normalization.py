@@ -220,7 +220,7 @@ class LayerNorm(Layer):
     See Also
     --------
     BatchNorm
-    Book, Step 10 "Attention" (theory): this backward pass derived and checked.
+    Book, Step 9 "Attention" (theory): this backward pass derived and checked.
     """
 
     def __init__(

@@ -8,7 +8,7 @@ original Transformer). Both map (N, T, D) to (N, T, D) for any T up to ``max_len
 
 See Also
 --------
-Book, Step 10 "Attention" (theory): permutation equivariance, and why positions are added.
+Book, Step 9 "Attention" (theory): permutation equivariance, and why positions are added.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class PositionEmbedding(_AddPositions):
     See Also
     --------
     SinusoidalPositions
-    Book, Step 10 "Attention" (theory): why positions are needed.
+    Book, Step 9 "Attention" (theory): why positions are needed.
     """
 
     def __init__(
