@@ -12,6 +12,7 @@ from nnscratch.language import (
     train_lm,
 )
 from nnscratch.losses import softmax_cross_entropy
+from nnscratch.models import gpt
 from nnscratch.optim import Adam
 from nnscratch.train import TrainingDiverged
 
@@ -181,8 +182,6 @@ def test_char_model_refuses_an_unknown_kind():
 
 
 def test_sample_with_a_context_window_for_stateless_models():
-    from nnscratch.models import gpt
-
     model = gpt(
         7,
         block_size=5,
@@ -210,8 +209,6 @@ def test_sample_with_a_context_window_for_stateless_models():
 
 
 def test_train_lm_evaluates_a_transformer_on_its_own_context():
-    from nnscratch.models import gpt
-
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 7, 3000)
     model = gpt(7, block_size=16, n_embed=8, n_heads=2, n_layers=1, rng=rng)
@@ -230,3 +227,43 @@ def test_train_lm_evaluates_a_transformer_on_its_own_context():
     assert len(h["val_loss"]) == 2 and all(np.isfinite(h["val_loss"]))
     with pytest.raises(ValueError, match="T at most max_len = 16"):
         evaluate_lm(model, ids[:600], seq_len=32)
+
+
+def test_evaluate_lm_with_a_stride_scores_every_character_once_with_its_context():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 5, 2 * 41)
+    model = gpt(
+        5,
+        block_size=8,
+        n_embed=8,
+        n_heads=2,
+        n_layers=1,
+        rng=rng,
+        dtype=np.float64,
+    )
+    rows, seq_len, stride = ids.reshape(2, 41), 8, 3
+    losses = []
+    for row in rows:
+        for t in range(
+            1, row.size
+        ):  # target t, read by the first window reaching it
+            s = max(0, -(-(t - seq_len) // stride) * stride)
+            z = model.forward(row[None, s:t], training=False)[0, -1]
+            losses.append(
+                np.log(np.exp(z - z.max()).sum()) + z.max() - z[row[t]]
+            )
+    got = evaluate_lm(model, ids, n_rows=2, seq_len=seq_len, stride=stride)
+    assert abs(got - np.mean(losses)) < 1e-12
+    # a stride of the whole window is the default, disjoint windows
+    assert evaluate_lm(
+        model, ids, n_rows=2, seq_len=8, stride=8
+    ) == evaluate_lm(model, ids, n_rows=2, seq_len=8)
+    with pytest.raises(
+        ValueError, match="stride must be at most seq_len = 8, got 9"
+    ):
+        evaluate_lm(model, ids, n_rows=2, seq_len=8, stride=9)
+    lstm = char_model("lstm", 5, n_embed=4, n_hidden=6, rng=rng)
+    with pytest.raises(
+        ValueError, match="stride is for models without state"
+    ):
+        evaluate_lm(lstm, ids, n_rows=2, seq_len=8, stride=4)

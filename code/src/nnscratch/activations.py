@@ -276,9 +276,8 @@ class GELU(_Elementwise):
         s *= f(-2 * _GELU_C * _GELU_A)
         s -= f(2 * _GELU_C)
         s *= x  # -2u
-        with np.errstate(
-            over="ignore"
-        ):  # exp(-2u) = inf gives s = 0, as it should
+        # exp(-2u) = inf gives s = 0, as it should
+        with np.errstate(over="ignore"):
             np.exp(s, out=s)
         s += f(1)
         np.reciprocal(s, out=s)  # s = sigma(2u) = (1 + tanh u) / 2

@@ -150,7 +150,12 @@ def _streams(ids: np.ndarray, n_rows: int, offset: int = 0) -> np.ndarray:
 
 
 def evaluate_lm(
-    model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256
+    model,
+    ids: np.ndarray,
+    *,
+    n_rows: int = 32,
+    seq_len: int = 256,
+    stride: int | None = None,
 ) -> float:
     """Mean loss of predicting ``ids[1:]`` from what precedes, in nats per character.
 
@@ -158,25 +163,43 @@ def evaluate_lm(
     carried across windows, so every character but the first of each stream is predicted
     from all of its stream before it (and the result does not depend on ``seq_len``).
     A model without state (a Transformer) reads each window on its own: ``seq_len`` is then
-    its context, at most the model's context length, and character ``t`` of a window is
-    predicted from the ``t`` characters before it in the window.
+    its context, at most the model's context length. With ``stride`` (such a model only)
+    the windows overlap, each starting ``stride`` characters after the last, and only the
+    characters no earlier window predicted are scored: after the first window every
+    character is predicted from at least ``seq_len - stride`` before it. Without it the
+    windows are disjoint and character ``t`` of a window is predicted from the ``t``
+    characters before it in the window.
     """
     check_array(ids, "ids", ndim=1, where="evaluate_lm")
     seq_len = check_int(seq_len, "seq_len", "evaluate_lm")
+    stride = (
+        seq_len
+        if stride is None
+        else check_int(stride, "stride", "evaluate_lm")
+    )
+    if stride > seq_len:
+        raise ValueError(
+            f"evaluate_lm: stride must be at most seq_len = {seq_len}, got {stride}"
+        )
+    if stride < seq_len and _recurrent_layers(model):
+        raise ValueError(
+            "evaluate_lm: stride is for models without state; a recurrent model "
+            "carries its state across disjoint windows"
+        )
     rows = _streams(ids, check_int(n_rows, "n_rows", "evaluate_lm"))
-    total, count = 0.0, 0
+    total, count, done = 0.0, 0, 0  # rows[:, 1 : done + 1] are scored
     with carried_state(model):
-        for s in range(0, rows.shape[1] - 1, seq_len):
-            x, y = (
-                rows[:, s : s + seq_len],
-                rows[:, s + 1 : s + seq_len + 1],
-            )
-            x = x[:, : y.shape[1]]
-            loss, _ = sequence_cross_entropy(
-                model.forward(x, training=False), y
-            )
-            total += loss * y.size
-            count += y.size
+        for s in range(0, rows.shape[1] - 1, stride):
+            y = rows[:, s + 1 : s + seq_len + 1]  # (n_rows, t) targets
+            x = rows[:, s : s + y.shape[1]]  # (n_rows, t) inputs
+            new = s + y.shape[1] - done  # targets no window scored yet
+            z = model.forward(x, training=False)[:, -new:]
+            loss, _ = sequence_cross_entropy(z, y[:, -new:])
+            total += loss * y[:, -new:].size
+            count += y[:, -new:].size
+            done += new
+            if done == rows.shape[1] - 1:
+                break
     return total / count
 
 

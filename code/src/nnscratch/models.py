@@ -198,9 +198,8 @@ def transformer_block(
     attn = MultiHeadAttention(
         d, n_heads, rng=rng, causal=causal, dtype=dtype, init_std=std
     )
-    attn.params["W_o"] *= attn.dtype.type(
-        out_std / std
-    )  # GPT-2's scaled projection
+    # GPT-2's scaled projection
+    attn.params["W_o"] *= attn.dtype.type(out_std / std)
     return Sequential(
         [
             Residual(Sequential([LayerNorm(d, dtype=dtype), attn])),

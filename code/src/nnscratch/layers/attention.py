@@ -260,16 +260,13 @@ class MultiHeadAttention(Layer):
         x2 = x.reshape(n * t, d)  # every position a row
         qkv = x2 @ self.params["W_qkv"]  # (N*T, 3D)
         qkv += self.params["b_qkv"]
-        qkv = qkv.reshape(n, t, 3, hd, dh).transpose(
-            2, 0, 3, 1, 4
-        )  # (3, N, H, T, d)
+        # (3, N, H, T, d): queries, keys, values, the heads a batch axis
+        qkv = qkv.reshape(n, t, 3, hd, dh).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv  # each (N, H, T, d)
-        o, p = attention_forward(
-            q, k, v, causal=self.causal
-        )  # (N, H, T, d), (N, H, T, T)
-        o = o.transpose(0, 2, 1, 3).reshape(
-            n * t, d
-        )  # (N*T, D): heads side by side
+        # o (N, H, T, d), p (N, H, T, T)
+        o, p = attention_forward(q, k, v, causal=self.causal)
+        # (N*T, D): heads side by side
+        o = o.transpose(0, 2, 1, 3).reshape(n * t, d)
         self.attention = p
         self._cache = (x2, q, k, v, p, o, x.shape)
         out = o @ self.params["W_o"]  # (N*T, D)
@@ -293,11 +290,8 @@ class MultiHeadAttention(Layer):
         d2 = dout.reshape(n * t, d)
         self.grads["W_o"] = o.T @ d2  # (D, D)
         self.grads["b_o"] = policy_sum(d2, axis=0)
-        do = (
-            (d2 @ self.params["W_o"].T)
-            .reshape(n, t, hd, dh)
-            .transpose(0, 2, 1, 3)
-        )  # (N,H,T,d)
+        do = d2 @ self.params["W_o"].T  # (N*T, D)
+        do = do.reshape(n, t, hd, dh).transpose(0, 2, 1, 3)  # (N, H, T, d)
         dq, dk, dv = attention_backward(do, q, k, v, p)
         dqkv = np.stack([dq, dk, dv])  # (3, N, H, T, d)
         dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(
