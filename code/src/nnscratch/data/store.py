@@ -331,7 +331,9 @@ def download_from_archive(
             if missing:
                 raise ValueError(f"the archive holds no file {missing}")
             for n in names:
-                verified(source, found[n], n, checksums[n], where=url, fix="")
+                verified(
+                    source, found[n], n, checksums[n], where=url, fix=""
+                )
         except (OSError, ValueError) as exc:
             failures.append(f"  {url}: {str(exc).strip()}")
             continue
@@ -400,7 +402,9 @@ def read_files(
     checksums = source.files if checksums is None else checksums
     allowed = how == "cache" if download is None else download
     out = {}
-    missing = [n for n in source.files if _local_file(source, path, n) is None]
+    missing = [
+        n for n in source.files if _local_file(source, path, n) is None
+    ]
     if missing and allowed and source.archive is not None:
         download_from_archive(
             source,

@@ -12,8 +12,9 @@ from .dropout import Dropout
 from .normalization import BatchNorm
 from .conv import Conv2D
 from .pooling import AvgPool2D, Flatten, MaxPool2D
-from .embedding import Embedding
+from .embedding import Embedding, EmbeddingBag
 from .recurrent import LSTM, RNN
+from .masked import AttentionPooling, MaxOverTime, MeanOverTime
 
 __all__ = [
     "Layer",
@@ -25,6 +26,10 @@ __all__ = [
     "AvgPool2D",
     "Flatten",
     "Embedding",
+    "EmbeddingBag",
     "RNN",
     "LSTM",
+    "MeanOverTime",
+    "MaxOverTime",
+    "AttentionPooling",
 ]
