@@ -5,18 +5,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnscratch import activations as act
+from nnscratch.activations import GELU, gelu, gelu_prime
 from nnscratch.gradcheck import check_layer
 
 ELEMENTWISE = [
-    (act.Sigmoid, act.sigmoid, act.sigmoid_prime, lambda z: 1 / (1 + sp.exp(-z))),
+    (
+        act.Sigmoid,
+        act.sigmoid,
+        act.sigmoid_prime,
+        lambda z: 1 / (1 + sp.exp(-z)),
+    ),
     (act.Tanh, act.tanh, act.tanh_prime, sp.tanh),
     (act.ReLU, act.relu, act.relu_prime, lambda z: sp.Max(0, z)),
-    (act.LeakyReLU, act.leaky_relu, act.leaky_relu_prime,
-     lambda z: sp.Piecewise((z, z > 0), (sp.Rational(1, 100) * z, True))),
+    (
+        act.LeakyReLU,
+        act.leaky_relu,
+        act.leaky_relu_prime,
+        lambda z: sp.Piecewise((z, z > 0), (sp.Rational(1, 100) * z, True)),
+    ),
 ]
 
 
-@pytest.mark.parametrize("layer_cls", [e[0] for e in ELEMENTWISE] + [act.Softmax])
+@pytest.mark.parametrize(
+    "layer_cls", [e[0] for e in ELEMENTWISE] + [act.Softmax]
+)
 def test_layer_gradients_match_finite_differences(layer_cls, rng):
     x = rng.standard_normal((5, 4))
     check_layer(layer_cls(), x, rng=rng).assert_ok()
@@ -31,8 +43,12 @@ def test_function_and_derivative_match_sympy(layer_cls, f, df, sym, rng):
     # Points away from the kink at 0, where the derivative of ReLU is undefined.
     pts = rng.standard_normal(50)
     pts = pts[np.abs(pts) > 1e-3]
-    np.testing.assert_allclose(f(pts), np.array([f_sym(p) for p in pts], dtype=float), rtol=1e-12)
-    np.testing.assert_allclose(df(pts), np.array([df_sym(p) for p in pts], dtype=float), rtol=1e-12)
+    np.testing.assert_allclose(
+        f(pts), np.array([f_sym(p) for p in pts], dtype=float), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        df(pts), np.array([df_sym(p) for p in pts], dtype=float), rtol=1e-12
+    )
 
 
 def test_sigmoid_is_stable_for_huge_inputs():
@@ -62,10 +78,19 @@ def test_softmax_backward_equals_explicit_jacobian(rng):
 
 
 @settings(max_examples=25, deadline=None)
-@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 6)), seed=st.integers(0, 2**32 - 1))
+@given(
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_activation_layers_keep_shape_dtype_and_do_not_mutate(shape, seed):
     rng = np.random.default_rng(seed)
-    for layer in [act.Sigmoid(), act.Tanh(), act.ReLU(), act.LeakyReLU(0.1), act.Softmax()]:
+    for layer in [
+        act.Sigmoid(),
+        act.Tanh(),
+        act.ReLU(),
+        act.LeakyReLU(0.1),
+        act.Softmax(),
+    ]:
         for dtype in (np.float32, np.float64):
             x = rng.standard_normal(shape).astype(dtype)
             dout = rng.standard_normal(shape).astype(dtype)
@@ -89,3 +114,43 @@ def test_backward_before_forward_and_wrong_shapes_raise():
         act.ReLU().forward([1.0, 2.0])
     with pytest.raises(ValueError, match="2 dimensions"):
         act.softmax(np.ones(3))
+
+
+# --------------------------------------------------------------------------------- GELU
+
+
+def test_gelu_derivative_and_layer(rng):
+    z = np.linspace(-4, 4, 41)
+    num = np.array(
+        [
+            (gelu(np.array(a + 1e-6)) - gelu(np.array(a - 1e-6))) / 2e-6
+            for a in z
+        ]
+    )
+    np.testing.assert_allclose(gelu_prime(z), num, rtol=1e-6, atol=1e-9)
+    check_layer(GELU(), rng.standard_normal((3, 4, 5)), rng=rng).assert_ok()
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    assert GELU().forward(x).dtype == np.float32
+    np.testing.assert_allclose(
+        GELU().forward(x), gelu(x), rtol=1e-5, atol=1e-7
+    )
+    z = (
+        rng.standard_normal((3, 7)) * 4
+    )  # the layer uses sigma(2u) = (1 + tanh u) / 2
+    np.testing.assert_allclose(
+        GELU().forward(z), gelu(z), rtol=1e-13, atol=1e-15
+    )
+
+
+def test_gelu_equals_torch_tanh_form(rng):
+    torch = pytest.importorskip("torch")
+    z = rng.standard_normal(50) * 3
+    tz = torch.tensor(z, requires_grad=True)
+    ty = torch.nn.functional.gelu(tz, approximate="tanh")
+    ty.backward(torch.ones_like(tz))
+    np.testing.assert_allclose(
+        gelu(z), ty.detach().numpy(), rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        gelu_prime(z), tz.grad.numpy(), rtol=0, atol=1e-12
+    )

@@ -19,7 +19,9 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        name, BENCH / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,30 +38,66 @@ def test_cnn_benchmark_times_the_reference_network(capsys):
     assert sum(p.size for p in model.params.values()) == 208 + 3216 + 2570
     assert all(p.dtype == np.float32 for p in model.params.values())
 
-    assert bench.main(["--batches", "6", "--block", "2", "--pause", "0", "--profile"]) == 0
+    assert (
+        bench.main(
+            ["--batches", "6", "--block", "2", "--pause", "0", "--profile"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    times = dict(re.findall(r"(nnscratch, \d+ BLAS thread\(s\)) epoch:\s+([\d.]+) s", out))
-    assert "nnscratch, 1 BLAS thread(s)" in times and all(float(t) > 0 for t in times.values())
-    losses = [float(v) for v in re.findall(r"mean batch loss ([\d.]+|nan)", out)]
+    times = dict(
+        re.findall(
+            r"(nnscratch, \d+ BLAS thread\(s\)) epoch:\s+([\d.]+) s", out
+        )
+    )
+    assert "nnscratch, 1 BLAS thread(s)" in times and all(
+        float(t) > 0 for t in times.values()
+    )
+    losses = [
+        float(v) for v in re.findall(r"mean batch loss ([\d.]+|nan)", out)
+    ]
     assert losses and all(np.isfinite(losses))
     assert re.search(r"profile of one nnscratch epoch", out)
-    assert re.search(r"bwd Conv2D\(8, 16, kernel_size=5", out)   # every layer is profiled
+    assert re.search(
+        r"bwd Conv2D\(8, 16, kernel_size=5", out
+    )  # every layer is profiled
     if has_torch():
-        assert re.search(r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+", out)
+        assert re.search(
+            r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+",
+            out,
+        )
     else:
         assert "PyTorch is not installed" in out
 
 
 def test_cnn_benchmark_with_fixed_threads(capsys):
     bench = load("bench_cnn_epoch")
-    assert bench.main(["--batches", "2", "--block", "1", "--pause", "0", "--threads", "1"]) == 0
+    assert (
+        bench.main(
+            [
+                "--batches",
+                "2",
+                "--block",
+                "1",
+                "--pause",
+                "0",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert re.findall(r"(\S+, \d+ (?:BLAS )?thread\(s\)) epoch", out) == (
-        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"] if has_torch()
-        else ["nnscratch, 1 BLAS thread(s)"])
+        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"]
+        if has_torch()
+        else ["nnscratch, 1 BLAS thread(s)"]
+    )
 
 
-@pytest.mark.skipif(not has_torch(), reason="the PyTorch twin needs torch (optional)")
+@pytest.mark.skipif(
+    not has_torch(), reason="the PyTorch twin needs torch (optional)"
+)
 def test_mlp_benchmark_twin_starts_from_the_same_weights():
     import torch
 
@@ -68,8 +106,12 @@ def test_mlp_benchmark_twin_starts_from_the_same_weights():
     net = bench.torch_copy(torch, model)
     x = np.random.default_rng(1).random((5, 784), dtype=np.float32)
     with torch.no_grad():
-        np.testing.assert_allclose(net(torch.from_numpy(x)).numpy(), model.predict(x),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            net(torch.from_numpy(x)).numpy(),
+            model.predict(x),
+            rtol=1e-5,
+            atol=1e-5,
+        )
 
 
 def test_mlp_benchmark_runs_one_epoch(capsys):
@@ -84,20 +126,54 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
         assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit", out)
 
 
-def test_lstm_benchmark_times_the_reference_layer(capsys):
-    bench = load("bench_lstm")
-    assert (bench.BATCH, bench.LENGTH, bench.N_IN, bench.HIDDEN) == (32, 64, 64, 256)
-    assert bench.main(["--iterations", "2", "--block", "1", "--threads", "1"]) == 0
+@pytest.mark.parametrize(
+    "name, sizes, expected",
+    [
+        (
+            "bench_lstm",
+            ("BATCH", "LENGTH", "N_IN", "HIDDEN"),
+            (32, 64, 64, 256),
+        ),
+        (
+            "bench_transformer",
+            ("BATCH", "LENGTH", "WIDTH", "HEADS"),
+            (32, 64, 128, 4),
+        ),
+    ],
+)
+def test_layer_benchmarks_time_the_reference_layer(
+    name, sizes, expected, capsys
+):
+    bench = load(name)
+    assert tuple(getattr(bench, k) for k in sizes) == expected
+    assert (
+        bench.main(["--iterations", "2", "--block", "1", "--threads", "1"])
+        == 0
+    )
     out = capsys.readouterr().out
-    times = re.findall(r"(\S+, 1 (?:BLAS )?thread\(s\)):\s+([\d.]+) ms per iteration", out)
+    times = re.findall(
+        r"(\S+, 1 (?:BLAS )?thread\(s\)):\s+([\d.]+) ms per iteration", out
+    )
     assert [name for name, _ in times] == (
-        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"] if has_torch()
-        else ["nnscratch, 1 BLAS thread(s)"])
+        ["nnscratch, 1 BLAS thread(s)", "PyTorch, 1 thread(s)"]
+        if has_torch()
+        else ["nnscratch, 1 BLAS thread(s)"]
+    )
     assert all(float(t) > 0 for _, t in times)
     if has_torch():
-        diff = float(re.search(r"largest difference between the libraries .*: ([\d.e+-]+)", out)[1])
-        assert diff < 1e-3                       # float32: the same computation
-        assert re.search(r"ratio nnscratch / PyTorch, one thread each: [\d.]+", out)
-        assert re.search(r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+", out)
+        diff = float(
+            re.search(
+                r"largest difference between the libraries .*: ([\d.e+-]+)",
+                out,
+            )[1]
+        )
+        assert diff < 1e-3  # float32: the same computation
+        assert re.search(
+            r"ratio nnscratch / PyTorch, one thread each: [\d.]+", out
+        )
+        assert re.search(
+            r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+",
+            out,
+        )
     else:
         assert "PyTorch is not installed" in out

@@ -135,17 +135,20 @@ def load_book_extension():
 
 def test_see_also_book_lines_become_links():
     book_see_also = load_book_extension().book_see_also
-    app = SimpleNamespace(env=SimpleNamespace(
-        found_docs={"book/index", "book/01_neuron_practice", "book/01_neuron_theory"}
+    app = SimpleNamespace(srcdir=str(ROOT), env=SimpleNamespace(
+        found_docs={"book/index", "book/01_neuron_practice", "book/01_neuron_theory",
+                    "book/09_sequences_theory", "book/09_sequences_practice"}
     ))
     lines = [
         "Summary.", "", "See Also", "--------", "sigmoid_prime : its derivative",
-        'Book, Step 1 "Neuron" and Step 4 "Optimization"',
+        'Book, Step 1 "Neuron", Step 8 "Sequences" and Step 4 "Optimization"',
         "derive it.", "", "Notes", "-----", "Maths.",
     ]
     book_see_also(app, "function", "f", None, {}, lines)
     text = "\n".join(lines)
     assert ":doc:`Step 1 </book/01_neuron_theory>`" in text  # theory page first
+    # steps are numbered by their place in _toc.yml, not by file name
+    assert ":doc:`Step 8 </book/09_sequences_theory>`" in text
     assert "Step 4" in text and "Step 4 <" not in text  # no page yet: plain text, no link
     assert "See Also\n--------\nsigmoid_prime : its derivative" in text  # real entries stay
     assert "Book," not in text and lines[-3:] == ["Notes", "-----", "Maths."]

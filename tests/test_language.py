@@ -3,17 +3,33 @@
 import numpy as np
 import pytest
 
-from nnscratch.language import (carried_state, char_model, evaluate_lm, sample,
-                                sequence_cross_entropy, train_lm)
+from nnscratch.language import (
+    carried_state,
+    char_model,
+    evaluate_lm,
+    sample,
+    sequence_cross_entropy,
+    train_lm,
+)
 from nnscratch.losses import softmax_cross_entropy
+from nnscratch.models import gpt
 from nnscratch.optim import Adam
 from nnscratch.train import TrainingDiverged
 
-PATTERN = np.array([0, 1, 2, 3, 2, 1] * 300)          # a periodic "text" over 4 tokens
+PATTERN = np.array(
+    [0, 1, 2, 3, 2, 1] * 300
+)  # a periodic "text" over 4 tokens
 
 
 def small(kind, seed=0, dtype=np.float64):
-    return char_model(kind, 4, n_embed=3, n_hidden=8, rng=np.random.default_rng(seed), dtype=dtype)
+    return char_model(
+        kind,
+        4,
+        n_embed=3,
+        n_hidden=8,
+        rng=np.random.default_rng(seed),
+        dtype=dtype,
+    )
 
 
 def test_sequence_loss_is_the_mean_over_every_position(rng):
@@ -22,7 +38,9 @@ def test_sequence_loss_is_the_mean_over_every_position(rng):
     ref, dref = softmax_cross_entropy(logits.reshape(6, 5), y.reshape(6))
     assert loss == ref and d.shape == (2, 3, 5)
     np.testing.assert_array_equal(d.reshape(6, 5), dref)
-    with pytest.raises(ValueError, match=r"logits must be \(N, T, V\) and y \(N, T\)"):
+    with pytest.raises(
+        ValueError, match=r"logits must be \(N, T, V\) and y \(N, T\)"
+    ):
         sequence_cross_entropy(logits, y[:, :2])
 
 
@@ -35,7 +53,9 @@ def test_whole_model_gradients_match_finite_differences(kind, rng):
     loss, d = sequence_cross_entropy(model.forward(x), y)
     model.backward(d, need_dx=False)
     for k, p in model.params.items():
-        num = numerical_gradient(lambda: sequence_cross_entropy(model.forward(x), y)[0], p)
+        num = numerical_gradient(
+            lambda: sequence_cross_entropy(model.forward(x), y)[0], p
+        )
         assert relative_error(model.grads[k], num) < 1e-7, k
 
 
@@ -43,18 +63,32 @@ def test_whole_model_gradients_match_finite_differences(kind, rng):
 def test_training_learns_a_periodic_text_and_is_seeded(kind):
     def run():
         model = small(kind)
-        hist = train_lm(model, Adam(0.02), PATTERN, rng=np.random.default_rng(1), steps=60,
-                        batch_size=4, seq_len=12, clip_norm=1.0, val_ids=PATTERN[:300],
-                        eval_every=30, progress=False)
+        hist = train_lm(
+            model,
+            Adam(0.02),
+            PATTERN,
+            rng=np.random.default_rng(1),
+            steps=60,
+            batch_size=4,
+            seq_len=12,
+            clip_norm=1.0,
+            val_ids=PATTERN[:300],
+            eval_every=30,
+            progress=False,
+        )
         return model, hist
+
     model, hist = run()
     _, again = run()
-    assert hist["val_loss"] == again["val_loss"]                 # same seed, same numbers
+    assert hist["val_loss"] == again["val_loss"]  # same seed, same numbers
     assert hist["step"] == [30, 60] and len(hist["loss"]) == 2
-    assert hist["val_loss"][-1] < 0.5 * np.log(4)               # far better than uniform
+    assert hist["val_loss"][-1] < 0.5 * np.log(4)  # far better than uniform
     assert 0 <= hist["clipped"][-1] <= 1 and hist["grad_norm"][-1] > 0
-    assert all(layer.state is None and not getattr(layer, "stateful", False)
-               for layer in model.layers if hasattr(layer, "stateful"))
+    assert all(
+        layer.state is None and not getattr(layer, "stateful", False)
+        for layer in model.layers
+        if hasattr(layer, "stateful")
+    )
 
 
 def test_evaluation_does_not_depend_on_the_window_length():
@@ -76,31 +110,160 @@ def test_carried_state_restores_the_layers_flags_and_state():
 
 def test_sampling_is_seeded_and_temperature_sharpens():
     model = small("lstm")
-    train_lm(model, Adam(0.02), PATTERN, rng=np.random.default_rng(1), steps=80, batch_size=4,
-             seq_len=12, progress=False)
+    train_lm(
+        model,
+        Adam(0.02),
+        PATTERN,
+        rng=np.random.default_rng(1),
+        steps=80,
+        batch_size=4,
+        seq_len=12,
+        progress=False,
+    )
     prompt = np.array([0, 1, 2])
-    a = sample(model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5)
-    b = sample(model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5)
+    a = sample(
+        model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5
+    )
+    b = sample(
+        model, prompt, 40, rng=np.random.default_rng(3), temperature=0.5
+    )
     np.testing.assert_array_equal(a, b)
-    assert a.dtype == np.int64 and a.shape == (40,) and a.min() >= 0 and a.max() < 4
-    cold = sample(model, prompt, 60, rng=np.random.default_rng(4), temperature=0.05)
-    expected = np.tile([3, 2, 1, 0, 1, 2], 10)                 # the pattern continues
+    assert (
+        a.dtype == np.int64
+        and a.shape == (40,)
+        and a.min() >= 0
+        and a.max() < 4
+    )
+    cold = sample(
+        model, prompt, 60, rng=np.random.default_rng(4), temperature=0.05
+    )
+    expected = np.tile([3, 2, 1, 0, 1, 2], 10)  # the pattern continues
     assert np.mean(cold == expected) > 0.9
-    with pytest.raises(ValueError, match="temperature must be positive and finite, got 0"):
-        sample(model, prompt, 5, rng=np.random.default_rng(0), temperature=0)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+    with pytest.raises(
+        ValueError, match="temperature must be positive and finite, got 0"
+    ):
+        sample(
+            model, prompt, 5, rng=np.random.default_rng(0), temperature=0
+        )
+    with pytest.raises(
+        TypeError, match="rng must be a numpy.random.Generator"
+    ):
         sample(model, prompt, 5, rng=0)
 
 
 def test_divergence_is_reported():
     model = small("rnn")
     model.layers[2].params["W"][...] = np.inf
-    with pytest.raises(TrainingDiverged, match="train_lm: the loss is nan at step 1"), \
-            np.errstate(invalid="ignore"):
-        train_lm(model, Adam(0.01), PATTERN, rng=np.random.default_rng(0), steps=2,
-                 batch_size=2, seq_len=5, progress=False)
+    with (
+        pytest.raises(
+            TrainingDiverged, match="train_lm: the loss is nan at step 1"
+        ),
+        np.errstate(invalid="ignore"),
+    ):
+        train_lm(
+            model,
+            Adam(0.01),
+            PATTERN,
+            rng=np.random.default_rng(0),
+            steps=2,
+            batch_size=2,
+            seq_len=5,
+            progress=False,
+        )
 
 
 def test_char_model_refuses_an_unknown_kind():
-    with pytest.raises(ValueError, match="kind must be 'rnn' or 'lstm', got 'gru'"):
-        char_model("gru", 4, n_embed=2, n_hidden=3, rng=np.random.default_rng(0))
+    with pytest.raises(
+        ValueError, match="kind must be 'rnn' or 'lstm', got 'gru'"
+    ):
+        char_model(
+            "gru", 4, n_embed=2, n_hidden=3, rng=np.random.default_rng(0)
+        )
+
+
+def test_sample_with_a_context_window_for_stateless_models():
+    model = gpt(
+        7,
+        block_size=5,
+        n_embed=8,
+        n_heads=2,
+        n_layers=1,
+        rng=np.random.default_rng(0),
+    )
+    prompt = np.array(
+        [1, 2, 3, 4, 5, 6, 0]
+    )  # longer than the context: its tail is read
+    a = sample(model, prompt, 12, rng=np.random.default_rng(3), context=5)
+    b = sample(model, prompt, 12, rng=np.random.default_rng(3), context=5)
+    assert (
+        a.shape == (12,)
+        and a.dtype == np.int64
+        and a.min() >= 0
+        and a.max() < 7
+    )
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(
+        ValueError, match="context must be a positive integer"
+    ):
+        sample(model, prompt, 3, rng=np.random.default_rng(3), context=0)
+
+
+def test_train_lm_evaluates_a_transformer_on_its_own_context():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, 3000)
+    model = gpt(7, block_size=16, n_embed=8, n_heads=2, n_layers=1, rng=rng)
+    h = train_lm(
+        model,
+        Adam(1e-2),
+        ids,
+        rng=rng,
+        steps=4,
+        batch_size=4,
+        seq_len=16,
+        val_ids=ids[:600],
+        eval_every=2,
+        eval_seq_len=16,
+    )
+    assert len(h["val_loss"]) == 2 and all(np.isfinite(h["val_loss"]))
+    with pytest.raises(ValueError, match="T at most max_len = 16"):
+        evaluate_lm(model, ids[:600], seq_len=32)
+
+
+def test_evaluate_lm_with_a_stride_scores_every_character_once_with_its_context():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 5, 2 * 41)
+    model = gpt(
+        5,
+        block_size=8,
+        n_embed=8,
+        n_heads=2,
+        n_layers=1,
+        rng=rng,
+        dtype=np.float64,
+    )
+    rows, seq_len, stride = ids.reshape(2, 41), 8, 3
+    losses = []
+    for row in rows:
+        for t in range(
+            1, row.size
+        ):  # target t, read by the first window reaching it
+            s = max(0, -(-(t - seq_len) // stride) * stride)
+            z = model.forward(row[None, s:t], training=False)[0, -1]
+            losses.append(
+                np.log(np.exp(z - z.max()).sum()) + z.max() - z[row[t]]
+            )
+    got = evaluate_lm(model, ids, n_rows=2, seq_len=seq_len, stride=stride)
+    assert abs(got - np.mean(losses)) < 1e-12
+    # a stride of the whole window is the default, disjoint windows
+    assert evaluate_lm(
+        model, ids, n_rows=2, seq_len=8, stride=8
+    ) == evaluate_lm(model, ids, n_rows=2, seq_len=8)
+    with pytest.raises(
+        ValueError, match="stride must be at most seq_len = 8, got 9"
+    ):
+        evaluate_lm(model, ids, n_rows=2, seq_len=8, stride=9)
+    lstm = char_model("lstm", 5, n_embed=4, n_hidden=6, rng=rng)
+    with pytest.raises(
+        ValueError, match="stride is for models without state"
+    ):
+        evaluate_lm(lstm, ids, n_rows=2, seq_len=8, stride=4)

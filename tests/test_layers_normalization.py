@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from nnscratch.activations import Tanh
 from nnscratch.gradcheck import check_layer
-from nnscratch.layers import BatchNorm, Dense
+from nnscratch.layers import BatchNorm, Dense, LayerNorm
 from nnscratch.network import Sequential
 
 
@@ -24,20 +24,36 @@ def test_training_output_is_normalised(rng):
     x = rng.standard_normal((64, 4)) * [1, 10, 0.1, 3] + [5, -2, 0, 1]
     out = layer.forward(x, training=True)
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-12)
-    np.testing.assert_allclose(out.var(axis=0), x.var(axis=0) / (x.var(axis=0) + 1e-5), rtol=1e-12)
+    np.testing.assert_allclose(
+        out.var(axis=0), x.var(axis=0) / (x.var(axis=0) + 1e-5), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_gradient_check_both_modes(training, rng):
     layer = _randomised(BatchNorm(5), rng)
-    check_layer(layer, rng.standard_normal((7, 5)) * 2 + 1, rng=rng, training=training).assert_ok()
+    check_layer(
+        layer,
+        rng.standard_normal((7, 5)) * 2 + 1,
+        rng=rng,
+        training=training,
+    ).assert_ok()
 
 
 def test_gradient_check_in_a_network(rng):
     # a tanh between Dense and BatchNorm: a bias directly before BatchNorm has gradient exactly
     # zero (the batch mean removes it), which a relative-error check cannot compare
-    net = Sequential([Dense(3, 6, rng=rng), Tanh(), _randomised(BatchNorm(6), rng), Dense(6, 2, rng=rng)])
-    check_layer(net, rng.standard_normal((8, 3)), rng=rng, training=True).assert_ok()
+    net = Sequential(
+        [
+            Dense(3, 6, rng=rng),
+            Tanh(),
+            _randomised(BatchNorm(6), rng),
+            Dense(6, 2, rng=rng),
+        ]
+    )
+    check_layer(
+        net, rng.standard_normal((8, 3)), rng=rng, training=True
+    ).assert_ok()
 
 
 def test_bias_before_batchnorm_gets_zero_gradient(rng):
@@ -51,17 +67,23 @@ def test_eval_uses_running_statistics(rng):
     layer = _randomised(BatchNorm(3), rng)
     x = rng.standard_normal((5, 3))
     m, v = layer.buffers["running_mean"], layer.buffers["running_var"]
-    expected = (x - m) / np.sqrt(v + 1e-5) * layer.params["gamma"] + layer.params["beta"]
+    expected = (x - m) / np.sqrt(v + 1e-5) * layer.params[
+        "gamma"
+    ] + layer.params["beta"]
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
     before = (m.copy(), v.copy())
     layer.forward(x)
-    np.testing.assert_array_equal(m, before[0])   # evaluation never updates them
+    np.testing.assert_array_equal(
+        m, before[0]
+    )  # evaluation never updates them
 
 
 def test_running_statistics_update_like_pytorch(rng):
     torch = pytest.importorskip("torch")
     ours = BatchNorm(4, momentum=0.2, eps=1e-3)
-    theirs = torch.nn.BatchNorm1d(4, momentum=0.2, eps=1e-3, dtype=torch.float64)
+    theirs = torch.nn.BatchNorm1d(
+        4, momentum=0.2, eps=1e-3, dtype=torch.float64
+    )
     gamma, beta = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
     ours.params["gamma"][:], ours.params["beta"][:] = gamma, beta
     with torch.no_grad():
@@ -76,21 +98,44 @@ def test_running_statistics_update_like_pytorch(rng):
         yt.backward(torch.tensor(dout))
         y = ours.forward(x, training=True)
         dx = ours.backward(dout)
-        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(ours.grads["gamma"], theirs.weight.grad.numpy(), rtol=1e-10)
-        np.testing.assert_allclose(ours.grads["beta"], theirs.bias.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(
+            y, yt.detach().numpy(), rtol=1e-10, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            ours.grads["gamma"], theirs.weight.grad.numpy(), rtol=1e-10
+        )
+        np.testing.assert_allclose(
+            ours.grads["beta"], theirs.bias.grad.numpy(), rtol=1e-10
+        )
         theirs.weight.grad = theirs.bias.grad = None
-    np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        ours.buffers["running_mean"],
+        theirs.running_mean.numpy(),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        ours.buffers["running_var"], theirs.running_var.numpy(), rtol=1e-12
+    )
     theirs.eval()
     x = rng.standard_normal((6, 4))
-    np.testing.assert_allclose(ours.forward(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.forward(x),
+        theirs(torch.tensor(x)).detach().numpy(),
+        rtol=1e-10,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 9), d=st.integers(1, 6), dtype=st.sampled_from([np.float32, np.float64]),
-       training=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(2, 9),
+    d=st.integers(1, 6),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    training=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_shapes_dtypes_and_no_mutation(n, d, dtype, training, seed):
     rng = np.random.default_rng(seed)
     layer = BatchNorm(d, dtype=dtype)
@@ -99,8 +144,12 @@ def test_shapes_dtypes_and_no_mutation(n, d, dtype, training, seed):
     x0, d0 = x.copy(), dout.copy()
     out = layer.forward(x, training=training)
     dx = layer.backward(dout)
-    assert out.shape == dx.shape == (n, d) and out.dtype == dx.dtype == dtype
-    assert all(g.shape == (d,) and g.dtype == dtype for g in layer.grads.values())
+    assert (
+        out.shape == dx.shape == (n, d) and out.dtype == dx.dtype == dtype
+    )
+    assert all(
+        g.shape == (d,) and g.dtype == dtype for g in layer.grads.values()
+    )
     assert all(b.dtype == dtype for b in layer.buffers.values())
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(dout, d0)
@@ -123,3 +172,63 @@ def test_errors(rng):
         BatchNorm(0)
     with pytest.raises(ValueError, match="momentum"):
         BatchNorm(3, momentum=2)
+
+
+# ---------------------------------------------------------------------------- LayerNorm
+
+
+def test_layer_norm_gradients_on_rows_and_sequences(rng):
+    layer = LayerNorm(5)
+    layer.params["gamma"] = rng.standard_normal(5)
+    layer.params["beta"] = rng.standard_normal(5)
+    check_layer(layer, rng.standard_normal((4, 5)), rng=rng).assert_ok()
+    check_layer(layer, rng.standard_normal((2, 3, 5)), rng=rng).assert_ok()
+
+
+def test_layer_norm_normalises_each_row_alone(rng):
+    layer = LayerNorm(6)
+    x = rng.standard_normal((3, 4, 6)) * 5 + 2
+    y = layer.forward(x)
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(-1), 1, rtol=1e-3)  # eps/var off 1
+    np.testing.assert_allclose(
+        layer.forward(x[:1])[0], y[0]
+    )  # no batch dependence
+    with pytest.raises(
+        ValueError, match=r"x must have shape \(N, \.\.\., 6\)"
+    ):
+        layer.forward(x[..., :5])
+
+
+def test_layer_norm_float16_statistics_do_not_overflow():
+    layer = LayerNorm(4, dtype=np.float16)
+    x = np.array(
+        [[300.0, 310.0, 290.0, 305.0]], dtype=np.float16
+    )  # squares overflow fp16
+    y = layer.forward(x)
+    assert y.dtype == np.float16 and np.all(np.isfinite(y))
+
+
+def test_layer_norm_equals_torch(rng):
+    torch = pytest.importorskip("torch")
+    layer = LayerNorm(6)
+    layer.params["gamma"] = rng.standard_normal(6)
+    layer.params["beta"] = rng.standard_normal(6)
+    x, g = rng.standard_normal((3, 4, 6)), rng.standard_normal((3, 4, 6))
+    twin = torch.nn.LayerNorm(6).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+        twin.bias.copy_(torch.from_numpy(layer.params["beta"]))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = twin(tx)
+    ty.backward(torch.from_numpy(g))
+    out, dx = layer.forward(x), layer.backward(g)
+    for ours, theirs in (
+        (out, ty),
+        (dx, tx.grad),
+        (layer.grads["gamma"], twin.weight.grad),
+        (layer.grads["beta"], twin.bias.grad),
+    ):
+        np.testing.assert_allclose(
+            ours, theirs.detach().numpy(), rtol=0, atol=1e-10
+        )

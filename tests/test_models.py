@@ -4,20 +4,25 @@ import numpy as np
 import pytest
 
 from nnscratch.losses import softmax_cross_entropy
-from nnscratch.models import MODELS, mnist_mlp
+from nnscratch.gradcheck import check_layer
+from nnscratch.models import MODELS, gpt, mnist_mlp, transformer_block
 from nnscratch.optim import Adam
 
 
 def test_mnist_mlp_shapes_and_parameter_count(rng):
     model = mnist_mlp(rng)
-    assert model.n_params == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    assert (
+        model.n_params == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    )
     out = model.forward(rng.random((5, 784), dtype=np.float32))
     assert out.shape == (5, 10) and out.dtype == np.float32
     assert all(v.dtype == np.float32 for v in model.params.values())
 
 
 def test_mnist_mlp_dtype_and_seed():
-    a, b = mnist_mlp(np.random.default_rng(3), np.float64), mnist_mlp(np.random.default_rng(3), np.float64)
+    a, b = mnist_mlp(np.random.default_rng(3), np.float64), mnist_mlp(
+        np.random.default_rng(3), np.float64
+    )
     for k, v in a.params.items():
         assert v.dtype == np.float64
         np.testing.assert_array_equal(v, b.params[k])
@@ -46,15 +51,29 @@ def test_every_registered_model_takes_an_rng_and_a_dtype(name, rng):
 def test_mnist_mlp_dropout_only_while_training(rng):
     model = mnist_mlp(rng)
     x = rng.random((8, 784), dtype=np.float32)
-    np.testing.assert_array_equal(model.forward(x), model.forward(x))  # evaluation: deterministic
-    assert not np.array_equal(model.forward(x, training=True), model.forward(x, training=True))
+    np.testing.assert_array_equal(
+        model.forward(x), model.forward(x)
+    )  # evaluation: deterministic
+    assert not np.array_equal(
+        model.forward(x, training=True), model.forward(x, training=True)
+    )
 
 
 def test_mnist_cnn_shapes_parameter_count_and_dtype(rng):
     from nnscratch.models import mnist_cnn
 
     model = mnist_cnn(rng)
-    assert model.n_params == 16 * 25 + 16 + 32 * 16 * 25 + 32 + 512 * 128 + 128 + 128 * 10 + 10
+    assert (
+        model.n_params
+        == 16 * 25
+        + 16
+        + 32 * 16 * 25
+        + 32
+        + 512 * 128
+        + 128
+        + 128 * 10
+        + 10
+    )
     x = rng.random((3, 1, 28, 28), dtype=np.float32)
     out = model.forward(x, training=True)
     assert out.shape == (3, 10) and out.dtype == np.float32
@@ -67,6 +86,75 @@ def test_mnist_cnn_shapes_parameter_count_and_dtype(rng):
 def test_mnist_cnn_same_seed_same_weights():
     from nnscratch.models import mnist_cnn
 
-    a, b = mnist_cnn(np.random.default_rng(5)), mnist_cnn(np.random.default_rng(5))
+    a, b = mnist_cnn(np.random.default_rng(5)), mnist_cnn(
+        np.random.default_rng(5)
+    )
     for k, v in a.params.items():
         np.testing.assert_array_equal(v, b.params[k])
+
+
+# ------------------------------------------------------------- block and whole model
+
+
+def sharpen(model):
+    """Weights 20 times GPT-2's 0.02: gradients large enough for a sharp finite-difference check."""
+    for k, v in model.params.items():
+        if not k.endswith(("gamma", "beta")):
+            v *= 20
+    return model
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_transformer_block_gradients(causal, rng):
+    block = sharpen(
+        transformer_block(8, 2, rng=rng, causal=causal, dtype=np.float64)
+    )
+    check_layer(block, rng.standard_normal((2, 5, 8)), rng=rng).assert_ok()
+    assert block.n_params == 12 * 8 * 8 + 13 * 8
+
+
+def test_gpt_gradients_and_causality(rng):
+    model = sharpen(
+        gpt(
+            11,
+            block_size=6,
+            n_embed=8,
+            n_heads=2,
+            n_layers=2,
+            rng=rng,
+            dtype=np.float64,
+        )
+    )
+    x = rng.integers(0, 11, (3, 6))
+    check_layer(model, x, rng=rng).assert_ok()
+    out = model.forward(x)
+    x2 = x.copy()
+    x2[:, -1] = (x2[:, -1] + 1) % 11
+    np.testing.assert_allclose(
+        model.forward(x2)[:, :-1], out[:, :-1], atol=1e-12
+    )
+    sin = sharpen(
+        gpt(
+            11,
+            block_size=6,
+            n_embed=8,
+            n_heads=2,
+            n_layers=1,
+            rng=rng,
+            positions="sinusoidal",
+            dtype=np.float64,
+        )
+    )
+    check_layer(sin, x, rng=rng).assert_ok()
+    with pytest.raises(
+        ValueError, match="positions must be 'learned' or 'sinusoidal'"
+    ):
+        gpt(
+            11,
+            block_size=6,
+            n_embed=8,
+            n_heads=2,
+            n_layers=1,
+            rng=rng,
+            positions="rope",
+        )

@@ -45,7 +45,7 @@ from urllib.parse import urlparse
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from toc import is_notebook  # tools/, beside this extension
+from toc import is_notebook, step_pages  # tools/, beside this extension
 
 logger = logging.getLogger(__name__)
 
@@ -126,18 +126,10 @@ _UNDERLINE = re.compile(r"^\s*-{3,}\s*$")
 _STEP = re.compile(r"\bSteps? (\d+)")
 
 
-def _step_pages(app: Sphinx) -> dict[int, str]:
-    """Map step number to the docname of its first page (theory before practice)."""
-    pages: dict[int, str] = {}
-    for doc in sorted(app.env.found_docs, key=lambda d: ("practice" in d, d)):
-        match = re.match(r"book/(\d\d)_", doc)
-        if match:
-            pages.setdefault(int(match.group(1)), doc)
-    return pages
-
-
 def _link_steps(app: Sphinx, text: str) -> str:
-    pages = _step_pages(app)
+    # step N is the N-th numbered chapter of _toc.yml, whatever its file is called
+    pages = {n: doc for n, doc in step_pages(Path(app.srcdir)).items()
+             if doc in app.env.found_docs}
 
     def link(match: re.Match) -> str:
         doc = pages.get(int(match.group(1)))

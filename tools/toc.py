@@ -48,11 +48,30 @@ def numbered_chapters(root: Path = ROOT) -> list[str]:
     A part is numbered if it says ``numbered: true``, or if it says nothing and ``defaults``
     does (tools/book_numbering.py numbers the chapters from 0).
     """
+    return [str(chapter["file"]).removesuffix(".md") for chapter in _chapters(root)]
+
+
+def _chapters(root: Path) -> list[dict]:
+    """The chapter entries of the numbered parts of ``_toc.yml``, in order."""
     spec = _load(root)
     default = (spec.get("defaults") or {}).get("numbered", False)
-    return [str(chapter["file"]).removesuffix(".md")
-            for part in spec.get("parts", []) if part.get("numbered", default)
+    return [chapter for part in spec.get("parts", []) if part.get("numbered", default)
             for chapter in part.get("chapters", []) if "file" in chapter]
+
+
+def step_pages(root: Path = ROOT) -> dict[int, str]:
+    """Step number -> the docname a reference to that step opens.
+
+    Step N is the N-th chapter of the numbered parts (from 0, as :func:`numbered_chapters`);
+    a reference opens its first section (the theory page) if it has sections, else the
+    chapter itself. File names do not count: ``book/09_sequences`` is Step 8.
+    """
+    found = {}
+    for step, chapter in enumerate(_chapters(root)):
+        first = next((s["file"] for s in chapter.get("sections", []) if "file" in s),
+                     chapter["file"])
+        found[step] = str(first).removesuffix(".md")
+    return found
 
 
 def _docname(root: Path, path: Path) -> str:

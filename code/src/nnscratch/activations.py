@@ -95,6 +95,38 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+#: :math:`\\sqrt{2/\\pi}` and the cubic coefficient of GELU's tanh form (Hendrycks & Gimpel).
+_GELU_C, _GELU_A = float(np.sqrt(2.0 / np.pi)), 0.044715
+
+
+def gelu(z: np.ndarray) -> np.ndarray:
+    """Gaussian error linear unit, tanh form (GPT-2's; PyTorch's ``approximate="tanh"``).
+
+    Notes
+    -----
+    :math:`\\mathrm{GELU}(z) = z\\,\\Phi(z) \\approx \\tfrac12 z \\big(1 + \\tanh u\\big)`,
+    :math:`u = \\sqrt{2/\\pi}\\,(z + 0.044715 z^3)`: a ReLU whose corner is smoothed, slightly
+    negative for small negative ``z``.
+    """
+    f = z.dtype.type if isinstance(z, np.ndarray) else float
+    return (
+        f(0.5)
+        * z
+        * (f(1) + np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z)))
+    )
+
+
+def gelu_prime(z: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`gelu`:
+    :math:`\\tfrac12(1 + \\tanh u) + \\tfrac12 z (1 - \\tanh^2 u)\\sqrt{2/\\pi}(1 + 3 \\cdot 0.044715 z^2)`.
+    """
+    f = z.dtype.type if isinstance(z, np.ndarray) else float
+    t = np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z))
+    return f(0.5) * (f(1) + t) + f(0.5) * z * (f(1) - t * t) * f(
+        _GELU_C
+    ) * (f(1) + f(3 * _GELU_A) * z * z)
+
+
 # ------------------------------------------------------------------- layers
 
 
@@ -213,3 +245,53 @@ class Softmax(Layer):
         if not need_dx:
             return None
         return p * (dout - np.sum(dout * p, axis=1, keepdims=True))
+
+
+class GELU(_Elementwise):
+    """GELU layer (tanh form): forward :func:`gelu`, backward ``dout * gelu_prime(z)``.
+
+    The MLP of a Transformer block uses it (GPT-2, BERT).
+
+    Notes
+    -----
+    With :math:`u = \\sqrt{2/\\pi}(z + 0.044715 z^3)`, :math:`\\tfrac12(1 + \\tanh u) =
+    \\sigma(2u)`, so the layer computes :math:`\\mathrm{GELU}(z) = z\\,\\sigma(2u)` with one
+    ``exp`` (NumPy's float32 ``exp`` is about twice as fast as its ``tanh``) and keeps
+    :math:`s = \\sigma(2u)` for backward: since :math:`1 - \\tanh^2 u = 4 s (1 - s)`,
+
+    .. math::
+
+        \\mathrm{GELU}'(z) = s + 2 z\\, s (1 - s) \\sqrt{2/\\pi}\\,(1 + 3 \\cdot 0.044715\\, z^2).
+
+    See Also
+    --------
+    Book, Step 9 "Attention" (practice): the Transformer block.
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Apply GELU elementwise to ``x`` of any shape; same shape and dtype."""
+        check_float_array(x, "x", where="GELU.forward")
+        f = x.dtype.type
+        s = x * x
+        s *= f(-2 * _GELU_C * _GELU_A)
+        s -= f(2 * _GELU_C)
+        s *= x  # -2u
+        # exp(-2u) = inf gives s = 0, as it should
+        with np.errstate(over="ignore"):
+            np.exp(s, out=s)
+        s += f(1)
+        np.reciprocal(s, out=s)  # s = sigma(2u) = (1 + tanh u) / 2
+        self._z, self._s = x, s
+        return x * s
+
+    def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
+        f, s = z.dtype.type, self._s
+        slope = z * z  # 2 z s (1 - s) c (1 + 3 a z^2) + s
+        slope *= f(6 * _GELU_C * _GELU_A)
+        slope += f(2 * _GELU_C)
+        slope *= z
+        slope *= s
+        slope *= f(1) - s
+        slope += s
+        slope *= dout
+        return slope

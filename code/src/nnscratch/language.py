@@ -11,7 +11,7 @@ Losses are in nats per character (natural log); divide by ln 2 for bits per char
 
 See Also
 --------
-Book, Step 9 "Sequences" (practice): a character model of Shakespeare.
+Book, Step 8 "Sequences" (practice): a character model of Shakespeare.
 """
 
 from __future__ import annotations
@@ -150,30 +150,56 @@ def _streams(ids: np.ndarray, n_rows: int, offset: int = 0) -> np.ndarray:
 
 
 def evaluate_lm(
-    model, ids: np.ndarray, *, n_rows: int = 32, seq_len: int = 256
+    model,
+    ids: np.ndarray,
+    *,
+    n_rows: int = 32,
+    seq_len: int = 256,
+    stride: int | None = None,
 ) -> float:
     """Mean loss of predicting ``ids[1:]`` from what precedes, in nats per character.
 
     The text is cut into ``n_rows`` streams read in windows of ``seq_len`` with the state
     carried across windows, so every character but the first of each stream is predicted
     from all of its stream before it (and the result does not depend on ``seq_len``).
+    A model without state (a Transformer) reads each window on its own: ``seq_len`` is then
+    its context, at most the model's context length. With ``stride`` (such a model only)
+    the windows overlap, each starting ``stride`` characters after the last, and only the
+    characters no earlier window predicted are scored: after the first window every
+    character is predicted from at least ``seq_len - stride`` before it. Without it the
+    windows are disjoint and character ``t`` of a window is predicted from the ``t``
+    characters before it in the window.
     """
     check_array(ids, "ids", ndim=1, where="evaluate_lm")
     seq_len = check_int(seq_len, "seq_len", "evaluate_lm")
+    stride = (
+        seq_len
+        if stride is None
+        else check_int(stride, "stride", "evaluate_lm")
+    )
+    if stride > seq_len:
+        raise ValueError(
+            f"evaluate_lm: stride must be at most seq_len = {seq_len}, got {stride}"
+        )
+    if stride < seq_len and _recurrent_layers(model):
+        raise ValueError(
+            "evaluate_lm: stride is for models without state; a recurrent model "
+            "carries its state across disjoint windows"
+        )
     rows = _streams(ids, check_int(n_rows, "n_rows", "evaluate_lm"))
-    total, count = 0.0, 0
+    total, count, done = 0.0, 0, 0  # rows[:, 1 : done + 1] are scored
     with carried_state(model):
-        for s in range(0, rows.shape[1] - 1, seq_len):
-            x, y = (
-                rows[:, s : s + seq_len],
-                rows[:, s + 1 : s + seq_len + 1],
-            )
-            x = x[:, : y.shape[1]]
-            loss, _ = sequence_cross_entropy(
-                model.forward(x, training=False), y
-            )
-            total += loss * y.size
-            count += y.size
+        for s in range(0, rows.shape[1] - 1, stride):
+            y = rows[:, s + 1 : s + seq_len + 1]  # (n_rows, t) targets
+            x = rows[:, s : s + y.shape[1]]  # (n_rows, t) inputs
+            new = s + y.shape[1] - done  # targets no window scored yet
+            z = model.forward(x, training=False)[:, -new:]
+            loss, _ = sequence_cross_entropy(z, y[:, -new:])
+            total += loss * y[:, -new:].size
+            count += y[:, -new:].size
+            done += new
+            if done == rows.shape[1] - 1:
+                break
     return total / count
 
 
@@ -190,6 +216,7 @@ def train_lm(
     schedule=None,
     val_ids: np.ndarray | None = None,
     eval_every: int = 100,
+    eval_seq_len: int = 256,
     progress=None,
 ) -> History:
     """Train a character model by truncated BPTT on ``batch_size`` parallel streams.
@@ -217,6 +244,9 @@ def train_lm(
     val_ids : ndarray, optional
         Validation text, evaluated every ``eval_every`` steps and at the end.
     eval_every : int, default 100
+    eval_seq_len : int, default 256
+        Window of :func:`evaluate_lm`; for a model without state (a Transformer) its
+        context length.
     progress : see :func:`nnscratch.train.fit`
 
     Returns
@@ -311,7 +341,9 @@ def train_lm(
                 n = sums["n"]
                 metrics = {"loss": sums["loss"] / n}
                 if val_ids is not None:
-                    metrics["val_loss"] = evaluate_lm(m, val_ids)
+                    metrics["val_loss"] = evaluate_lm(
+                        m, val_ids, seq_len=eval_seq_len
+                    )
                 for k, v in (
                     ("step", step),
                     ("grad_norm", sums["norm"] / n),
@@ -342,6 +374,7 @@ def sample(
     *,
     rng: np.random.Generator,
     temperature: float = 1.0,
+    context: int | None = None,
 ) -> np.ndarray:
     """Draw ``n`` tokens from the model, one at a time, after reading ``prompt``.
 
@@ -358,6 +391,11 @@ def sample(
     temperature : float, default 1.0
         Divides the logits before the softmax: below 1 sharper (more likely, more
         repetitive), above 1 flatter (more surprising, more misspelt).
+    context : int, optional
+        For a model without state (a Transformer, :func:`nnscratch.models.gpt`): at every
+        step it re-reads the last ``context`` tokens (prompt and drawn ones), its context
+        length. By default the model is recurrent and reads one token per step, carrying
+        its state.
 
     Returns
     -------
@@ -377,15 +415,30 @@ def sample(
         temperature, "temperature", "sample", low=0, low_open=True
     )
     out = np.empty(n, dtype=np.int64)
+    if context is not None:
+        context = check_int(context, "context", "sample")
+        window = np.asarray(prompt[-context:], dtype=np.int64)
+        for k in range(n):
+            # (V,) logits of the token after the window
+            z = model.forward(window[None, :], training=False)[0, -1]
+            out[k] = _draw(z, tau, rng)
+            window = np.append(window, out[k])[-context:]
+        return out
     with carried_state(model):
         # (V,) logits of the token after the prompt
         z = model.forward(prompt[None, :], training=False)[0, -1]
         for k in range(n):
-            zf = z.astype(np.float64) / tau
-            p = np.exp(zf - zf.max())
-            cdf = np.cumsum(p)
-            u = rng.random() * cdf[-1]
-            i = int(np.searchsorted(cdf, u, side="right"))
-            out[k] = min(i, len(p) - 1)  # rounding may put u at cdf[-1]
+            out[k] = _draw(z, tau, rng)
             z = model.forward(out[None, k : k + 1], training=False)[0, -1]
     return out
+
+
+def _draw(z: np.ndarray, tau: float, rng: np.random.Generator) -> int:
+    """One token from the logits ``z`` (V,) at temperature ``tau``, by inverting the CDF."""
+    zf = z.astype(np.float64) / tau
+    p = np.exp(zf - zf.max())
+    cdf = np.cumsum(p)
+    return min(
+        int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
+        len(p) - 1,
+    )

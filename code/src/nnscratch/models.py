@@ -1,4 +1,5 @@
-"""Ready-made networks for MNIST, the ones the book trains and the command line offers.
+"""Ready-made networks: for MNIST, the ones the book trains and the command line offers; for
+text, the decoder-only Transformer of Step 9 (:func:`transformer_block`, :func:`gpt`).
 
 Each factory takes an ``rng`` (the initial weights) and a ``dtype`` and returns a fresh
 :class:`~nnscratch.network.Sequential` whose output is 10 logits. ``MODELS`` maps the names
@@ -8,19 +9,24 @@ images to it).
 
 See Also
 --------
-Book, Step 6 "MNIST" (the MLP) and Step 7 (the CNN).
+Book, Step 6 "MNIST" (the MLP), Step 7 (the CNN) and Step 9 (the Transformer).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import ReLU
+from ._checks import check_int
+from .activations import GELU, ReLU
 from .layers.conv import Conv2D
+from .layers.attention import MultiHeadAttention
 from .layers.dense import Dense
 from .layers.dropout import Dropout
+from .layers.embedding import Embedding
+from .layers.normalization import LayerNorm
 from .layers.pooling import Flatten, MaxPool2D
-from .network import Sequential
+from .layers.position import PositionEmbedding, SinusoidalPositions
+from .network import Residual, Sequential
 
 #: Shape of one example for the MLP: an image flattened to a row of 784 pixels.
 MNIST_MLP_INPUT_SHAPE = (784,)
@@ -130,3 +136,155 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
 MODELS = {"mlp": mnist_mlp, "cnn": mnist_cnn}
 #: Name -> shape of one input example, ``(N,) + INPUT_SHAPES[name]`` being a batch's shape.
 INPUT_SHAPES = {"mlp": MNIST_MLP_INPUT_SHAPE, "cnn": MNIST_CNN_INPUT_SHAPE}
+
+
+def transformer_block(
+    n_embed: int,
+    n_heads: int,
+    *,
+    rng: np.random.Generator,
+    causal: bool = True,
+    mlp_ratio: int = 4,
+    n_layers: int = 1,
+    dtype=np.float32,
+) -> Sequential:
+    """One pre-norm Transformer block: two residual layers, nothing else.
+
+    Parameters
+    ----------
+    n_embed : int
+        Width D of the stream of vectors the block reads and writes.
+    n_heads : int
+        Attention heads; must divide D.
+    rng : numpy.random.Generator
+        Initial weights, drawn in the order the layers appear.
+    causal : bool, default True
+        Each position attends to itself and the positions before it only.
+    mlp_ratio : int, default 4
+        Hidden width of the MLP, ``mlp_ratio * D``.
+    n_layers : int, default 1
+        Depth of the whole model: the two projections that write into the residual stream
+        start with standard deviation :math:`0.02/\\sqrt{2 L}` (GPT-2), so the stream's
+        variance at the top does not grow with depth.
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input and output (N, T, D)::
+
+            Residual(LayerNorm(D) -> MultiHeadAttention(D, H))        # x + attn(norm(x))
+            Residual(LayerNorm(D) -> Dense(D, 4D) -> GELU -> Dense(4D, D))   # x + mlp(norm(x))
+
+        :math:`12 D^2 + 13 D` parameters at ``mlp_ratio=4``.
+
+    Notes
+    -----
+    The block is a :class:`~nnscratch.network.Sequential` of two
+    :class:`~nnscratch.network.Residual` layers, so it follows the layer protocol with no
+    special case anywhere: backward of :math:`x + f(x)` adds :math:`dout` and
+    :math:`f`'s input gradient. Normalising *before* each branch (pre-norm, GPT-2) leaves the
+    identity path from the input to the output untouched.
+
+    See Also
+    --------
+    gpt
+    Book, Step 9 "Attention" (practice): the block, and a language model built of it.
+    """
+    d = check_int(n_embed, "n_embed", "transformer_block")
+    ratio = check_int(mlp_ratio, "mlp_ratio", "transformer_block")
+    depth = check_int(n_layers, "n_layers", "transformer_block")
+    std, out_std = 0.02, 0.02 / np.sqrt(2 * depth)
+    attn = MultiHeadAttention(
+        d, n_heads, rng=rng, causal=causal, dtype=dtype, init_std=std
+    )
+    # GPT-2's scaled projection
+    attn.params["W_o"] *= attn.dtype.type(out_std / std)
+    return Sequential(
+        [
+            Residual(Sequential([LayerNorm(d, dtype=dtype), attn])),
+            Residual(
+                Sequential(
+                    [
+                        LayerNorm(d, dtype=dtype),
+                        Dense(d, ratio * d, rng=rng, dtype=dtype, init=std),
+                        GELU(),
+                        Dense(
+                            ratio * d,
+                            d,
+                            rng=rng,
+                            dtype=dtype,
+                            init=float(out_std),
+                        ),
+                    ]
+                )
+            ),
+        ]
+    )
+
+
+def gpt(
+    n_tokens: int,
+    *,
+    block_size: int,
+    n_embed: int,
+    n_heads: int,
+    n_layers: int,
+    rng: np.random.Generator,
+    positions: str = "learned",
+    dtype=np.float32,
+) -> Sequential:
+    """A small decoder-only Transformer (GPT): token ids in, next-token logits out.
+
+    Parameters
+    ----------
+    n_tokens : int
+        Vocabulary size V.
+    block_size : int
+        Context length: the longest sequence the model reads.
+    n_embed, n_heads, n_layers : int
+        Width D, heads per block H, and number of blocks L.
+    rng : numpy.random.Generator
+        Every initial weight, drawn in the order the layers appear.
+    positions : {"learned", "sinusoidal"}, default "learned"
+        :class:`~nnscratch.layers.PositionEmbedding` (GPT-2) or
+        :class:`~nnscratch.layers.SinusoidalPositions` (the original Transformer).
+    dtype : numpy dtype, default float32
+
+    Returns
+    -------
+    Sequential
+        Input (N, T) integer ids with T at most ``block_size``, output (N, T, V) logits, the
+        logits at position t predicting token t + 1 from tokens 0..t::
+
+            Embedding(V, D) -> positions -> L x transformer_block -> LayerNorm(D) -> Dense(D, V)
+
+    See Also
+    --------
+    transformer_block
+    Book, Step 9 "Attention" (practice): sorting digits and writing Shakespeare.
+    """
+    d = check_int(n_embed, "n_embed", "gpt")
+    depth = check_int(n_layers, "n_layers", "gpt")
+    block_size = check_int(block_size, "block_size", "gpt")
+    if positions == "learned":
+        pos = PositionEmbedding(block_size, d, rng=rng, dtype=dtype)
+    elif positions == "sinusoidal":
+        pos = SinusoidalPositions(block_size, d, dtype=dtype)
+    else:
+        raise ValueError(
+            f"gpt: positions must be 'learned' or 'sinusoidal', got {positions!r}"
+        )
+    blocks = [
+        transformer_block(d, n_heads, rng=rng, n_layers=depth, dtype=dtype)
+        for _ in range(depth)
+    ]
+    return Sequential(
+        [
+            Embedding(n_tokens, d, rng=rng, dtype=dtype, std=0.02),
+            pos,
+            *blocks,
+            LayerNorm(d, dtype=dtype),
+            Dense(d, n_tokens, rng=rng, dtype=dtype, init=0.02),
+        ]
+    )

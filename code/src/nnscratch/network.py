@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 import zipfile
 import zlib
 from pathlib import Path
@@ -161,7 +162,10 @@ class Sequential(Layer):
         return self.layers[i]
 
     def __repr__(self) -> str:
-        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        # Nested layers (a block of Residuals) indent one level deeper, line by line.
+        inner = ",\n".join(
+            textwrap.indent(repr(layer), "  ") for layer in self.layers
+        )
         return f"Sequential([\n{inner}\n])"
 
 

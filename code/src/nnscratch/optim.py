@@ -466,7 +466,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
     See Also
     --------
-    Book, Step 9 "Sequences" (theory): exploding gradients and why clipping tames them.
+    Book, Step 8 "Sequences" (theory): exploding gradients and why clipping tames them.
     """
     max_norm = check_number(
         max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True

@@ -9,11 +9,13 @@ documented in the module that defines it.
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
-from .normalization import BatchNorm
+from .normalization import BatchNorm, LayerNorm
 from .conv import Conv2D
 from .pooling import AvgPool2D, Flatten, MaxPool2D
 from .embedding import Embedding, EmbeddingBag
 from .recurrent import LSTM, RNN
+from .attention import MultiHeadAttention
+from .position import PositionEmbedding, SinusoidalPositions
 from .masked import AttentionPooling, MaxOverTime, MeanOverTime
 
 __all__ = [
@@ -29,6 +31,10 @@ __all__ = [
     "EmbeddingBag",
     "RNN",
     "LSTM",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "SinusoidalPositions",
     "MeanOverTime",
     "MaxOverTime",
     "AttentionPooling",

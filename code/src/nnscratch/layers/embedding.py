@@ -49,7 +49,7 @@ class Embedding(Layer):
 
     See Also
     --------
-    Book, Step 9 "Sequences" (practice): characters as learned vectors.
+    Book, Step 8 "Sequences" (practice): characters as learned vectors.
     """
 
     def __init__(

@@ -182,3 +182,116 @@ class BatchNorm(Layer):
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}, dtype={self.dtype})"
+
+
+class LayerNorm(Layer):
+    """Layer normalization over the last axis, as PyTorch's ``LayerNorm(D)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Width :math:`D` of the last axis, over which each row is normalised.
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+    dtype : numpy dtype, default float64
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (scale, starts at 1) and ``"beta"`` (shift, starts at 0), shape (D,).
+
+    Notes
+    -----
+    Each row :math:`x` of D features (an example, or one position of a sequence) is
+    normalised by its own mean :math:`\\mu = \\frac1D \\sum_j x_j` and biased variance
+    :math:`\\sigma^2 = \\frac1D \\sum_j (x_j - \\mu)^2`, the same in training and in
+    evaluation (no running statistics, no dependence on the batch):
+    :math:`\\hat x = (x - \\mu)/\\sqrt{\\sigma^2 + \\epsilon}`, :math:`y = \\gamma \\odot \\hat x + \\beta`.
+    Backward is BatchNorm's with the roles of the axes swapped, per row, with
+    :math:`d\\hat x = dy \\odot \\gamma` and :math:`r = 1/\\sqrt{\\sigma^2 + \\epsilon}`:
+
+    .. math::
+
+        dx = r \\Big(d\\hat x - \\tfrac1D \\textstyle\\sum_j d\\hat x_j
+             - \\hat x \\, \\tfrac1D \\sum_j d\\hat x_j \\hat x_j\\Big), \\quad
+        d\\gamma = \\textstyle\\sum_{\\text{rows}} dy \\odot \\hat x, \\quad
+        d\\beta = \\sum_{\\text{rows}} dy.
+
+    See Also
+    --------
+    BatchNorm
+    Book, Step 9 "Attention" (theory): this backward pass derived and checked.
+    """
+
+    def __init__(
+        self, n_features: int, eps: float = 1e-5, dtype=np.float64
+    ) -> None:
+        super().__init__()
+        self.n_features = d = check_int(
+            n_features, "n_features", "LayerNorm"
+        )
+        self.eps = check_number(
+            eps, "eps", "LayerNorm", low=0, low_open=True
+        )
+        self.dtype = check_float_dtype(dtype, "LayerNorm")
+        self.params = {
+            "gamma": np.ones(d, dtype=self.dtype),
+            "beta": np.zeros(d, dtype=self.dtype),
+        }
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._cache: tuple | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Normalise every row of ``x`` (N, ..., D) over its last axis; same shape."""
+        check_float_array(
+            x, "x", dtype=self.dtype, where="LayerNorm.forward"
+        )
+        if x.ndim < 2 or x.shape[-1] != self.n_features:
+            raise ValueError(
+                f"LayerNorm.forward: x must have shape (N, ..., {self.n_features}), got {x.shape}"
+            )
+        acc = accumulation_dtype(
+            self.dtype
+        )  # float16 statistics in float32
+        xa = x.astype(acc, copy=False)
+        xc = xa - xa.mean(axis=-1, keepdims=True)  # (N, ..., D)
+        var = np.mean(xc * xc, axis=-1, keepdims=True)  # (N, ..., 1) biased
+        inv_std = (1 / np.sqrt(var + acc.type(self.eps))).astype(self.dtype)
+        x_hat = xc.astype(self.dtype, copy=False)
+        x_hat *= inv_std
+        self._cache = (x_hat, inv_std)
+        out = x_hat * self.params["gamma"]
+        out += self.params["beta"]
+        return out
+
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` (N, ..., D); return ``dx`` of the same shape."""
+        self._require_forward(self._cache)
+        x_hat, inv_std = self._cache
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="LayerNorm.backward"
+        )
+        if dout.shape != x_hat.shape:
+            raise ValueError(
+                f"LayerNorm.backward: dout must have shape {x_hat.shape}, got {dout.shape}"
+            )
+        d = self.n_features
+        d2, xh2 = dout.reshape(-1, d), x_hat.reshape(
+            -1, d
+        )  # every row a row
+        self.grads["gamma"] = policy_sum(d2 * xh2, axis=0)  # (D,)
+        self.grads["beta"] = policy_sum(d2, axis=0)  # (D,)
+        if not need_dx:
+            return None
+        dx_hat = dout * self.params["gamma"]  # (N, ..., D)
+        mean_d = dx_hat.mean(axis=-1, keepdims=True)
+        mean_dx = (dx_hat * x_hat).mean(axis=-1, keepdims=True)
+        dx_hat -= mean_d
+        dx_hat -= x_hat * mean_dx
+        dx_hat *= inv_std
+        return dx_hat
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.n_features}, eps={self.eps}, dtype={self.dtype})"

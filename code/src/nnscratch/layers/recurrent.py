@@ -14,7 +14,7 @@ call) until ``reset_state()``; otherwise every sequence starts from zeros.
 
 See Also
 --------
-Book, Step 9 "Sequences" (theory): BPTT derived for both layers and checked.
+Book, Step 8 "Sequences" (theory): BPTT derived for both layers and checked.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class RNN(_Recurrent):
 
     See Also
     --------
-    Book, Step 9 "Sequences" (theory): BPTT for the vanilla RNN.
+    Book, Step 8 "Sequences" (theory): BPTT for the vanilla RNN.
     """
 
     n_gates = 1
@@ -296,7 +296,7 @@ class LSTM(_Recurrent):
 
     See Also
     --------
-    Book, Step 9 "Sequences" (theory): one LSTM cell backpropagated by hand.
+    Book, Step 8 "Sequences" (theory): one LSTM cell backpropagated by hand.
     """
 
     n_gates = 4

@@ -1,0 +1,161 @@
+"""The timing loop shared by the layer benchmarks (LSTM, Transformer block): nnscratch against
+PyTorch, taking turns, with one thread and with each library's default.
+
+:func:`main` runs a benchmark script from its functions: ``setup(rng) -> (ours, x, dout,
+title)``, ``nnscratch_iteration(ours, x, dout)``, ``torch_twin(torch, ours) -> (twin, info)``,
+``torch_iteration(torch, twin, x_t, dout_t)`` and ``check_agreement(torch, ours, twin, info,
+x, dout)``, passed as a namespace (``SimpleNamespace(**globals())`` of the script).
+
+A *setting* is a library at a thread count: ``name -> (library, run, threads)``, where
+``run()`` does one iteration and ``threads()`` is a context manager that sets the threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from _threads import blas_threads, torch_threads
+from threadpoolctl import threadpool_limits
+
+
+def settings_for(
+    run_ours, run_torch, threads: int | None, torch
+) -> dict[str, tuple]:
+    """The settings to time: each library with ``threads``, or with 1 and its default."""
+    settings: dict[str, tuple] = {}
+    for th in [threads] if threads else sorted({1, blas_threads()}):
+        settings[f"nnscratch, {th} BLAS thread(s)"] = (
+            "nnscratch",
+            run_ours,
+            lambda th=th: threadpool_limits(limits=th, user_api="blas"),
+        )
+    if torch is not None:
+        for th in (
+            [threads] if threads else sorted({1, torch.get_num_threads()})
+        ):
+            settings[f"PyTorch, {th} thread(s)"] = (
+                "PyTorch",
+                run_torch,
+                lambda th=th: torch_threads(th),
+            )
+    return settings
+
+
+def time_settings(
+    settings: dict[str, tuple], iterations: int, block: int
+) -> dict[str, float]:
+    """Seconds each setting took for ``iterations`` runs, ``block`` at a time in turns.
+
+    Taking turns, with a different setting first in each round, gives every setting the same
+    share of whatever else the machine is doing: the ratios are meaningful on a shared
+    machine even when the absolute times are not.
+    """
+    for (
+        _,
+        run,
+        threads,
+    ) in settings.values():  # warm-up: first calls allocate
+        with threads():
+            run()
+    times = dict.fromkeys(settings, 0.0)
+    names = list(settings)
+    for b, first in enumerate(range(0, iterations, block)):
+        n = min(block, iterations - first)
+        for name in (
+            names[b % len(names) :] + names[: b % len(names)]
+        ):  # rotate who goes first
+            _, run, threads = settings[name]
+            with threads():
+                t = time.perf_counter()
+                for _ in range(n):
+                    run()
+                times[name] += time.perf_counter() - t
+    return times
+
+
+def report(
+    settings: dict[str, tuple], times: dict[str, float], iterations: int
+) -> None:
+    """Print each setting's time per iteration and the ratios nnscratch / PyTorch."""
+    width = max(map(len, times))
+    for name, t in times.items():
+        print(
+            f"{name:>{width}}: {1000 * t / iterations:7.1f} ms per iteration"
+        )
+    best = {}
+    for name, (lib, _, _) in settings.items():
+        if lib not in best or times[name] < times[best[lib]]:
+            best[lib] = name
+    if "PyTorch" in best:
+        one = [n for n in times if n.startswith("nnscratch, 1 ")], [
+            n for n in times if n.startswith("PyTorch, 1 ")
+        ]
+        if one[0] and one[1]:
+            print(
+                f"ratio nnscratch / PyTorch, one thread each: "
+                f"{times[one[0][0]] / times[one[1][0]]:.2f}"
+            )
+        print(
+            f"ratio nnscratch / PyTorch, each at its faster setting: "
+            f"{times[best['nnscratch']] / times[best['PyTorch']]:.2f}  "
+            f"(bar: at most 1.5, goal: at most 1.0)"
+        )
+
+
+def main(bench, argv: list[str] | None = None) -> int:
+    """Parse the command line, compare the libraries once, time them, print the report."""
+    parser = argparse.ArgumentParser(
+        description=bench.__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=40,
+        help="timed iterations per setting (40)",
+    )
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=5,
+        help="iterations each setting runs before the next takes over (5)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="time both libraries with this many threads only "
+        "(default: with 1 and with each library's default)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    ours, x, dout, title = bench.setup(np.random.default_rng(args.seed))
+    print(f"{title}; {args.iterations} iterations per setting")
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        print(
+            "PyTorch is not installed: no ratio (pip install torch to compare)"
+        )
+    twin = x_t = dout_t = None
+    if torch is not None:
+        twin, info = bench.torch_twin(torch, ours)
+        with torch_threads(1):
+            diff = bench.check_agreement(torch, ours, twin, info, x, dout)
+        print(
+            f"largest difference between the libraries (outputs and gradients): {diff:.1e}"
+        )
+        print(f"torch {torch.__version__}")
+        x_t, dout_t = torch.from_numpy(x), torch.from_numpy(dout)
+    settings = settings_for(
+        lambda: bench.nnscratch_iteration(ours, x, dout),
+        lambda: bench.torch_iteration(torch, twin, x_t, dout_t),
+        args.threads,
+        torch,
+    )
+    times = time_settings(settings, args.iterations, args.block)
+    report(settings, times, args.iterations)
+    return 0

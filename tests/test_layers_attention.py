@@ -1,0 +1,249 @@
+"""Scaled dot-product attention and MultiHeadAttention: finite differences with and without
+the causal mask, heads = concatenated single heads, permutation equivariance, PyTorch as an
+oracle, errors."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from nnscratch.gradcheck import (
+    check_layer,
+    numerical_gradient,
+    relative_error,
+)
+from nnscratch.layers import MultiHeadAttention, PositionEmbedding
+from nnscratch.layers.attention import (
+    attention_backward,
+    attention_forward,
+    causal_mask,
+)
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(
+    not HAS_TORCH, reason="PyTorch is not installed (optional oracle)"
+)
+
+
+def mha(rng, d=8, h=2, causal=False, dtype=np.float64):
+    return MultiHeadAttention(
+        d, h, rng=rng, causal=causal, dtype=dtype, init_std=0.5
+    )
+
+
+# ------------------------------------------------------- scaled dot-product attention
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_backward_matches_finite_differences(causal, rng):
+    q, k, v = (rng.standard_normal((2, 3, 5, 4)) for _ in range(3))
+    g = rng.standard_normal((2, 3, 5, 4))
+    out, p = attention_forward(q, k, v, causal=causal)
+    grads = attention_backward(g, q, k, v, p)
+    for a, da in zip((q, k, v), grads):
+        num = numerical_gradient(
+            lambda: float(
+                np.sum(attention_forward(q, k, v, causal)[0] * g)
+            ),
+            a,
+        )
+        assert relative_error(da, num) < 1e-7
+
+
+def test_attention_is_a_softmax_weighted_average_of_the_values(rng):
+    q, k, v = (rng.standard_normal((6, 3)) for _ in range(3))
+    out, p = attention_forward(q, k, v)
+    s = q @ k.T / np.sqrt(3)
+    ref = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p, ref, rtol=1e-12)
+    np.testing.assert_allclose(out, ref @ v, rtol=1e-12)
+
+
+def test_causal_attention_ignores_the_future(rng):
+    q, k, v = (rng.standard_normal((1, 6, 3)) for _ in range(3))
+    out, p = attention_forward(q, k, v, causal=True)
+    assert np.all(p[0][~causal_mask(6)] == 0)
+    np.testing.assert_allclose(p.sum(-1), 1, rtol=1e-12)
+    k2, v2 = k.copy(), v.copy()
+    k2[0, -1] += 5
+    v2[0, -1] += 5
+    np.testing.assert_array_equal(
+        attention_forward(q, k2, v2, causal=True)[0][0, :-1], out[0, :-1]
+    )
+
+
+def test_attention_refuses_mismatched_shapes(rng):
+    q = rng.standard_normal((2, 5, 4))
+    with pytest.raises(
+        ValueError, match="k must have q's leading axes and width"
+    ):
+        attention_forward(
+            q,
+            rng.standard_normal((2, 5, 3)),
+            rng.standard_normal((2, 5, 4)),
+        )
+    with pytest.raises(ValueError, match="v must have one row per key"):
+        attention_forward(q, q, rng.standard_normal((2, 6, 4)))
+    with pytest.raises(
+        ValueError, match="a causal mask needs as many queries as keys"
+    ):
+        k = rng.standard_normal((2, 7, 4))
+        attention_forward(q, k, k, causal=True)
+    with pytest.raises(TypeError, match="must have dtype float64"):
+        attention_forward(q, q.astype(np.float32), q)
+
+
+# ------------------------------------------------------------------ multi-head attention
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_gradients(causal, rng):
+    check_layer(
+        mha(rng, causal=causal), rng.standard_normal((2, 5, 8)), rng=rng
+    ).assert_ok()
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_is_the_concatenation_of_single_heads(causal, rng):
+    layer = mha(rng, d=12, h=3, causal=causal)
+    x = rng.standard_normal((2, 7, 12))
+    out = layer.forward(x)
+    p = layer.params
+    d, dh = 12, 4
+    heads = []
+    for h in range(3):
+        cols = slice(h * dh, (h + 1) * dh)
+        q = x @ p["W_qkv"][:, :d][:, cols] + p["b_qkv"][:d][cols]
+        k = (
+            x @ p["W_qkv"][:, d : 2 * d][:, cols]
+            + p["b_qkv"][d : 2 * d][cols]
+        )
+        v = x @ p["W_qkv"][:, 2 * d :][:, cols] + p["b_qkv"][2 * d :][cols]
+        heads.append(attention_forward(q, k, v, causal=causal)[0])
+    ref = np.concatenate(heads, axis=-1) @ p["W_o"] + p["b_o"]
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_self_attention_without_positions_is_permutation_equivariant(rng):
+    layer = mha(rng)
+    x = rng.standard_normal((3, 6, 8))
+    perm = rng.permutation(6)
+    np.testing.assert_allclose(
+        layer.forward(x[:, perm]), layer.forward(x)[:, perm], atol=1e-12
+    )
+    pos = PositionEmbedding(6, 8, rng=rng, dtype=np.float64, std=1.0)
+    a, b = (
+        layer.forward(pos.forward(x[:, perm])),
+        layer.forward(pos.forward(x))[:, perm],
+    )
+    assert np.abs(a - b).max() > 1e-3  # with positions, order matters
+
+
+def test_multi_head_attention_protocol_and_errors(rng):
+    layer = mha(rng, causal=True, dtype=np.float32)
+    x = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    x0 = x.copy()
+    out = layer.forward(x, training=True)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert layer.attention.shape == (2, 2, 5, 5)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    d0 = dout.copy()
+    dx = layer.backward(dout)
+    assert (
+        dx.dtype == np.float32
+        and layer.backward(dout, need_dx=False) is None
+    )
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, d0)
+    assert {k: v.shape for k, v in layer.grads.items()} == {
+        k: v.shape for k, v in layer.params.items()
+    }
+    with pytest.raises(ValueError, match=r"x must have shape \(N, T, 8\)"):
+        layer.forward(x[:, :, :4])
+    with pytest.raises(TypeError, match="must have dtype float32"):
+        layer.forward(x.astype(np.float64))
+    with pytest.raises(
+        ValueError, match=r"dout must have the output's shape \(2, 5, 8\)"
+    ):
+        layer.backward(dout[:, :4])
+    with pytest.raises(
+        ValueError, match=r"n_heads \(3\) must divide n_embed \(8\)"
+    ):
+        MultiHeadAttention(8, 3, rng=rng)
+    with pytest.raises(RuntimeError, match="before forward"):
+        mha(rng).backward(dout)
+
+
+def test_multi_head_attention_is_seeded():
+    a, b = (mha(np.random.default_rng(3)) for _ in range(2))
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+# ------------------------------------------------------------------- PyTorch as oracle
+
+
+@needs_torch
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_equals_torch_sdpa(causal, rng):
+    import torch
+
+    q, k, v = (rng.standard_normal((2, 3, 6, 4)) for _ in range(3))
+    g = rng.standard_normal((2, 3, 6, 4))
+    out, p = attention_forward(q, k, v, causal=causal)
+    dq, dk, dv = attention_backward(g, q, k, v, p)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    to = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, is_causal=causal
+    )
+    to.backward(torch.from_numpy(g))
+    for ours, theirs in (
+        (out, to),
+        (dq, tq.grad),
+        (dk, tk.grad),
+        (dv, tv.grad),
+    ):
+        np.testing.assert_allclose(
+            ours, theirs.detach().numpy(), rtol=0, atol=1e-10
+        )
+
+
+@needs_torch
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_equals_torch(causal, rng):
+    import torch
+
+    layer = mha(rng, d=12, h=3, causal=causal)
+    layer.params["b_qkv"][:] = rng.standard_normal(36)
+    layer.params["b_o"][:] = rng.standard_normal(12)
+    x, g = rng.standard_normal((2, 5, 12)), rng.standard_normal((2, 5, 12))
+    twin = torch.nn.MultiheadAttention(12, 3, batch_first=True).double()
+    p = layer.params
+    with torch.no_grad():
+        twin.in_proj_weight.copy_(torch.from_numpy(p["W_qkv"].T.copy()))
+        twin.in_proj_bias.copy_(torch.from_numpy(p["b_qkv"]))
+        twin.out_proj.weight.copy_(torch.from_numpy(p["W_o"].T.copy()))
+        twin.out_proj.bias.copy_(torch.from_numpy(p["b_o"]))
+    tx = torch.tensor(x, requires_grad=True)
+    mask = (
+        torch.nn.Transformer.generate_square_subsequent_mask(
+            5, dtype=torch.float64
+        )
+        if causal
+        else None
+    )
+    ty, _ = twin(tx, tx, tx, attn_mask=mask, need_weights=False)
+    ty.backward(torch.from_numpy(g))
+    out, dx = layer.forward(x), layer.backward(g)
+    pairs = [
+        (out, ty),
+        (dx, tx.grad),
+        (layer.grads["W_qkv"].T, twin.in_proj_weight.grad),
+        (layer.grads["b_qkv"], twin.in_proj_bias.grad),
+        (layer.grads["W_o"].T, twin.out_proj.weight.grad),
+        (layer.grads["b_o"], twin.out_proj.bias.grad),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(
+            ours, theirs.detach().numpy(), rtol=0, atol=1e-10
+        )

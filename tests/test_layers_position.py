@@ -1,0 +1,37 @@
+"""Learned and sinusoidal position encodings: gradients, the fixed table, errors."""
+
+import numpy as np
+import pytest
+
+from nnscratch.gradcheck import check_layer
+from nnscratch.layers import PositionEmbedding, SinusoidalPositions
+from nnscratch.layers.position import sinusoidal_table
+
+
+def test_learned_positions_gradients(rng):
+    check_layer(
+        PositionEmbedding(7, 4, rng=rng, std=1.0),
+        rng.standard_normal((3, 5, 4)),
+        rng=rng,
+    ).assert_ok()
+
+
+def test_sinusoidal_positions_are_fixed_and_pass_the_gradient(rng):
+    layer = SinusoidalPositions(10, 6)
+    assert layer.params == {}
+    x = rng.standard_normal((2, 4, 6))
+    np.testing.assert_allclose(
+        layer.forward(x) - x,
+        np.broadcast_to(sinusoidal_table(10, 6)[:4], x.shape),
+        atol=1e-15,
+    )
+    check_layer(layer, x, rng=rng).assert_ok()
+    table = sinusoidal_table(50, 8)
+    np.testing.assert_allclose(table[:, 0], np.sin(np.arange(50)))
+    np.testing.assert_allclose(
+        table[:, 7], np.cos(np.arange(50) / 10000 ** (6 / 8))
+    )
+    with pytest.raises(ValueError, match="T at most max_len = 10"):
+        layer.forward(rng.standard_normal((2, 11, 6)))
+    with pytest.raises(ValueError, match="n_embed must be even"):
+        sinusoidal_table(4, 5)
