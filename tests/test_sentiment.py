@@ -98,3 +98,18 @@ def test_training_logs_one_line_per_epoch_and_errors_are_clear():
                          rng=np.random.default_rng(0), epochs=1)
     with pytest.raises(ValueError, match="pool must be one of"):
         text_classifier(5, 2, rng=np.random.default_rng(0), pool="sum")
+
+
+def test_transformer_encoder_passes_the_gradient_check_and_ignores_padding(rng):
+    model = text_classifier(8, 4, rng=rng, dtype=np.float64, pool="attention",
+                            transformer=2, max_len=12)
+    model.pool.params["q"][:] = rng.standard_normal(4)
+    check_layer(model, IDS, rng=rng).assert_ok()
+    z = model.forward(IDS)
+    for i, n in enumerate((IDS != PAD).sum(axis=1)):             # causal: padding unseen
+        np.testing.assert_allclose(model.forward(IDS[i : i + 1, :n]), z[i : i + 1], rtol=1e-12)
+    model.forward(IDS)
+    model.backward(np.ones_like(z))
+    assert np.all(model.grads["embed.W"][PAD] == 0.0)
+    with pytest.raises(ValueError, match="an LSTM or a Transformer encoder, not both"):
+        text_classifier(8, 4, rng=rng, lstm=3, transformer=2)

@@ -7,8 +7,8 @@ the ids (``ids != PAD``), so a model needs nothing but its input.
 
 - :class:`BagOfNgrams`: logistic regression on a bag of n-grams, optionally with the
   naive-Bayes feature weights of Wang & Manning (2012) (NB-LR).
-- :class:`TextClassifier`: embedding, optional encoder (an LSTM), pooling over time that
-  respects the mask, dropout and a dense head.
+- :class:`TextClassifier`: embedding, optional encoder (an LSTM or a causal Transformer
+  block), pooling over time that respects the mask, dropout and a dense head.
 
 :func:`train_classifier` trains either on length-bucketed minibatches: sentences of similar
 length share a batch, which is cut to its longest sentence, so a recurrent encoder runs over
@@ -28,7 +28,10 @@ import numpy as np
 from ._checks import check_int, check_rng
 from .layers import Dense, Dropout, Embedding, EmbeddingBag, LSTM, Layer
 from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
+from .layers.position import PositionEmbedding
 from .losses import binary_cross_entropy
+from .models import transformer_block
+from .network import Sequential
 from .optim import clip_grad_norm
 from .progress import format_epoch
 from .text import PAD
@@ -244,6 +247,8 @@ def text_classifier(
     rng: np.random.Generator,
     pool: str = "mean",
     lstm: int | None = None,
+    transformer: int | None = None,
+    max_len: int = 64,
     dropout: float = 0.0,
     dtype=np.float32,
 ) -> TextClassifier:
@@ -257,6 +262,13 @@ def text_classifier(
     pool : {"mean", "max", "attention"}
     lstm : int, optional
         Hidden width of an LSTM encoder; None: pool the embeddings themselves.
+    transformer : int, optional
+        Number of heads of a Transformer encoder instead: learned positions
+        (``max_len`` of them) added to the embeddings, then one *causal* pre-norm block
+        (:func:`nnscratch.models.transformer_block`). Causal, so that the padding at the
+        end of a sentence cannot reach its real positions, as with the LSTM.
+    max_len : int, default 64
+        Longest sentence the Transformer's positions cover.
     dropout : float, default 0
         Dropout rate on the pooled vector.
     dtype : numpy dtype, default float32
@@ -267,9 +279,22 @@ def text_classifier(
     embed = Embedding(n_tokens, n_dim, rng=rng, dtype=dtype, std=0.1)
     encoder = None
     width = n_dim
+    if lstm is not None and transformer is not None:
+        raise ValueError(
+            "text_classifier: choose an LSTM or a Transformer encoder, not both"
+        )
     if lstm is not None:
         encoder = LSTM(n_dim, lstm, rng=rng, dtype=dtype)
         width = lstm
+    if transformer is not None:
+        encoder = Sequential(
+            [
+                PositionEmbedding(max_len, n_dim, rng=rng, dtype=dtype),
+                transformer_block(
+                    n_dim, transformer, rng=rng, causal=True, dtype=dtype
+                ),
+            ]
+        )
     pools = {
         "mean": lambda: MeanOverTime(),
         "max": lambda: MaxOverTime(),
