@@ -50,6 +50,8 @@ class Embedding(Layer):
     See Also
     --------
     Book, Step 8 "Sequences" (practice): characters as learned vectors.
+    Book, Step 10 "Words" (theory): the sparse gradient, checked against the
+    dense one-hot product.
     """
 
     def __init__(
