@@ -105,7 +105,8 @@ class Embedding(Layer):
         )
         if dout.shape != x.shape + (d,):
             raise ValueError(
-                f"Embedding.backward: dout must have shape {x.shape + (d,)}, got {dout.shape}"
+                f"Embedding.backward: dout must have shape "
+                f"{x.shape + (d,)}, got {dout.shape}"
             )
         flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(
             -1
