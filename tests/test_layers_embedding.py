@@ -48,3 +48,76 @@ def test_errors_name_what_was_expected_and_what_arrived(rng):
     layer.forward(np.array([[0, 1]]))
     with pytest.raises(ValueError, match=r"dout must have shape \(1, 2, 2\), got \(1, 2, 3\)"):
         layer.backward(np.zeros((1, 2, 3)))
+
+
+# -- EmbeddingBag ----------------------------------------------------------------------------
+
+from nnscratch.layers import EmbeddingBag  # noqa: E402
+
+BAGS = np.array([[3, 1, 4, 0], [2, 0, 0, 0], [4, 4, 2, 5]])   # 0 pads
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_bag_is_the_dense_count_product_and_its_gradient_a_bincount(mode, rng):
+    layer = EmbeddingBag(6, 3, rng=rng, mode=mode)
+    counts = np.zeros((3, 6))
+    np.add.at(counts, (np.arange(3)[:, None].repeat(4, 1), BAGS), 1.0)
+    counts[:, 0] = 0                                      # padding counts for nothing
+    if mode == "mean":
+        counts /= counts.sum(1, keepdims=True)
+    out = layer.forward(BAGS)
+    np.testing.assert_allclose(out, counts @ layer.params["W"], rtol=1e-13)
+    dout = rng.standard_normal((3, 3))
+    assert layer.backward(dout) is None
+    np.testing.assert_allclose(layer.grads["W"], counts.T @ dout, rtol=1e-13, atol=1e-15)
+    assert np.all(layer.grads["W"][0] == 0)               # the padding row: exactly zero
+    result = check_layer(layer, BAGS, rng=rng).assert_ok()
+    assert set(result.errors) == {"W"}
+
+
+def test_bag_weights_scale_each_position(rng):
+    layer = EmbeddingBag(6, 2, rng=rng)
+    w = rng.standard_normal(BAGS.shape)
+    out = layer.forward(BAGS, weights=w)
+    expected = np.einsum("nl,nld->nd", w * (BAGS != 0), layer.params["W"][BAGS])
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+    g = rng.standard_normal((3, 2))
+    layer.backward(g)
+
+    def f():
+        return float(np.sum(layer.forward(BAGS, weights=w) * g))
+
+    from nnscratch.gradcheck import numerical_gradient, relative_error
+    dw = layer.grads["W"].copy()
+    assert relative_error(dw, numerical_gradient(f, layer.params["W"])) < 1e-8
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_bag_matches_torch_embeddingbag(mode):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    layer = EmbeddingBag(6, 3, rng=rng, mode=mode)
+    twin = torch.nn.EmbeddingBag(6, 3, mode=mode, padding_idx=0).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(layer.params["W"]))
+    w = rng.standard_normal(BAGS.shape) if mode == "sum" else None
+    out = layer.forward(BAGS, weights=w)
+    ot = twin(torch.tensor(BAGS),
+              per_sample_weights=None if w is None else torch.tensor(w))
+    g = rng.standard_normal((3, 3))
+    (ot * torch.tensor(g)).sum().backward()
+    layer.backward(g)
+    np.testing.assert_allclose(out, ot.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], twin.weight.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_bag_errors_name_what_arrived(rng):
+    with pytest.raises(ValueError, match="mode must be 'sum' or 'mean', got 'max'"):
+        EmbeddingBag(4, 2, rng=rng, mode="max")
+    layer = EmbeddingBag(4, 2, rng=rng, mode="mean")
+    with pytest.raises(TypeError, match=r"x must be a \(N, L\) array of integer token ids"):
+        layer.forward(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="weights need mode='sum'"):
+        layer.forward(np.array([[1, 2]]), weights=np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 4\), got values from 1 to 4"):
+        layer.forward(np.array([[1, 4]]))

@@ -1,12 +1,13 @@
-"""Data sets: seeded synthetic 2-D sets, MNIST and Tiny Shakespeare.
+"""Data sets: seeded synthetic 2-D sets, MNIST, Tiny Shakespeare and movie reviews.
 
 :mod:`nnscratch.data.synthetic` makes the small two-dimensional problems of Steps 1 to 5
 from a seed; :mod:`nnscratch.data.mnist` finds, downloads, verifies and loads MNIST, read
 by :mod:`nnscratch.data.idx`; :mod:`nnscratch.data.tinyshakespeare` does the same for the
-text of Step 9. Every downloaded data set is found, fetched and verified by one mechanism,
+text of Step 8, and :mod:`nnscratch.data.rt_polarity` for the movie reviews of Step 10.
+Every downloaded data set is found, fetched and verified by one mechanism,
 :mod:`nnscratch.data.store` (environment variable ``NNSCRATCH_DATA``: a folder with one
 sub-folder per data set). The loaders are re-exported here
-(``from nnscratch.data import make_moons, load_mnist, load_tinyshakespeare``).
+(``from nnscratch.data import make_moons, load_mnist, load_rt_polarity``).
 """
 
 from .mnist import MNIST, load_mnist
@@ -15,6 +16,7 @@ from .tinyshakespeare import (
     TinyShakespeare,
     load_tinyshakespeare,
 )
+from .rt_polarity import MovieReviews, cv_folds, load_rt_polarity
 from .synthetic import (
     make_blobs,
     make_circles,
@@ -31,6 +33,9 @@ __all__ = [
     "CharVocab",
     "TinyShakespeare",
     "load_tinyshakespeare",
+    "MovieReviews",
+    "load_rt_polarity",
+    "cv_folds",
     "make_blobs",
     "make_circles",
     "make_moons",

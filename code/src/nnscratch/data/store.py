@@ -2,7 +2,8 @@
 
 One mechanism for all data sets. Each is a :class:`DataSource`: a name (its folder), its
 files with the MD5 of their content, and mirrors to download them from. A data module
-(:mod:`nnscratch.data.mnist`, :mod:`nnscratch.data.tinyshakespeare`) declares its source and
+(:mod:`nnscratch.data.mnist`, :mod:`nnscratch.data.tinyshakespeare`,
+:mod:`nnscratch.data.rt_polarity`) declares its source and
 calls :func:`resolve_directory` and :func:`read_files`.
 
 Where the files are looked for, in order:
@@ -15,7 +16,9 @@ Where the files are looked for, in order:
 4. a per-user cache directory (:func:`default_cache_dir`).
 
 Only the cache directory is filled automatically: files missing there are downloaded from
-the source's mirrors, one after the other until one works. A directory you chose yourself
+the source's mirrors, one after the other until one works (for a source that mirrors
+serve as one ``.tar.gz``, such as the movie reviews, the archive is downloaded and the
+files taken from it). A directory you chose yourself
 (argument or environment variable) is never written to unless you pass ``download=True``;
 a missing file there is an error, because it usually means a typo in the path.
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tarfile
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -80,6 +84,11 @@ class DataSource:
         ``local_names(name)``: the names under which a local copy is accepted, in order.
     env_var : str, optional
         An older environment variable naming this data set's folder.
+    archive : str, optional
+        When the mirrors serve the files inside one ``.tar.gz`` rather than one by one: the
+        archive's path on the mirrors, e.g. ``"rt-polaritydata.tar.gz"``. Files are looked
+        up in it by their base name, whatever folder of the archive holds them
+        (:func:`download_from_archive`).
     """
 
     name: str
@@ -91,6 +100,7 @@ class DataSource:
     content: Callable = _raw
     local_names: Callable = _same_name
     env_var: str | None = None
+    archive: str | None = None
 
 
 def default_cache_dir(name: str) -> Path:
@@ -265,6 +275,90 @@ def download_file(
     )
 
 
+def _members(archive: tarfile.TarFile, names) -> dict[str, bytes]:
+    """Bytes of the regular files of ``archive`` whose base name is in ``names``."""
+    found = {}
+    for info in archive.getmembers():
+        base = info.name.rsplit("/", 1)[-1]
+        if info.isfile() and base in names and base not in found:
+            found[base] = archive.extractfile(info).read()
+    return found
+
+
+def download_from_archive(
+    source: DataSource,
+    names: Sequence[str],
+    directory: str | Path,
+    *,
+    checksums: dict[str, str],
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+    timeout: float = 60.0,
+) -> list[Path]:
+    """Download ``source.archive``, and keep from it the files ``names``, each verified.
+
+    The archive goes to a temporary file in ``directory`` and is deleted afterwards,
+    whatever happens. From the first mirror whose archive holds every file of ``names``
+    with the MD5 of ``checksums``, each file is written to a temporary file and renamed
+    into place; a mirror that fails on any file leaves no file behind. Nothing is
+    extracted by path: members are read by base name into memory, so an archive cannot
+    write outside ``directory``.
+
+    Raises
+    ------
+    RuntimeError
+        When no mirror served an archive with verified copies of every file; the message
+        lists what each mirror did.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = source.archive
+    failures = []
+    for mirror in source.mirrors if mirrors is None else mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=".archive.", suffix=".part"
+        )
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _fetch(url, out, name, progress, timeout)
+            try:
+                with tarfile.open(tmp, "r:*") as archive:
+                    found = _members(archive, set(names))
+            except tarfile.TarError as exc:
+                raise ValueError(f"not a readable tar archive ({exc})")
+            missing = [n for n in names if n not in found]
+            if missing:
+                raise ValueError(f"the archive holds no file {missing}")
+            for n in names:
+                verified(
+                    source, found[n], n, checksums[n], where=url, fix=""
+                )
+        except (OSError, ValueError) as exc:
+            failures.append(f"  {url}: {str(exc).strip()}")
+            continue
+        finally:
+            os.remove(tmp)
+        paths = []
+        for n in names:  # every file verified: now each goes in atomically
+            fd, part = tempfile.mkstemp(
+                dir=directory, prefix=f".{n}.", suffix=".part"
+            )
+            with os.fdopen(fd, "wb") as out:
+                out.write(found[n])  # the bytes whose MD5 was checked
+            os.replace(part, directory / n)
+            paths.append(directory / n)
+        return paths
+    raise RuntimeError(
+        f"could not download {name}; every mirror failed:\n"
+        + "\n".join(failures)
+        + "\n"
+        f"Check your connection, or download the archive yourself, extract "
+        f"{', '.join(names)} into a folder {source.name}/ and point {ROOT_ENV} at "
+        f"the folder that holds it."
+    )
+
+
 def _local_file(
     source: DataSource, directory: Path, name: str
 ) -> Path | None:
@@ -308,6 +402,18 @@ def read_files(
     checksums = source.files if checksums is None else checksums
     allowed = how == "cache" if download is None else download
     out = {}
+    missing = [
+        n for n in source.files if _local_file(source, path, n) is None
+    ]
+    if missing and allowed and source.archive is not None:
+        download_from_archive(
+            source,
+            missing,
+            path,
+            checksums=checksums,
+            mirrors=mirrors,
+            progress=progress,
+        )
     for name in source.files:
         local = _local_file(source, path, name)
         if local is None:

@@ -12,10 +12,11 @@ from .dropout import Dropout
 from .normalization import BatchNorm, LayerNorm
 from .conv import Conv2D
 from .pooling import AvgPool2D, Flatten, MaxPool2D
-from .embedding import Embedding
+from .embedding import Embedding, EmbeddingBag
 from .recurrent import LSTM, RNN
 from .attention import MultiHeadAttention
 from .position import PositionEmbedding, SinusoidalPositions
+from .masked import AttentionPooling, MaxOverTime, MeanOverTime
 
 __all__ = [
     "Layer",
@@ -27,10 +28,14 @@ __all__ = [
     "AvgPool2D",
     "Flatten",
     "Embedding",
+    "EmbeddingBag",
     "RNN",
     "LSTM",
     "LayerNorm",
     "MultiHeadAttention",
     "PositionEmbedding",
     "SinusoidalPositions",
+    "MeanOverTime",
+    "MaxOverTime",
+    "AttentionPooling",
 ]

@@ -50,6 +50,8 @@ class Embedding(Layer):
     See Also
     --------
     Book, Step 8 "Sequences" (practice): characters as learned vectors.
+    Book, Step 10 "Words" (theory): the sparse gradient, checked against the
+    dense one-hot product.
     """
 
     def __init__(
@@ -103,7 +105,8 @@ class Embedding(Layer):
         )
         if dout.shape != x.shape + (d,):
             raise ValueError(
-                f"Embedding.backward: dout must have shape {x.shape + (d,)}, got {dout.shape}"
+                f"Embedding.backward: dout must have shape "
+                f"{x.shape + (d,)}, got {dout.shape}"
             )
         flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(
             -1
@@ -119,4 +122,146 @@ class Embedding(Layer):
     def __repr__(self) -> str:
         return (
             f"Embedding({self.n_tokens}, {self.n_dim}, dtype={self.dtype})"
+        )
+
+
+class EmbeddingBag(Layer):
+    """Sum (or mean) of the learned rows of a bag of tokens: ``out[n] = sum_l w[n, l] W[x[n, l]]``.
+
+    The layer of a bag-of-words (or bag-of-n-grams) model: with width ``n_dim = 1`` it is a
+    linear model over a vocabulary of any size, ``out[n] = sum of the weights of the tokens
+    in sentence n``, without ever forming the (N, V) matrix of counts. PyTorch's twin is
+    ``torch.nn.EmbeddingBag`` with ``padding_idx``.
+
+    Parameters
+    ----------
+    n_tokens : int
+        Size V of the vocabulary.
+    n_dim : int
+        Width D of each row (1 for a linear model with one output).
+    rng : numpy.random.Generator
+        Initial table, normal with standard deviation ``std``.
+    mode : {"sum", "mean"}, default "sum"
+        Sum of the rows, or their mean over the bag's real positions.
+    padding_idx : int, default 0
+        The id that fills short bags; its positions count for nothing.
+    dtype : numpy dtype, default float64
+    std : float, default 1.0
+        Standard deviation of the initial entries (0 for a linear model started at zero).
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"``: ndarray of shape (V, D).
+
+    Notes
+    -----
+    With :math:`c_{nl} = w_{nl} [x_{nl} \\ne \\text{pad}]` (divided by the bag's size in
+    ``"mean"`` mode), :math:`\\text{out}_n = \\sum_l c_{nl} W_{x_{nl}}`, so row :math:`v` of
+    the gradient is :math:`dW_v = \\sum_{n, l:\\, x_{nl} = v} c_{nl}\\, d\\text{out}_n`: one
+    ``np.bincount``, as in :class:`Embedding`, and exactly zero for the padding row.
+
+    See Also
+    --------
+    Book, Step 10 "Words" (practice): bag-of-n-grams logistic regression and NB weighting.
+    """
+
+    def __init__(
+        self,
+        n_tokens: int,
+        n_dim: int,
+        *,
+        rng: np.random.Generator,
+        mode: str = "sum",
+        padding_idx: int = 0,
+        dtype=np.float64,
+        std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.n_tokens = check_int(n_tokens, "n_tokens", "EmbeddingBag")
+        self.n_dim = check_int(n_dim, "n_dim", "EmbeddingBag")
+        check_rng(rng, "EmbeddingBag")
+        if mode not in ("sum", "mean"):
+            raise ValueError(
+                f"EmbeddingBag: mode must be 'sum' or 'mean', got {mode!r}"
+            )
+        self.mode = mode
+        self.padding_idx = check_int(
+            padding_idx, "padding_idx", "EmbeddingBag", minimum=0
+        )
+        self.dtype = check_float_dtype(dtype, "EmbeddingBag")
+        std = check_number(std, "std", "EmbeddingBag", low=0)
+        w = rng.standard_normal((self.n_tokens, self.n_dim)) * std
+        self.params = {"W": w.astype(self.dtype)}
+        self.grads = {"W": np.zeros_like(self.params["W"])}
+        self._cache: tuple | None = None
+
+    def forward(
+        self,
+        x: np.ndarray,
+        training: bool = False,
+        *,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Pool the rows of the bags ``x`` (N, L) into (N, D).
+
+        ``weights`` (N, L), optional and only in ``"sum"`` mode, multiplies each
+        position's row (``per_sample_weights`` in PyTorch).
+        """
+        where = "EmbeddingBag.forward"
+        check_array(x, "x", where=where)
+        if not np.issubdtype(x.dtype, np.integer) or x.ndim != 2:
+            raise TypeError(
+                f"{where}: x must be a (N, L) array of integer token ids, got dtype "
+                f"{x.dtype} and shape {x.shape}"
+            )
+        if x.size and (x.min() < 0 or x.max() >= self.n_tokens):
+            raise ValueError(
+                f"{where}: token ids must lie in [0, {self.n_tokens}), got values from "
+                f"{x.min()} to {x.max()}"
+            )
+        c = (x != self.padding_idx).astype(self.dtype)  # (N, L)
+        if weights is not None:
+            if self.mode != "sum":
+                raise ValueError(
+                    f"{where}: weights need mode='sum', got mode={self.mode!r}"
+                )
+            check_float_array(
+                weights, "weights", dtype=self.dtype, where=where
+            )
+            if weights.shape != x.shape:
+                raise ValueError(
+                    f"{where}: weights must have the shape of x, {x.shape}, got "
+                    f"{weights.shape}"
+                )
+            c = c * weights
+        elif self.mode == "mean":
+            c = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+        self._cache = (x, c)
+        return np.einsum("nl,nld->nd", c, self.params["W"][x])  # (N, D)
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> None:
+        """Fill ``grads["W"]`` from ``dout`` of shape (N, D); return None (ids have no gradient)."""
+        self._require_forward(self._cache)
+        x, c = self._cache
+        n, d = x.shape[0], self.n_dim
+        check_float_array(
+            dout, "dout", dtype=self.dtype, where="EmbeddingBag.backward"
+        )
+        if dout.shape != (n, d):
+            raise ValueError(
+                f"EmbeddingBag.backward: dout must have shape {(n, d)}, got {dout.shape}"
+            )
+        flat = (x[..., None] * d + np.arange(d)).reshape(-1)  # (N*L*D,)
+        contrib = c[..., None] * dout[:, None, :]  # (N, L, D)
+        dw = np.bincount(
+            flat, weights=contrib.reshape(-1), minlength=self.n_tokens * d
+        )
+        self.grads["W"] = dw.reshape(self.n_tokens, d).astype(self.dtype)
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbeddingBag({self.n_tokens}, {self.n_dim}, mode={self.mode!r}, "
+            f"dtype={self.dtype})"
         )

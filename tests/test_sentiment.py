@@ -1,0 +1,115 @@
+"""Sentence classifiers: gradients, padding that changes nothing, training on a toy task."""
+
+import numpy as np
+import pytest
+
+from nnscratch.gradcheck import check_layer
+from nnscratch.losses import binary_cross_entropy
+from nnscratch.optim import Adam
+from nnscratch.sentiment import (BagOfNgrams, predict_logits, text_classifier,
+                                 train_classifier)
+from nnscratch.text import PAD, pad
+
+IDS = np.array([[3, 4, 5, 0, 0], [6, 0, 0, 0, 0], [2, 7, 7, 3, 5], [4, 2, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("kw", [dict(pool="mean"), dict(pool="max"),
+                                dict(pool="attention"), dict(pool="mean", lstm=3),
+                                dict(pool="attention", lstm=3)])
+def test_every_classifier_passes_the_gradient_check(kw, rng):
+    model = text_classifier(8, 4, rng=rng, dtype=np.float64, **kw)
+    if kw["pool"] == "attention":
+        model.pool.params["q"][:] = rng.standard_normal(model.pool.params["q"].shape)
+    check_layer(model, IDS, rng=rng).assert_ok()
+
+
+@pytest.mark.parametrize("kw", [dict(pool="max"), dict(pool="attention", lstm=3)])
+def test_padding_changes_nothing_and_its_embedding_gets_exactly_zero(kw, rng):
+    model = text_classifier(8, 4, rng=rng, dtype=np.float64, **kw)
+    z = model.forward(IDS)
+    longer = np.concatenate([IDS, np.zeros((4, 6), np.int64)], axis=1)   # more padding
+    np.testing.assert_array_equal(model.forward(longer), z)
+    g = rng.standard_normal((4, 1))
+    model.backward(g)
+    assert np.all(model.grads["embed.W"][PAD] == 0.0)
+    one = model.forward(IDS[1:2, :1])                 # a sentence alone, without padding
+    np.testing.assert_allclose(one, z[1:2], rtol=1e-13)
+
+
+def test_bag_of_ngrams_is_logistic_regression_on_scaled_binary_features(rng):
+    v = 9
+    r = rng.standard_normal(v)
+    model = BagOfNgrams(v, r)
+    model.params["w"][:] = rng.standard_normal(v)
+    model.params["b"][:] = 0.3
+    bags = np.array([[2, 5, 8], [3, 0, 0], [4, 5, 0]])
+    dense = np.zeros((3, v))
+    np.put_along_axis(dense, bags, 1.0, axis=1)
+    dense[:, PAD] = 0
+    z = model.forward(bags)
+    np.testing.assert_allclose(z[:, 0], (dense * r) @ model.params["w"] + 0.3, rtol=1e-13)
+    y = np.array([1, 0, 1])
+    _, dz = binary_cross_entropy(z, y)
+    model.backward(dz)
+    np.testing.assert_allclose(model.grads["w"], (dense * r).T @ dz[:, 0], rtol=1e-12)
+    assert model.grads["w"][PAD] == 0
+    check_layer(model, bags, rng=rng).assert_ok()
+    with pytest.raises(ValueError, match=r"r must have shape \(9,\), got \(3,\)"):
+        BagOfNgrams(v, np.ones(3))
+
+
+def toy(rng, n=400):
+    """Sentences of random words 3..9; positive iff token 2 ('good') appears."""
+    seqs, y = [], []
+    for _ in range(n):
+        s = rng.integers(3, 12, rng.integers(1, 8))
+        label = rng.random() < 0.5
+        if label:
+            s[rng.integers(len(s))] = 2
+        seqs.append(s)
+        y.append(int(label))
+    return pad(seqs), np.array(y)
+
+
+@pytest.mark.parametrize("kw", [dict(pool="max"), dict(pool="mean", lstm=8)])
+def test_training_learns_a_keyword_task_and_is_seeded(kw):
+    x, y = toy(np.random.default_rng(0))
+    runs = []
+    for _ in range(2):
+        model = text_classifier(12, 8, rng=np.random.default_rng(1), **kw)
+        h = train_classifier(model, x[:300], y[:300], optimizer=Adam(0.02),
+                             rng=np.random.default_rng(2), epochs=8, batch_size=20,
+                             val=(x[300:], y[300:]), clip_norm=5.0)
+        runs.append(h)
+    assert runs[0] == runs[1]                                       # same seed, same numbers
+    assert runs[0]["val_acc"][-1] > 0.9 and runs[0]["loss"][-1] < runs[0]["loss"][0]
+    z = predict_logits(model, x[300:])
+    assert z.shape == (100, 1) and np.mean((z[:, 0] > 0) == y[300:]) == runs[0]["val_acc"][-1]
+
+
+def test_training_logs_one_line_per_epoch_and_errors_are_clear():
+    x, y = toy(np.random.default_rng(0), 50)
+    lines = []
+    train_classifier(BagOfNgrams(12), x, y, optimizer=Adam(0.1),
+                     rng=np.random.default_rng(0), epochs=2, log=lines.append)
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2  loss")
+    with pytest.raises(ValueError, match=r"ids must be \(N, T\) and y \(N,\)"):
+        train_classifier(BagOfNgrams(12), x, y[:-1], optimizer=Adam(0.1),
+                         rng=np.random.default_rng(0), epochs=1)
+    with pytest.raises(ValueError, match="pool must be one of"):
+        text_classifier(5, 2, rng=np.random.default_rng(0), pool="sum")
+
+
+def test_transformer_encoder_passes_the_gradient_check_and_ignores_padding(rng):
+    model = text_classifier(8, 4, rng=rng, dtype=np.float64, pool="attention",
+                            transformer=2, max_len=12)
+    model.pool.params["q"][:] = rng.standard_normal(4)
+    check_layer(model, IDS, rng=rng).assert_ok()
+    z = model.forward(IDS)
+    for i, n in enumerate((IDS != PAD).sum(axis=1)):             # causal: padding unseen
+        np.testing.assert_allclose(model.forward(IDS[i : i + 1, :n]), z[i : i + 1], rtol=1e-12)
+    model.forward(IDS)
+    model.backward(np.ones_like(z))
+    assert np.all(model.grads["embed.W"][PAD] == 0.0)
+    with pytest.raises(ValueError, match="an LSTM or a Transformer encoder, not both"):
+        text_classifier(8, 4, rng=rng, lstm=3, transformer=2)
