@@ -1,8 +1,10 @@
-"""Measuring a classifier: predicted classes, accuracy, confusions and calibration.
+"""Measuring a classifier: predicted classes, accuracy, confusions and calibration; and a
+score's ranking of positives above negatives (ROC curve and its area).
 
 See Also
 --------
-Book, Step 1 (accuracy of one neuron) and Step 6 "MNIST": the error analysis of the MLP.
+Book, Step 1 (accuracy of one neuron), Step 6 "MNIST": the error analysis of the MLP, and
+Step 11 "Autoencoders — practice": anomaly scores measured by AUROC.
 """
 
 from __future__ import annotations
