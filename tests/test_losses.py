@@ -73,3 +73,46 @@ def test_bad_inputs_say_what_was_expected():
         losses.mean_squared_error(np.zeros((2, 2)), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="only 0 and 1"):
         losses.binary_cross_entropy(np.zeros(2), np.array([0, 2]))
+
+
+# -- the Bernoulli reconstruction term of Step 11 ---------------------------------------------
+
+def test_bernoulli_nll_value_gradient_and_sympy(rng):
+    z, x = rng.standard_normal((4, 6)), rng.random((4, 6))
+    loss, dz = losses.bernoulli_nll(z, x)
+    p = 1 / (1 + np.exp(-z))
+    assert loss == pytest.approx(-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p)) / 4, rel=1e-12)
+    check_loss(losses.bernoulli_nll, z, x).assert_ok()
+    zs, xs = sp.symbols("z x", real=True)
+    term = sp.log(1 + sp.exp(zs)) - xs * zs          # softplus(z) - x z
+    dterm = sp.lambdify((zs, xs), sp.diff(term, zs))
+    np.testing.assert_allclose(dz, dterm(z, x) / 4, rtol=1e-12)
+    np.testing.assert_allclose(losses.bernoulli_nll_per_example(z, x).mean(), loss, rtol=1e-12)
+
+
+def test_bernoulli_nll_is_finite_for_huge_logits():
+    z = np.array([[1000.0, -1000.0, 0.0]])
+    loss, dz = losses.bernoulli_nll(z, np.array([[0.0, 1.0, 1.0]]))
+    assert loss == pytest.approx(2000 + np.log(2))
+    np.testing.assert_allclose(dz, [[1.0, -1.0, -0.5]])
+
+
+def test_bernoulli_nll_checks_its_inputs(rng):
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
+        losses.bernoulli_nll(np.zeros((2, 3)), np.full((2, 3), 2.0))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.bernoulli_nll(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="empty"):
+        losses.bernoulli_nll(np.zeros((0, 3)), np.zeros((0, 3)))
+
+
+def test_bernoulli_nll_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    z, x = rng.standard_normal((5, 7)) * 4, (rng.random((5, 7)) < 0.5).astype(float)
+    zt = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(
+        zt, torch.tensor(x), reduction="sum") / 5
+    ref.backward()
+    loss, dz = losses.bernoulli_nll(z, x)
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-10, atol=1e-15)

@@ -77,3 +77,66 @@ def test_accuracy_names_what_is_wrong():
         accuracy([0.1, 0.2], np.array([0, 1]))
     with pytest.raises(ValueError, match=r"accuracy: logits must have shape \(N, C\)"):
         accuracy(np.zeros((2, 3, 4)), np.array([0, 1]))
+
+
+# -- ROC AUC (Step 11) ------------------------------------------------------------------------
+
+from nnscratch.metrics import average_ranks, roc_auc, roc_curve  # noqa: E402
+
+
+def pairwise_auc(scores, labels):
+    """The definition: over all positive-negative pairs, 1 if the positive scores higher,
+    1/2 for a tie (the Mann-Whitney U statistic divided by n+ n-)."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    diff = pos[:, None] - neg[None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def test_roc_auc_by_hand_with_a_tie():
+    # positives 0.35, 0.8, 0.4; negatives 0.1, 0.4. Pairs won: 0.35 beats 0.1 (1) but not
+    # 0.4 (0); 0.8 beats both (2); 0.4 beats 0.1 (1) and ties 0.4 (1/2): 4.5 of 6 pairs.
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.4])
+    labels = np.array([0, 0, 1, 1, 1])
+    assert roc_auc(scores, labels) == 0.75
+    # the rank formula by hand: ranks 1, 3.5, 2, 5, 3.5; positives' sum 10.5;
+    # (10.5 - 3*4/2) / (3*2) = 0.75
+    np.testing.assert_array_equal(average_ranks(scores), [1, 3.5, 2, 5, 3.5])
+
+
+def test_roc_auc_agrees_with_the_pairwise_definition_and_the_curve(rng):
+    for _ in range(20):
+        n = int(rng.integers(2, 60))
+        scores = rng.integers(0, 8, n).astype(float)       # many ties
+        labels = rng.integers(0, 2, n)
+        labels[:2] = [0, 1]
+        auc = roc_auc(scores, labels)
+        assert auc == pytest.approx(pairwise_auc(scores, labels), abs=1e-12)
+        fpr, tpr, thresholds = roc_curve(scores, labels)
+        assert auc == pytest.approx(np.trapezoid(tpr, fpr), abs=1e-12)
+        assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+        assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+        assert thresholds[0] == np.inf and np.all(np.diff(thresholds[1:]) < 0)
+
+
+def test_roc_auc_extremes_and_symmetry(rng):
+    labels = np.array([0, 0, 0, 1, 1])
+    assert roc_auc(np.arange(5.0), labels) == 1.0
+    assert roc_auc(-np.arange(5.0), labels) == 0.0
+    assert roc_auc(np.ones(5), labels) == 0.5
+    s = rng.standard_normal(40)
+    y = rng.integers(0, 2, 40)
+    y[:2] = [0, 1]
+    assert roc_auc(s, y) + roc_auc(-s, y) == pytest.approx(1.0)
+    assert roc_auc(s, y) + roc_auc(s, 1 - y) == pytest.approx(1.0)
+
+
+def test_roc_auc_checks_its_inputs():
+    with pytest.raises(ValueError, match="at least one positive and one negative"):
+        roc_auc(np.array([0.1, 0.2]), np.array([1, 1]))
+    with pytest.raises(ValueError, match="0 .negative. or 1 .positive."):
+        roc_auc(np.array([0.1, 0.2]), np.array([0, 2]))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        roc_auc(np.array([0.1, 0.2]), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="finite"):
+        roc_auc(np.array([0.1, np.nan]), np.array([0, 1]))
+

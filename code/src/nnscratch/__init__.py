@@ -38,6 +38,7 @@ _SUBMODULES = frozenset(
     {
         "activations",
         "data",
+        "generative",
         "gradcheck",
         "language",
         "layers",

@@ -153,3 +153,80 @@ def softmax_cross_entropy(
     dz[rows, y] -= 1
     dz /= z.dtype.type(n)
     return loss, dz
+
+
+def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood of images under independent Bernoulli pixels, from logits.
+
+    The reconstruction term of an autoencoder or a VAE on images in [0, 1]: summed over
+    the pixels of an image (so the loss is in nats per image, the unit in which a VAE's
+    negative ELBO is reported) and averaged over the batch.
+
+    Parameters
+    ----------
+    z : ndarray of shape (N, D)
+        Logits; pixel ``j`` of image ``i`` is 1 with probability :math:`\\sigma(z_{ij})`.
+    x : ndarray of shape (N, D)
+        Targets in [0, 1]: binary pixels for a likelihood, grey levels for a
+        cross-entropy.
+
+    Returns
+    -------
+    loss : float
+        :math:`L = \\frac1N \\sum_{i,j} [\\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij}]
+        = -\\frac1N \\sum_{i,j} [x_{ij} \\log \\sigma(z_{ij}) + (1 - x_{ij})
+        \\log(1 - \\sigma(z_{ij}))]`.
+    dz : ndarray of shape (N, D)
+        :math:`\\partial L / \\partial z = (\\sigma(z) - x) / N`.
+
+    Notes
+    -----
+    :math:`\\operatorname{softplus}(z) = \\log(1 + e^z)` is computed as
+    :math:`\\max(z, 0) + \\log(1 + e^{-|z|})`, which never overflows; PyTorch's
+    ``binary_cross_entropy_with_logits(z, x, reduction="sum") / N`` is the same number.
+
+    See Also
+    --------
+    bernoulli_nll_per_example : the same sum, one value per image.
+    Book, Step 11 "Autoencoders — theory".
+    """
+    where = "bernoulli_nll"
+    check_float_array(z, "z", ndim=2, where=where)
+    check_array(x, "x", where=where)
+    check_same_shape(z, x, ("z", "x"), where=where)
+    check_nonempty_batch(z.shape[0], "z", where=where)
+    n = z.shape[0]
+    loss = float(np.mean(bernoulli_nll_per_example(z, x), dtype=np.float64))
+    dz = (sigmoid(z) - x.astype(z.dtype, copy=False)) / z.dtype.type(n)
+    return loss, dz
+
+
+def bernoulli_nll_per_example(z: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per-image Bernoulli negative log-likelihood :math:`\\sum_j [\\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij}]`.
+
+    Parameters
+    ----------
+    z, x : ndarray of shape (N, D)
+        Logits and targets in [0, 1], as for :func:`bernoulli_nll`.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+        Nats per image, summed in float64 (an image's 784 terms in float32 would lose
+        digits).
+    """
+    where = "bernoulli_nll_per_example"
+    check_float_array(z, "z", ndim=2, where=where)
+    check_array(x, "x", where=where)
+    check_same_shape(z, x, ("z", "x"), where=where)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{where}: x must lie in [0, 1] (pixel probabilities), got values in "
+            f"[{x.min():.3g}, {x.max():.3g}]"
+        )
+    softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))  # (N, D)
+    return np.sum(
+        softplus - z * x.astype(z.dtype, copy=False),
+        axis=1,
+        dtype=np.float64,
+    )

@@ -1,8 +1,9 @@
-"""Data sets: seeded synthetic 2-D sets, MNIST, Tiny Shakespeare and movie reviews.
+"""Data sets: synthetic 2-D sets, MNIST, Fashion-MNIST, Tiny Shakespeare, movie reviews.
 
 :mod:`nnscratch.data.synthetic` makes the small two-dimensional problems of Steps 1 to 5
 from a seed; :mod:`nnscratch.data.mnist` finds, downloads, verifies and loads MNIST, read
-by :mod:`nnscratch.data.idx`; :mod:`nnscratch.data.tinyshakespeare` does the same for the
+by :mod:`nnscratch.data.idx`, and :mod:`nnscratch.data.fashion_mnist` does the same for
+Fashion-MNIST (Step 11); :mod:`nnscratch.data.tinyshakespeare` does the same for the
 text of Step 8, and :mod:`nnscratch.data.rt_polarity` for the movie reviews of Step 10.
 Every downloaded data set is found, fetched and verified by one mechanism,
 :mod:`nnscratch.data.store` (environment variable ``NNSCRATCH_DATA``: a folder with one
@@ -11,6 +12,7 @@ sub-folder per data set). The loaders are re-exported here
 """
 
 from .mnist import MNIST, load_mnist
+from .fashion_mnist import FashionMNIST, load_fashion_mnist
 from .tinyshakespeare import (
     CharVocab,
     TinyShakespeare,
@@ -30,6 +32,8 @@ from .synthetic import (
 __all__ = [
     "MNIST",
     "load_mnist",
+    "FashionMNIST",
+    "load_fashion_mnist",
     "CharVocab",
     "TinyShakespeare",
     "load_tinyshakespeare",

@@ -231,17 +231,9 @@ def load_mnist(
     >>> data.x_train.shape, data.x_val.shape, data.x_test.shape         # doctest: +SKIP
     ((55000, 784), (5000, 784), (10000, 784))
     """
-    dtype = np.dtype(dtype)
-    if normalize and not np.issubdtype(dtype, np.floating):
-        raise TypeError(
-            f"load_mnist: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}"
-        )
-    val_size = check_int(val_size, "val_size", "load_mnist", minimum=0)
-    if val_size > 0 and not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "load_mnist: val_size > 0 needs rng=np.random.default_rng(seed) to choose the "
-            f"validation examples reproducibly, got rng={rng!r}"
-        )
+    dtype, val_size = check_options(
+        "load_mnist", normalize, dtype, val_size, rng
+    )
     raw = mnist_files(
         directory,
         download=download,
@@ -249,17 +241,75 @@ def load_mnist(
         checksums=checksums,
         progress=progress,
     )
+    return MNIST(
+        *image_splits(
+            raw,
+            FILES,
+            "MNIST",
+            "load_mnist",
+            normalize=normalize,
+            flatten=flatten,
+            dtype=dtype,
+            val_size=val_size,
+            rng=rng,
+        )
+    )
+
+
+def check_options(
+    where: str, normalize: bool, dtype, val_size: int, rng
+) -> tuple[np.dtype, int]:
+    """Check a loader's options before any file is read: ``(dtype, val_size)``."""
+    dtype = np.dtype(dtype)
+    if normalize and not np.issubdtype(dtype, np.floating):
+        raise TypeError(
+            f"{where}: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}"
+        )
+    val_size = check_int(val_size, "val_size", where, minimum=0)
+    if val_size > 0 and not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{where}: val_size > 0 needs rng=np.random.default_rng(seed) to choose the "
+            f"validation examples reproducibly, got rng={rng!r}"
+        )
+    return dtype, val_size
+
+
+def image_splits(
+    raw: Mapping[str, bytes],
+    files: Mapping[str, str],
+    title: str,
+    where: str,
+    *,
+    normalize: bool,
+    flatten: bool,
+    dtype: np.dtype,
+    val_size: int,
+    rng: np.random.Generator | None,
+) -> tuple[np.ndarray, ...]:
+    """The six arrays of an MNIST-format data set, from its four verified IDX files.
+
+    Shared by :func:`load_mnist` and
+    :func:`nnscratch.data.fashion_mnist.load_fashion_mnist` (same format, same options,
+    checked first by :func:`check_options`). ``raw`` maps roles (``"train_images"``, ...)
+    to decompressed bytes, ``files`` the same roles to file names (for messages).
+
+    Returns
+    -------
+    tuple
+        ``(x_train, y_train, x_val, y_val, x_test, y_test)``; the training set keeps its
+        original order.
+    """
     arrays = {}
     for split in ("train", "test"):
         images = parse_idx(
-            raw[f"{split}_images"], name=FILES[f"{split}_images"], ndim=3
+            raw[f"{split}_images"], name=files[f"{split}_images"], ndim=3
         )
         labels = parse_idx(
-            raw[f"{split}_labels"], name=FILES[f"{split}_labels"], ndim=1
+            raw[f"{split}_labels"], name=files[f"{split}_labels"], ndim=1
         )
         if images.shape[0] != labels.shape[0]:
             raise IDXError(
-                f"MNIST {split}: {images.shape[0]} images but {labels.shape[0]} labels"
+                f"{title} {split}: {images.shape[0]} images but {labels.shape[0]} labels"
             )
         x = images.astype(dtype)  # (N, 28, 28)
         if normalize:
@@ -272,15 +322,13 @@ def load_mnist(
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     if val_size >= len(y_train):
         raise ValueError(
-            f"load_mnist: val_size={val_size} leaves no training data (of {len(y_train)})"
+            f"{where}: val_size={val_size} leaves no training data (of {len(y_train)})"
         )
     if val_size == 0:
-        return MNIST(
-            x_train, y_train, x_train[:0], y_train[:0], x_test, y_test
-        )
+        return x_train, y_train, x_train[:0], y_train[:0], x_test, y_test
     perm = rng.permutation(len(y_train))
     val_idx, train_idx = np.sort(perm[:val_size]), np.sort(perm[val_size:])
-    return MNIST(
+    return (
         x_train[train_idx],
         y_train[train_idx],
         x_train[val_idx],
