@@ -104,8 +104,8 @@ class Reparameterize(Layer):
         n, two_k = x.shape
         if two_k % 2:
             raise ValueError(
-                "Reparameterize.forward: x must be [mu | logvar] with an even number "
-                f"of columns, got shape {x.shape}"
+                "Reparameterize.forward: x must be [mu | logvar] with an "
+                f"even number of columns, got shape {x.shape}"
             )
         k = two_k // 2
         mu, logvar = x[:, :k], x[:, k:]  # (N, K) each

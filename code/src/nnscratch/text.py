@@ -131,7 +131,9 @@ class Vocab:
         for special in (PAD_TOKEN, UNK_TOKEN):
             counts.pop(special, None)
         # (-count, token) tuples compare in C: ten times faster than a key function
-        ranked = sorted((-c, t) for t, c in counts.items() if c >= min_count)
+        ranked = sorted(
+            (-c, t) for t, c in counts.items() if c >= min_count
+        )
         kept = [t for _, t in ranked]
         if max_size is not None:
             kept = kept[: check_int(max_size, "max_size", "Vocab.build")]
