@@ -287,3 +287,25 @@ def test_predict_handles_an_empty_batch_and_refuses_a_zero_batch_size(rng):
     assert net.predict(np.zeros((0, 2))).shape == (0, 3)
     with pytest.raises(ValueError, match="Sequential.predict: batch_size must be a positive integer, got 0"):
         net.predict(np.zeros((4, 2)), batch_size=0)
+
+
+def test_composites_show_their_parts_arrays_and_refuse_assignment():
+    # Sequential and VAE share layers.base.Composite: views keyed by part name,
+    # always current, never assignable (the parts own the arrays).
+    from nnscratch import generative
+
+    rng = np.random.default_rng(0)
+    net = Sequential([Dense(3, 2, rng=rng), Tanh(), Dense(2, 1, rng=rng)])
+    assert list(net.params) == ["0.W", "0.b", "2.W", "2.b"]
+    assert net.params["2.W"] is net.layers[2].params["W"]
+    net.forward(np.ones((4, 3)), training=True)
+    net.backward(np.ones((4, 1)))
+    assert net.grads["0.W"] is net.layers[0].grads["W"]
+    vae = generative.vae((6, 4, 2), rng=rng, dtype=np.float64)
+    assert set(vae.params) == {f"{p}.{k}" for p, m in vae.parts() for k in m.params}
+    assert {p for p, _ in vae.parts()} == {"encoder", "decoder"}
+    for model, name in ((net, "Sequential"), (vae, "VAE")):
+        for attr in ("params", "grads", "buffers"):
+            with pytest.raises(AttributeError, match=f"{name}.{attr} is assembled"):
+                setattr(model, attr, {"W": np.zeros(1)})
+            setattr(model, attr, {})  # what Layer.__init__ does: allowed

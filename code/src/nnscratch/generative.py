@@ -31,7 +31,7 @@ from ._checks import (
     check_same_shape,
 )
 from .activations import ReLU
-from .layers.base import Layer
+from .layers.base import Composite, Layer
 from .layers.dense import Dense
 from .losses import bernoulli_nll, bernoulli_nll_per_example
 from .network import Sequential
@@ -210,7 +210,7 @@ def vae_loss(out: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     return rec + kl, np.concatenate([dlogits, dmu, dlogvar], axis=1)
 
 
-class VAE(Layer):
+class VAE(Composite):
     """A variational autoencoder following the layer protocol.
 
     Parameters
@@ -239,59 +239,9 @@ class VAE(Layer):
         self.code = Reparameterize(rng)
         self._d = None
 
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return {
-            f"{name}.{k}": v
-            for name, part in (
-                ("encoder", self.encoder),
-                ("decoder", self.decoder),
-            )
-            for k, v in part.params.items()
-        }
-
-    @params.setter
-    def params(self, value) -> None:
-        if value:
-            raise AttributeError(
-                "VAE.params is assembled from the encoder and decoder"
-            )
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return {
-            f"{name}.{k}": v
-            for name, part in (
-                ("encoder", self.encoder),
-                ("decoder", self.decoder),
-            )
-            for k, v in part.grads.items()
-        }
-
-    @grads.setter
-    def grads(self, value) -> None:
-        if value:
-            raise AttributeError(
-                "VAE.grads is assembled from the encoder and decoder"
-            )
-
-    @property
-    def buffers(self) -> dict[str, np.ndarray]:
-        return {
-            f"{name}.{k}": v
-            for name, part in (
-                ("encoder", self.encoder),
-                ("decoder", self.decoder),
-            )
-            for k, v in part.buffers.items()
-        }
-
-    @buffers.setter
-    def buffers(self, value) -> None:
-        if value:
-            raise AttributeError(
-                "VAE.buffers is assembled from the encoder and decoder"
-            )
+    def parts(self) -> list[tuple[str, Layer]]:
+        """The encoder and the decoder: keys ``"encoder.<key>"``, ``"decoder.<key>"``."""
+        return [("encoder", self.encoder), ("decoder", self.decoder)]
 
     def forward(
         self,

@@ -20,11 +20,11 @@ import numpy as np
 
 from ._checks import check_int
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-from .layers.base import Layer
+from .layers.base import Composite, Layer
 from .layers.dense import Dense
 
 
-class Sequential(Layer):
+class Sequential(Composite):
     """Layers applied one after the other.
 
     Parameters
@@ -63,57 +63,9 @@ class Sequential(Layer):
                 )
         self.layers = layers
 
-    # params and grads are views assembled on demand, so they always reflect the layers
-    # (a layer's backward replaces its grads arrays).
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return {
-            f"{i}.{k}": v
-            for i, layer in enumerate(self.layers)
-            for k, v in layer.params.items()
-        }
-
-    @params.setter
-    def params(
-        self, value
-    ) -> None:  # Layer.__init__ assigns {}; the layers own the arrays.
-        if value:
-            raise AttributeError(
-                "Sequential.params is assembled from its layers; set them there"
-            )
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return {
-            f"{i}.{k}": v
-            for i, layer in enumerate(self.layers)
-            for k, v in layer.grads.items()
-        }
-
-    @grads.setter
-    def grads(self, value) -> None:
-        if value:
-            raise AttributeError(
-                "Sequential.grads is assembled from its layers"
-            )
-
-    @property
-    def buffers(self) -> dict[str, np.ndarray]:
-        """State the layers keep but do not learn by gradient (BatchNorm's running
-        statistics), keyed like ``params`` (``"2.running_mean"``; nested ``"1.0.running_mean"``).
-        """
-        return {
-            f"{i}.{k}": v
-            for i, layer in enumerate(self.layers)
-            for k, v in layer.buffers.items()
-        }
-
-    @buffers.setter
-    def buffers(self, value) -> None:
-        if value:
-            raise AttributeError(
-                "Sequential.buffers is assembled from its layers"
-            )
+    def parts(self) -> list[tuple[str, Layer]]:
+        """The layers, named by their index: keys ``"0.W"``, ``"1.0.b"``."""
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply every layer in order; returns the last layer's output."""

@@ -40,6 +40,7 @@ class Layer:
     A layer made of layers (:class:`nnscratch.network.Sequential`, a residual block) is a
     layer too: it exposes its parts' ``params``, ``grads`` and ``buffers`` under nested keys
     ``"<index>.<name>"``, so optimizers, checkpoints and gradient checks need no special case.
+    :class:`Composite` assembles those views once for every such layer.
     """
 
     def __init__(self) -> None:
@@ -70,3 +71,49 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class Composite(Layer):
+    """A layer made of named layers, whose arrays it shows under nested keys.
+
+    ``params``, ``grads`` and ``buffers`` are views assembled on demand from
+    :meth:`parts`, keyed ``"<part name>.<key>"``, so they always reflect the parts (a
+    layer's backward replaces its grads arrays) and an optimizer that updates ``params``
+    in place updates the parts. They cannot be assigned: the parts own the arrays.
+    """
+
+    def parts(self) -> list[tuple[str, Layer]]:  # pragma: no cover
+        """The named parts, in order: ``[(name, layer), ...]``."""
+        raise NotImplementedError
+
+    def _assembled(self, attr: str) -> dict[str, np.ndarray]:
+        return {
+            f"{name}.{k}": v
+            for name, part in self.parts()
+            for k, v in getattr(part, attr).items()
+        }
+
+    def _refuse(self, attr: str, value) -> None:
+        # Layer.__init__ assigns {}; anything else would be silently lost.
+        if value:
+            raise AttributeError(
+                f"{type(self).__name__}.{attr} is assembled from its parts; "
+                "set the arrays there"
+            )
+
+    params = property(
+        lambda self: self._assembled("params"),
+        lambda self, value: self._refuse("params", value),
+        doc="The parts' parameters, keys ``<part>.<name>``.",
+    )
+    grads = property(
+        lambda self: self._assembled("grads"),
+        lambda self, value: self._refuse("grads", value),
+        doc="The parts' gradients, keyed like ``params``.",
+    )
+    buffers = property(
+        lambda self: self._assembled("buffers"),
+        lambda self, value: self._refuse("buffers", value),
+        doc="State the parts keep but do not learn by gradient (BatchNorm's "
+        "running statistics), keyed like ``params``.",
+    )

@@ -15,6 +15,26 @@ from .._checks import (
 from .base import Layer
 
 
+def check_token_ids(
+    x: np.ndarray, n_tokens: int, *, where: str, bags: bool = False
+) -> None:
+    """Raise unless ``x`` holds integer token ids in ``[0, n_tokens)`` (and, with
+    ``bags``, is a (N, L) array); the message says what was expected and what arrived.
+    """
+    check_array(x, "x", where=where)
+    if not np.issubdtype(x.dtype, np.integer) or (bags and x.ndim != 2):
+        expected = "be a (N, L) array of" if bags else "hold"
+        raise TypeError(
+            f"{where}: x must {expected} integer token ids in [0, {n_tokens}), "
+            f"got dtype {x.dtype} and shape {x.shape}"
+        )
+    if x.size and (x.min() < 0 or x.max() >= n_tokens):
+        raise ValueError(
+            f"{where}: token ids must lie in [0, {n_tokens}), got values from "
+            f"{x.min()} to {x.max()}"
+        )
+
+
 class Embedding(Layer):
     """Look up row ``x`` of a learned table: ``out = W[x]``.
 
@@ -79,17 +99,7 @@ class Embedding(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Rows of ``W`` for the tokens ``x`` of any shape, e.g. (N, T) -> (N, T, D)."""
-        check_array(x, "x", where="Embedding.forward")
-        if not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(
-                f"Embedding.forward: x must hold integer token ids in [0, {self.n_tokens}), "
-                f"got dtype {x.dtype}"
-            )
-        if x.size and (x.min() < 0 or x.max() >= self.n_tokens):
-            raise ValueError(
-                f"Embedding.forward: token ids must lie in [0, {self.n_tokens}), got values from "
-                f"{x.min()} to {x.max()}"
-            )
+        check_token_ids(x, self.n_tokens, where="Embedding.forward")
         self._x = x
         return self.params["W"][x]  # x.shape + (D,)
 
@@ -209,17 +219,7 @@ class EmbeddingBag(Layer):
         position's row (``per_sample_weights`` in PyTorch).
         """
         where = "EmbeddingBag.forward"
-        check_array(x, "x", where=where)
-        if not np.issubdtype(x.dtype, np.integer) or x.ndim != 2:
-            raise TypeError(
-                f"{where}: x must be a (N, L) array of integer token ids, got dtype "
-                f"{x.dtype} and shape {x.shape}"
-            )
-        if x.size and (x.min() < 0 or x.max() >= self.n_tokens):
-            raise ValueError(
-                f"{where}: token ids must lie in [0, {self.n_tokens}), got values from "
-                f"{x.min()} to {x.max()}"
-            )
+        check_token_ids(x, self.n_tokens, where=where, bags=True)
         c = (x != self.padding_idx).astype(self.dtype)  # (N, L)
         if weights is not None:
             if self.mode != "sum":
