@@ -74,3 +74,42 @@ def test_every_entry_of_the_bibliography_gets_a_distinct_author_year_label():
     assert labels["glorot2010understanding"] == "Glorot and Bengio, 2010"
     assert labels["nielsen2015neural"] == "Nielsen, 2015"
     assert len(set(labels.values())) == len(labels)
+
+
+def _cell(hide_mode, parts):
+    from docutils import nodes
+
+    cell = nodes.container(nb_element="cell_code")
+    if hide_mode:
+        cell["hide_mode"] = hide_mode
+    for part in parts:
+        cell += nodes.container(nb_element=part)
+    return cell
+
+
+def test_the_pdf_leaves_out_what_the_html_folds_away():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    both = ["cell_code_source", "cell_code_output"]
+    cells = {
+        mode: _cell(mode, both) for mode in (None, "input", "output", "input+output", "all")
+    }
+    source_only = _cell("input", ["cell_code_source"])  # a hidden check with no output
+    for cell in [*cells.values(), source_only]:
+        document += cell
+    transform = book_extension.PrintedCells(document)
+    transform.run()
+    kept = {mode: [p["nb_element"] for p in cell.children] for mode, cell in cells.items()}
+    assert kept == {
+        None: both,
+        "input": ["cell_code_output"],
+        "output": ["cell_code_source"],
+        "input+output": [],
+        "all": [],
+    }
+    remaining = list(document.findall(nodes.container))
+    assert source_only not in remaining and cells["all"] not in remaining
+    assert cells[None] in remaining and cells["input"] in remaining
+    assert book_extension.PrintedCells.formats == ("latex",)

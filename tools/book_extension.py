@@ -31,6 +31,12 @@ What the reader sees around the page
     Pages workflow passes in ``NNBOOK_REPOSITORY`` (:func:`repository_options`); and search
     results typeset the maths of their snippets instead of showing raw TeX
     (:func:`search_page_maths`).
+
+The PDF prints what the HTML shows
+    A cell's source or output that the HTML folds away (tags ``hide-input``,
+    ``hide-output``, ``hide-cell``) cannot be unfolded on paper, so the PDF leaves it out
+    (:class:`PrintedCells`): it shows the figures and the checks' results, not the plotting
+    code. The page's notebook and script downloads keep every line.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 from toc import is_notebook, step_pages  # tools/, beside this extension
@@ -443,7 +451,44 @@ def copy_search_snippets(app: Sphinx, exception) -> None:
         shutil.copyfile(_SEARCH_SNIPPETS_JS, Path(app.outdir, "_static", _SEARCH_SNIPPETS_JS.name))
 
 
+# ---------------------------------------------------------------------------------------
+# The PDF: what the HTML folds away is left out
+# ---------------------------------------------------------------------------------------
+
+#: myst-nb's hide mode of a cell -> the parts of it (``nb_element``) that the HTML folds.
+FOLDED = {
+    "input": {"cell_code_source"},
+    "output": {"cell_code_output"},
+    "input+output": {"cell_code_source", "cell_code_output"},
+    "all": {"cell_code_source", "cell_code_output"},
+}
+
+
+class PrintedCells(SphinxPostTransform):
+    """Leave out of the PDF the parts of cells that the HTML folds away.
+
+    myst-nb marks a code cell's container with ``hide_mode`` (from its tags) and folds
+    those parts behind a toggle in HTML only; on paper they would print in full. A cell
+    left with nothing to show is removed.
+    """
+
+    default_priority = 199  # where myst-nb folds them for HTML
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for cell in list(self.document.findall(nodes.container)):
+            folded = FOLDED.get(cell.get("hide_mode"), set())
+            if cell.get("nb_element") != "cell_code" or not folded:
+                continue
+            for part in list(cell.children):
+                if part.get("nb_element") in folded:
+                    cell.remove(part)
+            if not cell.children:
+                cell.parent.remove(cell)
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_post_transform(PrintedCells)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
     app.connect("html-page-context", search_page_maths)   # before drop_thebe
