@@ -210,3 +210,27 @@ def test_digit_grid_is_never_wider_than_the_column(rng):
     ax = plots.plot_digit_grid(rng.random((60, 28, 28)), ncols=20, cell_inches=1.0)
     assert ax.figure.get_size_inches()[0] <= plots.COLUMN_WIDTH + 1e-9
     plt.close("all")
+
+
+def test_animation_output_plays_in_html_and_prints_its_last_frame(rng):
+    import base64
+
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots()
+    (line,) = ax.plot([0, 1])
+
+    def draw(i):
+        line.set_ydata([0, i])
+        return (line,)
+
+    anim = FuncAnimation(fig, draw, frames=3)
+    bundle = plots.animation_output(anim, alt="A line rising")
+    assert set(bundle) == {"text/html", "image/png"}
+    assert bundle["text/html"] == plots.animation_html(anim, alt="A line rising")
+    png = base64.b64decode(bundle["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(line.get_ydata()) == [0, 2]  # the still is the frame it ends on
+    plt.close(fig)
+    with pytest.raises(ValueError, match="alt text"):
+        plots.animation_output(anim, alt="")

@@ -7,6 +7,8 @@ book one look, sized for its text column (:data:`COLUMN_WIDTH`, :func:`column_fi
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from typing import Callable, Mapping, Sequence
 
@@ -332,6 +334,35 @@ def animation_html(anim, alt: str, **kwargs) -> str:
     return html
 
 
+def animation_output(anim, alt: str, **kwargs) -> dict[str, str]:
+    """A display bundle of ``anim``: the offline player for HTML, its last frame for print.
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+    alt : str
+        Alt text of the player's image (see :func:`animation_html`).
+    **kwargs
+        Passed to ``anim.to_jshtml``.
+
+    Returns
+    -------
+    dict
+        ``{"text/html": player, "image/png": base64 PNG}``: show it with
+        ``IPython.display.display(bundle, raw=True)``. Each output format picks the
+        representation it can show: the web page plays the animation, the PDF (which
+        cannot) prints the frame the animation ends on instead of the text
+        ``<IPython.core.display.HTML object>``.
+    """
+    html = animation_html(
+        anim, alt, **kwargs
+    )  # draws every frame; the last stays
+    buffer = io.BytesIO()
+    anim._fig.savefig(buffer, format="png")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"text/html": html, "image/png": png}
+
+
 def animate_decision_boundary(
     frames: Sequence[np.ndarray],
     grid,
@@ -362,7 +393,7 @@ def animate_decision_boundary(
     Returns
     -------
     matplotlib.animation.FuncAnimation
-        Show it in a notebook with ``IPython.display.HTML(animation_html(anim))`` (the frames
+        Show it in a notebook with ``display(animation_output(anim, alt), raw=True)`` (the frames
         are embedded in the page, so it plays offline) or save it with
         ``anim.save(path, writer=matplotlib.animation.PillowWriter(fps=...))``. Its figure is
         already closed, so a notebook does not also show it as a still image.
