@@ -451,7 +451,8 @@ def centernet_loss(
     y = target[:, :c]
     mask = target[:, c + 4 : c + 5]  # (N, 1, H, W)
     m = max(float(mask.sum()), 1.0)
-    log_p, log_q = _log_sigmoid(z), _log_sigmoid(-z)  # log p, log(1 - p)
+    log_p = _log_sigmoid(z)
+    log_q = log_p - z  # log(1 - p) = log sigma(-z) = log sigma(z) - z
     p = np.exp(log_p)
     q = 1 - p
     pos = y == 1
