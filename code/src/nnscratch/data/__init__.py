@@ -4,7 +4,8 @@
 from a seed; :mod:`nnscratch.data.mnist` finds, downloads, verifies and loads MNIST, read
 by :mod:`nnscratch.data.idx`, and :mod:`nnscratch.data.fashion_mnist` does the same for
 Fashion-MNIST (Step 11); :mod:`nnscratch.data.tinyshakespeare` does the same for the
-text of Step 8, and :mod:`nnscratch.data.rt_polarity` for the movie reviews of Step 10.
+text of Step 8, and :mod:`nnscratch.data.rt_polarity` for the movie reviews of Step 10;
+:mod:`nnscratch.data.canvases` scatters digits on canvases for the detector of Step 14.
 Every downloaded data set is found, fetched and verified by one mechanism,
 :mod:`nnscratch.data.store` (environment variable ``NNSCRATCH_DATA``: a folder with one
 sub-folder per data set). The loaders are re-exported here
@@ -19,6 +20,7 @@ from .tinyshakespeare import (
     load_tinyshakespeare,
 )
 from .rt_polarity import MovieReviews, cv_folds, load_rt_polarity
+from .canvases import make_canvases
 from .synthetic import (
     make_blobs,
     make_circles,
@@ -40,6 +42,7 @@ __all__ = [
     "MovieReviews",
     "load_rt_polarity",
     "cv_folds",
+    "make_canvases",
     "make_blobs",
     "make_circles",
     "make_moons",
