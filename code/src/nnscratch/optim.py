@@ -180,6 +180,8 @@ class SGD(Optimizer):
         Use Nesterov momentum (needs ``momentum > 0``).
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -254,6 +256,8 @@ class RMSprop(Optimizer):
     momentum : float, default 0
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -321,6 +325,8 @@ class Adam(Optimizer):
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient (so it is scaled by Adam's
         per-parameter step size: not the same as weight decay; see :class:`AdamW`).
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -403,6 +409,8 @@ class AdamW(Adam):
     weight_decay : float, default 1e-2
         Decay coefficient :math:`\\lambda`: each step shrinks :math:`\\theta` by the factor
         :math:`1 - \\eta\\lambda` before the Adam step, whatever the gradient's scale.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
