@@ -309,3 +309,65 @@ def test_composites_show_their_parts_arrays_and_refuse_assignment():
             with pytest.raises(AttributeError, match=f"{name}.{attr} is assembled"):
                 setattr(model, attr, {"W": np.zeros(1)})
             setattr(model, attr, {})  # what Layer.__init__ does: allowed
+
+
+# ---------------------------------------------------------------- clone and replace_head
+
+
+def test_clone_gives_same_outputs_and_shares_no_array(rng):
+    from nnscratch.layers import BatchNorm, Dropout
+    from nnscratch.network import clone
+
+    net = Sequential(
+        [Dense(4, 8, rng=rng), BatchNorm(8), ReLU(), Dropout(0.5, rng=rng), Dense(8, 3, rng=rng)]
+    )
+    x = rng.standard_normal((5, 4))
+    net.forward(x, training=True)  # moves the running statistics away from their start
+    copy = clone(net)
+    np.testing.assert_array_equal(copy.predict(x), net.predict(x))
+    # the same dropout masks too: the generators' states are copied
+    np.testing.assert_array_equal(copy.forward(x, training=True), net.forward(x, training=True))
+    theirs = {**net.params, **net.buffers}
+    for k, v in {**copy.params, **copy.buffers}.items():
+        assert not np.shares_memory(v, theirs[k]), k
+    before = net.predict(x)
+    SGD(lr=1.0).step(copy.params, {k: np.ones_like(v) for k, v in copy.params.items()})
+    np.testing.assert_array_equal(net.predict(x), before)  # training the copy leaves net alone
+    assert not np.allclose(copy.predict(x), before)
+    with pytest.raises(TypeError, match="clone: expected a Layer.*dict"):
+        clone({"W": np.ones(2)})
+
+
+def test_replace_head_keeps_the_body_and_fits_a_new_head(rng):
+    from nnscratch.network import clone, replace_head
+
+    net = net_of(rng, (4, 6, 5, 3))  # Dense, ReLU, Dense, ReLU, Dense
+    x = rng.standard_normal((7, 4))
+    new = replace_head(clone(net), Dense(5, 2, rng=rng))
+    assert len(new) == len(net) and new.predict(x).shape == (7, 2)
+    # the body computes what the pretrained body computed
+    np.testing.assert_array_equal(Sequential(new.layers[:4]).predict(x),
+                                  Sequential(net.layers[:4]).predict(x))
+    check_layer(new, x, rng=rng).assert_ok()  # gradients flow through body and new head
+    # without clone the kept layers are the same objects
+    shared = replace_head(net, [Dense(5, 8, rng=rng), ReLU(), Dense(8, 2, rng=rng)])
+    assert shared[0] is net[0] and len(shared) == 7
+    assert replace_head(net, Dense(6, 2, rng=rng), n_old=3).predict(x).shape == (7, 2)
+
+
+def test_replace_head_refuses_bad_input(rng):
+    from nnscratch.network import replace_head
+
+    net = net_of(rng, (4, 6, 5, 3))
+    with pytest.raises(ValueError, match="old head takes 5 features.*new one 6"):
+        replace_head(net, Dense(6, 2, rng=rng))
+    with pytest.raises(ValueError, match="n_old must be less than the model's 5 layers"):
+        replace_head(net, Dense(4, 2, rng=rng), n_old=5)
+    with pytest.raises(ValueError, match="n_old"):
+        replace_head(net, Dense(5, 2, rng=rng), n_old=0)
+    with pytest.raises(ValueError, match="no layers"):
+        replace_head(net, [])
+    with pytest.raises(TypeError, match="expected a Sequential"):
+        replace_head(net[0], Dense(5, 2, rng=rng))
+    with pytest.raises(TypeError, match="layer protocol"):
+        replace_head(net, ["not a layer"])

@@ -283,3 +283,82 @@ def test_clip_grad_norm_refuses_a_non_positive_threshold():
 
     with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be positive and finite, got 0"):
         clip_grad_norm({"a": np.ones(2)}, 0)
+
+
+# ---------------------------------------------------------------- per-parameter rates, freezing
+
+OPTIMIZERS = {
+    "SGD": lambda **kw: SGD(0.1, momentum=0.9, weight_decay=0.1, **kw),
+    "RMSprop": lambda **kw: RMSprop(0.01, momentum=0.5, weight_decay=0.1, **kw),
+    "Adam": lambda **kw: Adam(0.01, weight_decay=0.1, **kw),
+    "AdamW": lambda **kw: AdamW(0.01, weight_decay=0.1, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_frozen_key_is_untouched_and_gets_no_state(name, rng):
+    opt = OPTIMIZERS[name](lr_scale={"W": 0.0})
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    W0, b0 = params["W"].copy(), params["b"].copy()
+    for _ in range(3):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        opt.step(params, grads)
+    np.testing.assert_array_equal(params["W"], W0)  # exactly: no decay either
+    assert not np.allclose(params["b"], b0)
+    assert "W" not in opt.state and opt.t == 3
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_scaled_key_moves_as_with_the_scaled_rate(name, rng):
+    """lr_scale s on a key gives exactly the optimizer built with lr * s on that key."""
+    make = OPTIMIZERS[name]
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    scaled, alone = {k: v.copy() for k, v in params.items()}, {"W": params["W"].copy()}
+    opt = make(lr_scale={"W": 0.25})
+    ref = make()
+    ref.lr *= 0.25
+    for _ in range(4):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        opt.step(scaled, grads)
+        ref.step(alone, {"W": grads["W"]})
+    np.testing.assert_allclose(scaled["W"], alone["W"], rtol=1e-13, atol=1e-15)
+    assert opt.lr_for("W") == pytest.approx(0.25 * opt.lr) and opt.lr_for("b") == opt.lr
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_per_key_rates_match_torch_parameter_groups(name, rng):
+    torch = _torch()
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    kwargs = dict(lr=0.05, weight_decay=0.1)
+    ours = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}[name](**kwargs, lr_scale={"W": 0.1})
+    tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
+    groups = [{"params": [tparams["W"]], "lr": 0.005}, {"params": [tparams["b"]]}]
+    topt = getattr(torch.optim, name)(groups, **kwargs)
+    for _ in range(5):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        ours.step(params, grads)
+        for k, t in tparams.items():
+            t.grad = torch.tensor(grads[k])
+        topt.step()
+    for k in params:
+        np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10)
+
+
+def test_a_schedule_scales_every_rate_and_keeps_frozen_keys_frozen():
+    opt = SGD(lr=1.0, lr_scale={"a": 0.5, "c": 0.0})
+    StepLR(opt, step_size=1, gamma=0.5).step()
+    params = {"a": np.zeros(1), "b": np.zeros(1), "c": np.zeros(1)}
+    opt.step(params, {k: np.ones(1) for k in params})
+    np.testing.assert_array_equal([params[k][0] for k in "abc"], [-0.25, -0.5, 0.0])
+
+
+def test_lr_scale_refuses_bad_input():
+    with pytest.raises(TypeError, match="lr_scale must be a dict"):
+        SGD(0.1, lr_scale=["W"])
+    with pytest.raises(ValueError, match=r"lr_scale\['W'\]"):
+        Adam(lr_scale={"W": -1.0})
+    opt = RMSprop(lr_scale={"0.W": 0.0})
+    with pytest.raises(KeyError, match=r"lr_scale names \['0.W'\].*not parameters"):
+        opt.step({"W": np.ones(2)}, {"W": np.ones(2)})
+    with pytest.raises(TypeError):  # keyword only: not mistaken for weight_decay
+        SGD(0.1, 0.0, False, 0.0, {"W": 0.0})

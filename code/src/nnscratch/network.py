@@ -4,11 +4,14 @@ A ``Sequential`` follows the layer protocol itself, so anything that works on a 
 (gradient checks, nesting) works on a whole network; so does a :class:`Residual` block,
 ``x + f(x)``. :func:`mlp` builds the fully connected network of any architecture
 ``[n0, n1, ..., nL]``. :func:`save_params` and :func:`load_params` write and read a model's
-learned state; a save never leaves a half-written file behind.
+learned state; a save never leaves a half-written file behind. :func:`clone` copies a
+trained model and :func:`replace_head` swaps its last layers for new ones (transfer
+learning, Book, Step 13).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import textwrap
@@ -412,3 +415,98 @@ def load_params(model: Layer, path: str | Path) -> None:
             )
     for k, v in state.items():
         v[...] = arrays[k]
+
+
+def clone(model: Layer) -> Layer:
+    """An independent copy of ``model``: same outputs, no array shared.
+
+    Parameters
+    ----------
+    model : Layer
+        Any layer or network, usually a trained ``Sequential``.
+
+    Returns
+    -------
+    Layer
+        A deep copy: its ``params``, ``buffers`` and layers are new objects holding equal
+        values, so training the copy leaves ``model`` unchanged (and the other way round).
+
+    Notes
+    -----
+    Everything is copied, including the state of the random generators that layers such as
+    :class:`~nnscratch.layers.Dropout` hold: the copy draws the same dropout masks as the
+    original would have. Caches kept by a forward pass are copied too, harmlessly.
+
+    See Also
+    --------
+    Book, Step 13 "Transfer learning": one pretrained network, many fine-tuned copies.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(
+            f"clone: expected a Layer (e.g. a Sequential), got {type(model).__name__}"
+        )
+    return copy.deepcopy(model)
+
+
+def replace_head(
+    model: Sequential, new_head: Layer | list[Layer], n_old: int = 1
+) -> Sequential:
+    """A network with ``model``'s layers but its last ``n_old`` replaced by ``new_head``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The trained network; it is not modified.
+    new_head : Layer or list of Layer
+        The layers that take the place of the old head, e.g. ``Dense(64, 5, rng=rng)`` for
+        five new classes.
+    n_old : int, default 1
+        How many of ``model``'s last layers form the old head (at least 1, fewer than
+        ``len(model)``).
+
+    Returns
+    -------
+    Sequential
+        ``model.layers[:-n_old] + new_head``. The kept layers are **the same objects** as in
+        ``model`` (training one trains the other): pass ``clone(model)`` to keep the
+        pretrained network intact.
+
+    Raises
+    ------
+    ValueError
+        When ``n_old`` is out of range, or when the first new layer and the first old one
+        both hold a weight matrix ``W`` whose input sizes differ (the new head would not fit
+        the features the body produces).
+
+    See Also
+    --------
+    Book, Step 13 "Transfer learning": a new softmax head on pretrained features.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"replace_head: expected a Sequential, got {type(model).__name__}"
+        )
+    n_old = check_int(n_old, "n_old", "replace_head")
+    if n_old >= len(model):
+        raise ValueError(
+            f"replace_head: n_old must be less than the model's {len(model)} layers "
+            f"(a body must remain), got {n_old}"
+        )
+    head = [new_head] if isinstance(new_head, Layer) else list(new_head)
+    if not head:
+        raise ValueError("replace_head: new_head holds no layers")
+    old = model.layers[-n_old]
+    new = head[0]
+    old_w, new_w = old.params.get("W"), getattr(new, "params", {}).get("W")
+    if (
+        old_w is not None
+        and new_w is not None
+        and old_w.ndim == new_w.ndim == 2
+        and old_w.shape[0] != new_w.shape[0]
+    ):
+        raise ValueError(
+            f"replace_head: the old head takes {old_w.shape[0]} features "
+            f"(W of shape {old_w.shape}), the new one {new_w.shape[0]} "
+            f"(W of shape {new_w.shape}); they must match"
+        )
+    return Sequential(model.layers[:-n_old] + head)

@@ -17,6 +17,9 @@ Learning-rate schedules live in :mod:`nnscratch.schedules`: they wrap an optimiz
 its ``lr`` once per epoch. :func:`l2_penalty` is the explicit form of ``weight_decay``;
 :func:`clip_grad_norm` rescales the gradients before a step when their global norm is large.
 
+Every optimizer also takes ``lr_scale={key: factor}``: a learning rate per parameter, and a
+factor of 0 freezes a parameter (what fine-tuning a pretrained network needs, Book, Step 13).
+
 See Also
 --------
 Book, Step 4 "Optimization": each update rule derived and compared.
@@ -51,6 +54,13 @@ class Optimizer:
         Learning rate :math:`\\eta`, read at every step (a schedule may change it).
     weight_decay : float, default 0
         Coefficient :math:`\\lambda`; what it does depends on the optimizer.
+    lr_scale : dict of str to float, optional
+        Per-parameter factors :math:`s_k \\ge 0` on the learning rate: ``params[k]`` is
+        updated with the rate :math:`s_k \\eta` (keys not named keep :math:`s_k = 1`), as
+        PyTorch's parameter groups do. :math:`s_k = 0` **freezes** ``params[k]``: ``step``
+        skips it entirely, so its array, its state (no momentum or moment buffers are
+        created) and its weight decay are untouched; its gradient is still checked. Every key
+        must name a parameter at each ``step`` (a typo is an error, not a silent no-op).
 
     Attributes
     ----------
@@ -61,14 +71,35 @@ class Optimizer:
         the parameter's dtype, or float32 for float16 parameters.
     """
 
-    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float,
+        weight_decay: float = 0.0,
+        *,
+        lr_scale: dict[str, float] | None = None,
+    ) -> None:
         where = type(self).__name__
         self.lr = check_number(lr, "lr", where, low=0, low_open=True)
         self.weight_decay = check_number(
             weight_decay, "weight_decay", where, low=0
         )
+        if lr_scale is None:
+            lr_scale = {}
+        if not isinstance(lr_scale, dict):
+            raise TypeError(
+                f"{where}: lr_scale must be a dict {{parameter key: factor}}, "
+                f"got {type(lr_scale).__name__}"
+            )
+        self.lr_scale = {
+            k: check_number(s, f"lr_scale[{k!r}]", where, low=0)
+            for k, s in lr_scale.items()
+        }
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    def lr_for(self, key: str) -> float:
+        """The learning rate of ``params[key]``: ``lr`` times its ``lr_scale`` factor."""
+        return self.lr * self.lr_scale.get(key, 1.0)
 
     def step(
         self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
@@ -96,8 +127,16 @@ class Optimizer:
                     f"{type(self).__name__}.step: params[{k!r}] has dtype {p.dtype}; only "
                     f"floating-point parameters can be learned by gradient"
                 )
+        unknown = sorted(self.lr_scale.keys() - params.keys())
+        if unknown:
+            raise KeyError(
+                f"{type(self).__name__}.step: lr_scale names {unknown}, which are not "
+                f"parameters; params has {sorted(params)}"
+            )
         self.t += 1
         for k, p in params.items():
+            if self.lr_scale.get(k, 1.0) == 0:
+                continue  # frozen: no update, no state, no weight decay
             work = accumulation_dtype(p.dtype)
             if work == p.dtype:
                 self._update(k, p, grads[k])
@@ -141,6 +180,8 @@ class SGD(Optimizer):
         Use Nesterov momentum (needs ``momentum > 0``).
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -167,8 +208,10 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        *,
+        lr_scale: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, lr_scale=lr_scale)
         momentum = check_number(
             momentum, "momentum", "SGD", low=0, high=1, high_open=True
         )
@@ -191,7 +234,7 @@ class SGD(Optimizer):
                 b *= f(self.momentum)
                 b += g
             g = g + f(self.momentum) * b if self.nesterov else b
-        p -= f(self.lr) * g
+        p -= f(self.lr_for(key)) * g
 
     def _args(self) -> str:
         return (
@@ -213,6 +256,8 @@ class RMSprop(Optimizer):
     momentum : float, default 0
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -233,8 +278,10 @@ class RMSprop(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        *,
+        lr_scale: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, lr_scale=lr_scale)
         self.alpha = check_number(
             alpha, "alpha", "RMSprop", low=0, high=1, high_open=True
         )
@@ -256,7 +303,7 @@ class RMSprop(Optimizer):
             b *= f(self.momentum)
             b += direction
             direction = b
-        p -= f(self.lr) * direction
+        p -= f(self.lr_for(key)) * direction
 
     def _args(self) -> str:
         return (
@@ -278,6 +325,8 @@ class Adam(Optimizer):
     weight_decay : float, default 0
         L2 coefficient :math:`\\lambda`, added to the gradient (so it is scaled by Adam's
         per-parameter step size: not the same as weight decay; see :class:`AdamW`).
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -303,8 +352,10 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        *,
+        lr_scale: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, lr_scale=lr_scale)
         where = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(
@@ -335,7 +386,7 @@ class Adam(Optimizer):
         step *= f(1 / math.sqrt(bias2))
         step += f(self.eps)
         np.divide(m, step, out=step)
-        step *= f(self.lr / bias1)
+        step *= f(self.lr_for(key) / bias1)
         p -= step
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -358,6 +409,8 @@ class AdamW(Adam):
     weight_decay : float, default 1e-2
         Decay coefficient :math:`\\lambda`: each step shrinks :math:`\\theta` by the factor
         :math:`1 - \\eta\\lambda` before the Adam step, whatever the gradient's scale.
+    lr_scale : dict of str to float, optional
+        Per-parameter learning-rate factors; 0 freezes a parameter (see :class:`Optimizer`).
 
     Notes
     -----
@@ -371,12 +424,14 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        *,
+        lr_scale: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(lr, betas, eps, weight_decay)
+        super().__init__(lr, betas, eps, weight_decay, lr_scale=lr_scale)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         if self.weight_decay:
-            p *= p.dtype.type(1 - self.lr * self.weight_decay)
+            p *= p.dtype.type(1 - self.lr_for(key) * self.weight_decay)
         self._adam_step(key, p, g)
 
 
