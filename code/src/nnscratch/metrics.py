@@ -1,10 +1,12 @@
-"""Measuring a classifier: predicted classes, accuracy, confusions and calibration; and a
-score's ranking of positives above negatives (ROC curve and its area).
+"""Measuring a classifier: predicted classes, accuracy, confusions and calibration; a
+score's ranking of positives above negatives (ROC curve and its area); and measuring a
+generator with a classifier (classifier score, Fréchet distance of features, class shares).
 
 See Also
 --------
-Book, Step 1 (accuracy of one neuron), Step 6 "MNIST": the error analysis of the MLP, and
-Step 11 "Autoencoders — practice": anomaly scores measured by AUROC.
+Book, Step 1 (accuracy of one neuron), Step 6 "MNIST": the error analysis of the MLP,
+Step 11 "Autoencoders — practice": anomaly scores measured by AUROC, and Step 12
+"Generative adversarial networks — practice": generators measured by Step 7's CNN.
 """
 
 from __future__ import annotations
