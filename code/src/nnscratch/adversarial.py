@@ -10,7 +10,7 @@ binary cross-entropy of telling real (label 1) from generated (label 0) samples
 alternating step: the discriminator first, then the generator against the updated
 discriminator; a step whose gradients are not finite changes neither network.
 
-:func:`ring_of_gaussians` (in :mod:`nnscratch.data.synthetic`) and :func:`modes_covered`
+:func:`~nnscratch.data.synthetic.ring_of_gaussians` and :func:`modes_covered`
 are the two-dimensional test bed where mode collapse can be counted.
 
 See Also
