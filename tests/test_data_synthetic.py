@@ -3,7 +3,8 @@ import pytest
 
 from nnscratch import data
 
-MAKERS = [data.make_blobs, data.make_xor, data.make_moons, data.make_circles, data.make_spirals]
+MAKERS = [data.make_blobs, data.make_xor, data.make_moons, data.make_circles, data.make_spirals,
+          data.ring_of_gaussians]
 
 
 @pytest.mark.parametrize("make", MAKERS)
@@ -48,3 +49,20 @@ def test_bad_arguments():
         data.make_circles(10, np.random.default_rng(), factor=2)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         data.one_hot(np.array([3]), 3)
+
+
+def test_ring_of_gaussians_modes():
+    X, y = data.ring_of_gaussians(8000, np.random.default_rng(2), radius=2.0, std=0.02)
+    centers = data.ring_centers(8, 2.0)
+    np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 2.0)
+    np.testing.assert_allclose(centers[2], [0.0, 2.0], atol=1e-12)   # angle pi/2
+    for k in range(8):
+        dev = X[y == k] - centers[k]
+        np.testing.assert_allclose(dev.mean(0), 0, atol=0.003)
+        np.testing.assert_allclose(dev.std(0), 0.02, rtol=0.1)
+    with pytest.raises(ValueError, match="n_modes"):
+        data.ring_centers(0)
+    with pytest.raises(ValueError, match="radius"):
+        data.ring_centers(8, -1.0)
+    with pytest.raises(TypeError, match="Generator"):
+        data.ring_of_gaussians(10, 0)

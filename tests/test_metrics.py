@@ -140,3 +140,93 @@ def test_roc_auc_checks_its_inputs():
     with pytest.raises(ValueError, match="finite"):
         roc_auc(np.array([0.1, np.nan]), np.array([0, 1]))
 
+
+
+# --- measures of generators (Step 12): classifier score, Fréchet distance, class shares ---
+
+from nnscratch.metrics import (  # noqa: E402
+    class_shares,
+    classifier_score,
+    frechet_distance,
+    gaussian_frechet,
+)
+
+
+def test_classifier_score_known_answers(rng):
+    one_class = np.zeros((50, 10))
+    one_class[:, 4] = 1  # a one-class generator, however confident
+    assert classifier_score(one_class) == pytest.approx(1.0)
+    uniform_preds = np.full((50, 10), 0.1)  # nothing recognisable
+    assert classifier_score(uniform_preds) == pytest.approx(1.0)
+    perfect = np.eye(10)[np.arange(100) % 10]  # confident and balanced
+    assert classifier_score(perfect) == pytest.approx(10.0)
+    five = np.eye(10)[np.arange(100) % 5]  # five classes only
+    assert classifier_score(five) == pytest.approx(5.0)
+
+
+def test_classifier_score_matches_the_entropy_form(rng):
+    logits = 3 * rng.standard_normal((200, 7))
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    marginal = p.mean(0)
+    h_marginal = -np.sum(marginal * np.log(marginal))
+    h_each = -np.sum(p * np.log(p), axis=1).mean()
+    assert classifier_score(p) == pytest.approx(np.exp(h_marginal - h_each), rel=1e-12)
+    assert 1 <= classifier_score(p) <= 7
+
+
+def test_classifier_score_errors():
+    with pytest.raises(ValueError, match="sum to 1"):
+        classifier_score(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="non-negative"):
+        classifier_score(np.array([[1.5, -0.5]]))
+    with pytest.raises(ValueError, match="no samples"):
+        classifier_score(np.zeros((0, 3)))
+
+
+def test_frechet_identical_sets_and_one_dimensional_formula(rng):
+    f = rng.standard_normal((300, 6))
+    assert frechet_distance(f, f) == pytest.approx(0.0, abs=1e-9)
+    # 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2
+    assert gaussian_frechet(
+        np.array([1.0]), np.array([[4.0]]), np.array([-2.0]), np.array([[9.0]])
+    ) == pytest.approx(9.0 + 1.0)
+    # a shift by c moves the distance by |c|^2 exactly
+    c = rng.standard_normal(6)
+    assert frechet_distance(f, f + c) == pytest.approx(np.sum(c**2), rel=1e-9)
+
+
+def test_frechet_commuting_covariances_and_symmetry(rng):
+    # diagonal covariances: trace term is sum (sqrt(a) - sqrt(b))^2
+    a, b = rng.uniform(0.5, 3, 5), rng.uniform(0.5, 3, 5)
+    mu1, mu2 = rng.standard_normal(5), rng.standard_normal(5)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = gaussian_frechet(mu1, np.diag(a), mu2, np.diag(b))
+    assert got == pytest.approx(expected, rel=1e-10)
+    # general covariances: symmetric in its arguments, and equal to the trace of the
+    # principal square root of S1 S2 computed another way (eigenvalues of S1 S2)
+    A, B = rng.standard_normal((2, 5, 5))
+    s1, s2 = A @ A.T + 0.1 * np.eye(5), B @ B.T + 0.1 * np.eye(5)
+    d12 = gaussian_frechet(mu1, s1, mu2, s2)
+    assert d12 == pytest.approx(gaussian_frechet(mu2, s2, mu1, s1), rel=1e-9)
+    tr_sqrt = np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).real))
+    direct = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2) - 2 * tr_sqrt
+    assert d12 == pytest.approx(direct, rel=1e-9)
+
+
+def test_frechet_errors(rng):
+    with pytest.raises(ValueError, match="same number of features"):
+        frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        frechet_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        gaussian_frechet(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def test_class_shares():
+    np.testing.assert_allclose(
+        class_shares(np.array([0, 0, 1, 3]), 4), [0.5, 0.25, 0.0, 0.25]
+    )
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        class_shares(np.array([0, 3]), 3)

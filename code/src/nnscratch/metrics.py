@@ -1,10 +1,12 @@
-"""Measuring a classifier: predicted classes, accuracy, confusions and calibration; and a
-score's ranking of positives above negatives (ROC curve and its area).
+"""Measuring a classifier: predicted classes, accuracy, confusions and calibration; a
+score's ranking of positives above negatives (ROC curve and its area); and measuring a
+generator with a classifier (classifier score, Fréchet distance of features, class shares).
 
 See Also
 --------
-Book, Step 1 (accuracy of one neuron), Step 6 "MNIST": the error analysis of the MLP, and
-Step 11 "Autoencoders — practice": anomaly scores measured by AUROC.
+Book, Step 1 (accuracy of one neuron), Step 6 "MNIST": the error analysis of the MLP,
+Step 11 "Autoencoders — practice": anomaly scores measured by AUROC, and Step 12
+"Generative adversarial networks — practice": generators measured by Step 7's CNN.
 """
 
 from __future__ import annotations
@@ -311,3 +313,163 @@ def roc_curve(
     fpr = np.r_[0.0, fp / fp[-1]]
     tpr = np.r_[0.0, tp / tp[-1]]
     return fpr, tpr, np.r_[np.inf, s[last_of_run]]
+
+
+def classifier_score(probs: np.ndarray) -> float:
+    """The Inception score's formula on any classifier's predicted class probabilities.
+
+    Parameters
+    ----------
+    probs : ndarray of shape (N, C)
+        Rows :math:`p(y \\mid x_i)`: non-negative, each summing to 1 (softmax outputs).
+
+    Returns
+    -------
+    float
+        :math:`\\exp\\big(\\frac1N \\sum_i \\mathrm{KL}(p(y \\mid x_i) \\,\\|\\, \\hat p(y))\\big)`
+        with the marginal :math:`\\hat p(y) = \\frac1N \\sum_i p(y \\mid x_i)`. Between 1
+        (every sample gets the same prediction, for instance a one-class generator) and
+        :math:`C` (each sample confidently one class, all classes equally often).
+
+    Notes
+    -----
+    The mean KL equals :math:`H(\\hat p) - \\frac1N \\sum_i H(p(y \\mid x_i))`: high when
+    the samples are diverse (high entropy of the marginal) and each is recognisable (low
+    entropy of its prediction). Salimans et al. (2016) compute it with Inception-v3 on
+    ImageNet's classes; the book uses its own MNIST classifier. Terms with
+    :math:`p = 0` count as 0.
+
+    See Also
+    --------
+    Book, Step 12 "Generative adversarial networks — practice".
+    """
+    where = "classifier_score"
+    check_array(probs, "probs", ndim=2, where=where)
+    if len(probs) == 0:
+        raise ValueError(f"{where}: probs holds no samples (N = 0)")
+    p = probs.astype(np.float64)
+    if not np.all(np.isfinite(p)) or p.min() < 0:
+        raise ValueError(
+            f"{where}: probs must be finite and non-negative (class probabilities)"
+        )
+    if not np.allclose(p.sum(axis=1), 1, atol=1e-4):
+        raise ValueError(
+            f"{where}: each row of probs must sum to 1 (softmax outputs), got row "
+            f"sums between {p.sum(axis=1).min():.4g} and {p.sum(axis=1).max():.4g}"
+        )
+    marginal = p.mean(axis=0)  # (C,)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p / marginal), 0.0)  # (N, C)
+    return float(np.exp(terms.sum(axis=1).mean()))
+
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix (eigh)."""
+    w, v = np.linalg.eigh(a)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def gaussian_frechet(
+    mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray
+) -> float:
+    """Squared Fréchet (2-Wasserstein) distance between two Gaussians.
+
+    Returns
+    -------
+    float
+        :math:`\\lVert \\mu_1 - \\mu_2 \\rVert^2 + \\operatorname{tr}\\big(\\Sigma_1 + \\Sigma_2
+        - 2 (\\Sigma_1^{1/2} \\Sigma_2 \\Sigma_1^{1/2})^{1/2}\\big)`, never negative.
+
+    Notes
+    -----
+    :math:`\\operatorname{tr}(\\Sigma_1 \\Sigma_2)^{1/2}` is computed as the trace of the
+    square root of the *symmetric* matrix :math:`\\Sigma_1^{1/2} \\Sigma_2 \\Sigma_1^{1/2}`,
+    which has the same eigenvalues as :math:`\\Sigma_1 \\Sigma_2`; both square roots come
+    from symmetric eigendecompositions (``numpy.linalg.eigh``), with rounding's tiny
+    negative eigenvalues clipped to 0. No general matrix square root is needed.
+    """
+    where = "gaussian_frechet"
+    for name, m in (("mu1", mu1), ("mu2", mu2)):
+        check_array(m, name, ndim=1, where=where)
+    d = len(mu1)
+    for name, c in (("cov1", cov1), ("cov2", cov2)):
+        check_array(c, name, ndim=2, where=where)
+        if c.shape != (d, d):
+            raise ValueError(
+                f"{where}: {name} must have shape ({d}, {d}) to match mu1, got {c.shape}"
+            )
+    if mu2.shape != (d,):
+        raise ValueError(
+            f"{where}: mu2 must have shape ({d},) like mu1, got {mu2.shape}"
+        )
+    mu1, mu2 = mu1.astype(np.float64), mu2.astype(np.float64)
+    c1, c2 = cov1.astype(np.float64), cov2.astype(np.float64)
+    s1 = _sqrtm_psd((c1 + c1.T) / 2)
+    inner = s1 @ c2 @ s1
+    eig = np.linalg.eigvalsh((inner + inner.T) / 2)
+    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0, None))))
+    dist = float(np.sum((mu1 - mu2) ** 2)) + float(
+        np.trace(c1) + np.trace(c2) - 2 * tr_sqrt
+    )
+    return max(dist, 0.0)
+
+
+def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
+    """The Fréchet distance between two sets of feature vectors (FID's formula).
+
+    Parameters
+    ----------
+    features1 : ndarray of shape (N1, d)
+    features2 : ndarray of shape (N2, d)
+        Feature vectors (in the book, the MNIST CNN's penultimate layer) of, say, real and
+        generated images; at least two rows each.
+
+    Returns
+    -------
+    float
+        :func:`gaussian_frechet` between Gaussians with each set's mean and covariance
+        (unbiased, divisor :math:`N - 1`). 0 for identical sets.
+
+    Notes
+    -----
+    Heusel et al. (2017) use Inception-v3's 2048 pooled features; with other features the
+    numbers are on another scale, comparable only with each other.
+
+    See Also
+    --------
+    Book, Step 12 "Generative adversarial networks — practice".
+    """
+    where = "frechet_distance"
+    for name, f in (("features1", features1), ("features2", features2)):
+        check_array(f, name, ndim=2, where=where)
+        if len(f) < 2:
+            raise ValueError(
+                f"{where}: {name} needs at least 2 rows for a covariance, got {len(f)}"
+            )
+        if not np.all(np.isfinite(f)):
+            raise ValueError(f"{where}: {name} must be finite")
+    if features1.shape[1] != features2.shape[1]:
+        raise ValueError(
+            f"{where}: the two sets must have the same number of features, got "
+            f"{features1.shape[1]} and {features2.shape[1]}"
+        )
+    f1, f2 = features1.astype(np.float64), features2.astype(np.float64)
+    return gaussian_frechet(
+        f1.mean(axis=0),
+        np.cov(f1, rowvar=False).reshape(f1.shape[1], -1),
+        f2.mean(axis=0),
+        np.cov(f2, rowvar=False).reshape(f2.shape[1], -1),
+    )
+
+
+def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The share of samples in each class: ``bincount(labels) / N``, shape (n_classes,).
+
+    With a classifier's predictions of generated samples, a class far below
+    ``1 / n_classes`` is a mode the generator misses.
+    """
+    n_classes = check_int(n_classes, "n_classes", "class_shares")
+    check_labels(labels, len(labels), n_classes, where="class_shares")
+    if len(labels) == 0:
+        raise ValueError("class_shares: labels holds no samples (N = 0)")
+    return np.bincount(labels, minlength=n_classes) / len(labels)

@@ -28,6 +28,8 @@ from .synthetic import (
     make_spirals,
     make_xor,
     one_hot,
+    ring_centers,
+    ring_of_gaussians,
     train_test_split,
 )
 
@@ -49,5 +51,7 @@ __all__ = [
     "make_spirals",
     "make_xor",
     "one_hot",
+    "ring_centers",
+    "ring_of_gaussians",
     "train_test_split",
 ]

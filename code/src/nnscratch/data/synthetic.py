@@ -147,3 +147,35 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
     out = np.zeros((y.size, n_classes), dtype=dtype)
     out[np.arange(y.size), y] = 1
     return out
+
+
+def ring_of_gaussians(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of a mixture of ``n_modes`` equal Gaussians evenly spaced on a circle.
+
+    The test bed of mode collapse for GANs (Step 12): returns ``X`` (n, 2) float64 and ``y``
+    (n,), the mode each sample was drawn from (``n`` split as evenly as possible, in random
+    order). The centers are :func:`ring_centers` ``(n_modes, radius)``; every mode has
+    standard deviation ``std`` in each coordinate.
+    """
+    _check(n, rng, std, "ring_of_gaussians")
+    centers = ring_centers(n_modes, radius)
+    y = np.arange(n) % len(centers)
+    X = centers[y] + std * rng.standard_normal((n, 2))
+    return _shuffled(X, y, rng)
+
+
+def ring_centers(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
+    """The centers (n_modes, 2) of :func:`ring_of_gaussians`: angles 2 pi k / n_modes."""
+    n_modes = check_int(n_modes, "n_modes", "ring_centers")
+    radius = check_number(
+        radius, "radius", "ring_centers", low=0, low_open=True
+    )
+    angle = 2 * np.pi * np.arange(n_modes) / n_modes
+    return radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
