@@ -152,6 +152,13 @@ def test_see_also_book_lines_become_links():
     assert "Step 4" in text and "Step 4 <" not in text  # no page yet: plain text, no link
     assert "See Also\n--------\nsigmoid_prime : its derivative" in text  # real entries stay
     assert "Book," not in text and lines[-3:] == ["Notes", "-----", "Maths."]
+    # the note precedes every section: after Raises, napoleon would read it as an exception
+    assert text.index("admonition:: Derived in the book") < text.index("See Also")
+    raises = ["Summary.", "", "Raises", "------", "ValueError", "    When.", "",
+              "See Also", "--------", 'Book, Step 1 "Neuron".']
+    book_see_also(app, "function", "f", None, {}, raises)
+    assert raises[2].endswith("admonition:: Derived in the book")
+    assert raises[-5:] == ["Raises", "------", "ValueError", "    When.", ""]
 
 
 def test_pages_workflow_builds_with_the_readme_commands():

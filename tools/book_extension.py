@@ -177,7 +177,15 @@ def book_see_also(app: Sphinx, what, name, obj, options, lines: list[str]) -> No
         "",
     ]
     kept = lines[start:start + 2] + rest if any(r.strip() for r in rest) else []
-    lines[start:end] = note + kept
+    lines[start:end] = kept
+    # The note goes before the first section (Parameters, Raises, ...): napoleon reads
+    # everything up to the next header as that section's entries, so a note left where See
+    # Also was would become an exception type after a Raises section.
+    first = next(
+        (i for i in range(len(lines) - 1) if lines[i].strip() and _UNDERLINE.match(lines[i + 1])),
+        len(lines),
+    )
+    lines[first:first] = note
 
 
 def resolve_reexport(app: Sphinx, env, node, contnode):
