@@ -428,9 +428,9 @@ def centernet_loss(
 
     .. math::
 
-        L = \\frac1M \\Big[ \\sum_{y = 1} -(1 - p)^\\alpha \\log p
-        + \\sum_{y < 1} -(1 - y)^\\beta p^\\alpha \\log(1 - p)
-        + \\sum_{\\text{centres}} \\lambda_s |\\hat s - s|_1
+        L = \\frac1M \\Big[ &\\sum_{y = 1} -(1 - p)^\\alpha \\log p
+        + \\sum_{y < 1} -(1 - y)^\\beta p^\\alpha \\log(1 - p) \\\\
+        &+ \\sum_{\\text{centres}} \\lambda_s |\\hat s - s|_1
         + \\lambda_o |\\hat o - o|_1 \\Big],
 
     and its gradient with respect to the logits is :math:`(1 - p)^\\alpha(\\alpha p \\log p -
