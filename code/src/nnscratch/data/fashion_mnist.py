@@ -27,13 +27,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import store
-from .mnist import (
+from .mnist import (  # FILES: the same four file names, by role
     FILES,
     MNIST,
     _content,
     _local_names,
-    check_options,
-    image_splits,
+    image_files,
+    load_images,
 )
 from .store import DataSource
 
@@ -113,7 +113,7 @@ def fashion_mnist_files(
     Parameters and result as for :func:`nnscratch.data.mnist.mnist_files`: role
     (``"train_images"``, ...) -> decompressed IDX bytes, verified.
     """
-    files = store.read_files(
+    return image_files(
         SOURCE,
         directory,
         download=download,
@@ -121,7 +121,6 @@ def fashion_mnist_files(
         checksums=checksums,
         progress=progress,
     )
-    return {role: files[name] for role, name in FILES.items()}
 
 
 def load_fashion_mnist(
@@ -162,25 +161,18 @@ def load_fashion_mnist(
     >>> data.x_test.shape, CLASSES[data.y_test[0]]       # doctest: +SKIP
     ((10000, 784), 'Ankle boot')
     """
-    where = "load_fashion_mnist"
-    dtype, val_size = check_options(where, normalize, dtype, val_size, rng)
-    raw = fashion_mnist_files(
+    return load_images(
+        FashionMNIST,
+        SOURCE,
         directory,
+        where="load_fashion_mnist",
+        normalize=normalize,
+        flatten=flatten,
+        dtype=dtype,
+        val_size=val_size,
+        rng=rng,
         download=download,
         mirrors=mirrors,
         checksums=checksums,
         progress=progress,
-    )
-    return FashionMNIST(
-        *image_splits(
-            raw,
-            FILES,
-            "Fashion-MNIST",
-            where,
-            normalize=normalize,
-            flatten=flatten,
-            dtype=dtype,
-            val_size=val_size,
-            rng=rng,
-        )
     )

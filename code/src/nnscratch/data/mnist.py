@@ -174,7 +174,7 @@ def mnist_files(
     dict
         Role (``"train_images"``, ...) -> decompressed IDX bytes, verified.
     """
-    files = store.read_files(
+    return image_files(
         SOURCE,
         directory,
         download=download,
@@ -182,7 +182,6 @@ def mnist_files(
         checksums=checksums,
         progress=progress,
     )
-    return {role: files[name] for role, name in FILES.items()}
 
 
 def load_mnist(
@@ -231,22 +230,82 @@ def load_mnist(
     >>> data.x_train.shape, data.x_val.shape, data.x_test.shape         # doctest: +SKIP
     ((55000, 784), (5000, 784), (10000, 784))
     """
-    dtype, val_size = check_options(
-        "load_mnist", normalize, dtype, val_size, rng
+    return load_images(
+        MNIST,
+        SOURCE,
+        directory,
+        where="load_mnist",
+        normalize=normalize,
+        flatten=flatten,
+        dtype=dtype,
+        val_size=val_size,
+        rng=rng,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
     )
-    raw = mnist_files(
+
+
+def image_files(
+    source: DataSource,
+    directory: str | Path | None,
+    *,
+    download: bool | None,
+    mirrors: Sequence[str],
+    checksums: Mapping[str, str],
+    progress: bool | None,
+) -> dict[str, bytes]:
+    """Role (``"train_images"``, ...) -> verified decompressed bytes of an MNIST-format
+    data set's four :data:`FILES`, read through ``source`` (shared by MNIST and
+    Fashion-MNIST; arguments as for :func:`mnist_files`)."""
+    files = store.read_files(
+        source,
         directory,
         download=download,
         mirrors=mirrors,
         checksums=checksums,
         progress=progress,
     )
-    return MNIST(
+    return {role: files[name] for role, name in FILES.items()}
+
+
+def load_images(
+    cls: type,
+    source: DataSource,
+    directory: str | Path | None,
+    *,
+    where: str,
+    normalize: bool,
+    flatten: bool,
+    dtype,
+    val_size: int,
+    rng: np.random.Generator | None,
+    download: bool | None,
+    mirrors: Sequence[str],
+    checksums: Mapping[str, str],
+    progress: bool | None,
+) -> MNIST:
+    """An MNIST-format data set as ``cls`` (:class:`MNIST` or a subclass): options
+    checked before any file is read (:func:`check_options`), files read
+    (:func:`image_files`), arrays made (:func:`image_splits`). Shared by
+    :func:`load_mnist` and :func:`nnscratch.data.fashion_mnist.load_fashion_mnist`.
+    """
+    dtype, val_size = check_options(where, normalize, dtype, val_size, rng)
+    raw = image_files(
+        source,
+        directory,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        progress=progress,
+    )
+    return cls(
         *image_splits(
             raw,
             FILES,
-            "MNIST",
-            "load_mnist",
+            source.title,
+            where,
             normalize=normalize,
             flatten=flatten,
             dtype=dtype,
