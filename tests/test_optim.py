@@ -12,6 +12,15 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+def step_both(ours, topt, params, tparams, rng):
+    """One step of our optimizer and of torch's on the same random gradients."""
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    ours.step(params, grads)
+    for k, t in tparams.items():
+        t.grad = t.detach().new_tensor(grads[k])
+    topt.step()
+
+
 # ---------------------------------------------------------------- hand-computed steps
 
 def test_sgd_step_matches_hand_computation():
@@ -112,11 +121,7 @@ def test_matches_torch_optim_for_several_steps(name, kwargs, rng):
     tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
     topt = getattr(torch.optim, name)(list(tparams.values()), **kwargs)
     for _ in range(6):
-        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
-        ours.step(params, grads)
-        for k, t in tparams.items():
-            t.grad = torch.tensor(grads[k])
-        topt.step()
+        step_both(ours, topt, params, tparams, rng)
         for k in params:
             np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10, atol=1e-12)
 
@@ -335,11 +340,7 @@ def test_per_key_rates_match_torch_parameter_groups(name, rng):
     groups = [{"params": [tparams["W"]], "lr": 0.005}, {"params": [tparams["b"]]}]
     topt = getattr(torch.optim, name)(groups, **kwargs)
     for _ in range(5):
-        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
-        ours.step(params, grads)
-        for k, t in tparams.items():
-            t.grad = torch.tensor(grads[k])
-        topt.step()
+        step_both(ours, topt, params, tparams, rng)
     for k in params:
         np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10)
 
