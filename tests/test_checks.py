@@ -15,8 +15,8 @@ import pytest
 
 from nnscratch import _checks, activations, losses
 from nnscratch.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from nnscratch.layers import (LSTM, RNN, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
-                              MaxPool2D)
+from nnscratch.layers import (LSTM, RNN, AvgPool2D, BatchNorm, BatchNorm2D, Conv2D, ConvTranspose2D, Dense, Dropout,
+                              Flatten, MaxPool2D, Unflatten)
 from nnscratch.network import Residual, Sequential
 from nnscratch.optim import SGD, Adam, AdamW, RMSprop
 
@@ -32,10 +32,13 @@ def _rng():
 LAYERS = {
     "Dense": (lambda dt: Dense(4, 3, rng=_rng(), dtype=dt), (5, 4)),
     "Conv2D": (lambda dt: Conv2D(2, 3, 3, padding=1, rng=_rng(), dtype=dt), (5, 2, 6, 6)),
+    "ConvTranspose2D": (lambda dt: ConvTranspose2D(2, 3, 4, 2, 1, rng=_rng(), dtype=dt), (5, 2, 3, 3)),
     "MaxPool2D": (lambda dt: MaxPool2D(2), (5, 2, 6, 6)),
     "AvgPool2D": (lambda dt: AvgPool2D(2), (5, 2, 6, 6)),
     "Flatten": (lambda dt: Flatten(), (5, 2, 3, 3)),
+    "Unflatten": (lambda dt: Unflatten((2, 2)), (5, 4)),
     "BatchNorm": (lambda dt: BatchNorm(4, dtype=dt), (5, 4)),
+    "BatchNorm2D": (lambda dt: BatchNorm2D(2, dtype=dt), (5, 2, 3, 3)),
     "Dropout": (lambda dt: Dropout(0.5, rng=_rng()), (5, 4)),
     "ReLU": (lambda dt: ReLU(), (5, 4)),
     "LeakyReLU": (lambda dt: LeakyReLU(0.1), (5, 4)),
@@ -157,7 +160,7 @@ def test_every_layer_refuses_an_integer_dout(name):
         layer.backward(np.ones(out.shape, dtype=np.int64))
 
 
-@pytest.mark.parametrize("name", [n for n in LAYERS if n != "BatchNorm"])
+@pytest.mark.parametrize("name", [n for n in LAYERS if not n.startswith("BatchNorm")])
 def test_every_layer_passes_an_empty_batch_through(name):
     make, shape = LAYERS[name]
     layer = make(np.float32)

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from nnscratch.activations import Tanh
 from nnscratch.gradcheck import check_layer
-from nnscratch.layers import BatchNorm, Dense, LayerNorm
+from nnscratch.layers import BatchNorm, BatchNorm2D, Dense, LayerNorm
 from nnscratch.network import Sequential
 
 
@@ -232,3 +232,68 @@ def test_layer_norm_equals_torch(rng):
         np.testing.assert_allclose(
             ours, theirs.detach().numpy(), rtol=0, atol=1e-10
         )
+
+
+# ---------------------------------------------------------------- BatchNorm2D (per channel)
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm2d_gradient_check_both_modes(training, rng):
+    layer = BatchNorm2D(3)
+    layer.params["gamma"][:] = rng.random(3) + 0.5
+    layer.params["beta"][:] = rng.standard_normal(3)
+    layer.buffers["running_mean"][:] = rng.standard_normal(3)
+    layer.buffers["running_var"][:] = rng.random(3) + 0.5
+    x = rng.standard_normal((4, 3, 5, 6)) * 2 + 1
+    check_layer(layer, x, rng=rng, training=training).assert_ok()
+
+
+def test_batchnorm2d_normalises_each_channel_over_examples_and_pixels(rng):
+    x = rng.standard_normal((6, 2, 4, 5)) * np.array([3.0, 0.5])[:, None, None] + np.array([2.0, -1.0])[:, None, None]
+    y = BatchNorm2D(2).forward(x, training=True)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)   # eps = 1e-5 keeps it just below 1
+    # a channel is one column of the (N·H·W, C) matrix that BatchNorm normalises
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, 2)
+    np.testing.assert_allclose(y.transpose(0, 2, 3, 1).reshape(-1, 2),
+                               BatchNorm(2).forward(rows, training=True), rtol=1e-13)
+
+
+def test_batchnorm2d_equals_torch_in_training_and_evaluation(rng):
+    torch = pytest.importorskip("torch")
+    layer, twin = BatchNorm2D(3, momentum=0.2), torch.nn.BatchNorm2d(3, momentum=0.2).double()
+    layer.params["gamma"][:] = rng.random(3) + 0.5
+    layer.params["beta"][:] = rng.standard_normal(3)
+    twin.weight.data = torch.tensor(layer.params["gamma"])
+    twin.bias.data = torch.tensor(layer.params["beta"])
+    for _ in range(2):   # two steps: the running statistics move twice
+        x = rng.standard_normal((4, 3, 5, 6)) * 2 + 1
+        d = rng.standard_normal(x.shape)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = twin(xt)
+        yt.backward(torch.tensor(d))
+        np.testing.assert_allclose(layer.forward(x, training=True), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.backward(d), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["gamma"], twin.weight.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(layer.grads["beta"], twin.bias.grad.numpy(), rtol=1e-10)
+        twin.weight.grad = twin.bias.grad = None
+    np.testing.assert_allclose(layer.buffers["running_mean"], twin.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.buffers["running_var"], twin.running_var.numpy(), rtol=1e-12)
+    twin.eval()
+    x = rng.standard_normal((2, 3, 4, 4))
+    np.testing.assert_allclose(layer.forward(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm2d_errors(rng):
+    layer = BatchNorm2D(3)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3, H, W\), got \(2, 4, 5, 5\)"):
+        layer.forward(np.zeros((2, 4, 5, 5)))
+    with pytest.raises(ValueError, match=r"4 dimensions, got shape \(2, 3\)"):
+        layer.forward(np.zeros((2, 3)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        BatchNorm2D(3).backward(np.zeros((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match=r"at least 2 values per channel \(N·H·W\).*N=1, H=1, W=1"):
+        layer.forward(np.zeros((1, 3, 1, 1)), training=True)
+    assert layer.forward(np.zeros((0, 3, 2, 2))).shape == (0, 3, 2, 2)   # evaluation: fine
+    layer.forward(np.zeros((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 5, 5\), got \(2, 3, 4, 4\)"):
+        layer.backward(np.zeros((2, 3, 4, 4)))

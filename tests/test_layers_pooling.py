@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nnscratch.gradcheck import check_layer
-from nnscratch.layers import AvgPool2D, Flatten, MaxPool2D
+from nnscratch.layers import AvgPool2D, Flatten, MaxPool2D, Unflatten
 
 # (size, stride, H, W): windows side by side, overlapping, with gaps, and images that the
 # windows do not tile exactly (the uncovered rows and columns get zero gradient).
@@ -78,6 +78,28 @@ def test_flatten_gradient_and_shapes(rng):
     assert layer.forward(x).shape == (3, 40)
     check_layer(layer, x, rng=rng).assert_ok()
     assert layer.backward(np.ones((3, 40))).shape == x.shape
+
+
+def test_unflatten_inverts_flatten_and_passes_gradients_back(rng):
+    layer = Unflatten((2, 4, 5))
+    x = rng.standard_normal((3, 40))
+    y = layer.forward(x)
+    assert y.shape == (3, 2, 4, 5)
+    np.testing.assert_array_equal(Flatten().forward(y), x)
+    check_layer(layer, x, rng=rng).assert_ok()
+    assert layer.backward(np.ones((3, 2, 4, 5))).shape == x.shape
+    assert layer.forward(np.zeros((0, 40))).shape == (0, 2, 4, 5)   # an empty batch too
+
+
+def test_unflatten_errors_name_expected_and_actual():
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 40\) to become \(N, 2, 4, 5\), got \(3, 41\)"):
+        Unflatten((2, 4, 5)).forward(np.zeros((3, 41)))
+    with pytest.raises(ValueError, match=r"dout must have shape \(N, 2, 4, 5\), got \(3, 40\)"):
+        Unflatten((2, 4, 5)).backward(np.zeros((3, 40)))
+    with pytest.raises(TypeError, match="non-empty tuple of positive ints, got 40"):
+        Unflatten(40)
+    with pytest.raises(ValueError, match=r"shape\[1\] must be a positive integer, got 0"):
+        Unflatten((2, 0))
 
 
 def test_errors_name_expected_and_actual(rng):

@@ -9,9 +9,9 @@ documented in the module that defines it.
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
-from .normalization import BatchNorm, LayerNorm
-from .conv import Conv2D
-from .pooling import AvgPool2D, Flatten, MaxPool2D
+from .normalization import BatchNorm, BatchNorm2D, LayerNorm
+from .conv import Conv2D, ConvTranspose2D
+from .pooling import AvgPool2D, Flatten, MaxPool2D, Unflatten
 from .embedding import Embedding, EmbeddingBag
 from .recurrent import LSTM, RNN
 from .attention import MultiHeadAttention
@@ -23,10 +23,13 @@ __all__ = [
     "Dense",
     "Dropout",
     "BatchNorm",
+    "BatchNorm2D",
     "Conv2D",
+    "ConvTranspose2D",
     "MaxPool2D",
     "AvgPool2D",
     "Flatten",
+    "Unflatten",
     "Embedding",
     "EmbeddingBag",
     "RNN",

@@ -301,6 +301,214 @@ class Conv2D(Layer):
         )
 
 
+def conv_transpose_output_size(
+    size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    :math:`(n - 1)s - 2P + k + P_{out}`: the largest image that a :class:`Conv2D` with the
+    same ``kernel_size``, ``stride`` and ``padding`` maps to length ``n``, less
+    ``stride - 1 - output_padding`` (several input lengths map to ``n`` when the stride is
+    above 1; ``output_padding`` picks which).
+    """
+    return (size - 1) * stride - 2 * padding + kernel_size + output_padding
+
+
+class ConvTranspose2D(Layer):
+    """Transposed 2-D convolution: the adjoint of :class:`Conv2D`, an upsampling layer.
+
+    Where a strided :class:`Conv2D` maps an image to a smaller one, a transposed convolution
+    with the same kernel size, stride and padding maps back to the larger size: each input
+    pixel paints a ``k × k`` patch of the output, scaled by the kernel, and overlapping
+    patches add up. It is the layer a convolutional generator grows its images with.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels.
+    kernel_size : int
+        Side ``k`` of the square kernel.
+    stride : int, default 1
+        Spacing ``s`` of the painted patches in the output (the upsampling factor).
+    padding : int, default 0
+        Rows and columns cropped from each side of the output (the ``padding`` of the
+        :class:`Conv2D` this layer is the transpose of).
+    output_padding : int, default 0
+        Extra rows and columns at the bottom and right, ``0 <= output_padding < stride``.
+    rng : numpy.random.Generator
+        Source of the initial weights: normal with standard deviation
+        :math:`\\sqrt{2 / (c_{in} k^2 / s^2)}` (He, with the fan-in of one output pixel:
+        :math:`c_{in} (k / s)^2` input values reach it when ``s`` divides ``k``).
+    dtype : numpy dtype, default float64
+        dtype of the parameters, float16, float32 or float64; inputs must have the same
+        dtype.
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"``: ndarray of shape (c_in, c_out, k, k) (PyTorch's layout for this layer);
+        ``"b"``: ndarray of shape (c_out,).
+    grads : dict
+        Same keys and shapes, filled by :meth:`backward`.
+
+    Notes
+    -----
+    With ``Wm = W.reshape(c_in, c_out·k²)`` and the input laid out as ``X`` of shape
+    (c_in, H·W·N), the forward pass is :class:`Conv2D`'s backward pass for the input:
+
+    .. math:: Y = \\text{col2im}(W_m^\\top X) + b,
+
+    of output size :func:`conv_transpose_output_size`. Its own backward pass is therefore a
+    convolution: with ``D = im2col(dY)`` of shape (c_out·k², H·W·N),
+    :math:`dX = W_m D`, :math:`dW_m = X D^\\top` and :math:`db = \\sum dY` over examples
+    and pixels. So ``ConvTranspose2D(c_in, c_out, ...)`` computes exactly the input
+    gradient of a ``Conv2D(c_out, c_in, ...)`` with the same kernel.
+
+    See Also
+    --------
+    conv_transpose2d_forward_naive : the same map as explicit loops.
+    Book, Step 12 "Generative adversarial networks — theory": the adjoint relation checked.
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        output_padding: int = 0,
+        *,
+        rng: np.random.Generator,
+        dtype=np.float64,
+    ) -> None:
+        super().__init__()
+        where = "ConvTranspose2D"
+        self.c_in = check_int(c_in, "c_in", where)
+        self.c_out = check_int(c_out, "c_out", where)
+        self.kernel_size = check_int(kernel_size, "kernel_size", where)
+        self.stride = check_int(stride, "stride", where)
+        self.padding = check_int(padding, "padding", where, minimum=0)
+        self.output_padding = check_int(
+            output_padding, "output_padding", where, minimum=0
+        )
+        if self.output_padding >= self.stride:
+            raise ValueError(
+                f"{where}: output_padding must be smaller than the stride "
+                f"{self.stride}, got {self.output_padding}"
+            )
+        check_rng(rng, where)
+        self.dtype = check_float_dtype(dtype, where)
+        k, s = self.kernel_size, self.stride
+        std = np.sqrt(2.0 * s * s / (self.c_in * k * k))
+        self.params = {
+            "W": (
+                rng.standard_normal((self.c_in, self.c_out, k, k)) * std
+            ).astype(self.dtype),
+            "b": np.zeros(self.c_out, dtype=self.dtype),
+        }
+        self.grads = {
+            key: np.zeros_like(v) for key, v in self.params.items()
+        }
+        self._cache: tuple | None = None
+
+    def output_shape(self, x_shape: tuple) -> tuple:
+        """Shape of the output for an input of shape ``(N, C, H, W)``."""
+        n, _, h, w = x_shape
+        size = (
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.output_padding,
+        )
+        return (
+            n,
+            self.c_out,
+            conv_transpose_output_size(h, *size),
+            conv_transpose_output_size(w, *size),
+        )
+
+    def _check_input(self, x: np.ndarray) -> None:
+        where = "ConvTranspose2D.forward"
+        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
+        if x.shape[1] != self.c_in:
+            raise ValueError(
+                f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
+                f"channels, got {x.shape} ({x.shape[1]} channels)"
+            )
+        out = self.output_shape(x.shape)
+        if min(out[2:]) < 1:
+            raise ValueError(
+                f"{where}: a {x.shape[2]}x{x.shape[3]} input with kernel "
+                f"{self.kernel_size}, stride {self.stride} and padding {self.padding} "
+                f"gives an empty {out[2]}x{out[3]} output"
+            )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Upsample ``x`` of shape (N, c_in, H, W) to (N, c_out, H_out, W_out)."""
+        self._check_input(x)
+        out_shape = self.output_shape(x.shape)
+        xm = _examples_last(x).reshape(self.c_in, -1)  # (c_in, H*W*N)
+        w_mat = self.params["W"].reshape(self.c_in, -1)  # (c_in, c_out*k*k)
+        y = col2im(
+            w_mat.T @ xm,
+            out_shape,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+        )  # (N, c_out, Ho, Wo), examples-innermost in memory
+        y += self.params["b"][:, None, None]
+        self._cache = (x.shape, xm)
+        return y
+
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` of shape (N, c_out, H_out, W_out); return ``dx``.
+
+        ``dx`` has the input's shape (N, c_in, H, W); None with ``need_dx=False``.
+        """
+        self._require_forward(self._cache)
+        x_shape, xm = self._cache
+        out_shape = self.output_shape(x_shape)
+        check_float_array(
+            dout,
+            "dout",
+            ndim=4,
+            dtype=self.dtype,
+            where="ConvTranspose2D.backward",
+        )
+        if dout.shape != out_shape:
+            raise ValueError(
+                f"ConvTranspose2D.backward: dout must have shape {out_shape}, got "
+                f"{dout.shape}"
+            )
+        d = im2col(
+            dout, self.kernel_size, self.stride, self.padding
+        )  # (c_out*k*k, H*W*N)
+        self.grads["W"] = (xm @ d.T).reshape(self.params["W"].shape)
+        self.grads["b"] = policy_sum(
+            _examples_last(dout).reshape(self.c_out, -1), axis=1
+        )
+        if not need_dx:
+            return None
+        w_mat = self.params["W"].reshape(self.c_in, -1)  # (c_in, c_out*k*k)
+        n, _, h, w = x_shape
+        return (w_mat @ d).reshape(self.c_in, h, w, n).transpose(3, 0, 1, 2)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConvTranspose2D({self.c_in}, {self.c_out}, "
+            f"kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, output_padding={self.output_padding}, "
+            f"dtype={self.dtype})"
+        )
+
+
 # ------------------------------------------------------- naive reference, for teaching
 
 
@@ -390,3 +598,43 @@ def conv2d_backward_naive(
                     )
     db = dout.sum(axis=(0, 2, 3))
     return dxp[:, :, pd : pd + h, pd : pd + w], dW, db
+
+
+def conv_transpose2d_forward_naive(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+) -> np.ndarray:
+    """Transposed convolution written as loops (slow; the reference).
+
+    Every input pixel ``(n, c, p, q)`` adds ``x[n, c, p, q] · W[c]`` onto the output patch
+    whose top-left corner is ``(s·p, s·q)`` in the padded output; the padding is cropped
+    at the end.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, c_in, H, W)
+    W : ndarray of shape (c_in, c_out, k, k)
+    b : ndarray of shape (c_out,)
+
+    Returns
+    -------
+    y : ndarray of shape (N, c_out, H_out, W_out)
+    """
+    n, c_in, h, w = x.shape
+    _, c_out, k, _ = W.shape
+    s, pd = stride, padding
+    h_out = conv_transpose_output_size(h, k, s, pd, output_padding)
+    w_out = conv_transpose_output_size(w, k, s, pd, output_padding)
+    yp = np.zeros((n, c_out, h_out + 2 * pd, w_out + 2 * pd), dtype=x.dtype)
+    for e in range(n):
+        for c in range(c_in):
+            for p in range(h):
+                for q in range(w):
+                    yp[e, :, s * p : s * p + k, s * q : s * q + k] += (
+                        x[e, c, p, q] * W[c]
+                    )
+    return yp[:, :, pd : pd + h_out, pd : pd + w_out] + b[:, None, None]

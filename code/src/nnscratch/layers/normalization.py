@@ -295,3 +295,84 @@ class LayerNorm(Layer):
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.n_features}, eps={self.eps}, dtype={self.dtype})"
+
+
+class BatchNorm2D(BatchNorm):
+    """Batch normalization of feature maps, as PyTorch's ``BatchNorm2d``.
+
+    The same computation as :class:`BatchNorm` with one mean, variance, ``gamma`` and
+    ``beta`` per *channel*: the statistics of channel ``c`` are taken over the examples and
+    the pixels, the :math:`N \\cdot H \\cdot W` values ``x[:, c]``, so a feature detector is
+    normalized the same way wherever it fires. (The running variance's unbiased factor
+    is :math:`m / (m - 1)` with :math:`m = N H W`.)
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels :math:`C` of the input (N, C, H, W).
+    momentum, eps, dtype
+        As for :class:`BatchNorm`.
+
+    Notes
+    -----
+    Forward and backward view the input as a matrix of :math:`N H W` rows and :math:`C`
+    columns and apply :class:`BatchNorm`'s formulas to it; the book derives those (Step 5).
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        dtype=np.float64,
+    ) -> None:
+        super().__init__(
+            n_channels, momentum=momentum, eps=eps, dtype=dtype
+        )
+        self._shape: tuple | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Normalise ``x`` of shape (N, C, H, W) per channel; returns the same shape."""
+        where = "BatchNorm2D.forward"
+        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
+        n, c, h, w = x.shape
+        if c != self.n_features:
+            raise ValueError(
+                f"{where}: x must have shape (N, {self.n_features}, H, W), got {x.shape}"
+            )
+        if training and n * h * w < 2:
+            raise ValueError(
+                f"{where}: training needs at least 2 values per channel (N·H·W) to "
+                f"estimate a variance, got N={n}, H={h}, W={w}"
+            )
+        self._shape = x.shape
+        rows = x.transpose(0, 2, 3, 1).reshape(-1, c)  # (N*H*W, C)
+        y = super().forward(rows, training)
+        return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
+        """Fill ``grads`` from ``dout`` (N, C, H, W); return ``dx`` of the same shape."""
+        self._require_forward(self._shape)
+        where = "BatchNorm2D.backward"
+        check_float_array(
+            dout, "dout", ndim=4, dtype=self.dtype, where=where
+        )
+        if dout.shape != self._shape:
+            raise ValueError(
+                f"{where}: dout must have shape {self._shape}, got {dout.shape}"
+            )
+        n, c, h, w = dout.shape
+        dx = super().backward(
+            dout.transpose(0, 2, 3, 1).reshape(-1, c), need_dx
+        )
+        if dx is None:
+            return None
+        return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchNorm2D({self.n_features}, momentum={self.momentum}, "
+            f"eps={self.eps}, dtype={self.dtype})"
+        )

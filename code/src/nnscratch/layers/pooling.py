@@ -241,3 +241,54 @@ class Flatten(Layer):
                 f"Flatten.backward: dout must have shape {expected}, got {dout.shape}"
             )
         return dout.reshape(self._shape) if need_dx else None
+
+
+class Unflatten(Layer):
+    """Reshape ``(N, d)`` to ``(N, *shape)``: the inverse of :class:`Flatten`.
+
+    A generator's dense layer makes ``d = C·H·W`` numbers per example; ``Unflatten((C, H,
+    W))`` turns them into feature maps for the convolutions that follow. Nothing is learned.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape of one example after the layer; its product must equal ``d``.
+    """
+
+    def __init__(self, shape: tuple) -> None:
+        super().__init__()
+        where = "Unflatten"
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise TypeError(
+                f"{where}: shape must be a non-empty tuple of positive ints, "
+                f"got {shape!r}"
+            )
+        self.shape = tuple(
+            check_int(d, f"shape[{i}]", where) for i, d in enumerate(shape)
+        )
+        self.size = int(np.prod(self.shape))
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Return ``x`` of shape (N, d) as shape (N, *shape)."""
+        check_float_array(x, "x", ndim=2, where="Unflatten.forward")
+        if x.shape[1] != self.size:
+            raise ValueError(
+                f"Unflatten.forward: x must have shape (N, {self.size}) to become "
+                f"(N, {', '.join(map(str, self.shape))}), got {x.shape}"
+            )
+        return x.reshape((x.shape[0], *self.shape))
+
+    def backward(
+        self, dout: np.ndarray, need_dx: bool = True
+    ) -> np.ndarray | None:
+        """Reshape ``dout`` of shape (N, *shape) back to (N, d)."""
+        check_float_array(dout, "dout", where="Unflatten.backward")
+        if dout.shape[1:] != self.shape:
+            raise ValueError(
+                f"Unflatten.backward: dout must have shape (N, "
+                f"{', '.join(map(str, self.shape))}), got {dout.shape}"
+            )
+        return dout.reshape(dout.shape[0], self.size) if need_dx else None
+
+    def __repr__(self) -> str:
+        return f"Unflatten({self.shape})"
