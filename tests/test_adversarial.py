@@ -251,3 +251,26 @@ def test_modes_covered_errors():
         adv.modes_covered(np.zeros((5, 3)), c, 0.1)
     with pytest.raises(ValueError, match="std"):
         adv.modes_covered(np.zeros((5, 2)), c, 0.0)
+
+
+def test_an_averaged_generator_samples_with_its_averages_and_keeps_training_weights():
+    x = np.random.default_rng(1).standard_normal((16, 2)).astype(np.float32)
+    gan = _gan(np.random.default_rng(5), average=0.9)
+    plain = _gan(np.random.default_rng(5))
+    for _ in range(5):
+        assert gan.step(x) == plain.step(x)   # averaging does not change training
+    assert gan.g_average.steps == 5
+    trained = {k: v.copy() for k, v in gan.generator.params.items()}
+    state = gan.rng.bit_generator.state
+    s_avg = gan.sample(10)
+    gan.rng.bit_generator.state = state
+    s_live = gan.sample(10, averaged=False)
+    for k, v in gan.generator.params.items():
+        np.testing.assert_array_equal(v, trained[k])
+    gan.rng.bit_generator.state = state
+    with gan.g_average.applied(gan.generator.params):
+        expected = gan.generator.forward(gan.noise(10))
+    np.testing.assert_array_equal(s_avg, expected)
+    assert not np.allclose(s_avg, s_live)
+    with pytest.raises(ValueError, match="averaged=True needs a GAN made with average"):
+        plain.sample(4, averaged=True)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch.optim import SGD, Adam, AdamW, RMSprop
+from nnscratch.optim import SGD, Adam, AdamW, ParameterAverage, RMSprop
 from nnscratch.schedules import CosineLR, LinearWarmup, Product, StepLR
 
 
@@ -363,3 +363,53 @@ def test_lr_scale_refuses_bad_input():
         opt.step({"W": np.ones(2)}, {"W": np.ones(2)})
     with pytest.raises(TypeError):  # keyword only: not mistaken for weight_decay
         SGD(0.1, 0.0, False, 0.0, {"W": 0.0})
+
+
+# ---------------------------------------------------------------- ParameterAverage
+
+def test_parameter_average_is_a_weighted_mean_with_weights_summing_to_one():
+    beta = 0.9
+    avg = ParameterAverage({"w": np.zeros(2)}, decay=beta)
+    thetas = [np.array([1.0, -2.0]), np.array([3.0, 0.5]), np.array([-1.0, 4.0])]
+    for theta in thetas:
+        avg.update({"w": theta})
+    weights = np.array([beta**2, beta, 1.0]) * (1 - beta) / (1 - beta**3)
+    assert weights.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(avg.averaged()["w"], weights @ np.array(thetas), rtol=1e-14)
+    # a parameter that never moves is its own average from the first step on
+    still = ParameterAverage({"b": np.zeros(3)}, decay=0.999)
+    for _ in range(3):
+        still.update({"b": np.full(3, 0.25)})
+    np.testing.assert_allclose(still.averaged()["b"], 0.25, rtol=1e-12)
+    assert still.steps == 3
+
+
+def test_parameter_average_applied_swaps_in_and_restores_even_on_error():
+    params = {"W": np.array([[1.0, 2.0]], dtype=np.float32), "b": np.array([0.5], dtype=np.float32)}
+    avg = ParameterAverage(params, decay=0.5)
+    avg.update(params)
+    params["W"][...] = 9.0   # training moves on
+    avg.update(params)       # average of (1, 2) and (9, 9) with weights 1/3, 2/3
+    trained = {k: v.copy() for k, v in params.items()}
+    with avg.applied(params) as p:
+        assert p is params and p["W"].dtype == np.float32
+        np.testing.assert_allclose(p["W"], [[19 / 3, 20 / 3]], rtol=1e-6)
+    for k in params:
+        np.testing.assert_array_equal(params[k], trained[k])
+    with pytest.raises(ZeroDivisionError):
+        with avg.applied(params):
+            1 / 0
+    for k in params:
+        np.testing.assert_array_equal(params[k], trained[k])
+
+
+def test_parameter_average_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"decay must be.*got 1"):
+        ParameterAverage({"w": np.zeros(2)}, decay=1.0)
+    avg = ParameterAverage({"w": np.zeros(2)})
+    with pytest.raises(RuntimeError, match="nothing averaged yet"):
+        avg.averaged()
+    with pytest.raises(ValueError, match=r"keys and shapes.*\['w'\], got \['v'\]"):
+        avg.update({"v": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"keys and shapes.*shapes \[\(3,\)\]"):
+        avg.update({"w": np.zeros(3)})

@@ -22,6 +22,7 @@ MNIST, measuring generators).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ from ._checks import (
 )
 from .activations import sigmoid
 from .layers.base import Layer
-from .optim import Optimizer
+from .optim import Optimizer, ParameterAverage
 
 
 class GANDiverged(FloatingPointError):
@@ -194,6 +195,10 @@ class GAN:
         The generator's loss (:func:`generator_loss`).
     dtype : numpy dtype, default float32
         Dtype of the noise (the networks' dtype).
+    average : float, optional
+        If given, the decay :math:`\beta` of a :class:`~nnscratch.optim.ParameterAverage`
+        of the generator's parameters, updated after every generator step (attribute
+        ``g_average``); :meth:`sample` then draws from the averaged generator.
     """
 
     def __init__(
@@ -207,6 +212,7 @@ class GAN:
         rng: np.random.Generator,
         kind: str = "non_saturating",
         dtype=np.float32,
+        average: float | None = None,
     ) -> None:
         if g_optimizer is d_optimizer:
             raise ValueError(
@@ -223,6 +229,11 @@ class GAN:
         self.rng = check_rng(rng, "GAN")
         self.kind = kind
         self.dtype = np.dtype(dtype)
+        self.g_average = (
+            None
+            if average is None
+            else ParameterAverage(generator.params, average)
+        )
 
     def noise(self, m: int) -> np.ndarray:
         """``m`` noise vectors :math:`z \\sim \\mathcal N(0, I)`, shape (m, noise_dim)."""
@@ -231,17 +242,38 @@ class GAN:
             (m, self.noise_dim), dtype=self.dtype
         )
 
-    def sample(self, m: int, batch_size: int = 1000) -> np.ndarray:
-        """``m`` generated samples (evaluation mode, in batches)."""
+    def sample(
+        self,
+        m: int,
+        batch_size: int = 1000,
+        *,
+        averaged: bool | None = None,
+    ) -> np.ndarray:
+        """``m`` generated samples (evaluation mode, in batches).
+
+        ``averaged`` (default: whether the GAN keeps an average) draws them from the
+        generator with its averaged parameters; the training parameters are restored after.
+        """
         m = check_int(m, "m", "GAN.sample")
         z = self.noise(m)
         batch_size = check_int(batch_size, "batch_size", "GAN.sample")
-        return np.concatenate(
-            [
-                self.generator.forward(z[i : i + batch_size])
-                for i in range(0, m, batch_size)
-            ]
-        )
+        if averaged is None:
+            averaged = self.g_average is not None
+        if averaged and self.g_average is None:
+            raise ValueError(
+                "GAN.sample: averaged=True needs a GAN made with average=<decay>"
+            )
+        with (
+            self.g_average.applied(self.generator.params)
+            if averaged
+            else contextlib.nullcontext()
+        ):
+            return np.concatenate(
+                [
+                    self.generator.forward(z[i : i + batch_size])
+                    for i in range(0, m, batch_size)
+                ]
+            )
 
     def step(self, x_real: np.ndarray) -> GANStep:
         """One discriminator step on ``x_real`` and as many generated samples, then one
@@ -287,6 +319,8 @@ class GAN:
             self.d_optimizer.__dict__.update(state)
             raise
         self.g_optimizer.step(G.params, g_grads)
+        if self.g_average is not None:
+            self.g_average.update(G.params)
         return GANStep(
             d_loss,
             g_loss,

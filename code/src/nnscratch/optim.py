@@ -27,6 +27,7 @@ Book, Step 4 "Optimization": each update rule derived and compared.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "l2_penalty",
     "global_norm",
     "clip_grad_norm",
+    "ParameterAverage",
 ]
 
 
@@ -532,3 +534,103 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
         for g in grads.values():
             g *= g.dtype.type(scale)
     return total
+
+
+class ParameterAverage:
+    """An exponential moving average of a model's parameters (Polyak averaging).
+
+    Training moves the parameters :math:`\\theta_t` noisily, and in a game such as a GAN's
+    it may circle an equilibrium without reaching it. The average of the recent iterates
+    sits closer to the centre than any one of them. After every optimizer step,
+    :meth:`update` sets
+
+    .. math::
+
+        m_t = \\beta\\, m_{t-1} + (1 - \\beta)\\, \\theta_t, \\quad m_0 = 0, \\qquad
+        \\bar\\theta_t = m_t / (1 - \\beta^t),
+
+    the bias correction of Adam's moments: :math:`\\bar\\theta_t` is a weighted mean of
+    :math:`\\theta_1, \\dots, \\theta_t` whose weights :math:`(1-\\beta)\\beta^{t-i} / (1 -
+    \\beta^t)` sum to 1, so even the first averages are not pulled towards zero. The
+    weights halve every :math:`\\ln 2 / -\\ln\\beta` steps (693 for :math:`\\beta = 0.999`).
+
+    Parameters
+    ----------
+    params : dict of ndarray
+        The model's parameters (``model.params``); the keys and shapes to average.
+    decay : float, default 0.999
+        :math:`\\beta`, in [0, 1).
+
+    Notes
+    -----
+    :meth:`applied` puts :math:`\\bar\\theta_t` into the model for a ``with`` block (to
+    sample or evaluate) and restores the training parameters afterwards, also on error.
+    Only parameters are averaged; state such as BatchNorm's running statistics stays the
+    model's own. The sums are kept in float64 (an average over thousands of float32 steps
+    would lose the small increments).
+
+    See Also
+    --------
+    Book, Step 12 "Generative adversarial networks": averaging the circling iterates of a
+    game, and the GAN's generator averaged.
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], decay: float = 0.999):
+        self.decay = check_number(
+            decay,
+            "decay",
+            "ParameterAverage",
+            low=0,
+            high=1,
+            high_open=True,
+        )
+        self._m = {k: np.zeros(v.shape) for k, v in params.items()}
+        self.steps = 0
+
+    def _check(self, params: dict[str, np.ndarray], where: str) -> None:
+        if params.keys() != self._m.keys() or any(
+            params[k].shape != m.shape for k, m in self._m.items()
+        ):
+            raise ValueError(
+                f"ParameterAverage.{where}: params must have the keys and shapes the "
+                f"average was made for, {sorted(self._m)}, got "
+                f"{sorted(params)} (shapes "
+                f"{[params[k].shape for k in sorted(params)]})"
+            )
+
+    def update(self, params: dict[str, np.ndarray]) -> None:
+        """Fold the current parameters into the average (after each optimizer step)."""
+        self._check(params, "update")
+        b = self.decay
+        for k, m in self._m.items():
+            m *= b
+            m += (1 - b) * params[k]
+        self.steps += 1
+
+    def averaged(self) -> dict[str, np.ndarray]:
+        """The bias-corrected averages :math:`\\bar\\theta_t`, in float64."""
+        if self.steps == 0:
+            raise RuntimeError(
+                "ParameterAverage.averaged: nothing averaged yet; call update() after "
+                "an optimizer step first"
+            )
+        c = 1 - self.decay**self.steps
+        return {k: m / c for k, m in self._m.items()}
+
+    @contextlib.contextmanager
+    def applied(self, params: dict[str, np.ndarray]):
+        """``with avg.applied(model.params):`` the model holds the averages in the block.
+
+        The arrays are written in place (in their own dtype) and restored on leaving the
+        block, also when it raises.
+        """
+        self._check(params, "applied")
+        averaged = self.averaged()
+        saved = {k: v.copy() for k, v in params.items()}
+        try:
+            for k, v in params.items():
+                v[...] = averaged[k]
+            yield params
+        finally:
+            for k, v in params.items():
+                v[...] = saved[k]
