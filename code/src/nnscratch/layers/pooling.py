@@ -269,7 +269,7 @@ class Unflatten(Layer):
         self.size = int(np.prod(self.shape))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Return ``x`` of shape (N, d) as shape (N, *shape)."""
+        """Return ``x`` of shape ``(N, d)`` as shape ``(N, *shape)``."""
         check_float_array(x, "x", ndim=2, where="Unflatten.forward")
         if x.shape[1] != self.size:
             raise ValueError(
@@ -281,7 +281,7 @@ class Unflatten(Layer):
     def backward(
         self, dout: np.ndarray, need_dx: bool = True
     ) -> np.ndarray | None:
-        """Reshape ``dout`` of shape (N, *shape) back to (N, d)."""
+        """Reshape ``dout`` of shape ``(N, *shape)`` back to ``(N, d)``."""
         check_float_array(dout, "dout", where="Unflatten.backward")
         if dout.shape[1:] != self.shape:
             raise ValueError(
