@@ -87,6 +87,23 @@ def test_every_module_is_in_the_api_reference():
     assert not unknown, f"book/api/ documents modules that do not exist: {unknown}"
 
 
+def test_docstrings_hold_no_control_characters():
+    # A single backslash in a non-raw docstring is an escape: ":math:`\beta`" holds a
+    # backspace, which MathJax cannot read and which stops pdflatex with "invalid character".
+    bad = []
+    for name in public_modules():
+        module = importlib.import_module(name)
+        objects = [module] + [obj for _, obj in vars(module).items()
+                              if getattr(obj, "__module__", None) == name]
+        objects += [member for obj in objects if isinstance(obj, type)
+                    for member in vars(obj).values() if callable(member) or isinstance(member, property)]
+        for obj in objects:
+            doc = getattr(obj, "__doc__", None)
+            if isinstance(doc, str) and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", doc):
+                bad.append(f"{name}: {getattr(obj, '__qualname__', getattr(obj, '__name__', obj))}")
+    assert not bad, f"docstrings with control characters (write \\\\ or use r-strings): {bad}"
+
+
 def test_api_pages_are_in_the_toc():
     import toc
 

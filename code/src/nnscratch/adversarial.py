@@ -196,7 +196,7 @@ class GAN:
     dtype : numpy dtype, default float32
         Dtype of the noise (the networks' dtype).
     average : float, optional
-        If given, the decay :math:`\beta` of a :class:`~nnscratch.optim.ParameterAverage`
+        If given, the decay :math:`\\beta` of a :class:`~nnscratch.optim.ParameterAverage`
         of the generator's parameters, updated after every generator step (attribute
         ``g_average``); :meth:`sample` then draws from the averaged generator.
     """
