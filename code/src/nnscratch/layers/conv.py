@@ -139,7 +139,65 @@ def col2im(
     )  # (N, C, H, W), a view
 
 
-class Conv2D(Layer):
+class _Convolution(Layer):
+    """What :class:`Conv2D` and :class:`ConvTranspose2D` share: their sizes, a kernel and a
+    bias per output channel, and the checks of the input's channels and of ``dout``.
+    """
+
+    def _setup(
+        self,
+        where: str,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        rng: np.random.Generator,
+        dtype,
+    ) -> None:
+        self.c_in = check_int(c_in, "c_in", where)
+        self.c_out = check_int(c_out, "c_out", where)
+        self.kernel_size = check_int(kernel_size, "kernel_size", where)
+        self.stride = check_int(stride, "stride", where)
+        self.padding = check_int(padding, "padding", where, minimum=0)
+        check_rng(rng, where)
+        self.dtype = check_float_dtype(dtype, where)
+        self._cache: tuple | None = None
+
+    def _init_params(
+        self, rng: np.random.Generator, w_shape: tuple, fan_in: float
+    ) -> None:
+        """He initialisation: ``W`` normal with std :math:`\\sqrt{2 / \\text{fan-in}}`,
+        ``b`` zero."""
+        std = np.sqrt(2.0 / fan_in)
+        self.params = {
+            "W": (rng.standard_normal(w_shape) * std).astype(self.dtype),
+            "b": np.zeros(self.c_out, dtype=self.dtype),
+        }
+        self.grads = {
+            key: np.zeros_like(v) for key, v in self.params.items()
+        }
+
+    def _check_channels(self, x: np.ndarray, where: str) -> None:
+        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
+        if x.shape[1] != self.c_in:
+            raise ValueError(
+                f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
+                f"channels, got {x.shape} ({x.shape[1]} channels)"
+            )
+
+    def _check_dout(self, dout: np.ndarray, out_shape: tuple) -> None:
+        where = f"{type(self).__name__}.backward"
+        check_float_array(
+            dout, "dout", ndim=4, dtype=self.dtype, where=where
+        )
+        if dout.shape != out_shape:
+            raise ValueError(
+                f"{where}: dout must have shape {out_shape}, got {dout.shape}"
+            )
+
+
+class Conv2D(_Convolution):
     """2-D convolution (cross-correlation) over a batch of images.
 
     Parameters
@@ -197,26 +255,13 @@ class Conv2D(Layer):
         dtype=np.float64,
     ) -> None:
         super().__init__()
-        where = "Conv2D"
-        self.c_in = check_int(c_in, "c_in", where)
-        self.c_out = check_int(c_out, "c_out", where)
-        self.kernel_size = check_int(kernel_size, "kernel_size", where)
-        self.stride = check_int(stride, "stride", where)
-        self.padding = check_int(padding, "padding", where, minimum=0)
-        check_rng(rng, where)
-        self.dtype = check_float_dtype(dtype, where)
+        self._setup(
+            "Conv2D", c_in, c_out, kernel_size, stride, padding, rng, dtype
+        )
         k = self.kernel_size
-        std = np.sqrt(2.0 / (self.c_in * k * k))
-        self.params = {
-            "W": (
-                rng.standard_normal((self.c_out, self.c_in, k, k)) * std
-            ).astype(self.dtype),
-            "b": np.zeros(self.c_out, dtype=self.dtype),
-        }
-        self.grads = {
-            key: np.zeros_like(v) for key, v in self.params.items()
-        }
-        self._cache: tuple | None = None
+        self._init_params(
+            rng, (self.c_out, self.c_in, k, k), fan_in=self.c_in * k * k
+        )
 
     def output_shape(self, x_shape: tuple) -> tuple:
         """Shape of the output for an input of shape ``(N, C, H, W)``."""
@@ -231,12 +276,7 @@ class Conv2D(Layer):
 
     def _check_input(self, x: np.ndarray) -> None:
         where = "Conv2D.forward"
-        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
-        if x.shape[1] != self.c_in:
-            raise ValueError(
-                f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
-                f"channels, got {x.shape} ({x.shape[1]} channels)"
-            )
+        self._check_channels(x, where)
         k, p = self.kernel_size, self.padding
         if min(x.shape[2:]) + 2 * p < k:
             raise ValueError(
@@ -273,14 +313,7 @@ class Conv2D(Layer):
         self._require_forward(self._cache)
         x_shape, cols = self._cache
         out_shape = self.output_shape(x_shape)
-        check_float_array(
-            dout, "dout", ndim=4, dtype=self.dtype, where="Conv2D.backward"
-        )
-        if dout.shape != out_shape:
-            raise ValueError(
-                f"Conv2D.backward: dout must have shape {out_shape}, got "
-                f"{dout.shape}"
-            )
+        self._check_dout(dout, out_shape)
         d = _examples_last(dout).reshape(
             self.c_out, -1
         )  # (c_out, Ho*Wo*N), like z
@@ -318,7 +351,7 @@ def conv_transpose_output_size(
     return (size - 1) * stride - 2 * padding + kernel_size + output_padding
 
 
-class ConvTranspose2D(Layer):
+class ConvTranspose2D(_Convolution):
     """Transposed 2-D convolution: the adjoint of :class:`Conv2D`, an upsampling layer.
 
     Where a strided :class:`Conv2D` maps an image to a smaller one, a transposed convolution
@@ -388,11 +421,9 @@ class ConvTranspose2D(Layer):
     ) -> None:
         super().__init__()
         where = "ConvTranspose2D"
-        self.c_in = check_int(c_in, "c_in", where)
-        self.c_out = check_int(c_out, "c_out", where)
-        self.kernel_size = check_int(kernel_size, "kernel_size", where)
-        self.stride = check_int(stride, "stride", where)
-        self.padding = check_int(padding, "padding", where, minimum=0)
+        self._setup(
+            where, c_in, c_out, kernel_size, stride, padding, rng, dtype
+        )
         self.output_padding = check_int(
             output_padding, "output_padding", where, minimum=0
         )
@@ -401,20 +432,12 @@ class ConvTranspose2D(Layer):
                 f"{where}: output_padding must be smaller than the stride "
                 f"{self.stride}, got {self.output_padding}"
             )
-        check_rng(rng, where)
-        self.dtype = check_float_dtype(dtype, where)
         k, s = self.kernel_size, self.stride
-        std = np.sqrt(2.0 * s * s / (self.c_in * k * k))
-        self.params = {
-            "W": (
-                rng.standard_normal((self.c_in, self.c_out, k, k)) * std
-            ).astype(self.dtype),
-            "b": np.zeros(self.c_out, dtype=self.dtype),
-        }
-        self.grads = {
-            key: np.zeros_like(v) for key, v in self.params.items()
-        }
-        self._cache: tuple | None = None
+        self._init_params(
+            rng,
+            (self.c_in, self.c_out, k, k),
+            fan_in=self.c_in * k * k / (s * s),
+        )
 
     def output_shape(self, x_shape: tuple) -> tuple:
         """Shape of the output for an input of shape ``(N, C, H, W)``."""
@@ -434,12 +457,7 @@ class ConvTranspose2D(Layer):
 
     def _check_input(self, x: np.ndarray) -> None:
         where = "ConvTranspose2D.forward"
-        check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
-        if x.shape[1] != self.c_in:
-            raise ValueError(
-                f"{where}: x must have shape (N, {self.c_in}, H, W) with {self.c_in} input "
-                f"channels, got {x.shape} ({x.shape[1]} channels)"
-            )
+        self._check_channels(x, where)
         out = self.output_shape(x.shape)
         if min(out[2:]) < 1:
             raise ValueError(
@@ -475,18 +493,7 @@ class ConvTranspose2D(Layer):
         self._require_forward(self._cache)
         x_shape, xm = self._cache
         out_shape = self.output_shape(x_shape)
-        check_float_array(
-            dout,
-            "dout",
-            ndim=4,
-            dtype=self.dtype,
-            where="ConvTranspose2D.backward",
-        )
-        if dout.shape != out_shape:
-            raise ValueError(
-                f"ConvTranspose2D.backward: dout must have shape {out_shape}, got "
-                f"{dout.shape}"
-            )
+        self._check_dout(dout, out_shape)
         d = im2col(
             dout, self.kernel_size, self.stride, self.padding
         )  # (c_out*k*k, H*W*N)
