@@ -86,6 +86,11 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
     assert "40 px too wide" in problems[0] and "formula" in problems[1]
     assert "column's width" in problems[2]
     assert "mystnb: figure: caption" in problems[3] and "plt.subplots" in problems[3]
+    broken = check_html.layout_problems({
+        "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
+        "phoneBrokenWords": ["scratch", "frozen"],
+    })
+    assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "390 px" in broken[0]
 
 
 def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):

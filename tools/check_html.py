@@ -20,7 +20,8 @@ downloads nothing), with every request that leaves that server blocked, and chec
 - layout, at 1280 px: no code block, output or displayed formula wider than the text column
   (a reader would have to scroll sideways), no image shown at less than 3/4 of its size
   (figures are made at the column's width), every figure drawn by a code cell captioned and
-  numbered; at a phone's width (390 px) nothing makes the page scroll sideways;
+  numbered; at a phone's width (390 px) nothing makes the page scroll sideways, and no word
+  of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -316,6 +317,27 @@ PHONE_OVERFLOW_JS = r"""
 }
 """
 
+# Words of four letters or more in table cells that the browser split across lines (a
+# word-break, not a hyphenation): a narrow table is to scroll inside its container instead.
+PHONE_BROKEN_WORDS_JS = r"""
+() => {
+  const out = [];
+  for (const cell of document.querySelectorAll('main table th, main table td')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/[A-Za-z_][A-Za-z_0-9]{3,}/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1 && !out.includes(m[0])) out.push(m[0]);
+      }
+    }
+  }
+  return out;
+}
+"""
+
 
 def layout_problems(layout: dict) -> list[str]:
     """The findings of LAYOUT_REPORT_JS as problems, one line each."""
@@ -328,6 +350,11 @@ def layout_problems(layout: dict) -> list[str]:
                  for c in layout["uncaptioned"]]
     problems += [f"at phone width ({PHONE['width']} px) the page scrolls sideways: {o}"
                  for o in layout.get("phoneOverflow", [])]
+    if layout.get("phoneBrokenWords"):
+        words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
+        problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
+                        f"{words} (tables keep words whole and scroll inside their container: "
+                        f"_static/book.css)")
     return problems
 
 
@@ -364,6 +391,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.set_viewport_size(PHONE)
         browser_page.wait_for_timeout(100)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
+        layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
