@@ -27,6 +27,19 @@ def test_lookup_and_sparse_gradient_with_repeated_tokens(rng):
     np.testing.assert_allclose(layer.grads["W"][1], dout[0, 0] + dout[0, 2] + dout[1, 0])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int64])
+def test_small_integer_ids_reach_the_right_rows(dtype, rng):
+    # 40 * 8 = 320 wraps round in uint8 (to 64 = row 8) unless the ids are widened first
+    layer = Embedding(300, 8, rng=rng)
+    x = np.array([[40, 1], [120, 40]], dtype=dtype)
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape)
+    layer.backward(dout)
+    expected = np.zeros((300, 8))
+    np.add.at(expected, x.astype(np.int64), dout)
+    np.testing.assert_allclose(layer.grads["W"], expected, rtol=1e-15)
+
+
 def test_float32_table_and_seeded_init():
     a = Embedding(6, 4, rng=np.random.default_rng(3), dtype=np.float32)
     b = Embedding(6, 4, rng=np.random.default_rng(3), dtype=np.float32)
@@ -73,6 +86,18 @@ def test_bag_is_the_dense_count_product_and_its_gradient_a_bincount(mode, rng):
     assert np.all(layer.grads["W"][0] == 0)               # the padding row: exactly zero
     result = check_layer(layer, BAGS, rng=rng).assert_ok()
     assert set(result.errors) == {"W"}
+
+
+def test_bag_small_integer_ids_reach_the_right_rows(rng):
+    layer = EmbeddingBag(300, 8, rng=rng)
+    x = np.array([[40, 1, 0], [120, 40, 40]], dtype=np.uint8)
+    layer.forward(x)
+    dout = rng.standard_normal((2, 8))
+    layer.backward(dout)
+    counts = np.zeros((2, 300))
+    np.add.at(counts, (np.arange(2)[:, None].repeat(3, 1), x.astype(np.int64)), 1.0)
+    counts[:, 0] = 0                                      # padding counts for nothing
+    np.testing.assert_allclose(layer.grads["W"], counts.T @ dout, rtol=1e-13, atol=1e-15)
 
 
 def test_bag_weights_scale_each_position(rng):

@@ -25,6 +25,13 @@ def test_confusion_matrix_matches_a_loop(rng):
     np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(y_true, minlength=7))
 
 
+def test_confusion_matrix_small_integer_labels_land_in_the_right_cell():
+    # 19 * 20 + 19 = 399 wraps round in uint8 unless the labels are widened first
+    y = np.array([19, 19, 3], dtype=np.uint8)
+    cm = confusion_matrix(y, np.array([19, 2, 3], dtype=np.uint8), 20)
+    assert cm[19, 19] == 1 and cm[19, 2] == 1 and cm[3, 3] == 1 and cm.sum() == 3
+
+
 def test_confusion_matrix_checks_labels():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)

@@ -94,10 +94,12 @@ def confusion_matrix(
     n_classes = check_int(n_classes, "n_classes", "confusion_matrix")
     check_labels(y_true, len(y_true), n_classes, where="confusion_matrix")
     check_labels(y_pred, len(y_true), n_classes, where="confusion_matrix")
-    # each (true, pred) pair gets one flat index; bincount counts them all in one pass
+    # each (true, pred) pair gets one flat index; bincount counts them all in one pass.
+    # Widened first: in uint8, y_true * n_classes would wrap round to the wrong cell.
+    flat = y_true.astype(np.intp) * n_classes + y_pred
     return (
         np.bincount(
-            y_true * n_classes + y_pred, minlength=n_classes * n_classes
+            flat, minlength=n_classes * n_classes
         )
         .reshape(n_classes, n_classes)
         .astype(np.int64)

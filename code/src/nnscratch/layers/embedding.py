@@ -118,7 +118,8 @@ class Embedding(Layer):
                 f"Embedding.backward: dout must have shape "
                 f"{x.shape + (d,)}, got {dout.shape}"
             )
-        flat = (x.reshape(-1, 1) * d + np.arange(d)).reshape(
+        # ids widened first: in uint8 or int16, x * d would wrap round to the wrong row
+        flat = (x.reshape(-1, 1).astype(np.intp) * d + np.arange(d)).reshape(
             -1
         )  # (N*T*D,) index into W.ravel()
         dw = np.bincount(
@@ -252,7 +253,10 @@ class EmbeddingBag(Layer):
             raise ValueError(
                 f"EmbeddingBag.backward: dout must have shape {(n, d)}, got {dout.shape}"
             )
-        flat = (x[..., None] * d + np.arange(d)).reshape(-1)  # (N*L*D,)
+        # ids widened first, as in Embedding.backward
+        flat = (x[..., None].astype(np.intp) * d + np.arange(d)).reshape(
+            -1
+        )  # (N*L*D,)
         contrib = c[..., None] * dout[:, None, :]  # (N, L, D)
         dw = np.bincount(
             flat, weights=contrib.reshape(-1), minlength=self.n_tokens * d
