@@ -345,6 +345,50 @@ def test_per_key_rates_match_torch_parameter_groups(name, rng):
         np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_a_key_unfrozen_late_gets_a_first_steps_bias_correction(name, rng):
+    """Adam counts steps per parameter (as PyTorch does): a key frozen for 50 steps and then
+    unfrozen moves exactly as a fresh optimizer's first step moves it, not 2.5 times as far."""
+    opt = OPTIMIZERS[name](lr_scale={"W": 0.0})
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    for _ in range(50):
+        opt.step(params, {k: rng.standard_normal(v.shape) for k, v in params.items()})
+    opt.lr_scale = {}
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    alone = {"W": params["W"].copy()}
+    opt.step(params, grads)
+    OPTIMIZERS[name]().step(alone, {"W": grads["W"]})
+    np.testing.assert_allclose(params["W"], alone["W"], rtol=1e-15)
+    assert opt.steps == {"W": 1, "b": 51} and opt.t == 51
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_restore_undoes_steps_taken_since_the_snapshot(name, rng):
+    opt = OPTIMIZERS[name](lr_scale={"c": 0.0})
+    params = {k: rng.standard_normal(3) for k in "abc"}
+
+    def some_steps(n):
+        for _ in range(n):
+            opt.step(params, {k: rng.standard_normal(3) for k in params})
+
+    some_steps(2)
+    saved = opt.snapshot()
+    before = (opt.t, dict(opt.steps), {k: {n: a.copy() for n, a in b.items()} for k, b in opt.state.items()})
+    opt.lr_scale = {}                     # c gets state of its own after the snapshot
+    some_steps(3)
+    assert opt.t == 5 and "c" in opt.state
+    opt.restore(saved)
+    assert (opt.t, opt.steps) == before[:2] and opt.state.keys() == before[2].keys()
+    for k, buffers in before[2].items():
+        assert buffers.keys() == opt.state[k].keys()
+        for n, a in buffers.items():
+            np.testing.assert_array_equal(opt.state[k][n], a)
+            assert opt.state[k][n] is not saved["state"][k][n]   # the snapshot stays its own
+    arrays = [a for b in saved["state"].values() for a in b.values()]
+    again = opt.snapshot(saved)           # into the same arrays, no new ones
+    assert again is saved and all(a is b for a, b in zip(arrays, (a for b in again["state"].values() for a in b.values())))
+
+
 def test_a_schedule_scales_every_rate_and_keeps_frozen_keys_frozen():
     opt = SGD(lr=1.0, lr_scale={"a": 0.5, "c": 0.0})
     StepLR(opt, step_size=1, gamma=0.5).step()

@@ -372,6 +372,30 @@ def test_a_step_that_makes_parameters_non_finite_is_undone():
     _assert_state_equal(model, _state(reference))
 
 
+def test_the_optimizer_is_restored_with_the_model_after_a_diverged_step():
+    X, y = _blobs(40)
+    model, opt = _model(0), _Overflowing(0.1, momentum=0.9)
+    start = _state(model)
+    with pytest.raises(FloatingPointError, match="batch 2"):
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=1,
+            batch_size=20, progress=False)
+    # as after batch 1: one step taken, and the momentum buffer is that step's gradient
+    assert opt.t == 1 and set(opt.steps.values()) == {1}
+    for k, b in opt.state.items():
+        np.testing.assert_allclose(b["b"], (start[k] - model.params[k]) / 0.1, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("monitor", ["acc", "val_acc"])
+def test_early_stopping_on_an_accuracy_needs_class_labels(monitor):
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    y = X @ np.ones((2, 3))                               # regression targets
+    with pytest.raises(ValueError, match=rf"fit: early stopping monitors '{monitor}', an accuracy, "
+                                         r"which needs integer class labels; (y|val_data\[1\]) holds "
+                                         r"float64 values of shape \(20, 3\)"):
+        fit(_model(0), losses.mean_squared_error, SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=1, val_data=(X, y), early_stopping=EarlyStopping(monitor=monitor), progress=False)
+
+
 def test_huge_learning_rate_is_named_in_the_error():
     rng = np.random.default_rng(0)
     Xr = rng.standard_normal((64, 2))

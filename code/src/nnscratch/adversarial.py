@@ -23,7 +23,6 @@ MNIST, measuring generators).
 from __future__ import annotations
 
 import contextlib
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -301,7 +300,7 @@ class GAN:
         self._require_finite(d_loss, d_grads, "discriminator", where)
         saved = (
             {k: v.copy() for k, v in D.params.items()},
-            copy.deepcopy(self.d_optimizer.__dict__),
+            self.d_optimizer.snapshot(),
         )
         self.d_optimizer.step(D.params, d_grads)
         # --- generator: fresh noise, through the updated discriminator ---
@@ -316,7 +315,7 @@ class GAN:
             params, state = saved  # undo the discriminator's update
             for k, v in D.params.items():
                 v[...] = params[k]
-            self.d_optimizer.__dict__.update(state)
+            self.d_optimizer.restore(state)
             raise
         self.g_optimizer.step(G.params, g_grads)
         if self.g_average is not None:

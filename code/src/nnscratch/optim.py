@@ -68,9 +68,16 @@ class Optimizer:
     ----------
     t : int
         Number of steps taken.
+    steps : dict of str to int
+        Number of steps each parameter has taken: a frozen one takes none. Adam's bias
+        correction counts these, as PyTorch counts steps per parameter, so a parameter
+        unfrozen after a while starts with a first step's correction.
     state : dict
         ``state[key]`` holds the buffers of ``params[key]`` (created at its first step), in
         the parameter's dtype, or float32 for float16 parameters.
+
+    :meth:`snapshot` and :meth:`restore` copy and put back all of this, so that a step whose
+    result is refused (a diverged batch in :func:`~nnscratch.train.fit`) leaves no trace.
     """
 
     def __init__(
@@ -97,6 +104,7 @@ class Optimizer:
             for k, s in lr_scale.items()
         }
         self.t = 0
+        self.steps: dict[str, int] = {}
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
     def lr_for(self, key: str) -> float:
@@ -139,6 +147,7 @@ class Optimizer:
         for k, p in params.items():
             if self.lr_scale.get(k, 1.0) == 0:
                 continue  # frozen: no update, no state, no weight decay
+            self.steps[k] = self.steps.get(k, 0) + 1
             work = accumulation_dtype(p.dtype)
             if work == p.dtype:
                 self._update(k, p, grads[k])
@@ -146,6 +155,37 @@ class Optimizer:
                 p_work = p.astype(work)
                 self._update(k, p_work, grads[k].astype(work))
                 p[...] = p_work
+
+    def snapshot(self, into: dict | None = None) -> dict:
+        """A copy of everything ``step`` changes: ``t``, ``steps`` and the state arrays.
+
+        Pass the previous snapshot as ``into`` to copy into its arrays instead of allocating
+        new ones (:func:`~nnscratch.train.fit` takes one before every step).
+        """
+        saved = {"state": {}} if into is None else into
+        saved["t"], saved["steps"] = self.t, dict(self.steps)
+        arrays = saved["state"]
+        for key in arrays.keys() - self.state.keys():
+            del arrays[key]
+        for key, buffers in self.state.items():
+            kept = arrays.setdefault(key, {})
+            for name in kept.keys() - buffers.keys():
+                del kept[name]
+            for name, a in buffers.items():
+                b = kept.get(name)
+                if b is None or b.shape != a.shape or b.dtype != a.dtype:
+                    kept[name] = a.copy()
+                else:
+                    np.copyto(b, a)
+        return saved
+
+    def restore(self, saved: dict) -> None:
+        """Put back what :meth:`snapshot` copied: the optimizer is as it was then."""
+        self.t, self.steps = saved["t"], dict(saved["steps"])
+        self.state = {
+            key: {name: a.copy() for name, a in buffers.items()}
+            for key, buffers in saved["state"].items()
+        }
 
     def _buffers(
         self, key: str, p: np.ndarray, *names: str
@@ -332,7 +372,8 @@ class Adam(Optimizer):
 
     Notes
     -----
-    At step :math:`t = 1, 2, \\ldots`, from :math:`m = v = 0`:
+    At a parameter's step :math:`t = 1, 2, \\ldots` (counted per parameter, ``steps[key]``),
+    from :math:`m = v = 0`:
 
     .. math::
 
@@ -379,7 +420,8 @@ class Adam(Optimizer):
         m += f(1 - beta1) * g
         v *= f(beta2)
         v += f(1 - beta2) * (g * g)
-        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
+        t = self.steps[key]  # this parameter's own step count, as in PyTorch
+        bias1, bias2 = 1 - beta1**t, 1 - beta2**t
         # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat)
         # = sqrt(v) / sqrt(bias2),
         # arranged so that only one temporary array is made (this runs for

@@ -284,7 +284,8 @@ def fit(
         At the first minibatch whose loss, gradients or updated parameters are not finite,
         naming the epoch, the batch and what was not finite. The model is restored to its
         state before that batch (parameters and buffers), or to its best epoch when
-        ``early_stopping`` has recorded one.
+        ``early_stopping`` has recorded one; the optimizer to its state before that batch
+        (:meth:`~nnscratch.optim.Optimizer.restore`), so training can go on from there.
     """
     check_rng(rng, "fit")
     check_array(X, "X", where="fit")
@@ -307,8 +308,18 @@ def fit(
         raise ValueError(
             f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data"
         )
-    reporter = make_reporter(progress, log_every)
     classify = _is_classification(y)
+    if early_stopping is not None and early_stopping.monitor.endswith("acc"):
+        name, labels = (
+            ("y", y) if early_stopping.monitor == "acc" else ("val_data[1]", val_data[1])
+        )
+        if not _is_classification(labels):
+            raise ValueError(
+                f"fit: early stopping monitors {early_stopping.monitor!r}, an accuracy, "
+                f"which needs integer class labels; {name} holds {labels.dtype} values "
+                f"of shape {labels.shape}"
+            )
+    reporter = make_reporter(progress, log_every)
     history = History(loss=[], **({"acc": []} if classify else {}))
     if val_data is not None:
         history["val_loss"] = []
@@ -324,6 +335,7 @@ def fit(
     params, buffers = model.params, model.buffers
     saved_params = {k: np.empty_like(v) for k, v in params.items()}
     saved_buffers = {k: np.empty_like(v) for k, v in buffers.items()}
+    saved_optimizer = None  # optimizer.snapshot(), taken before each step
 
     def diverged(
         reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]
@@ -331,6 +343,8 @@ def fit(
         saved = {**saved_params, **saved_buffers}
         for k, v in restore.items():  # back to the state before this batch
             v[...] = saved[k]
+        if restore.keys() & params.keys():  # the optimizer has stepped: undo that too
+            optimizer.restore(saved_optimizer)
         where = "the model is as it was before this batch"
         if (
             early_stopping is not None
@@ -391,6 +405,7 @@ def fit(
                     clip_grad_norm(model.grads, clip_norm)
                 for k, v in params.items():
                     np.copyto(saved_params[k], v)
+                saved_optimizer = optimizer.snapshot(saved_optimizer)
                 optimizer.step(params, model.grads)
                 bad = _not_finite(params)
                 if bad:
