@@ -99,8 +99,11 @@ def test_download_takes_both_files_from_the_archive_of_the_first_good_mirror(
     partial = write_archive(tmp_path / "partial", members=(rt.POS,))
     (tmp_path / "notgz").mkdir()
     (tmp_path / "notgz" / rt.ARCHIVE).write_bytes(b"<html>moved</html>")
-    mirrors = [closed_port_url(), serve(tmp_path / "notgz"), serve(partial),
-               serve(damaged), serve(good)]
+    (tmp_path / "cut").mkdir()                        # a download cut off half-way
+    whole = (good / rt.ARCHIVE).read_bytes()
+    (tmp_path / "cut" / rt.ARCHIVE).write_bytes(whole[: len(whole) // 2])
+    mirrors = [closed_port_url(), serve(tmp_path / "notgz"), serve(tmp_path / "cut"),
+               serve(partial), serve(damaged), serve(good)]
     data = load_rt_polarity(checksums=md5s(), mirrors=mirrors, progress=False)
     assert len(data) == 5
     cache = store.default_cache_dir("rt-polarity")

@@ -41,6 +41,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
@@ -325,7 +326,8 @@ def download_from_archive(
             try:
                 with tarfile.open(tmp, "r:*") as archive:
                     found = _members(archive, set(names))
-            except tarfile.TarError as exc:
+            except (tarfile.TarError, EOFError, zlib.error) as exc:
+                # a cut-off .tar.gz ends in EOFError, corrupt gzip data in zlib.error
                 raise ValueError(f"not a readable tar archive ({exc})")
             missing = [n for n in names if n not in found]
             if missing:
@@ -344,9 +346,13 @@ def download_from_archive(
             fd, part = tempfile.mkstemp(
                 dir=directory, prefix=f".{n}.", suffix=".part"
             )
-            with os.fdopen(fd, "wb") as out:
-                out.write(found[n])  # the bytes whose MD5 was checked
-            os.replace(part, directory / n)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(found[n])  # the bytes whose MD5 was checked
+                os.replace(part, directory / n)
+            except BaseException:  # a full disk, say: no .part file is left behind
+                Path(part).unlink(missing_ok=True)
+                raise
             paths.append(directory / n)
         return paths
     raise RuntimeError(
