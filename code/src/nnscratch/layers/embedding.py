@@ -118,10 +118,9 @@ class Embedding(Layer):
                 f"Embedding.backward: dout must have shape "
                 f"{x.shape + (d,)}, got {dout.shape}"
             )
-        # ids widened first: in uint8 or int16, x * d would wrap round to the wrong row
-        flat = (x.reshape(-1, 1).astype(np.intp) * d + np.arange(d)).reshape(
-            -1
-        )  # (N*T*D,) index into W.ravel()
+        # widened first: in uint8, x * d would wrap round to a wrong row
+        ids = x.reshape(-1, 1).astype(np.intp)
+        flat = (ids * d + np.arange(d)).reshape(-1)  # (N*T*D,) into W.ravel()
         dw = np.bincount(
             flat, weights=dout.reshape(-1), minlength=self.n_tokens * d
         )
