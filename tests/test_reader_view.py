@@ -7,6 +7,7 @@ CI (.ci/run) on the built book.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -91,6 +92,22 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
         "phoneBrokenWords": ["scratch", "frozen"],
     })
     assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "390 px" in broken[0]
+
+
+@pytest.mark.parametrize("text", [
+    "$x$ is", "$$", r"\\(a\\)", r"\\begin{aligned}",
+    r"$\\mathrm{JSD}(p ,|, q) = \\tfrac12 \\mathrm{KL}(p ,|, m)",   # a formula cut by a list
+    r"\\tfrac12 \\mathrm{KL}(q ,|, m)", r"and at most \\log 2. So",
+])
+def test_raw_tex_in_prose_is_found(text):
+    assert re.search(check_html.RAW_TEX, text)
+
+
+@pytest.mark.parametrize("text", [
+    "a 5 % gain", "C:/data", "x = y \\ 2", "the $ sign",
+])
+def test_prose_without_tex_passes(text):
+    assert not re.search(check_html.RAW_TEX, text)
 
 
 def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):

@@ -59,8 +59,14 @@ CHROMIUM_ARGS = [
 SKIP = ("_static", "_sources", "_images", "_sphinx_design_static", "jupyter_execute")
 
 # Runs in the page once it has loaded and MathJax (if any) has finished.
+# Raw TeX in a page's prose, as a regular expression that JavaScript and Python read alike:
+# a displayed or inline formula left with its dollars, TeX's other delimiters, or a TeX command
+# or a dollar before one (a line of a formula that starts with "+ " or "- " becomes a list
+# item, and the formula's pieces are left as text with one unpaired dollar).
+RAW_TEX = r"\$\$|\$[^$\s][^$\n]*\$|\$\\|\\[A-Za-z]{2,}|\\\(|\\\)|\\\[|\\\]|\\begin\{"
+
 PAGE_REPORT_JS = r"""
-async () => {
+async (RAW_TEX) => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
@@ -73,7 +79,7 @@ async () => {
   const walker = document.createTreeWalker(document.querySelector('main') || document.body,
                                            NodeFilter.SHOW_TEXT);
   const skip = 'PRE, CODE, SCRIPT, STYLE, TEXTAREA, MJX-CONTAINER, KBD, SAMP, .highlight';
-  const pattern = /\$\$|\$[^$\s][^$\n]*\$|\\\(|\\\)|\\\[|\\\]|\\begin\{/;
+  const pattern = new RegExp(RAW_TEX);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (n.parentElement && n.parentElement.closest(skip)) continue;
     const m = n.textContent.match(pattern);
@@ -384,7 +390,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         response = browser_page.goto(server.url_of(page), wait_until="load", timeout=30_000)
         if response is not None and not response.ok:
             problems.append(f"load failed: {response.status}")
-        report = browser_page.evaluate(PAGE_REPORT_JS)
+        report = browser_page.evaluate(PAGE_REPORT_JS, RAW_TEX)
         layout = browser_page.evaluate(LAYOUT_REPORT_JS)
         # On a phone the column is narrower than any code: wide blocks must scroll inside
         # themselves, never make the whole page scroll sideways.
