@@ -110,3 +110,7 @@ def test_errors(rng):
     layer.forward(np.zeros((2, 2)), training=True)
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 2\)"):
         layer.backward(np.zeros((3, 2)))
+    layer32 = Dropout(0.5, rng=rng)
+    layer32.forward(np.zeros((2, 2), dtype=np.float32), training=True)
+    with pytest.raises(TypeError, match="Dropout.backward: dout must have dtype float32"):
+        layer32.backward(np.zeros((2, 2)))

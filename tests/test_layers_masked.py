@@ -94,3 +94,19 @@ def test_errors_name_what_was_expected_and_what_arrived(rng):
         AttentionPooling(5).forward(x)
     with pytest.raises(RuntimeError, match="AttentionPooling.backward called before forward"):
         AttentionPooling(4).backward(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("make", [MeanOverTime, MaxOverTime, lambda: AttentionPooling(4)])
+def test_backward_refuses_a_dout_of_the_wrong_shape_or_dtype(make, rng):
+    layer = make()
+    name = type(layer).__name__
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    if name == "AttentionPooling":
+        layer = AttentionPooling(4, dtype=np.float32)
+    layer.forward(x, mask=np.ones((2, 3), dtype=bool))
+    for shape in [(1, 4), (2, 1), (2, 3, 4)]:     # each once broadcast silently
+        with pytest.raises(ValueError, match=rf"{name}.backward: dout must have shape \(2, 4\), "
+                                             rf"got \({shape[0]}, {shape[1]}"):
+            layer.backward(np.zeros(shape, dtype=np.float32))
+    with pytest.raises(TypeError, match=rf"{name}.backward: dout must have dtype float32"):
+        layer.backward(np.zeros((2, 4)))            # float64 would make dx float64

@@ -77,6 +77,14 @@ def check_float_array(
     return x
 
 
+def check_dout(dout, shape: tuple, dtype, where: str) -> np.ndarray:
+    """Refuse an upstream gradient unless it is a float array of ``shape`` and ``dtype``."""
+    check_float_array(dout, "dout", dtype=dtype, where=where)
+    if dout.shape != shape:
+        raise ValueError(f"{_prefix(where)}dout must have shape {shape}, got {dout.shape}")
+    return dout
+
+
 def check_float_dtype(dtype, where: str) -> np.dtype:
     """Return ``np.dtype(dtype)`` if it is float16, float32 or float64, else raise ``TypeError``.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float_array, check_number, check_rng
+from .._checks import check_dout, check_float_array, check_number, check_rng
 from .base import Layer
 
 
@@ -97,10 +97,10 @@ class Dropout(Layer):
             return None
         if self._cache[0] == "identity":
             return dout
-        if dout.shape != self._cache[1]:
-            raise ValueError(
-                f"Dropout.backward: dout must have shape {self._cache[1]}, got {dout.shape}"
-            )
+        # the mask has x's dtype: a float64 dout would silently make dx float64
+        check_dout(
+            dout, self._cache[1], self._scaled_mask.dtype, "Dropout.backward"
+        )
         return dout * self._scaled_mask
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float_array, check_float_dtype, check_int
+from .._checks import check_dout, check_float_array, check_float_dtype, check_int
 from .base import Layer
 
 __all__ = ["MeanOverTime", "MaxOverTime", "AttentionPooling"]
@@ -60,12 +60,14 @@ class MeanOverTime(Layer):
         mask = _check(self, x, mask)
         w = mask / mask.sum(axis=1, keepdims=True)  # (N, T), rows sum to 1
         w = w.astype(x.dtype)
-        self._w = w
+        self._w, self._x_like = w, (x.shape, x.dtype)
         return np.einsum("nt,ntd->nd", w, x)
 
     def backward(self, dout, need_dx=True):
         """dout (N, D) -> dx (N, T, D)."""
         self._require_forward(getattr(self, "_w", None))
+        (n, _, d), dtype = self._x_like
+        check_dout(dout, (n, d), dtype, "MeanOverTime.backward")
         return self._w[..., None] * dout[:, None, :]  # (N, T, D)
 
 
@@ -81,13 +83,14 @@ class MaxOverTime(Layer):
         mask = _check(self, x, mask)
         masked = np.where(mask[..., None], x, -np.inf)  # padding never wins
         arg = masked.argmax(axis=1)  # (N, D)
-        self._cache = (arg, x.shape)
+        self._cache = (arg, x.shape, x.dtype)
         return np.take_along_axis(x, arg[:, None, :], axis=1)[:, 0, :]
 
     def backward(self, dout, need_dx=True):
         """dout (N, D) -> dx (N, T, D)."""
         self._require_forward(getattr(self, "_cache", None))
-        arg, shape = self._cache
+        arg, shape, dtype = self._cache
+        check_dout(dout, (shape[0], shape[2]), dtype, "MaxOverTime.backward")
         dx = np.zeros(shape, dtype=dout.dtype)
         np.put_along_axis(dx, arg[:, None, :], dout[:, None, :], axis=1)
         return dx
@@ -153,12 +156,8 @@ class AttentionPooling(Layer):
         """dout (N, D) -> dx (N, T, D); fills ``grads["q"]``."""
         self._require_forward(getattr(self, "_x", None))
         x, a = self._x, self.attention
-        check_float_array(
-            dout,
-            "dout",
-            dtype=self.dtype,
-            where="AttentionPooling.backward",
-        )
+        n, _, d = x.shape
+        check_dout(dout, (n, d), self.dtype, "AttentionPooling.backward")
         g = np.einsum("nd,ntd->nt", dout, x)  # (N, T)
         ds = a * (g - (a * g).sum(axis=1, keepdims=True))  # (N, T)
         self.grads["q"] = np.einsum("nt,ntd->d", ds, x)  # (D,)
