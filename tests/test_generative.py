@@ -49,6 +49,21 @@ def test_reparameterize_layer_modes(rng):
         gen.Reparameterize(rng).backward(np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_reparameterize_layer_keeps_the_dtype_and_checks_what_arrives(dtype, rng):
+    layer = gen.Reparameterize(np.random.default_rng(3))
+    x = rng.standard_normal((5, 6)).astype(dtype)
+    z = layer.forward(x, training=True)                      # float16: drawn in float32
+    assert z.dtype == dtype and z.shape == (5, 3)
+    assert layer.backward(np.ones((5, 3), dtype=dtype)).dtype == dtype
+    assert layer.backward(np.ones((5, 3), dtype=dtype), need_dx=False) is None
+    with pytest.raises(ValueError, match=r"Reparameterize.backward: dout must have shape \(5, 3\), got \(1, 3\)"):
+        layer.backward(np.ones((1, 3), dtype=dtype))          # would broadcast silently
+    other = np.float32 if dtype == np.float64 else np.float64
+    with pytest.raises(TypeError, match=rf"Reparameterize.forward: eps must have dtype {np.dtype(dtype)}"):
+        layer.forward(x, eps=np.zeros((5, 3), dtype=other))
+
+
 def test_gaussian_kl_formula_sympy_and_monte_carlo(rng):
     m, lv = sp.symbols("mu l", real=True)
     zs = sp.symbols("z", real=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (
+    check_dout,
     check_float_array,
     check_int,
     check_nonempty_batch,
@@ -109,11 +110,16 @@ class Reparameterize(Layer):
             )
         k = two_k // 2
         mu, logvar = x[:, :k], x[:, k:]  # (N, K) each
-        if eps is None:
-            eps = (
-                self.rng.standard_normal((n, k), dtype=x.dtype)
-                if training
-                else np.zeros((n, k), dtype=x.dtype)
+        if eps is None and training:
+            # numpy draws normals in float32 or float64 only: float16 is rounded once
+            draw = x.dtype if x.dtype != np.float16 else np.float32
+            eps = self.rng.standard_normal((n, k), dtype=draw)
+            eps = eps.astype(x.dtype, copy=False)
+        elif eps is None:
+            eps = np.zeros((n, k), dtype=x.dtype)
+        else:  # given noise must not change the code's dtype
+            check_float_array(
+                eps, "eps", dtype=x.dtype, where="Reparameterize.forward"
             )
         z = reparameterize(mu, logvar, eps)
         self._cache = (logvar, eps)
@@ -121,9 +127,12 @@ class Reparameterize(Layer):
 
     def backward(
         self, dout: np.ndarray, need_dx: bool = True
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         self._require_forward(self._cache)
         logvar, eps = self._cache
+        check_dout(dout, eps.shape, eps.dtype, "Reparameterize.backward")
+        if not need_dx:
+            return None
         dmu, dlogvar = reparameterize_backward(dout, logvar, eps)
         return np.concatenate([dmu, dlogvar], axis=1)  # (N, 2K)
 
