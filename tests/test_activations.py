@@ -142,6 +142,18 @@ def test_gelu_derivative_and_layer(rng):
     )
 
 
+def test_gelu_in_float16_stays_finite_far_out():
+    # z * z overflows float16 beyond 256; the layer works in float32 and rounds once
+    z = np.array([-60000, -300, -3, 0, 3, 300, 60000], dtype=np.float16)
+    layer = GELU()
+    out = layer.forward(z)
+    dz = layer.backward(np.ones_like(z))
+    assert out.dtype == dz.dtype == np.float16
+    z64 = z.astype(np.float64)
+    np.testing.assert_allclose(out, gelu(z64), rtol=2e-3, atol=1e-3)
+    np.testing.assert_allclose(dz, gelu_prime(z64), rtol=2e-3, atol=1e-3)
+
+
 def test_gelu_equals_torch_tanh_form(rng):
     torch = pytest.importorskip("torch")
     z = rng.standard_normal(50) * 3

@@ -281,21 +281,25 @@ class GELU(_Elementwise):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply GELU elementwise to ``x`` of any shape; same shape and dtype."""
         check_float_array(x, "x", where="GELU.forward")
-        f = x.dtype.type
-        s = x * x
+        # z * z overflows float16 beyond 256 (inf * 0 = nan in backward): work in float32
+        w = x.astype(np.float32) if x.dtype == np.float16 else x
+        f = w.dtype.type
+        s = w * w
         s *= f(-2 * _GELU_C * _GELU_A)
         s -= f(2 * _GELU_C)
-        s *= x  # -2u
+        s *= w  # -2u
         # exp(-2u) = inf gives s = 0, as it should
         with np.errstate(over="ignore"):
             np.exp(s, out=s)
         s += f(1)
         np.reciprocal(s, out=s)  # s = sigma(2u) = (1 + tanh u) / 2
         self._z, self._s = x, s
-        return x * s
+        return (w * s).astype(x.dtype, copy=False)
 
     def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
-        f, s = z.dtype.type, self._s
+        s = self._s
+        z = z.astype(s.dtype, copy=False)  # float16: float32, as in forward
+        f = z.dtype.type
         slope = z * z  # 2 z s (1 - s) c (1 + 3 a z^2) + s
         slope *= f(6 * _GELU_C * _GELU_A)
         slope += f(2 * _GELU_C)
@@ -304,4 +308,4 @@ class GELU(_Elementwise):
         slope *= f(1) - s
         slope += s
         slope *= dout
-        return slope
+        return slope.astype(dout.dtype, copy=False)
