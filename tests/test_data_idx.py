@@ -53,6 +53,23 @@ def test_write_idx_compresses_by_suffix(tmp_path):
     assert write_idx(x, tmp_path / "x.idx").read_bytes()[:4] == bytes([0, 0, 0x08, 2])
 
 
+def test_write_idx_is_all_or_nothing(tmp_path, monkeypatch):
+    path = write_idx(np.zeros((2, 2), dtype=np.uint8), tmp_path / "x.idx")
+    old = path.read_bytes()
+    import nnscratch._files as files
+
+    def write_half(f):                                   # the disk fills after two bytes
+        f.write(b"\0\0")
+        raise OSError(28, "No space left on device")
+    real = files.write_atomically
+    monkeypatch.setattr("nnscratch.data.idx.write_atomically",
+                        lambda p, write, where: real(p, write_half, where=where))
+    with pytest.raises(OSError, match=r"write_idx: could not write .*x.idx.*previous file there is unchanged"):
+        write_idx(np.ones((3, 3), dtype=np.uint8), path)
+    assert path.read_bytes() == old                      # the old file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.idx"]   # no temporary left
+
+
 def test_wrong_magic_is_rejected_with_the_bytes_shown():
     data = b"<htm" + b"l>not found</html>"
     with pytest.raises(IDXError, match=r"page.idx: not an IDX file.*3c 68 74 6d"):

@@ -12,8 +12,6 @@ learning, Book, Step 13).
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import textwrap
 import zipfile
 import zlib
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_int
+from ._files import write_atomically
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers.base import Composite, Layer
 from .layers.dense import Dense
@@ -317,47 +316,7 @@ def save_params(model: Layer, path: str | Path) -> None:
     """
     path = check_weights_path(path, "save_params")
     state = model_state(model)
-    directory = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix=f".{path.name}.", suffix=".tmp"
-        )
-    except OSError as e:
-        raise OSError(
-            e.errno,
-            f"save_params: cannot write in {str(directory) or '.'!r} "
-            f"to save {str(path)!r}: {e.strerror}",
-        ) from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, state)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise OSError(
-                e.errno,
-                f"save_params: could not write {str(path)!r} ({e.strerror or e}); "
-                f"any previous file there is unchanged",
-            ) from e
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(path, lambda f: _write_npz(f, state), where="save_params")
 
 
 def load_params(model: Layer, path: str | Path) -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import write_atomically
+
 #: dtype code (byte 2 of the header) -> NumPy dtype, big-endian as the format prescribes.
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -176,5 +178,5 @@ def write_idx(
         data = gzip.compress(
             data, mtime=0
         )  # mtime=0: same array, same bytes
-    path.write_bytes(data)
-    return path
+    # all or nothing: a failure part-way leaves any previous file whole
+    return write_atomically(path, lambda f: f.write(data), where="write_idx")

@@ -47,6 +47,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Sequence
 
+from .._files import write_atomically
+
 ROOT_ENV = "NNSCRATCH_DATA"
 
 
@@ -343,17 +345,12 @@ def download_from_archive(
             os.remove(tmp)
         paths = []
         for n in names:  # every file verified: now each goes in atomically
-            fd, part = tempfile.mkstemp(
-                dir=directory, prefix=f".{n}.", suffix=".part"
+            data = found[n]  # the bytes whose MD5 was checked
+            paths.append(
+                write_atomically(
+                    directory / n, lambda f: f.write(data), where=url
+                )
             )
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(found[n])  # the bytes whose MD5 was checked
-                os.replace(part, directory / n)
-            except BaseException:  # a full disk, say: no .part file is left behind
-                Path(part).unlink(missing_ok=True)
-                raise
-            paths.append(directory / n)
         return paths
     raise RuntimeError(
         f"could not download {name}; every mirror failed:\n"
