@@ -47,7 +47,7 @@ def _check_qkv(q, k, v, causal: bool, where: str) -> None:
             )
     if k.shape[-1] != q.shape[-1] or k.shape[:-2] != q.shape[:-2]:
         raise ValueError(
-            f"{where}: k must have q's leading axes and width, (..., S, {q.shape[-1]}) with "
+            f"{where}: k must have q's leading axes and width, (..., T_k, {q.shape[-1]}) with "
             f"... = {q.shape[:-2]}, got q {q.shape} and k {k.shape}"
         )
     if v.shape[:-1] != k.shape[:-1]:
@@ -57,7 +57,7 @@ def _check_qkv(q, k, v, causal: bool, where: str) -> None:
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"{where}: a causal mask needs as many queries as keys, got T = {q.shape[-2]} "
-            f"queries and S = {k.shape[-2]} keys"
+            f"queries and T_k = {k.shape[-2]} keys"
         )
 
 
@@ -70,17 +70,17 @@ def attention_forward(
     ----------
     q : ndarray of shape (..., T, d)
         Queries, one row per position that asks.
-    k : ndarray of shape (..., S, d)
+    k : ndarray of shape (..., T_k, d)
         Keys, one row per position that answers; same leading axes ``...`` as ``q``.
-    v : ndarray of shape (..., S, d_v)
+    v : ndarray of shape (..., T_k, d_v)
         Values, what each key's position hands back.
     causal : bool, default False
-        Query ``i`` sees keys ``j <= i`` only (needs ``T == S``).
+        Query ``i`` sees keys ``j <= i`` only (needs ``T == T_k``).
 
     Returns
     -------
     out : ndarray of shape (..., T, d_v)
-    p : ndarray of shape (..., T, S)
+    p : ndarray of shape (..., T, T_k)
         The attention weights; each row sums to one (zeros above the diagonal if causal).
 
     Notes
@@ -92,7 +92,7 @@ def attention_forward(
 
     with :math:`S_{ij} = -\\infty` (so :math:`P_{ij} = 0`) for :math:`j > i` under the causal
     mask. The scale is folded into :math:`Q` before the product (``T d`` multiplications
-    instead of ``T S``), and the row maximum is subtracted before ``exp``.
+    instead of ``T T_k``), and the row maximum is subtracted before ``exp``.
 
     See Also
     --------
@@ -101,13 +101,13 @@ def attention_forward(
     """
     _check_qkv(q, k, v, causal, "attention_forward")
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    s = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., T, S)
+    s = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., T, T_k)
     if causal:  # future keys: weight 0
         s += np.where(causal_mask(s.shape[-1]), 0, -np.inf).astype(s.dtype)
     s -= s.max(axis=-1, keepdims=True)
     p = np.exp(s, out=s)
     p /= p.sum(axis=-1, keepdims=True)
-    return p @ v, p  # (..., T, d_v), (..., T, S)
+    return p @ v, p  # (..., T, d_v), (..., T, T_k)
 
 
 def attention_backward(
@@ -125,7 +125,7 @@ def attention_backward(
         Gradient of the loss with respect to the output :math:`O`.
     q, k, v : ndarrays
         The forward's inputs, shapes as in :func:`attention_forward`.
-    p : ndarray of shape (..., T, S)
+    p : ndarray of shape (..., T, T_k)
         The forward's attention weights (the mask is in them: masked weights are 0).
 
     Returns
@@ -152,13 +152,13 @@ def attention_backward(
     Book, Step 9 "Attention" (theory): this backward pass derived and verified three ways.
     """
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    dv = np.swapaxes(p, -1, -2) @ dout  # (..., S, d_v)
-    ds = dout @ np.swapaxes(v, -1, -2)  # (..., T, S): dP for now
+    dv = np.swapaxes(p, -1, -2) @ dout  # (..., T_k, d_v)
+    ds = dout @ np.swapaxes(v, -1, -2)  # (..., T, T_k): dP for now
     ds -= (ds * p).sum(axis=-1, keepdims=True)
     ds *= p  # dS = P (dP - rowsum(dP P))
     ds *= scale  # the 1/sqrt(d) of S, once
     dq = ds @ k  # (..., T, d)
-    dk = np.swapaxes(ds, -1, -2) @ q  # (..., S, d)
+    dk = np.swapaxes(ds, -1, -2) @ q  # (..., T_k, d)
     return dq, dk, dv
 
 
