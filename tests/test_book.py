@@ -225,6 +225,39 @@ def _included_lines(page: Path, target: str, options: dict) -> tuple[list[str], 
 
 
 @pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_included_code_fits_the_text_column(page):
+    """The column holds 77 characters of code at 1280 px (tools/format_cells.py); Black keeps
+    the package's code at 76 but cannot shorten a comment or a string, and a longer line
+    that a page shows makes the reader scroll (check_html finds it too, but only after a
+    whole build)."""
+    for target, opts in LITERALINCLUDE.findall(page.read_text()):
+        options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", opts, flags=re.M))
+        if "pyobject" not in options:
+            continue
+        _, shown = _included_lines(page, target, options)
+        long = [line for line in shown if len(line) > 77]
+        assert not long, (f"{page.name}: {options['pyobject']} shows lines longer than 77 "
+                          f"characters: {[line.strip()[:50] for line in long]}")
+
+
+def test_the_package_is_formatted_as_its_pyproject_says():
+    """Black at the line length of code/pyproject.toml, which the chapters' column needs."""
+    black = pytest.importorskip("black")
+    import tomllib
+
+    config = tomllib.loads((ROOT / "code" / "pyproject.toml").read_text())["tool"]["black"]
+    mode = black.Mode(line_length=config["line-length"])
+    unformatted = []
+    for path in sorted((ROOT / "code" / "src" / "nnscratch").rglob("*.py")):
+        try:
+            black.format_file_contents(path.read_text(), fast=True, mode=mode)
+        except black.NothingChanged:
+            continue
+        unformatted.append(str(path.relative_to(ROOT)))
+    assert not unformatted, f"run black in code/: {unformatted}"
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
 def test_included_code_shows_no_raw_docstring_maths(page):
     """A literalinclude shows code, not reST maths with doubled backslashes (``:math:`\\\\sigma```
     reads as noise on the page). Such objects are included with ``:lines:`` that skip exactly

@@ -81,7 +81,9 @@ def check_dout(dout, shape: tuple, dtype, where: str) -> np.ndarray:
     """Refuse an upstream gradient unless it is a float array of ``shape`` and ``dtype``."""
     check_float_array(dout, "dout", dtype=dtype, where=where)
     if dout.shape != shape:
-        raise ValueError(f"{_prefix(where)}dout must have shape {shape}, got {dout.shape}")
+        raise ValueError(
+            f"{_prefix(where)}dout must have shape {shape}, got {dout.shape}"
+        )
     return dout
 
 

@@ -111,7 +111,7 @@ class Reparameterize(Layer):
         k = two_k // 2
         mu, logvar = x[:, :k], x[:, k:]  # (N, K) each
         if eps is None and training:
-            # numpy draws normals in float32 or float64 only: float16 is rounded once
+            # numpy draws normals in float32 or float64: float16 rounds once
             draw = x.dtype if x.dtype != np.float16 else np.float32
             eps = self.rng.standard_normal((n, k), dtype=draw)
             eps = eps.astype(x.dtype, copy=False)

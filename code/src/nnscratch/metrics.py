@@ -98,9 +98,7 @@ def confusion_matrix(
     # Widened first: in uint8, y_true * n_classes would wrap round to the wrong cell.
     flat = y_true.astype(np.intp) * n_classes + y_pred
     return (
-        np.bincount(
-            flat, minlength=n_classes * n_classes
-        )
+        np.bincount(flat, minlength=n_classes * n_classes)
         .reshape(n_classes, n_classes)
         .astype(np.int64)
     )

@@ -316,7 +316,9 @@ def save_params(model: Layer, path: str | Path) -> None:
     """
     path = check_weights_path(path, "save_params")
     state = model_state(model)
-    write_atomically(path, lambda f: _write_npz(f, state), where="save_params")
+    write_atomically(
+        path, lambda f: _write_npz(f, state), where="save_params"
+    )
 
 
 def load_params(model: Layer, path: str | Path) -> None:

@@ -420,7 +420,8 @@ class Adam(Optimizer):
         m += f(1 - beta1) * g
         v *= f(beta2)
         v += f(1 - beta2) * (g * g)
-        t = self.steps[key]  # this parameter's own step count, as in PyTorch
+        # this parameter's own step count, as in PyTorch
+        t = self.steps[key]
         bias1, bias2 = 1 - beta1**t, 1 - beta2**t
         # m_hat / (sqrt(v_hat) + eps) with m_hat = m / bias1 and sqrt(v_hat)
         # = sqrt(v) / sqrt(bias2),

@@ -309,13 +309,14 @@ def fit(
             f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data"
         )
     classify = _is_classification(y)
-    if early_stopping is not None and early_stopping.monitor.endswith("acc"):
+    monitor = None if early_stopping is None else early_stopping.monitor
+    if monitor in ("acc", "val_acc"):
         name, labels = (
-            ("y", y) if early_stopping.monitor == "acc" else ("val_data[1]", val_data[1])
+            ("y", y) if monitor == "acc" else ("val_data[1]", val_data[1])
         )
         if not _is_classification(labels):
             raise ValueError(
-                f"fit: early stopping monitors {early_stopping.monitor!r}, an accuracy, "
+                f"fit: early stopping monitors {monitor!r}, an accuracy, "
                 f"which needs integer class labels; {name} holds {labels.dtype} values "
                 f"of shape {labels.shape}"
             )
@@ -343,7 +344,8 @@ def fit(
         saved = {**saved_params, **saved_buffers}
         for k, v in restore.items():  # back to the state before this batch
             v[...] = saved[k]
-        if restore.keys() & params.keys():  # the optimizer has stepped: undo that too
+        # the optimizer has stepped if the parameters are restored: undo that too
+        if restore.keys() & params.keys():
             optimizer.restore(saved_optimizer)
         where = "the model is as it was before this batch"
         if (

@@ -179,4 +179,6 @@ def write_idx(
             data, mtime=0
         )  # mtime=0: same array, same bytes
     # all or nothing: a failure part-way leaves any previous file whole
-    return write_atomically(path, lambda f: f.write(data), where="write_idx")
+    return write_atomically(
+        path, lambda f: f.write(data), where="write_idx"
+    )

@@ -99,7 +99,10 @@ class Dropout(Layer):
             return dout
         # the mask has x's dtype: a float64 dout would silently make dx float64
         check_dout(
-            dout, self._cache[1], self._scaled_mask.dtype, "Dropout.backward"
+            dout,
+            self._cache[1],
+            self._scaled_mask.dtype,
+            "Dropout.backward",
         )
         return dout * self._scaled_mask
 

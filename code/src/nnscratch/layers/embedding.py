@@ -120,7 +120,8 @@ class Embedding(Layer):
             )
         # widened first: in uint8, x * d would wrap round to a wrong row
         ids = x.reshape(-1, 1).astype(np.intp)
-        flat = (ids * d + np.arange(d)).reshape(-1)  # (N*T*D,) into W.ravel()
+        # (N*T*D,) positions in W.ravel()
+        flat = (ids * d + np.arange(d)).reshape(-1)
         dw = np.bincount(
             flat, weights=dout.reshape(-1), minlength=self.n_tokens * d
         )

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_dout, check_float_array, check_float_dtype, check_int
+from .._checks import (
+    check_dout,
+    check_float_array,
+    check_float_dtype,
+    check_int,
+)
 from .base import Layer
 
 __all__ = ["MeanOverTime", "MaxOverTime", "AttentionPooling"]
@@ -90,7 +95,9 @@ class MaxOverTime(Layer):
         """dout (N, D) -> dx (N, T, D)."""
         self._require_forward(getattr(self, "_cache", None))
         arg, shape, dtype = self._cache
-        check_dout(dout, (shape[0], shape[2]), dtype, "MaxOverTime.backward")
+        check_dout(
+            dout, (shape[0], shape[2]), dtype, "MaxOverTime.backward"
+        )
         dx = np.zeros(shape, dtype=dout.dtype)
         np.put_along_axis(dx, arg[:, None, :], dout[:, None, :], axis=1)
         return dx
