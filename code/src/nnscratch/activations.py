@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float_array, check_number
+from ._checks import accumulation_dtype, check_float_array, check_number
 from .layers.base import Layer
 
 # ---------------------------------------------------------------- functions
@@ -281,8 +281,9 @@ class GELU(_Elementwise):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply GELU elementwise to ``x`` of any shape; same shape and dtype."""
         check_float_array(x, "x", where="GELU.forward")
-        # z * z overflows float16 beyond 256 (inf * 0 = nan in backward): work in float32
-        w = x.astype(np.float32) if x.dtype == np.float16 else x
+        # z * z overflows float16 beyond 256 (inf * 0 = nan in backward): float16
+        # works in float32, as the dtype policy's sums do
+        w = x.astype(accumulation_dtype(x.dtype), copy=False)
         f = w.dtype.type
         s = w * w
         s *= f(-2 * _GELU_C * _GELU_A)

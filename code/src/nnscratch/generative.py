@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (
+    accumulation_dtype,
     check_dout,
     check_float_array,
     check_int,
@@ -112,7 +113,7 @@ class Reparameterize(Layer):
         mu, logvar = x[:, :k], x[:, k:]  # (N, K) each
         if eps is None and training:
             # numpy draws normals in float32 or float64: float16 rounds once
-            draw = x.dtype if x.dtype != np.float16 else np.float32
+            draw = accumulation_dtype(x.dtype)
             eps = self.rng.standard_normal((n, k), dtype=draw)
             eps = eps.astype(x.dtype, copy=False)
         elif eps is None:

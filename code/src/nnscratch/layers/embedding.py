@@ -35,6 +35,14 @@ def check_token_ids(
         )
 
 
+def _positions_in_table(x: np.ndarray, d: int) -> np.ndarray:
+    """Flat positions ``id * d + column`` in ``W.ravel()``, (x.size * d,).
+
+    The ids are widened first: in uint8, ``id * d`` would wrap round.
+    """
+    return (x[..., None].astype(np.intp) * d + np.arange(d)).reshape(-1)
+
+
 class Embedding(Layer):
     """Look up row ``x`` of a learned table: ``out = W[x]``.
 
@@ -118,10 +126,7 @@ class Embedding(Layer):
                 f"Embedding.backward: dout must have shape "
                 f"{x.shape + (d,)}, got {dout.shape}"
             )
-        # widened first: in uint8, x * d would wrap round to a wrong row
-        ids = x.reshape(-1, 1).astype(np.intp)
-        # (N*T*D,) positions in W.ravel()
-        flat = (ids * d + np.arange(d)).reshape(-1)
+        flat = _positions_in_table(x, d)  # (N*T*D,)
         dw = np.bincount(
             flat, weights=dout.reshape(-1), minlength=self.n_tokens * d
         )
@@ -253,10 +258,7 @@ class EmbeddingBag(Layer):
             raise ValueError(
                 f"EmbeddingBag.backward: dout must have shape {(n, d)}, got {dout.shape}"
             )
-        # ids widened first, as in Embedding.backward
-        flat = (x[..., None].astype(np.intp) * d + np.arange(d)).reshape(
-            -1
-        )  # (N*L*D,)
+        flat = _positions_in_table(x, d)  # (N*L*D,)
         contrib = c[..., None] * dout[:, None, :]  # (N, L, D)
         dw = np.bincount(
             flat, weights=contrib.reshape(-1), minlength=self.n_tokens * d

@@ -65,15 +65,17 @@ class MeanOverTime(Layer):
         mask = _check(self, x, mask)
         w = mask / mask.sum(axis=1, keepdims=True)  # (N, T), rows sum to 1
         w = w.astype(x.dtype)
-        self._w, self._x_like = w, (x.shape, x.dtype)
+        self._w, self._d = w, x.shape[2]
         return np.einsum("nt,ntd->nd", w, x)
 
     def backward(self, dout, need_dx=True):
         """dout (N, D) -> dx (N, T, D)."""
         self._require_forward(getattr(self, "_w", None))
-        (n, _, d), dtype = self._x_like
-        check_dout(dout, (n, d), dtype, "MeanOverTime.backward")
-        return self._w[..., None] * dout[:, None, :]  # (N, T, D)
+        w = self._w  # (N, T), in x's dtype
+        check_dout(
+            dout, (len(w), self._d), w.dtype, "MeanOverTime.backward"
+        )
+        return w[..., None] * dout[:, None, :]  # (N, T, D)
 
 
 class MaxOverTime(Layer):
