@@ -58,13 +58,13 @@ CHROMIUM_ARGS = [
 ]
 SKIP = ("_static", "_sources", "_images", "_sphinx_design_static", "jupyter_execute")
 
-# Runs in the page once it has loaded and MathJax (if any) has finished.
 # Raw TeX in a page's prose, as a regular expression that JavaScript and Python read alike:
 # a displayed or inline formula left with its dollars, TeX's other delimiters, or a TeX command
 # or a dollar before one (a line of a formula that starts with "+ " or "- " becomes a list
 # item, and the formula's pieces are left as text with one unpaired dollar).
 RAW_TEX = r"\$\$|\$[^$\s][^$\n]*\$|\$\\|\\[A-Za-z]{2,}|\\\(|\\\)|\\\[|\\\]|\\begin\{"
 
+# Runs in the page once it has loaded and MathJax (if any) has finished.
 PAGE_REPORT_JS = r"""
 async (RAW_TEX) => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
