@@ -166,3 +166,18 @@ def test_gelu_equals_torch_tanh_form(rng):
     np.testing.assert_allclose(
         gelu_prime(z), tz.grad.numpy(), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("alpha", [-0.5, 2.0])
+def test_leaky_relu_with_a_slope_outside_0_1(alpha):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(20)
+    np.testing.assert_array_equal(
+        act.leaky_relu(z, alpha), np.where(z > 0, z, alpha * z)
+    )
+    np.testing.assert_array_equal(
+        act.leaky_relu_prime(z, alpha), np.where(z > 0, 1.0, alpha)
+    )
+    check_layer(
+        act.LeakyReLU(alpha), rng.standard_normal((4, 5)), rng=rng
+    ).assert_ok()

@@ -274,3 +274,11 @@ def test_an_averaged_generator_samples_with_its_averages_and_keeps_training_weig
     assert not np.allclose(s_avg, s_live)
     with pytest.raises(ValueError, match="averaged=True needs a GAN made with average"):
         plain.sample(4, averaged=True)
+
+
+def test_modes_covered_counts_a_mode_with_exactly_min_count_samples():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0]])
+    samples = np.zeros((20, 2))
+    assert (
+        adv.modes_covered(samples, centers, 0.1, min_count=20).covered == 1
+    )

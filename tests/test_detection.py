@@ -289,3 +289,26 @@ def test_centernet_bad_input():
         D.encode_centernet([np.zeros((1, 4))], [np.array([10])], 10, 16, 4)
     with pytest.raises(ValueError, match="one entry per image"):
         D.encode_centernet([np.zeros((1, 4))], [], 10, 16, 4)
+
+
+def test_nms_keeps_a_box_whose_iou_equals_the_threshold():
+    boxes = np.array([[0.0, 0, 4, 1], [0, 0, 2, 1]])  # IoU exactly 2/4
+    assert D.box_iou(boxes[:1], boxes[1:])[0, 0] == 0.5
+    np.testing.assert_array_equal(
+        D.nms(boxes, np.array([0.9, 0.8]), 0.5), [0, 1]
+    )
+
+
+def test_a_detection_at_exactly_the_iou_threshold_is_a_hit():
+    gt = np.array([[0.0, 0, 4, 1]])
+    det = np.array([[0.0, 0, 2, 1]])  # IoU exactly 0.5
+    np.testing.assert_array_equal(
+        D.match_detections(det, np.array([0.9]), gt, [0.5]), [[True]]
+    )
+
+
+def test_average_precision_uses_the_interpolated_envelope():
+    # hits F T T with 2 boxes: precision 0, 1/2, 2/3; the envelope at rank 2 is 2/3
+    assert D.average_precision(
+        [0.9, 0.8, 0.7], [False, True, True], 2
+    ) == pytest.approx(2 / 3)

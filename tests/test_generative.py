@@ -188,3 +188,19 @@ def test_builders_check_their_sizes(rng):
         gen.autoencoder((784,), rng=rng)
     with pytest.raises(TypeError, match="rng"):
         gen.vae((4, 2), rng=0)
+
+
+def test_vae_encode_and_decode_values():
+    rng = np.random.default_rng(0)
+    model = gen.vae((6, 5, 2), rng=rng, dtype=np.float64)
+    x = rng.random((4, 6))
+    h = model.encoder.forward(x)
+    mu, logvar = model.encode(x)
+    np.testing.assert_array_equal(mu, h[:, :2])
+    np.testing.assert_array_equal(logvar, h[:, 2:])
+    z = rng.standard_normal((3, 2))
+    p = model.decode(z)
+    np.testing.assert_allclose(
+        p, 1 / (1 + np.exp(-model.decoder.forward(z))), rtol=1e-14
+    )
+    assert np.all((p > 0) & (p < 1))

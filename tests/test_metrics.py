@@ -237,3 +237,17 @@ def test_class_shares():
     )
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         class_shares(np.array([0, 3]), 3)
+
+
+def test_frechet_distance_of_two_different_sets_matches_the_direct_formula():
+    # Different covariances and means, against trace(S1 + S2 - 2 (S1 S2)^(1/2)) computed from
+    # the eigenvalues of S1 S2 (unbiased covariances, as documented).
+    rng = np.random.default_rng(0)
+    f1 = rng.standard_normal((6, 3))
+    f2 = rng.standard_normal((9, 3)) @ np.diag([3.0, 0.5, 1.0]) + 1.0
+    m1, m2 = f1.mean(0), f2.mean(0)
+    s1 = (f1 - m1).T @ (f1 - m1) / (len(f1) - 1)
+    s2 = (f2 - m2).T @ (f2 - m2) / (len(f2) - 1)
+    tr_sqrt = np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).real))
+    expected = np.sum((m1 - m2) ** 2) + np.trace(s1 + s2) - 2 * tr_sqrt
+    assert frechet_distance(f1, f2) == pytest.approx(expected, rel=1e-9)

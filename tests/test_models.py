@@ -158,3 +158,15 @@ def test_gpt_gradients_and_causality(rng):
             rng=rng,
             positions="rope",
         )
+
+
+def test_transformer_block_scales_its_residual_projections_by_depth():
+    # GPT-2: the projections that write into the residual stream start with std 0.02/sqrt(2L).
+    block = transformer_block(
+        64, 4, rng=np.random.default_rng(0), n_layers=8, dtype=np.float64
+    )
+    out_std = 0.02 / np.sqrt(2 * 8)
+    assert block.params["0.0.1.W_o"].std() == pytest.approx(
+        out_std, rel=0.1
+    )
+    assert block.params["1.0.3.W"].std() == pytest.approx(out_std, rel=0.1)

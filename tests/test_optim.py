@@ -457,3 +457,12 @@ def test_parameter_average_refuses_bad_input():
         avg.update({"v": np.zeros(2)})
     with pytest.raises(ValueError, match=r"keys and shapes.*shapes \[\(3,\)\]"):
         avg.update({"w": np.zeros(3)})
+
+
+def test_clip_grad_norm_leaves_non_finite_gradients_alone():
+    from nnscratch.optim import clip_grad_norm
+
+    grads = {"a": np.array([np.inf, 1.0]), "b": np.array([3.0])}
+    assert clip_grad_norm(grads, 1.0) == np.inf
+    np.testing.assert_array_equal(grads["a"], [np.inf, 1.0])
+    np.testing.assert_array_equal(grads["b"], [3.0])

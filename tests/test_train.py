@@ -498,3 +498,48 @@ def test_fit_clips_the_global_norm_before_each_step():
     with pytest.raises(ValueError, match="fit: clip_norm must be positive and finite, got 0"):
         fit(Dense(3, 2, rng=rng), mean_squared_error, opt, X, y, rng=rng, epochs=1,
             progress=False, clip_norm=0)
+
+
+def test_fit_eval_train_reports_the_evaluation_mode_loss():
+    # With dropout, the running training loss differs from the evaluation-mode loss that
+    # eval_train=True promises to record.
+    from nnscratch.layers import Dropout
+
+    rng = np.random.default_rng(0)
+    X, y = make_blobs(120, np.random.default_rng(0))
+    model = Sequential(
+        [
+            Dense(2, 16, rng=rng),
+            ReLU(),
+            Dropout(0.5, rng=rng),
+            Dense(16, 3, rng=rng),
+        ]
+    )
+    h = fit(
+        model,
+        losses.softmax_cross_entropy,
+        SGD(0.1),
+        X,
+        y,
+        rng=rng,
+        epochs=2,
+        batch_size=32,
+        eval_train=True,
+        progress=False,
+    )
+    loss, acc = evaluate(model, losses.softmax_cross_entropy, X, y)
+    assert h["loss"][-1] == loss and h["acc"][-1] == acc
+
+
+@pytest.mark.parametrize(
+    "monitor, values, best",
+    [("loss", [1.0, 0.5, 0.7], 2), ("acc", [0.5, 0.9, 0.7], 2)],
+)
+def test_early_stopping_minimises_a_loss_and_maximises_an_accuracy(
+    monitor, values, best
+):
+    stopper = EarlyStopping(patience=2, monitor=monitor)
+    params = {"w": np.zeros(1)}
+    for epoch, value in enumerate(values, start=1):
+        assert not stopper.update(value, epoch, params)
+    assert stopper.best_epoch == best
