@@ -61,6 +61,38 @@ def serve():
         server.server_close()
 
 
+@pytest.fixture
+def cut_off_server():
+    """A mirror that answers every request with a chunked response cut off mid-chunk.
+
+    urllib raises http.client.IncompleteRead for it: neither an OSError nor a ValueError.
+    Returns the base URL.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, socket.timeout, OSError):
+                continue
+            with conn:
+                conn.recv(65536)  # the request
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"400\r\n" + b"x" * 10  # a 1024-byte chunk, 10 bytes sent
+                )
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
 def closed_port_url():
     with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
         s.bind(("127.0.0.1", 0))

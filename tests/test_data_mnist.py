@@ -167,6 +167,20 @@ def test_corrupted_file_is_rejected_naming_file_and_checksums(tiny):
     assert "Replace" in msg
 
 
+def test_a_damaged_file_in_the_cache_is_refused(rng, no_env):
+    # The cache was verified when it was filled; it is verified again at every load all the
+    # same, and the message says how to get a fresh copy.
+    _, raw, md5 = make_tiny_mnist(rng)
+    cache = write_dir(default_cache_dir(), raw)
+    name = FILES["train_images"]
+    data = bytearray(raw[name])
+    data[500] ^= 0xFF
+    (cache / name).write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(ChecksumError, match=r"Delete .* and run again") as err:
+        load_mnist(checksums=md5, mirrors=[])
+    assert str(cache / name) in str(err.value)
+
+
 def test_truncated_gzip_is_rejected(tiny):
     _, _, md5, directory = tiny
     path = directory / FILES["train_labels"]

@@ -93,7 +93,7 @@ def test_the_real_checksums_are_the_published_ones():
 # -- downloading the archive ----------------------------------------------------------------
 
 def test_download_takes_both_files_from_the_archive_of_the_first_good_mirror(
-        tmp_path, serve, no_env):
+        tmp_path, serve, cut_off_server, no_env):
     good = write_archive(tmp_path / "good")
     damaged = write_archive(tmp_path / "damaged", neg=NEG + "extra .\n")
     partial = write_archive(tmp_path / "partial", members=(rt.POS,))
@@ -102,7 +102,7 @@ def test_download_takes_both_files_from_the_archive_of_the_first_good_mirror(
     (tmp_path / "cut").mkdir()                        # a download cut off half-way
     whole = (good / rt.ARCHIVE).read_bytes()
     (tmp_path / "cut" / rt.ARCHIVE).write_bytes(whole[: len(whole) // 2])
-    mirrors = [closed_port_url(), serve(tmp_path / "notgz"), serve(tmp_path / "cut"),
+    mirrors = [closed_port_url(), cut_off_server, serve(tmp_path / "notgz"), serve(tmp_path / "cut"),
                serve(partial), serve(damaged), serve(good)]
     data = load_rt_polarity(checksums=md5s(), mirrors=mirrors, progress=False)
     assert len(data) == 5

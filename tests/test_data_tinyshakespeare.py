@@ -117,6 +117,22 @@ def test_download_into_the_cache_skips_bad_mirrors_and_keeps_only_a_verified_fil
     assert load_tinyshakespeare(checksums=md5, mirrors=[]).text == TEXT     # no mirror needed now
 
 
+def test_a_mirror_that_cuts_off_a_chunked_response_is_skipped(
+        tmp_path, serve, cut_off_server, no_env):
+    # http.client.IncompleteRead is no OSError: it must not stop the next mirror being tried
+    good_dir, md5 = write(tmp_path / "good")
+    target = tmp_path / "target"
+    data = load_tinyshakespeare(target, download=True, checksums=md5,
+                                mirrors=[cut_off_server, serve(good_dir)], progress=False)
+    assert data.text == TEXT
+    assert [p.name for p in target.iterdir()] == ["input.txt"]
+    with pytest.raises(RuntimeError, match="every mirror failed") as err:
+        load_tinyshakespeare(tmp_path / "other", download=True, checksums=md5,
+                             mirrors=[cut_off_server], progress=False)
+    assert cut_off_server + "input.txt" in str(err.value)
+    assert list((tmp_path / "other").iterdir()) == []
+
+
 def test_no_partial_or_unverified_file_is_left_behind(tmp_path, serve, no_env):
     truncated, _ = write(tmp_path / "truncated", TEXT[: len(TEXT) // 2])   # an interrupted copy
     _, md5 = write(tmp_path / "good")

@@ -36,6 +36,7 @@ Book, Step 6 "MNIST": the loader and why it verifies what it reads.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import tarfile
@@ -217,6 +218,12 @@ def _fetch(
                 bar.close()
 
 
+# What one mirror can fail with, so that the next one is tried: URLError, HTTPError and
+# timeouts are OSErrors, a wrong checksum or an unreadable archive a ValueError, and a
+# response cut off mid-way (http.client.IncompleteRead) or garbled an HTTPException.
+_MIRROR_ERRORS = (OSError, ValueError, http.client.HTTPException)
+
+
 def download_file(
     source: DataSource,
     name: str,
@@ -261,10 +268,7 @@ def download_file(
                 tmp, directory / name
             )  # atomic: readers see no file or a whole one
             return directory / name
-        except (
-            OSError,
-            ValueError,
-        ) as exc:  # URLError and HTTPError are OSErrors
+        except _MIRROR_ERRORS as exc:
             failures.append(f"  {url}: {str(exc).strip()}")
         finally:
             if os.path.exists(tmp):
@@ -338,7 +342,7 @@ def download_from_archive(
                 verified(
                     source, found[n], n, checksums[n], where=url, fix=""
                 )
-        except (OSError, ValueError) as exc:
+        except _MIRROR_ERRORS as exc:
             failures.append(f"  {url}: {str(exc).strip()}")
             continue
         finally:
