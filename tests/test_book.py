@@ -277,3 +277,29 @@ def test_included_code_shows_no_raw_docstring_maths(page):
                 f"{page.name}: the :lines: of {options['pyobject']} no longer skip exactly "
                 f"its docstring (hidden: {hidden[0].strip()!r} ... {hidden[-1].strip()!r})")
             assert not any('"""' in line for line in shown)
+
+
+def test_every_titled_step_reference_in_the_code_names_that_steps_title():
+    """`Step N "Title"` in the package, tools and benchmarks: chapter N of _toc.yml has that title.
+
+    File names do not give step numbers (book/09_sequences is Step 8), so a reference written
+    from a file name is caught here. A title may add " — theory" or "(practice)".
+    """
+    import toc
+
+    titles = [
+        next(line[2:].strip() for line in (ROOT / f"{doc}.md").open() if line.startswith("# "))
+        for doc in toc.numbered_chapters()
+    ]
+    sources = [*(ROOT / "code" / "src" / "nnscratch").rglob("*.py"),
+               *(ROOT / "tools").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
+    wrong, seen = [], 0
+    for path in sources:
+        for match in re.finditer(r'\bStep (\d+),? "([^"]+)"', path.read_text()):
+            seen += 1
+            step, title = int(match[1]), re.split(r" — |\s*\(", match[2])[0]
+            if step >= len(titles) or not titles[step].startswith(title):
+                found = titles[step] if step < len(titles) else "no such step"
+                wrong.append(f"{path.relative_to(ROOT)}: Step {step} {title!r} (toc: {found!r})")
+    assert seen > 20, "the pattern no longer finds the references"
+    assert not wrong, "\n".join(wrong)

@@ -12,7 +12,7 @@ sorted set of characters of the whole text; token ``k`` is its ``k``-th characte
 
 See Also
 --------
-Book, Step 9 "Sequences" (practice): a character model trained on it.
+Book, Step 8 "Sequences" (practice): a character model trained on it.
 """
 
 from __future__ import annotations
