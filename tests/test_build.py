@@ -149,6 +149,37 @@ def test_rebuilds_execute_exactly_what_changed(tmp_path):
 
 
 @pytest.mark.slow
+def test_data_a_chapter_downloads_does_not_make_the_next_build_execute_it(tmp_path, monkeypatch):
+    # A fresh clone has no data yet: the chapter downloads it while it runs. The record must
+    # keep the data's fingerprint after the run, or the rebuild executes the chapter again.
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("NNSCRATCH_DATA", str(data))
+    root = make_book(tmp_path / "book")
+    (root / "one.md").write_text(chapter("One", """
+        ```{code-cell} ipython3
+        import os
+        from pathlib import Path
+        folder = Path(os.environ["NNSCRATCH_DATA"]) / "tinyshakespeare"
+        folder.mkdir(exist_ok=True)
+        (folder / "input.txt").write_text("First Citizen:\\n")  # as a download would
+        ```
+    """, extra="nnbook:\n  data: [tinyshakespeare]\n"))
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 2 and (data / "tinyshakespeare" / "input.txt").exists()
+    status, log = build(root)
+    assert status == 0, log
+    assert "this build executed no chapter" in log, log
+
+    # The data changing afterwards does execute the chapter that declares it, and only it.
+    (data / "tinyshakespeare" / "extra.txt").write_text("more")
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 1, log
+
+
+@pytest.mark.slow
 def test_a_failing_cell_fails_the_build_with_its_traceback(tmp_path):
     root = make_book(tmp_path / "book")
     (root / "two.md").write_text(chapter("Two", """

@@ -415,8 +415,11 @@ def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, cou
                      type="nnbook", subtype="execute")
         return
     _store(app, cache, doc, result["notebook"], result["seconds"])
+    # Fingerprint again now: a chapter that downloads its data found it "absent" before it ran,
+    # and recording that would make the next build execute it again for nothing.
+    del state.fingerprints[doc]
     state.record["pages"][doc] = {
-        "fingerprint": state.fingerprints[doc],
+        "fingerprint": fingerprint(app, doc),
         "seconds": round(result["seconds"], 2),
         "commit": state.commit,
         "executed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
