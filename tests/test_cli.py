@@ -112,6 +112,7 @@ def _one_line(err):
     (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
     (["--batch-size", "-3"], "argument --batch-size: must be at least 1, got -3"),
     (["--val-size", "-1"], "argument --val-size: must be at least 0, got -1"),
+    (["--val-size", "60000"], "argument --val-size: must be less than 60000 (MNIST's training images), got 60000"),
     (["--lr", "nan"], "argument --lr: must be a positive finite number, got nan"),
     (["--lr", "inf"], "argument --lr: must be a positive finite number, got inf"),
     (["--lr", "0"], "argument --lr: must be a positive finite number, got 0.0"),

@@ -280,6 +280,7 @@ def test_real_files_match_the_published_checksums():
 def test_real_data_sanity_facts():
     data = load_mnist()
     assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
+    assert mnist_mod.N_TRAIN == len(data.y_train)
     np.testing.assert_array_equal(data.y_train[:10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
     np.testing.assert_array_equal(data.y_test[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     np.testing.assert_array_equal(np.bincount(data.y_train),

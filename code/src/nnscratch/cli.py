@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .data.mnist import MD5, MNIST, load_mnist
+from .data.mnist import MD5, MNIST, N_TRAIN, load_mnist
 from .losses import softmax_cross_entropy
 from .models import INPUT_SHAPES, MODELS
 from .network import check_weights_path, load_params, save_params
@@ -155,6 +155,11 @@ def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
             parser.error(
                 f"argument {flag}: must be at least {minimum}, got {value}"
             )
+    if args.val_size >= N_TRAIN:
+        parser.error(
+            f"argument --val-size: must be less than {N_TRAIN} (MNIST's training "
+            f"images), got {args.val_size}"
+        )
     if not (math.isfinite(args.lr) and args.lr > 0):
         parser.error(
             f"argument --lr: must be a positive finite number, got {args.lr}"

@@ -49,6 +49,9 @@ FILES: dict[str, str] = {
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 
+#: Training images in the files of ``MD5`` (validation images are taken from them).
+N_TRAIN = 60_000
+
 #: File name -> MD5 of the decompressed bytes (the published MD5s of the original files).
 MD5: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
