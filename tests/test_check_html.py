@@ -72,3 +72,19 @@ def test_clean_signatures_pass(signature):
 def test_signatures_with_repr_private_paths_or_tildes_fail(signature, words):
     problems = check_html.signature_problems(signature)
     assert len(problems) == 1 and words in problems[0]
+
+
+@pytest.mark.parametrize("counts, words", [
+    ({"snippets": 0, "formulas": 0, "raw": []}, "show no snippet"),
+    ({"snippets": 5, "formulas": 0, "raw": []}, "no maths typeset"),
+    ({"snippets": 5, "formulas": 3, "raw": ["\\frac{a}{b}"]}, "raw TeX in a search snippet"),
+])
+def test_search_results_without_snippets_or_typeset_maths_fail(counts, words):
+    problems = check_html.search_problems("gradient", counts, [])
+    assert len(problems) == 1 and words in problems[0]
+
+
+def test_search_results_with_typeset_maths_pass_and_console_errors_fail():
+    counts = {"snippets": 5, "formulas": 3, "raw": []}
+    assert check_html.search_problems("gradient", counts, []) == []
+    assert check_html.search_problems("gradient", counts, ["boom"]) == ["console error: boom"]

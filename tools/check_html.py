@@ -524,8 +524,21 @@ def check_search(browser, server: Server, word: str, shot: Path | None) -> list[
         context.close()
     print(f"ok    search.html?q={word}: {n} results, {snippets['snippets']} snippets, "
           f"{snippets['formulas']} formulas typeset in them")
-    return ([f"console error: {e}" for e in errors]
-            + [f"raw TeX in a search snippet: {t!r}" for t in snippets["raw"]])
+    return search_problems(word, snippets, errors)
+
+
+def search_problems(word: str, snippets: dict, errors: list[str]) -> list[str]:
+    """What is wrong with the results of a search for ``word`` (SNIPPETS_JS's counts).
+
+    The word is one whose results hold maths, so the results must show snippets, with maths
+    typeset in them and no raw TeX left.
+    """
+    problems = [f"console error: {e}" for e in errors]
+    if snippets["snippets"] == 0:
+        problems.append(f"the results for {word!r} show no snippet")
+    elif snippets["formulas"] == 0:
+        problems.append(f"no maths typeset in the snippets of the results for {word!r}")
+    return problems + [f"raw TeX in a search snippet: {t!r}" for t in snippets["raw"]]
 
 
 def main(argv: list[str] | None = None) -> int:
