@@ -133,6 +133,18 @@ def test_a_mirror_that_cuts_off_a_chunked_response_is_skipped(
     assert list((tmp_path / "other").iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="no POSIX permissions here")
+def test_a_downloaded_file_is_readable_by_others_as_the_umask_allows(tmp_path, serve, no_env):
+    good_dir, md5 = write(tmp_path / "good")
+    old = os.umask(0o022)
+    try:
+        load_tinyshakespeare(tmp_path / "shared", download=True, checksums=md5,
+                             mirrors=[serve(good_dir)], progress=False)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared" / "input.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_no_partial_or_unverified_file_is_left_behind(tmp_path, serve, no_env):
     truncated, _ = write(tmp_path / "truncated", TEXT[: len(TEXT) // 2])   # an interrupted copy
     _, md5 = write(tmp_path / "good")

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -371,3 +373,20 @@ def test_replace_head_refuses_bad_input(rng):
         replace_head(net[0], Dense(5, 2, rng=rng))
     with pytest.raises(TypeError, match="layer protocol"):
         replace_head(net, ["not a layer"])
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="no POSIX permissions here")
+def test_a_saved_file_gets_the_usual_permissions_and_keeps_a_replaced_files(tmp_path, rng):
+    # mkstemp makes files private to their owner; a saved model is an ordinary file
+    model = mlp([4, 3], rng=rng)
+    old = os.umask(0o022)
+    try:
+        save_params(model, tmp_path / "new.npz")
+        assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o644
+        shared = tmp_path / "shared.npz"
+        shared.write_bytes(b"old")
+        shared.chmod(0o664)
+        save_params(model, shared)
+        assert shared.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)

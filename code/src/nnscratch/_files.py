@@ -37,6 +37,7 @@ def write_atomically(
             f"to save {str(path)!r}: {e.strerror}",
         ) from e
     try:
+        _give_mode(fd, path)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -53,6 +54,39 @@ def write_atomically(
         raise
     _fsync_directory(directory)
     return path
+
+
+def _give_mode(fd: int, path: Path) -> None:
+    """Give the temporary file the permissions ``path`` has, or a new file would get.
+
+    ``mkstemp`` creates files readable by their owner alone; without this, saving over a
+    shared file, or into a shared data folder, would hide it from everyone else.
+    """
+    if not hasattr(
+        os, "fchmod"
+    ):  # Windows before Python 3.13: no POSIX permissions
+        return
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    os.fchmod(fd, mode)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:  # Linux: read it, so that no other thread ever sees a changed umask
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(
+        0o022
+    )  # elsewhere: the only portable way is to set it and set it back
+    os.umask(old)
+    return old
 
 
 def _fsync_directory(directory: Path) -> None:

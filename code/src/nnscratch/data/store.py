@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import sys
 import tarfile
@@ -236,9 +237,9 @@ def download_file(
 ) -> Path:
     """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
 
-    Each attempt writes to a temporary file in ``directory``; only a copy whose content has
-    the MD5 ``expected_md5`` is renamed to ``directory / name``. Failed attempts leave
-    nothing behind.
+    Each attempt downloads into memory; only a copy whose content has the MD5
+    ``expected_md5`` is written to ``directory / name``, atomically (through
+    :func:`nnscratch._files.write_atomically`). Failed attempts leave nothing behind.
 
     Raises
     ------
@@ -250,29 +251,19 @@ def download_file(
     failures = []
     for mirror in source.mirrors if mirrors is None else mirrors:
         url = mirror.rstrip("/") + "/" + name
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix=f".{name}.", suffix=".part"
-        )
         try:
-            with os.fdopen(fd, "wb") as out:
-                _fetch(url, out, name, progress, timeout)
-            verified(
-                source,
-                Path(tmp).read_bytes(),
-                name,
-                expected_md5,
-                where=url,
-                fix="",
+            buffer = (
+                io.BytesIO()
+            )  # the largest file, Fashion-MNIST's, is 26 MB
+            _fetch(url, buffer, name, progress, timeout)
+            data = buffer.getvalue()  # as served (compressed, for a .gz)
+            verified(source, data, name, expected_md5, where=url, fix="")
+            # only verified bytes reach the disk, all or nothing (no file half-written)
+            return write_atomically(
+                directory / name, lambda f: f.write(data), where=url
             )
-            os.replace(
-                tmp, directory / name
-            )  # atomic: readers see no file or a whole one
-            return directory / name
         except _MIRROR_ERRORS as exc:
             failures.append(f"  {url}: {str(exc).strip()}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     raise RuntimeError(
         f"could not download {name}; every mirror failed:\n"
         + "\n".join(failures)
