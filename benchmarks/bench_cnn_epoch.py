@@ -31,7 +31,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from _threads import blas_threads, torch_threads
+from _compare import add_bar_options, verdict
+from _threads import blas_description, blas_threads, torch_threads
 from threadpoolctl import threadpool_limits
 
 from nnscratch import losses
@@ -126,13 +127,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="time only this many batches (default: a whole epoch)")
     parser.add_argument("--block", type=int, default=25,
                         help="batches each library runs before the next takes over (25)")
-    parser.add_argument("--pause", type=float, default=0.15,
-                        help="untimed seconds of rest after each block (0.15)")
     parser.add_argument("--threads", type=int, default=None,
                         help="time both libraries with this many threads only "
                              "(default: with 1 and with each library's default)")
     parser.add_argument("--profile", action="store_true", help="time each layer (nnscratch)")
     parser.add_argument("--seed", type=int, default=0)
+    add_bar_options(parser)
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 "PyTorch", torch_trainer(args.seed), lambda th=th: torch_threads(th))
     version = f" (torch {torch.__version__})" if torch is not None else ""
     print(f"{len(trainers)} settings: " + "; ".join(trainers) + version)
+    print(blas_description())
 
     order = rng.permutation(len(x))
     batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
@@ -201,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("PyTorch"):
                 print(f"ratio {best['nnscratch']} / {name}: "
                       f"{times[best['nnscratch']] / times[name]:.2f}")
+        ratio = times[best['nnscratch']] / times[best['PyTorch']]
         print(f"ratio nnscratch / PyTorch, each at its faster setting: "
-              f"{times[best['nnscratch']] / times[best['PyTorch']]:.2f}  (goal: at most 1.5)")
+              f"{ratio:.2f}  (goal: at most 1.5)")
+    else:
+        ratio = None
 
     if args.profile:
         prof: dict = defaultdict(float)
@@ -215,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nprofile of one nnscratch epoch ({t:.2f} s with timers):")
         for name, sec in sorted(prof.items(), key=lambda kv: -kv[1]):
             print(f"  {sec:6.2f} s  {100 * sec / t:5.1f}%  {name}")
-    return 0
+    return verdict(ratio, args.max_ratio)
 
 
 if __name__ == "__main__":

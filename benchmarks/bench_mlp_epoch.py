@@ -45,6 +45,7 @@ if ARGS is not None and ARGS.threads is not None:
         os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
+from _threads import blas_description  # noqa: E402
 
 from nnscratch.activations import ReLU  # noqa: E402
 from nnscratch.layers import Dense  # noqa: E402
@@ -174,6 +175,7 @@ def main(args) -> None:
     if torch is not None:
         line += f", torch {torch.get_num_threads()} (torch {torch.__version__})"
     print(line + f", {os.cpu_count()} CPUs")
+    print(blas_description())
 
     # Warm up both (first-call costs: BLAS thread start-up, PyTorch's allocator and dispatch).
     epoch_nnscratch(reference_mlp(np.random.default_rng(1)), x[:2048], y[:2048], 0)

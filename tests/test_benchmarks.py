@@ -58,6 +58,7 @@ def test_cnn_benchmark_times_the_reference_network(capsys):
     ]
     assert losses and all(np.isfinite(losses))
     assert re.search(r"profile of one nnscratch epoch", out)
+    assert re.search(r"NumPy's BLAS: \w+", out)  # the kernels the ratios were timed with
     assert re.search(
         r"bwd Conv2D\(8, 16, kernel_size=5", out
     )  # every layer is profiled
@@ -177,3 +178,23 @@ def test_layer_benchmarks_time_the_reference_layer(
         )
     else:
         assert "PyTorch is not installed" in out
+
+
+@pytest.mark.skipif(not has_torch(), reason="the ratio needs torch (optional)")
+@pytest.mark.parametrize(
+    "name, argv",
+    [
+        ("bench_cnn_epoch", ["--batches", "4", "--block", "2", "--threads", "1"]),
+        ("bench_lstm", ["--iterations", "3", "--block", "1", "--threads", "1"]),
+        ("bench_transformer", ["--iterations", "3", "--block", "1", "--threads", "1"]),
+    ],
+)
+def test_a_ratio_over_the_bar_fails_the_benchmark(name, argv, capsys):
+    # The speed goals are enforced, not only printed: far above the bar (1.5), the ratio of
+    # a few batches on a shared machine still passes a generous --max-ratio; nothing passes
+    # a bar no library could meet.
+    bench = load(name)
+    assert bench.main([*argv, "--max-ratio", "4.5"]) == 0
+    assert "is within the bar: at most 4.5" in capsys.readouterr().out
+    assert bench.main([*argv, "--max-ratio", "0.001"]) == 1
+    assert "is over the bar: at most 0.001" in capsys.readouterr().out
