@@ -221,18 +221,54 @@ STATES_DERIVATIVE = re.compile(
     r"|(?<![\\\w])d(?:W|Z|X|A|b|z|x|w|y|\\hat)|_\{?t\s*-\s*1\}?"
 )
 DISPLAY_BLOCK = re.compile(r"\$\$(?P<body>.*?)\$\$(?:[ \t]*\((?P<label>[\w-]+)\))?", re.S)
-CHECK_LABEL = re.compile(r"\blabel\s*=\s*(\([^)]*\)|[\"'][\w-]+[\"'])")
-QUOTED = re.compile(r"[\"']([\w-]+)[\"']")
+# The calls that verify a formula: nnscratch.symbolic's verify_* functions and the methods of
+# its Checklist (``checks.equal(...)``) that call them.
+VERIFIERS = {"verify_equal", "verify_derivative", "verify_numeric", "equal", "derivative", "numeric"}
 
 
-def code_of(text: str) -> str:
-    return "\n".join(m.group(0) for m in CODE_CELL.finditer(text))
+def cell_sources(text: str) -> list[str]:
+    """The Python source of each code cell (its option lines and IPython magics left out)."""
+    sources = []
+    for m in CODE_CELL.finditer(text):
+        lines = m.group(0).splitlines()[1:-1]
+        if lines and lines[0] == "---":  # a YAML block of options
+            lines = lines[lines.index("---", 1) + 1:]
+        while lines and OPTION_LINE.match(lines[0]):
+            lines.pop(0)
+        sources.append("\n".join("pass" if re.match(r"\s*[%!]", ln) else ln for ln in lines))
+    return sources
+
+
+def check_labels(text: str) -> set[str]:
+    """The labels that verifying calls in the page's code name (``label="eq-x"``, a tuple, ...).
+
+    Only the ``label`` keyword of a call to a verifier counts: the same words in a comment, a
+    string or a plot's ``label=`` name no check.
+    """
+    import ast
+
+    labels = set()
+    for source in cell_sources(text):
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name not in VERIFIERS:
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "label":
+                    continue
+                # a string, a tuple of them, or an expression choosing one ("eq-x" if a else None)
+                labels |= {v.value for v in ast.walk(keyword.value)
+                           if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+    return labels
 
 
 def unverified_displays(page: Path, text: str | None = None) -> list[str]:
     """Displayed equations stating a derivative or update rule that no check on the page names."""
     raw = page.read_text() if text is None else text
-    labels = {name for group in CHECK_LABEL.findall(code_of(raw)) for name in QUOTED.findall(group)}
+    labels = check_labels(raw)
     outside_code = CODE_CELL.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), raw)
     found = []
     for m in DISPLAY_BLOCK.finditer(outside_code):
@@ -269,3 +305,21 @@ def test_the_formula_check_needs_a_label_named_by_a_check(tmp_path):
     )
     found = unverified_displays(page)
     assert len(found) == 2 and "no label" in found[0] and "eq-missing" in found[1]
+
+
+@pytest.mark.parametrize("cell", [
+    '# checks.equal(a, b, "rule", label="eq-ok")\n',                 # a comment
+    'ax.plot(x, y, label="eq-ok")\n',                                # a plot's label
+    'note = \'checks.equal(a, b, "rule", label="eq-ok")\'\n',        # a string
+])
+def test_a_label_counts_only_as_the_label_of_a_verifying_call(tmp_path, cell):
+    page = tmp_path / "demo.md"
+    page.write_text("$$\nw \\leftarrow w - \\eta g\n$$ (eq-ok)\n\n"
+                    "```{code-cell} ipython3\n:tags: [remove-cell]\n%matplotlib inline\n"
+                    + cell + "```\n")
+    found = unverified_displays(page)
+    assert len(found) == 1 and "'eq-ok' is named by no check" in found[0]
+    page.write_text(page.read_text().replace(
+        "```\n", 'checks.derivative(e, x, d, "rule", label=("eq-a", "eq-ok"))\n```\n', 1
+    ).replace("```{code-cell} ipython3\nchecks", "```{code-cell} ipython3\n:tags: [remove-cell]\nchecks", 1))
+    assert unverified_displays(page) == []
