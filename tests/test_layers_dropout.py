@@ -47,6 +47,23 @@ def test_gradient_check_with_a_fixed_mask(rng):
     assert not np.array_equal(layer.mask, first)
 
 
+def test_fix_mask_with_a_dtype_and_no_mask_rescales_the_last_mask_in_that_dtype(rng):
+    # Before, the dtype was ignored: the float64 mask was frozen and the float32 pass raised.
+    layer = Dropout(0.3, rng=rng)
+    layer.forward(rng.standard_normal((4, 5)), training=True)           # a float64 mask
+    keep = layer.mask.copy()
+    layer.fix_mask(dtype=np.float32)
+    x32 = rng.standard_normal((4, 5)).astype(np.float32)
+    out = layer.forward(x32, training=True)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(layer.mask, keep)
+    expected = Dropout(0.3, rng=rng).fix_mask(keep, dtype=np.float32).forward(x32, training=True)
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(TypeError, match="Dropout.fix_mask: dtype must be float16, float32 or "
+                                        "float64, got <class 'numpy.int64'>"):
+        layer.fix_mask(dtype=np.int64)
+
+
 def test_gradient_check_inside_a_network_with_an_explicit_mask(rng):
     drop = Dropout(0.5, rng=rng)
     net = Sequential([Dense(3, 8, rng=rng), drop, Dense(8, 2, rng=rng)])

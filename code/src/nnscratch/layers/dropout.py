@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_dout, check_float_array, check_number, check_rng
+from .._checks import (
+    check_dout,
+    check_float_array,
+    check_float_dtype,
+    check_number,
+    check_rng,
+)
 from .base import Layer
 
 
@@ -122,22 +128,45 @@ class Dropout(Layer):
             The keep-mask to use (True keeps). By default, the mask of the last
             training-mode forward pass.
         dtype : numpy dtype, optional
-            dtype of the inputs it will see (default float64, or the last mask's dtype).
+            dtype of the inputs the frozen mask will see: float16, float32 or float64.
+            With ``mask``, float64 by default. Without ``mask``, the last mask's dtype by
+            default; a ``dtype`` given then re-scales the last mask in that dtype (the same
+            mask as ``fix_mask(self.mask, dtype)``), so a mask drawn by a float64 pass can
+            be frozen for float32 inputs.
+
+        Returns
+        -------
+        Dropout
+            The layer itself.
+
+        Raises
+        ------
+        RuntimeError
+            If ``mask`` is None and no training-mode forward pass has drawn a mask yet.
+        TypeError
+            If ``mask`` is not boolean, or ``dtype`` is not a floating-point dtype.
         """
+        where = "Dropout.fix_mask"
+        if dtype is not None:
+            dtype = check_float_dtype(dtype, where)
         if mask is None:
             if self._scaled_mask is None:
                 raise RuntimeError(
-                    "Dropout.fix_mask: no mask yet; run forward(x, training=True) "
+                    f"{where}: no mask yet; run forward(x, training=True) "
                     "first or pass a mask"
+                )
+            if dtype is not None and dtype != self._scaled_mask.dtype:
+                self._scaled_mask = self.mask.astype(dtype) * dtype.type(
+                    1 / (1 - self.p)
                 )
             self._fixed = True
             return self
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
             raise TypeError(
-                f"Dropout.fix_mask: mask must be boolean (True keeps), got dtype {mask.dtype}"
+                f"{where}: mask must be boolean (True keeps), got dtype {mask.dtype}"
             )
-        dtype = np.dtype(dtype or np.float64)
+        dtype = np.dtype(np.float64) if dtype is None else dtype
         self._scaled_mask = mask.astype(dtype) * dtype.type(
             1 / (1 - self.p)
         )
