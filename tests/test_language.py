@@ -44,6 +44,76 @@ def test_sequence_loss_is_the_mean_over_every_position(rng):
         sequence_cross_entropy(logits, y[:, :2])
 
 
+def test_sequence_loss_checks_its_own_arguments_and_says_so(rng):
+    logits = rng.standard_normal((2, 3, 5))
+    y = np.array([[0, 1, 2], [3, 4, 7]])  # 7 is not a class of V = 5
+    with pytest.raises(
+        ValueError,
+        match=r"sequence_cross_entropy: y must lie in \[0, 5\), got values "
+        r"from 0 to 7",
+    ):
+        sequence_cross_entropy(logits, y)
+    with pytest.raises(
+        TypeError,
+        match="sequence_cross_entropy: y must hold integer class labels, "
+        "got dtype float64",
+    ):
+        sequence_cross_entropy(logits, y.astype(float))
+    with pytest.raises(
+        TypeError,
+        match="sequence_cross_entropy: logits must be a numpy.ndarray, got list",
+    ):
+        sequence_cross_entropy(logits.tolist(), y)
+    with pytest.raises(
+        ValueError,
+        match=r"sequence_cross_entropy: logits must be \(N, T, V\) and y "
+        r"\(N, T\), got \(6, 5\) and \(2, 3\)",
+    ):
+        sequence_cross_entropy(logits.reshape(6, 5), y)
+
+
+def test_a_text_too_short_for_its_streams_names_the_caller_and_the_minimum():
+    with pytest.raises(
+        ValueError,
+        match="evaluate_lm: a text of 10 tokens is too short for 8 streams of "
+        "at least 2 tokens each; it needs at least 16 tokens",
+    ):
+        evaluate_lm(small("rnn"), PATTERN[:10], n_rows=8)
+    # a stream shorter than a training window (seq_len + 1 tokens) is refused
+    # up front, not by a shape mismatch in the loss
+    with pytest.raises(
+        ValueError,
+        match=r"train_lm: a text of 20 tokens is too short for 2 streams of "
+        r"at least 11 tokens each; it needs at least \d+ tokens",
+    ):
+        train_lm(
+            small("rnn"),
+            Adam(0.01),
+            PATTERN[:20],
+            rng=np.random.default_rng(0),
+            steps=1,
+            batch_size=2,
+            seq_len=10,
+            progress=False,
+        )
+
+
+def test_train_lm_names_itself_for_a_bad_progress():
+    with pytest.raises(
+        ValueError, match="train_lm: progress must be None, True, False"
+    ):
+        train_lm(
+            small("rnn"),
+            Adam(0.01),
+            PATTERN,
+            rng=np.random.default_rng(0),
+            steps=1,
+            batch_size=2,
+            seq_len=5,
+            progress="x",
+        )
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_whole_model_gradients_match_finite_differences(kind, rng):
     from nnscratch.gradcheck import numerical_gradient, relative_error
@@ -170,6 +240,44 @@ def test_divergence_is_reported():
             seq_len=5,
             progress=False,
         )
+
+
+class _PoisonAfter:
+    """A schedule whose n-th step makes the output layer's weights infinite."""
+
+    def __init__(self, layer, n):
+        self.layer, self.n, self.calls = layer, n, 0
+
+    def step(self):
+        self.calls += 1
+        if self.calls == self.n:
+            self.layer.params["W"][...] = np.inf
+
+
+def test_divergence_names_the_pass_and_the_window_within_it():
+    # 50 tokens in 2 streams of 23 to 25 (after an offset below 5): 4 windows
+    # of 5 per pass, so step 7 is window 3 of pass 2.
+    model = small("rnn")
+    with (
+        pytest.raises(
+            TrainingDiverged,
+            match=r"train_lm: the loss is nan at step 7 \(pass 2, window 3\)",
+        ) as info,
+        np.errstate(invalid="ignore"),
+    ):
+        train_lm(
+            model,
+            Adam(0.01),
+            PATTERN[:50],
+            rng=np.random.default_rng(0),
+            steps=10,
+            batch_size=2,
+            seq_len=5,
+            schedule=_PoisonAfter(model.layers[2], 6),
+            eval_every=100,
+            progress=False,
+        )
+    assert (info.value.epoch, info.value.batch) == (2, 3)
 
 
 def test_char_model_refuses_an_unknown_kind():

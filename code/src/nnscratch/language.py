@@ -22,7 +22,15 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._checks import check_array, check_int, check_number, check_rng
+from ._checks import (
+    check_array,
+    check_float_array,
+    check_int,
+    check_labels,
+    check_nonempty_batch,
+    check_number,
+    check_rng,
+)
 from .layers.dense import Dense
 from .layers.embedding import Embedding
 from .layers.recurrent import LSTM, RNN
@@ -97,13 +105,27 @@ def sequence_cross_entropy(
     loss : float
         Mean over the N·T positions, in nats per character.
     dlogits : ndarray of shape (N, T, V)
+
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not a floating-point array, or ``y`` not an array of integers.
+    ValueError
+        If the shapes do not match, a target lies outside ``[0, V)``, or N·T = 0.
     """
-    n, t, v = logits.shape if logits.ndim == 3 else (None, None, None)
-    if n is None or y.shape != (n, t):
+    where = "sequence_cross_entropy"
+    check_float_array(logits, "logits", where=where)
+    check_array(y, "y", where=where)
+    if logits.ndim != 3 or y.shape != logits.shape[:2]:
         raise ValueError(
-            f"sequence_cross_entropy: logits must be (N, T, V) and y (N, T), got "
-            f"{getattr(logits, 'shape', None)} and {getattr(y, 'shape', None)}"
+            f"{where}: logits must be (N, T, V) and y (N, T), got "
+            f"{logits.shape} and {y.shape}"
         )
+    n, t, v = logits.shape
+    # checked here, on y's own shape, so that an error names this function and not the
+    # softmax_cross_entropy it delegates to on flattened views
+    check_labels(y.reshape(n * t), n * t, v, where=where)
+    check_nonempty_batch(n * t, "logits", where=where)
     loss, dz = softmax_cross_entropy(
         logits.reshape(n * t, v), y.reshape(n * t)
     )  # views
@@ -139,12 +161,27 @@ def carried_state(model):
             layer.stateful, layer.state = flag, state
 
 
-def _streams(ids: np.ndarray, n_rows: int, offset: int = 0) -> np.ndarray:
-    """``ids[offset:]`` cut into ``n_rows`` contiguous rows of equal length: (n_rows, L)."""
+def _streams(
+    ids: np.ndarray,
+    n_rows: int,
+    offset: int = 0,
+    *,
+    where: str,
+    min_length: int = 2,
+) -> np.ndarray:
+    """``ids[offset:]`` cut into ``n_rows`` contiguous rows of equal length: (n_rows, L).
+
+    The last ``(len(ids) - offset) % n_rows`` tokens are dropped. Each row needs at least
+    ``min_length`` tokens: 2 (one input, one target) to be scored, ``seq_len + 1`` to hold
+    a training window.
+    """
     length = (len(ids) - offset) // n_rows
-    if length < 2:
+    if length < min_length:
+        after = f" (this pass skips the first {offset}, a random offset)"
         raise ValueError(
-            f"a text of {len(ids)} tokens is too short for {n_rows} streams"
+            f"{where}: a text of {len(ids)} tokens is too short for {n_rows} "
+            f"streams of at least {min_length} tokens each; it needs at least "
+            f"{n_rows * min_length + offset} tokens{after if offset else ''}"
         )
     return ids[offset : offset + n_rows * length].reshape(n_rows, length)
 
@@ -157,10 +194,12 @@ def evaluate_lm(
     seq_len: int = 256,
     stride: int | None = None,
 ) -> float:
-    """Mean loss of predicting ``ids[1:]`` from what precedes, in nats per character.
+    """Mean loss of predicting every token but the first of each of ``n_rows`` streams of ``ids``.
 
-    The text is cut into ``n_rows`` streams read in windows of ``seq_len`` with the state
-    carried across windows, so every character but the first of each stream is predicted
+    In nats per character. The text is cut into ``n_rows`` contiguous streams of
+    ``len(ids) // n_rows`` tokens (the last ``len(ids) % n_rows`` tokens are dropped), so at
+    least ``2 * n_rows`` tokens are needed. They are read in windows of ``seq_len`` with the
+    state carried across windows, so every character but the first of each stream is predicted
     from all of its stream before it (and the result does not depend on ``seq_len``).
     A model without state (a Transformer) reads each window on its own: ``seq_len`` is then
     its context, at most the model's context length. With ``stride`` (such a model only)
@@ -186,7 +225,9 @@ def evaluate_lm(
             "evaluate_lm: stride is for models without state; a recurrent model "
             "carries its state across disjoint windows"
         )
-    rows = _streams(ids, check_int(n_rows, "n_rows", "evaluate_lm"))
+    rows = _streams(
+        ids, check_int(n_rows, "n_rows", "evaluate_lm"), where="evaluate_lm"
+    )
     total, count, done = 0.0, 0, 0  # rows[:, 1 : done + 1] are scored
     with carried_state(model):
         for s in range(0, rows.shape[1] - 1, stride):
@@ -256,6 +297,22 @@ def train_lm(
         training loss since the previous report), ``"val_loss"``, ``"grad_norm"`` (mean norm
         before clipping), ``"clipped"`` (fraction of steps clipped), ``"lr"`` and ``"time"``
         (training seconds of the report's steps, evaluation excluded).
+
+    Raises
+    ------
+    TrainingDiverged
+        When the loss of a window is not finite (NaN or infinite). Its ``epoch`` is the
+        1-based pass over the text and its ``batch`` the 1-based window within that pass
+        (the message also gives the global step); its ``history`` holds the reports made
+        before. Unlike :func:`~nnscratch.train.fit`, ``train_lm`` restores nothing: the
+        model keeps the parameters the failing forward pass used (those after the
+        previous step; no backward pass or optimizer step is taken for the failing window),
+        and its recurrent layers get back the state they had before the call. Only the loss
+        is checked, not the gradients.
+    TypeError, ValueError
+        When an argument is of the wrong type or out of range, or when ``ids`` is too short
+        for ``batch_size`` streams of at least ``seq_len + 1`` tokens after the pass's
+        random offset.
     """
     check_rng(rng, "train_lm")
     check_array(ids, "ids", ndim=1, where="train_lm")
@@ -278,7 +335,7 @@ def train_lm(
         time=[],
         **({"val_loss": []} if val_ids is not None else {}),
     )
-    reporter = make_reporter(progress, unit="step")
+    reporter = make_reporter(progress, unit="step", where="train_lm")
     rows, pos, n_pass = None, 0, 0
     sums = dict(loss=0.0, norm=0.0, clipped=0, n=0, seconds=0.0)
     try:
@@ -296,7 +353,11 @@ def train_lm(
                 ):  # a new pass
                     rows, pos, n_pass = (
                         _streams(
-                            ids, batch_size, int(rng.integers(seq_len))
+                            ids,
+                            batch_size,
+                            int(rng.integers(seq_len)),
+                            where="train_lm",
+                            min_length=seq_len + 1,
                         ),
                         0,
                         n_pass + 1,
@@ -312,11 +373,13 @@ def train_lm(
                     m.forward(x, training=True), y
                 )
                 if not math.isfinite(loss):
+                    window = pos // seq_len  # 1-based, within this pass
                     raise TrainingDiverged(
-                        f"train_lm: the loss is {loss} at step {step}; the "
-                        f"learning rate ({optimizer.lr}) is probably too large",
+                        f"train_lm: the loss is {loss} at step {step} (pass {n_pass}, "
+                        f"window {window}); the learning rate ({optimizer.lr}) is "
+                        f"probably too large",
                         n_pass,
-                        step,
+                        window,
                         history,
                     )
                 m.backward(dout, need_dx=False)
