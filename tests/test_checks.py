@@ -76,16 +76,42 @@ def _run(layer, x, training=True):
 
 def test_check_int_refuses_bools_floats_and_small_values():
     assert _checks.check_int(np.int64(3), "n", "f") == 3
-    for bad in (True, 2.0, "3", 0, -1):
-        with pytest.raises(ValueError, match=r"f: n must be a positive integer, got"):
+    for bad, kind in ((True, "bool"), (2.0, "float"), ("3", "str"), (None, "NoneType")):
+        with pytest.raises(TypeError,
+                           match=rf"f: n must be a positive integer, got .* of type {kind}"):
+            _checks.check_int(bad, "n", "f")
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=rf"f: n must be a positive integer, got {bad}$"):
             _checks.check_int(bad, "n", "f")
     with pytest.raises(ValueError, match="non-negative integer, got -1"):
         _checks.check_int(-1, "padding", "f", minimum=0)
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -1.0, True, "0.1", None])
+def test_wrong_types_raise_type_error_and_wrong_values_value_error():
+    # The module docstring's promise, through a public constructor.
+    with pytest.raises(TypeError,
+                       match=r"Dense: n_in must be a positive integer, got '3' of type str"):
+        Dense("3", 2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"Dense: n_in must be a positive integer, got 0"):
+        Dense(0, 2, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError,
+                       match=r"SGD: lr must be positive and finite, got '0.1' of type str"):
+        SGD("0.1")
+    with pytest.raises(ValueError, match=r"SGD: lr must be positive and finite, got -0.1"):
+        SGD(-0.1)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -1.0])
 def test_check_number_refuses_non_finite_and_out_of_range(bad):
     with pytest.raises(ValueError, match=r"g: lr must be positive and finite, got"):
+        _checks.check_number(bad, "lr", "g", low=0, low_open=True)
+
+
+@pytest.mark.parametrize("bad, kind",
+                         [(True, "bool"), ("0.1", "str"), (None, "NoneType"), (1j, "complex")])
+def test_check_number_refuses_what_is_not_a_real_number_with_type_error(bad, kind):
+    with pytest.raises(TypeError,
+                       match=rf"g: lr must be positive and finite, got .* of type {kind}"):
         _checks.check_number(bad, "lr", "g", low=0, low_open=True)
 
 
@@ -256,10 +282,16 @@ def test_activation_functions_keep_each_float_dtype(fn, dtype):
     assert fn(z).dtype == dtype
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, "0.1"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_leaky_relu_refuses_a_non_finite_slope(bad):
     with pytest.raises(ValueError, match=r"LeakyReLU: alpha \(the negative slope\) must be finite, got"):
         LeakyReLU(bad)
+
+
+def test_leaky_relu_refuses_a_slope_that_is_not_a_number():
+    with pytest.raises(TypeError, match=r"LeakyReLU: alpha \(the negative slope\) must be finite, "
+                                        r"got '0.1' of type str"):
+        LeakyReLU("0.1")
 
 
 # ----------------------------------------------------------------- optimizers

@@ -45,8 +45,16 @@ def test_bad_arguments():
         data.make_moons(10, 0)
     with pytest.raises(ValueError, match="at least 2"):
         data.make_xor(1, np.random.default_rng())
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(ValueError, match=r"make_circles: factor \(the radius ratio\) must be a "
+                                         r"finite number in \(0, 1\), got 2"):
         data.make_circles(10, np.random.default_rng(), factor=2)
+    X, rng = np.zeros((3, 2)), np.random.default_rng()
+    with pytest.raises(ValueError,
+                       match="train_test_split: X and y must have the same length, got 3 and 2"):
+        data.train_test_split(X, np.zeros(2), rng=rng)
+    with pytest.raises(ValueError, match=r"train_test_split: test_fraction must be a finite "
+                                         r"number in \(0, 1\), got 1.5"):
+        data.train_test_split(X, np.zeros(3), rng=rng, test_fraction=1.5)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         data.one_hot(np.array([3]), 3)
 

@@ -60,6 +60,11 @@ def test_bad_boxes_say_what_was_expected():
         D.box_iou(np.array([[2.0, 0, 1, 1]]), np.zeros((1, 4)))
     with pytest.raises(ValueError, match="non-finite"):
         D.box_area(np.array([[0, 0, np.nan, 1]]))
+    with pytest.raises(
+        ValueError,
+        match=r"box_area: boxes holds non-finite coordinates, row 1 is \[0.0, inf, 1.0, 1.0\]",
+    ):
+        D.box_area(np.array([[0, 0, 1, 1], [0, np.inf, 1, 1]]))
 
 
 # ----------------------------------------------------------------- NMS

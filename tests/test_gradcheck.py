@@ -37,6 +37,27 @@ def test_refuses_anything_but_float64(rng):
         gradcheck.check_layer(Dense(3, 2, rng=rng, dtype=np.float32), rng.standard_normal((2, 3)), rng=rng)
 
 
+def test_float64_errors_name_the_function_that_was_called(rng):
+    with pytest.raises(TypeError, match="numerical_gradient: gradient checks need float64 .*x has "
+                                        "dtype float32"):
+        gradcheck.numerical_gradient(lambda: 0.0, np.zeros(3, dtype=np.float32))
+    with pytest.raises(TypeError, match="check_layer: gradient checks need float64 .*x has dtype "
+                                        "float32"):
+        gradcheck.check_layer(Dense(3, 2, rng=rng), np.zeros((2, 3), dtype=np.float32), rng=rng)
+    with pytest.raises(TypeError, match="check_loss: gradient checks need float64 .*y_hat has type "
+                                        "list"):
+        gradcheck.check_loss(lambda y_hat, y: (0.0, y_hat), [0.0, 1.0], np.zeros(2))
+
+
+def test_a_non_contiguous_array_is_refused_with_its_strides_and_the_fix():
+    x = np.zeros((4, 3)).T                  # a view that reshape(-1) cannot flatten in place
+    with pytest.raises(ValueError, match=r"numerical_gradient: x must be an array it can perturb "
+                                         r"in place .*"
+                                         r"got shape \(3, 4\) with strides \(8, 24\); "
+                                         r"make a copy with np.ascontiguousarray\(x\)"):
+        gradcheck.numerical_gradient(lambda: float(x.sum()), x)
+
+
 def test_check_does_not_modify_the_callers_input(rng):
     x = rng.standard_normal((3, 3))
     x0 = x.copy()

@@ -84,8 +84,16 @@ def test_attention_matches_torch():
 
 def test_errors_name_what_was_expected_and_what_arrived(rng):
     x = rng.standard_normal((2, 3, 4))
-    with pytest.raises(ValueError, match=r"mask must be a boolean array of shape \(2, 3\), got int64 \(2, 3\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"MeanOverTime.forward: mask must be a boolean array of shape \(2, 3\), "
+        r"got dtype int64 \(shape \(2, 3\)\)",
+    ):
         MeanOverTime().forward(x, mask=np.ones((2, 3), dtype=np.int64))
+    with pytest.raises(
+        ValueError, match=r"mask must be a boolean array of shape \(2, 3\), got bool \(2, 4\)"
+    ):
+        MeanOverTime().forward(x, mask=np.ones((2, 4), dtype=bool))
     with pytest.raises(ValueError, match=r"every row of mask needs a real position; rows \[1\]"):
         MaxOverTime().forward(x, mask=np.array([[1, 0, 0], [0, 0, 0]], dtype=bool))
     with pytest.raises(ValueError, match=r"x must have shape \(N, T, D\)"):

@@ -13,6 +13,15 @@ def test_mse_value_and_gradient(rng):
     check_loss(losses.mean_squared_error, y_hat, y).assert_ok()
 
 
+def test_mse_takes_any_pair_of_equal_shapes_and_means_over_every_element(rng):
+    # as documented: not only (N, D) but (N,) and (N, C, H, W) too
+    for shape in [(5,), (2, 3, 4, 4)]:
+        y_hat, y = rng.standard_normal(shape), rng.standard_normal(shape)
+        loss, dy_hat = losses.mean_squared_error(y_hat, y)
+        assert loss == pytest.approx(np.mean((y_hat - y) ** 2))
+        np.testing.assert_allclose(dy_hat, 2 * (y_hat - y) / y_hat.size)
+
+
 def test_bce_gradient_for_both_label_layouts(rng):
     y = rng.integers(0, 2, size=7)
     check_loss(losses.binary_cross_entropy, rng.standard_normal((7, 1)), y).assert_ok()
@@ -71,8 +80,9 @@ def test_bad_inputs_say_what_was_expected():
         losses.softmax_cross_entropy(np.zeros((2, 2)), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="same shape"):
         losses.mean_squared_error(np.zeros((2, 2)), np.zeros((2, 1)))
-    with pytest.raises(ValueError, match="only 0 and 1"):
-        losses.binary_cross_entropy(np.zeros(2), np.array([0, 2]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: y must contain only 0 and 1, "
+                                         r"got 3 other values: \[-1.0, 0.5\]"):
+        losses.binary_cross_entropy(np.zeros(4), np.array([0.5, 1.0, -1.0, 0.5]))
 
 
 # -- the Bernoulli reconstruction term of Step 11 ---------------------------------------------

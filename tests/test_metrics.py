@@ -33,10 +33,15 @@ def test_confusion_matrix_small_integer_labels_land_in_the_right_cell():
 
 
 def test_confusion_matrix_checks_labels():
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"confusion_matrix: y_true must lie in \[0, 3\), "
+                                         r"got values from 0 to 3"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"confusion_matrix: y_pred must have shape \(2,\) to "
+                                         r"match the batch, got \(1,\)"):
         confusion_matrix(np.array([0, 1]), np.array([0]), 3)
+    with pytest.raises(TypeError, match="confusion_matrix: y_pred must hold integer class labels, "
+                                        "got dtype float64"):
+        confusion_matrix(np.array([0, 1]), np.array([0.0, 1.0]), 3)
 
 
 def test_most_confused_sorted_and_skips_diagonal_and_zeros():
@@ -66,8 +71,9 @@ def test_reliability_of_a_calibrated_sampler_is_near_zero(rng):
 
 
 def test_reliability_rejects_out_of_range():
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        reliability(np.array([1.2]), np.array([True]))
+    with pytest.raises(ValueError, match=r"reliability: confidence must lie in \[0, 1\], "
+                                         r"got values from 0.5 to 1.2"):
+        reliability(np.array([1.2, 0.5]), np.array([True, False]))
 
 
 def test_accuracy_and_predicted_classes_live_here():
@@ -140,11 +146,13 @@ def test_roc_auc_extremes_and_symmetry(rng):
 def test_roc_auc_checks_its_inputs():
     with pytest.raises(ValueError, match="at least one positive and one negative"):
         roc_auc(np.array([0.1, 0.2]), np.array([1, 1]))
-    with pytest.raises(ValueError, match="0 .negative. or 1 .positive."):
-        roc_auc(np.array([0.1, 0.2]), np.array([0, 2]))
+    with pytest.raises(ValueError, match=r"roc_auc: labels must be 0 .negative. or 1 .positive., "
+                                         r"got 2 other values: \[-1, 2\]"):
+        roc_auc(np.array([0.1, 0.2, 0.3]), np.array([0, 2, -1]))
     with pytest.raises(ValueError, match="labels must have shape"):
         roc_auc(np.array([0.1, 0.2]), np.array([0, 1, 1]))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"roc_auc: scores must be finite, got 1 non-finite "
+                                         r"values of 2, the first nan at index 1"):
         roc_auc(np.array([0.1, np.nan]), np.array([0, 1]))
 
 
@@ -184,8 +192,14 @@ def test_classifier_score_matches_the_entropy_form(rng):
 def test_classifier_score_errors():
     with pytest.raises(ValueError, match="sum to 1"):
         classifier_score(np.ones((3, 4)))
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=r"classifier_score: probs must be finite and "
+                                         r"non-negative .*got 1 negative values, "
+                                         r"the smallest -0.5"):
         classifier_score(np.array([[1.5, -0.5]]))
+    with pytest.raises(ValueError, match=r"classifier_score: probs must be finite .*got 1 "
+                                         r"non-finite values of 4, "
+                                         r"the first inf at index \(1, 0\)"):
+        classifier_score(np.array([[0.5, 0.5], [np.inf, 0.0]]))
     with pytest.raises(ValueError, match="no samples"):
         classifier_score(np.zeros((0, 3)))
 
@@ -225,7 +239,9 @@ def test_frechet_errors(rng):
         frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
     with pytest.raises(ValueError, match="at least 2 rows"):
         frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"frechet_distance: features1 must be finite, got 6 "
+                                         r"non-finite values of 6, "
+                                         r"the first nan at index \(0, 0\)"):
         frechet_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
         gaussian_frechet(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
@@ -235,8 +251,11 @@ def test_class_shares():
     np.testing.assert_allclose(
         class_shares(np.array([0, 0, 1, 3]), 4), [0.5, 0.25, 0.0, 0.25]
     )
-    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+    with pytest.raises(ValueError, match=r"class_shares: labels must lie in \[0, 3\)"):
         class_shares(np.array([0, 3]), 3)
+    with pytest.raises(TypeError, match="class_shares: labels must hold integer class labels, got "
+                                        "dtype float64"):
+        class_shares(np.array([0.0, 1.0]), 3)
 
 
 def test_frechet_distance_of_two_different_sets_matches_the_direct_formula():

@@ -373,6 +373,8 @@ def test_replace_head_refuses_bad_input(rng):
         replace_head(net[0], Dense(5, 2, rng=rng))
     with pytest.raises(TypeError, match="layer protocol"):
         replace_head(net, ["not a layer"])
+    with pytest.raises(TypeError, match="replace_head: n_old must be a positive integer, got 1.0"):
+        replace_head(net, Dense(5, 2, rng=rng), n_old=1.0)
 
 
 @pytest.mark.skipif(not hasattr(os, "fchmod"), reason="no POSIX permissions here")

@@ -178,7 +178,7 @@ def test_bad_arguments():
         SGD(lr=0.1).step({"a": np.ones(2)}, {"a": np.ones(3)})
     with pytest.raises(TypeError, match="dtype float32.*float64"):
         SGD(lr=0.1).step({"a": np.ones(2)}, {"a": np.ones(2, dtype=np.float32)})
-    with pytest.raises(ValueError, match="nesterov"):
+    with pytest.raises(ValueError, match="SGD: nesterov=True needs momentum > 0, got momentum=0.0"):
         SGD(0.1, nesterov=True)
     with pytest.raises(ValueError, match="momentum"):
         SGD(0.1, momentum=1.0)

@@ -34,6 +34,9 @@ def test_vocab_orders_by_frequency_then_alphabet_and_cuts_rare_tokens():
     assert Vocab.build(sents, max_size=1).tokens == ["<pad>", "<unk>", "a"]
     with pytest.raises(ValueError, match="must start with '<pad>', '<unk>'"):
         Vocab(["a", "b"])
+    with pytest.raises(ValueError, match=r"Vocab: tokens must be distinct, got 2 repeated: "
+                                         r"\['b', 'a'\]"):
+        Vocab(["<pad>", "<unk>", "b", "a", "b", "a", "b"])
 
 
 def test_pad_and_its_mask():
@@ -42,6 +45,9 @@ def test_pad_and_its_mask():
     assert ids.dtype == np.int64
     np.testing.assert_array_equal((ids != PAD).sum(axis=1), [3, 1, 1])
     np.testing.assert_array_equal(pad([np.array([5, 6, 7])], max_len=2), [[5, 6]])
+    with pytest.raises(ValueError, match="pad: ids must be non-negative, got -3 in sequence 1 "
+                                         "at position 2"):
+        pad([np.array([5]), np.array([2, 4, -3, -1])])
 
 
 def test_bag_is_the_distinct_known_ids():

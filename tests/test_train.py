@@ -543,3 +543,24 @@ def test_early_stopping_minimises_a_loss_and_maximises_an_accuracy(
     for epoch, value in enumerate(values, start=1):
         assert not stopper.update(value, epoch, params)
     assert stopper.best_epoch == best
+
+
+@pytest.mark.parametrize("monitor", ["loss", "acc"])
+def test_best_epoch_indexes_the_monitored_metric_even_without_validation_data(monitor):
+    # History.best_epoch documents history[monitor][best_epoch - 1] as the best value;
+    # without val_data there is no "val_loss" at all.
+    X, y = _blobs(60)
+    h = fit(_model(0), losses.softmax_cross_entropy, SGD(0.5), X, y, rng=np.random.default_rng(0),
+            epochs=4, batch_size=20, early_stopping=EarlyStopping(patience=10, monitor=monitor),
+            progress=False)
+    assert "val_loss" not in h
+    best = min(h[monitor]) if monitor == "loss" else max(h[monitor])
+    assert h[monitor][h.best_epoch - 1] == best
+
+
+def test_fit_names_itself_for_a_bad_progress():
+    X, y = _blobs(20)
+    with pytest.raises(ValueError, match="fit: progress must be None, True, False, 'bar', "
+                                         "'lines' or a Reporter, got 'x'"):
+        fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=1, progress="x")

@@ -136,21 +136,29 @@ def check_same_shape(
 
 
 def check_labels(
-    y, n: int, n_classes: int | None = None, where: str = ""
+    y,
+    n: int,
+    n_classes: int | None = None,
+    where: str = "",
+    name: str = "y",
 ) -> np.ndarray:
-    """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``."""
+    """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``.
+
+    ``name`` is how the caller calls the labels (``"y"``, ``"y_true"``, ``"y_pred"``,
+    ``"labels"``), named in the error message.
+    """
     prefix = _prefix(where)
     if not isinstance(y, np.ndarray):
         raise TypeError(
-            f"{prefix}y must be a numpy.ndarray of integer labels, got {type(y).__name__}"
+            f"{prefix}{name} must be a numpy.ndarray of integer labels, got {type(y).__name__}"
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(
-            f"{prefix}y must hold integer class labels, got dtype {y.dtype}"
+            f"{prefix}{name} must hold integer class labels, got dtype {y.dtype}"
         )
     if y.shape != (n,):
         raise ValueError(
-            f"{prefix}y must have shape ({n},) to match the batch, got {y.shape}"
+            f"{prefix}{name} must have shape ({n},) to match the batch, got {y.shape}"
         )
     if (
         n_classes is not None
@@ -158,9 +166,25 @@ def check_labels(
         and (y.min() < 0 or y.max() >= n_classes)
     ):
         raise ValueError(
-            f"{prefix}labels must lie in [0, {n_classes}), got values from {y.min()} to {y.max()}"
+            f"{prefix}{name} must lie in [0, {n_classes}), got values from "
+            f"{y.min()} to {y.max()}"
         )
     return y
+
+
+def describe_non_finite(a: np.ndarray) -> str:
+    """What arrived, for a message about an array that should be finite and is not.
+
+    ``"2 non-finite values of 6, the first nan at index (0, 1)"``; ``a`` must hold at least
+    one NaN or infinity.
+    """
+    bad = ~np.isfinite(a)
+    first = np.unravel_index(int(np.argmax(bad)), a.shape)
+    index = int(first[0]) if a.ndim == 1 else tuple(int(i) for i in first)
+    return (
+        f"{int(bad.sum())} non-finite values of {a.size}, the first "
+        f"{float(a[first])} at index {index}"
+    )
 
 
 def check_nonempty_batch(n: int, name: str, where: str = "") -> None:
@@ -187,15 +211,25 @@ def check_int(v, name: str, where: str, minimum: int = 1) -> int:
 
     Booleans are refused (``True`` is an ``int`` in Python, but never meant as a size);
     ``minimum=1`` checks a positive integer, ``minimum=0`` a non-negative one.
+
+    Raises
+    ------
+    TypeError
+        If ``v`` is not an integer (a float such as ``3.0``, a string, None or a boolean).
+    ValueError
+        If ``v`` is an integer below ``minimum``.
     """
-    if (
-        isinstance(v, (bool, np.bool_))
-        or not isinstance(v, (int, np.integer))
-        or v < minimum
+    kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+        minimum, f"an integer of at least {minimum}"
+    )
+    if isinstance(v, (bool, np.bool_)) or not isinstance(
+        v, (int, np.integer)
     ):
-        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
-            minimum, f"an integer of at least {minimum}"
+        raise TypeError(
+            f"{_prefix(where)}{name} must be {kind}, got {v!r} "
+            f"of type {type(v).__name__}"
         )
+    if v < minimum:
         raise ValueError(
             f"{_prefix(where)}{name} must be {kind}, got {v!r}"
         )
@@ -224,6 +258,13 @@ def check_number(
         Bounds of the interval (None: unbounded on that side).
     low_open, high_open : bool, default False
         Whether the bound itself is excluded (``low=0, low_open=True``: positive).
+
+    Raises
+    ------
+    TypeError
+        If ``v`` is not a real number (a string, None, a complex number or a boolean).
+    ValueError
+        If ``v`` is a real number that is NaN, infinite or outside the interval.
     """
     if low is None and high is None:
         interval = "finite"
@@ -237,11 +278,12 @@ def check_number(
         lb = "(" if low is None or low_open else "["
         rb = ")" if high is None or high_open else "]"
         interval = f"a finite number in {lb}{left}, {right}{rb}"
-    ok = (
-        isinstance(v, numbers.Real)
-        and not isinstance(v, (bool, np.bool_))
-        and math.isfinite(v)
-    )
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(
+            f"{_prefix(where)}{name} must be {interval}, got {v!r} "
+            f"of type {type(v).__name__}"
+        )
+    ok = math.isfinite(v)
     if ok and low is not None:
         ok = v > low if low_open else v >= low
     if ok and high is not None:

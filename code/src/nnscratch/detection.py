@@ -44,8 +44,13 @@ def _check_boxes(boxes, name: str, where: str) -> np.ndarray:
             f"{where}: {name} must have shape (N, 4), rows (x0, y0, x1, y1), "
             f"got shape {boxes.shape}"
         )
-    if not np.all(np.isfinite(boxes)):
-        raise ValueError(f"{where}: {name} holds non-finite coordinates")
+    finite = np.isfinite(boxes).all(axis=1)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise ValueError(
+            f"{where}: {name} holds non-finite coordinates, row {i} is "
+            f"{boxes[i].tolist()}"
+        )
     bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if bad.any():
         i = int(np.argmax(bad))

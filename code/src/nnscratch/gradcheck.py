@@ -23,12 +23,17 @@ from ._checks import check_rng
 from .layers.base import Layer
 
 
-def _require_float64(x: np.ndarray, name: str) -> None:
+def _require_float64(x: np.ndarray, name: str, where: str) -> None:
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        got = (
+            f"dtype {x.dtype}"
+            if isinstance(x, np.ndarray)
+            else f"type {type(x).__name__}"
+        )
         raise TypeError(
-            f"gradient checks need float64 so rounding error cannot hide a bug; "
-            f"{name} has dtype {got}. Build the layer with dtype=np.float64 and pass float64 input."
+            f"{where}: gradient checks need float64 so rounding error cannot hide "
+            f"a bug; {name} has {got}. Build the layer with dtype=np.float64 and "
+            f"pass float64 input."
         )
 
 
@@ -42,7 +47,9 @@ def numerical_gradient(
     f : callable
         Takes no arguments and returns a float computed from the current contents of ``x``.
     x : ndarray of float64
-        Perturbed in place one entry at a time and restored exactly afterwards.
+        Perturbed in place one entry at a time and restored exactly afterwards, through
+        ``x.reshape(-1)``, which must therefore be a view of ``x`` rather than a copy (it
+        is for any C-contiguous array).
     eps : float
         Step size.
 
@@ -51,12 +58,15 @@ def numerical_gradient(
     grad : ndarray, same shape as ``x``
         :math:`(f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) / 2\\epsilon` for each entry ``i``.
     """
-    _require_float64(x, "x")
+    _require_float64(x, "x", "numerical_gradient")
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
         raise ValueError(
-            "numerical_gradient needs a contiguous array it can perturb in place"
+            f"numerical_gradient: x must be an array it can perturb in place "
+            f"through x.reshape(-1) (a C-contiguous one, say), got shape "
+            f"{x.shape} with strides {x.strides}; make a copy with "
+            f"np.ascontiguousarray(x) and have f read the copy"
         )
     for i in range(flat.size):
         old = flat[i]
@@ -158,9 +168,9 @@ def check_layer(
         isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer)
     )
     if differentiable:
-        _require_float64(x, "x")
+        _require_float64(x, "x", "check_layer")
     for k, p in layer.params.items():
-        _require_float64(p, f"params[{k!r}]")
+        _require_float64(p, f"params[{k!r}]", "check_layer")
     x = (
         x.copy()
     )  # perturbed in place below; the caller's array is left alone
@@ -197,7 +207,7 @@ def check_loss(
     ``loss_fn(y_hat, y)`` must return ``(loss, dy_hat)`` like every loss in
     :mod:`nnscratch.losses`.
     """
-    _require_float64(y_hat, "y_hat")
+    _require_float64(y_hat, "y_hat", "check_loss")
     y_hat = y_hat.copy()
     _, analytic = loss_fn(y_hat, y)
     numeric = numerical_gradient(lambda: loss_fn(y_hat, y)[0], y_hat, eps)

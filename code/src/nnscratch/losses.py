@@ -37,17 +37,19 @@ def mean_squared_error(
 
     Parameters
     ----------
-    y_hat : ndarray of shape (N, D)
-        Predictions.
-    y : ndarray of shape (N, D)
+    y_hat : ndarray of any shape, e.g. (N,) or (N, D)
+        Predictions, floating-point, with at least one element.
+    y : ndarray of the same shape as ``y_hat``
         Targets.
 
     Returns
     -------
     loss : float
+        The mean over every element; for (N, D),
         :math:`L = \\frac{1}{N D} \\sum_{i,j} (\\hat y_{ij} - y_{ij})^2` (PyTorch's ``MSELoss``).
-    dy_hat : ndarray of shape (N, D)
-        :math:`\\partial L / \\partial \\hat y = \\frac{2}{N D} (\\hat y - y)`.
+    dy_hat : ndarray, same shape as ``y_hat``
+        :math:`\\partial L / \\partial \\hat y = \\frac{2}{N D} (\\hat y - y)`, with
+        :math:`N D` the number of elements (``y_hat.size``).
     """
     where = "mean_squared_error"
     check_float_array(y_hat, "y_hat", where=where)
@@ -99,8 +101,12 @@ def binary_cross_entropy(
             f"{where}: y must have shape ({n},) to match z, got {y.shape}"
         )
     check_nonempty_batch(n, "z", where=where)
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"{where}: y must contain only 0 and 1")
+    other = (y != 0) & (y != 1)
+    if other.any():
+        raise ValueError(
+            f"{where}: y must contain only 0 and 1, got {int(other.sum())} "
+            f"other values: {np.unique(y[other])[:5].tolist()}"
+        )
     zf = z.reshape(n)
     yf = y.astype(z.dtype, copy=False)
     per_example = (

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_array, check_int, check_labels
+from ._checks import (
+    check_array,
+    check_int,
+    check_labels,
+    describe_non_finite,
+)
 
 
 def predict_classes(logits: np.ndarray) -> np.ndarray:
@@ -92,8 +97,20 @@ def confusion_matrix(
         holds the correct predictions, each row sums to the class's count.
     """
     n_classes = check_int(n_classes, "n_classes", "confusion_matrix")
-    check_labels(y_true, len(y_true), n_classes, where="confusion_matrix")
-    check_labels(y_pred, len(y_true), n_classes, where="confusion_matrix")
+    check_labels(
+        y_true,
+        len(y_true),
+        n_classes,
+        where="confusion_matrix",
+        name="y_true",
+    )
+    check_labels(
+        y_pred,
+        len(y_true),
+        n_classes,
+        where="confusion_matrix",
+        name="y_pred",
+    )
     # each (true, pred) pair gets one flat index; bincount counts them all in one pass.
     # Widened first: in uint8, y_true * n_classes would wrap round to the wrong cell.
     flat = y_true.astype(np.intp) * n_classes + y_pred
@@ -181,7 +198,10 @@ def reliability(
             f"reliability: correct must have shape {confidence.shape}, got {correct.shape}"
         )
     if confidence.size and (confidence.min() < 0 or confidence.max() > 1):
-        raise ValueError("reliability: confidence must lie in [0, 1]")
+        raise ValueError(
+            f"reliability: confidence must lie in [0, 1], got values from "
+            f"{confidence.min():.4g} to {confidence.max():.4g}"
+        )
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(
         np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1
@@ -218,12 +238,16 @@ def _check_scores(
         raise ValueError(
             f"{where}: labels must have shape {scores.shape} like scores, got {labels.shape}"
         )
-    if not np.all((labels == 0) | (labels == 1)):
+    other = (labels != 0) & (labels != 1)
+    if other.any():
         raise ValueError(
-            f"{where}: labels must be 0 (negative) or 1 (positive)"
+            f"{where}: labels must be 0 (negative) or 1 (positive), got "
+            f"{int(other.sum())} other values: {np.unique(labels[other])[:5].tolist()}"
         )
     if not np.all(np.isfinite(scores)):
-        raise ValueError(f"{where}: scores must be finite")
+        raise ValueError(
+            f"{where}: scores must be finite, got {describe_non_finite(scores)}"
+        )
     positive = labels.astype(bool)
     if positive.all() or not positive.any():
         raise ValueError(
@@ -348,9 +372,15 @@ def classifier_score(probs: np.ndarray) -> float:
     if len(probs) == 0:
         raise ValueError(f"{where}: probs holds no samples (N = 0)")
     p = probs.astype(np.float64)
-    if not np.all(np.isfinite(p)) or p.min() < 0:
+    if not np.all(np.isfinite(p)):
         raise ValueError(
-            f"{where}: probs must be finite and non-negative (class probabilities)"
+            f"{where}: probs must be finite and non-negative (class probabilities), "
+            f"got {describe_non_finite(p)}"
+        )
+    if p.min() < 0:
+        raise ValueError(
+            f"{where}: probs must be finite and non-negative (class probabilities), "
+            f"got {int((p < 0).sum())} negative values, the smallest {p.min():.4g}"
         )
     if not np.allclose(p.sum(axis=1), 1, atol=1e-4):
         raise ValueError(
@@ -447,7 +477,9 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
                 f"{where}: {name} needs at least 2 rows for a covariance, got {len(f)}"
             )
         if not np.all(np.isfinite(f)):
-            raise ValueError(f"{where}: {name} must be finite")
+            raise ValueError(
+                f"{where}: {name} must be finite, got {describe_non_finite(f)}"
+            )
     if features1.shape[1] != features2.shape[1]:
         raise ValueError(
             f"{where}: the two sets must have the same number of features, got "
@@ -469,7 +501,9 @@ def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
     ``1 / n_classes`` is a mode the generator misses.
     """
     n_classes = check_int(n_classes, "n_classes", "class_shares")
-    check_labels(labels, len(labels), n_classes, where="class_shares")
+    check_labels(
+        labels, len(labels), n_classes, where="class_shares", name="labels"
+    )
     if len(labels) == 0:
         raise ValueError("class_shares: labels holds no samples (N = 0)")
     return np.bincount(labels, minlength=n_classes) / len(labels)

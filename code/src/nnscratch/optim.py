@@ -258,7 +258,9 @@ class SGD(Optimizer):
             momentum, "momentum", "SGD", low=0, high=1, high_open=True
         )
         if nesterov and momentum == 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0, got momentum={momentum}"
+            )
         self.momentum, self.nesterov = momentum, nesterov
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:

@@ -152,7 +152,11 @@ class ProgressBar(Reporter):
 
 
 def make_reporter(
-    progress, log_every: int = 1, unit: str = "epoch"
+    progress,
+    log_every: int = 1,
+    unit: str = "epoch",
+    *,
+    where: str = "make_reporter",
 ) -> Reporter:
     """The reporter that ``fit``'s ``progress`` argument asks for.
 
@@ -165,6 +169,14 @@ def make_reporter(
         Passed to :class:`EpochLines`.
     unit : str, default "epoch"
         What the reporter's counter counts, passed to the reporter it makes.
+    where : str, default "make_reporter"
+        The function whose ``progress`` argument this is (``"fit"``, ``"train_lm"``),
+        named in the error message.
+
+    Raises
+    ------
+    ValueError
+        If ``progress`` is none of the above.
     """
     if isinstance(progress, Reporter):
         return progress
@@ -177,5 +189,6 @@ def make_reporter(
     if progress == "lines":
         return EpochLines(log_every, unit)
     raise ValueError(
-        f"fit: progress must be None, True, False, 'bar', 'lines' or a Reporter, got {progress!r}"
+        f"{where}: progress must be None, True, False, 'bar', 'lines' or a "
+        f"Reporter, got {progress!r}"
     )

@@ -94,7 +94,15 @@ class Vocab:
                 f"{UNK}), got {tokens[:2]}"
             )
         if len(set(tokens)) != len(tokens):
-            raise ValueError("Vocab: tokens must be distinct")
+            seen, repeated = set(), []
+            for t in tokens:
+                if t in seen and t not in repeated:
+                    repeated.append(t)
+                seen.add(t)
+            raise ValueError(
+                f"Vocab: tokens must be distinct, got {len(repeated)} repeated: "
+                f"{repeated[:5]}"
+            )
         self.tokens = tokens
         self.index = {t: i for i, t in enumerate(tokens)}
         self.counts = np.zeros(len(tokens), np.int64)
@@ -187,7 +195,11 @@ def pad(
         else:
             ids[i, :n] = s[:n]
     if (ids < 0).any():
-        raise ValueError("pad: ids must be non-negative")
+        row, col = (int(i[0]) for i in np.nonzero(ids < 0))
+        raise ValueError(
+            f"pad: ids must be non-negative, got {ids[row, col]} in sequence "
+            f"{row} at position {col}"
+        )
     return ids
 
 

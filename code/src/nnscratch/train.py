@@ -44,7 +44,8 @@ class History(dict):
     best_epoch : int or None
         1-based number of the epoch with the best monitored value (early stopping's
         ``monitor``, else the lowest ``val_loss``); None without validation data or early
-        stopping. ``history["val_loss"][history.best_epoch - 1]`` is its value.
+        stopping. ``history[monitor][history.best_epoch - 1]`` is its value
+        (``monitor`` being ``"val_loss"`` without early stopping).
     stopped_early : bool
         Whether early stopping ended training before ``epochs``.
     """
@@ -112,11 +113,22 @@ class EarlyStopping:
     monitor : {"val_loss", "val_acc", "loss", "acc"}, default "val_loss"
         Losses improve downwards, accuracies upwards.
 
+    Attributes
+    ----------
+    best, best_epoch : float and int, or None
+        The best monitored value so far and its 1-based epoch (None before the first update).
+    best_params : dict of str to ndarray, or None
+        Copies of the best epoch's model state: its parameters **and** its buffers
+        (:func:`~nnscratch.network.model_state`), so that BatchNorm's running statistics
+        are kept and restored along with the weights.
+
     Notes
     -----
     ``fit`` calls :meth:`reset` at the start, :meth:`update` after every epoch and
-    :meth:`restore` at the end, which copies the best epoch's parameters back into the model
-    in place (so optimizers keyed on the same arrays keep working).
+    :meth:`restore` at the end, each with ``model_state(model)``; :meth:`restore` copies the
+    best epoch's parameters and buffers back into the model in place (so optimizers keyed on
+    the same arrays keep working, and BatchNorm predicts with the running statistics of the
+    best epoch, not those of the last one).
 
     See Also
     --------
@@ -147,9 +159,9 @@ class EarlyStopping:
         self.wait = 0
 
     def update(
-        self, value: float, epoch: int, params: dict[str, np.ndarray]
+        self, value: float, epoch: int, state: dict[str, np.ndarray]
     ) -> bool:
-        """Record epoch ``epoch``'s ``value``; return True when training should stop."""
+        """Record ``value`` and, if best, a copy of ``state``; True means stop."""
         sign = (
             1.0 if self.monitor.endswith("loss") else -1.0
         )  # minimise sign * value
@@ -158,15 +170,15 @@ class EarlyStopping:
             or sign * value < sign * self.best - self.min_delta
         ):
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.best_params = {k: v.copy() for k, v in params.items()}
+            self.best_params = {k: v.copy() for k, v in state.items()}
             return False
         self.wait += 1
         return self.wait >= self.patience
 
-    def restore(self, params: dict[str, np.ndarray]) -> None:
-        """Copy the best parameters back into ``params``, in place."""
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Copy the best epoch's parameters and buffers back into ``state``, in place."""
         if self.best_params is not None:
-            for k, v in params.items():
+            for k, v in state.items():
                 v[...] = self.best_params[k]
 
     def __repr__(self) -> str:
@@ -179,7 +191,9 @@ class TrainingDiverged(FloatingPointError):
     Attributes
     ----------
     epoch, batch : int
-        1-based numbers of the epoch and of the minibatch within it.
+        1-based numbers of the epoch and of the minibatch within it (for
+        :func:`~nnscratch.language.train_lm`: of the pass over the text and of the window
+        within that pass).
     history : History
         The metrics of the epochs completed before.
     """
@@ -320,7 +334,7 @@ def fit(
                 f"which needs integer class labels; {name} holds {labels.dtype} values "
                 f"of shape {labels.shape}"
             )
-    reporter = make_reporter(progress, log_every)
+    reporter = make_reporter(progress, log_every, where="fit")
     history = History(loss=[], **({"acc": []} if classify else {}))
     if val_data is not None:
         history["val_loss"] = []

@@ -1,8 +1,15 @@
-"""Seeded synthetic two-dimensional datasets for the early chapters.
+"""Seeded synthetic two-dimensional datasets for the early chapters, and helpers for them.
 
-Every function takes ``rng: numpy.random.Generator`` and returns ``(X, y)`` with
-``X`` of shape (N, 2) in float64 and ``y`` of shape (N,) holding integer labels. The same
-generator state gives the same data, bit for bit.
+The generators (:func:`make_blobs`, :func:`make_xor`, :func:`make_moons`,
+:func:`make_circles`, :func:`make_spirals`, :func:`ring_of_gaussians`) take ``n`` and
+``rng: numpy.random.Generator`` and return ``(X, y)`` with ``X`` of shape (n, 2) in float64
+and ``y`` of shape (n,) holding int64 labels. The same generator state gives the same data,
+bit for bit.
+
+The helpers return something else: :func:`train_test_split` shuffles with its ``rng`` and
+returns four arrays, ``X_train, X_test, y_train, y_test``; :func:`one_hot` (no randomness)
+returns one-hot rows (N, n_classes); :func:`ring_centers` (no randomness) returns the
+(n_modes, 2) centers of :func:`ring_of_gaussians`.
 """
 
 from __future__ import annotations
@@ -79,8 +86,15 @@ def make_circles(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0); ``factor`` is the radius ratio."""
     _check(n, rng, noise, "make_circles")
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+    check_number(
+        factor,
+        "factor (the radius ratio)",
+        "make_circles",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+    )
     y = np.arange(n) % 2
     t = rng.uniform(0, 2 * np.pi, n)
     r = np.where(y == 1, factor, 1.0)
@@ -121,12 +135,18 @@ def train_test_split(
     check_rng(rng, "train_test_split")
     if len(X) != len(y):
         raise ValueError(
-            f"X and y must have the same length, got {len(X)} and {len(y)}"
+            f"train_test_split: X and y must have the same length, got "
+            f"{len(X)} and {len(y)}"
         )
-    if not 0 < test_fraction < 1:
-        raise ValueError(
-            f"test_fraction must lie in (0, 1), got {test_fraction!r}"
-        )
+    check_number(
+        test_fraction,
+        "test_fraction",
+        "train_test_split",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+    )
     order = rng.permutation(len(y))
     n_test = max(1, int(round(test_fraction * len(y))))
     test, train = order[:n_test], order[n_test:]

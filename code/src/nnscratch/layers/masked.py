@@ -7,7 +7,8 @@ output does not depend on the padding and the padded positions receive **exactly
 gradient: the pooled vector of a sentence is the same whether it is padded to 10 or to 60.
 
 ``forward(x, training=False, *, mask=None)``: ``mask=None`` means every position is real.
-Every row needs at least one real position.
+Every row needs at least one real position. A mask that is not boolean raises ``TypeError``
+(an integer 0/1 mask is refused rather than cast); one of the wrong shape, ``ValueError``.
 
 See Also
 --------
@@ -39,7 +40,12 @@ def _check(layer: Layer, x: np.ndarray, mask, dtype=None) -> np.ndarray:
     if mask is None:
         return np.ones(x.shape[:2], dtype=bool)
     mask = np.asarray(mask)
-    if mask.shape != x.shape[:2] or mask.dtype != bool:
+    if mask.dtype != bool:
+        raise TypeError(
+            f"{where}: mask must be a boolean array of shape {x.shape[:2]}, got dtype "
+            f"{mask.dtype} (shape {mask.shape}); build it by comparison, e.g. ids != PAD"
+        )
+    if mask.shape != x.shape[:2]:
         raise ValueError(
             f"{where}: mask must be a boolean array of shape {x.shape[:2]}, got "
             f"{mask.dtype} {mask.shape}"
