@@ -1,11 +1,16 @@
 """Ready-made networks: for MNIST, the ones the book trains and the command line offers; for
 text, the decoder-only Transformer of Step 9 (:func:`transformer_block`, :func:`gpt`).
 
-Each factory takes an ``rng`` (the initial weights) and a ``dtype`` and returns a fresh
-:class:`~nnscratch.network.Sequential` whose output is 10 logits. ``MODELS`` maps the names
-used by ``python -m nnscratch.cli train <name>`` to the factories, and ``INPUT_SHAPES`` the
-same names to the shape of one example each model takes (the command line reshapes the
-images to it).
+Every factory returns a fresh :class:`~nnscratch.network.Sequential` whose initial weights
+come from its ``rng``, in its ``dtype``.
+
+- The MNIST factories (:func:`mnist_mlp`, :func:`mnist_cnn`) take only ``rng`` and ``dtype``;
+  their output is 10 logits. ``MODELS`` maps the names used by
+  ``python -m nnscratch.cli train <name>`` to them, and ``INPUT_SHAPES`` the same names to the
+  shape of one example each model takes (the command line reshapes the images to it).
+- The text factories also take their sizes: :func:`transformer_block` (``n_embed``,
+  ``n_heads``) maps (N, T, D) to (N, T, D), and :func:`gpt` (``n_tokens``, ``block_size``,
+  ``n_embed``, ``n_heads``, ``n_layers``) maps (N, T) token ids to (N, T, V) logits.
 
 See Also
 --------

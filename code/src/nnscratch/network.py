@@ -434,10 +434,14 @@ def replace_head(
 
     Raises
     ------
+    TypeError
+        When ``model`` is not a :class:`Sequential`, ``n_old`` is not an integer, or an
+        element of ``new_head`` does not follow the layer protocol.
     ValueError
-        When ``n_old`` is out of range, or when the first new layer and the first old one
-        both hold a weight matrix ``W`` whose input sizes differ (the new head would not fit
-        the features the body produces).
+        When ``n_old`` is out of range, when ``new_head`` is an empty list (it holds no
+        layers), or when the first new layer and the first old one both hold a weight matrix
+        ``W`` whose input sizes differ (the new head would not fit the features the body
+        produces).
 
     See Also
     --------

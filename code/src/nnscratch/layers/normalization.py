@@ -1,9 +1,12 @@
-"""Batch normalization for dense inputs (N, D).
+"""Normalization layers: BatchNorm (N, D), BatchNorm2D (N, C, H, W), LayerNorm (N, ..., D).
 
 :class:`BatchNorm` normalises each feature with the statistics of the batch while training
 and with running averages of them in evaluation, then scales and shifts it by learned
 parameters. In training every output depends on the whole batch, and so does its gradient;
-Step 5 derives it.
+Step 5 derives it. :class:`BatchNorm2D` does the same per channel of images, over the
+batch and both spatial axes. :class:`LayerNorm` normalises each example over its last axis
+alone, the same in training and evaluation, with no running statistics; Step 9 derives its
+backward pass.
 """
 
 from __future__ import annotations
