@@ -154,11 +154,31 @@ def train_test_split(
 
 
 def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
-    """Integer labels of shape (N,) to one-hot rows of shape (N, n_classes)."""
+    """Integer labels of shape (N,) to one-hot rows of shape (N, n_classes).
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is not a NumPy array of integers (float labels such as ``3.0`` are refused
+        rather than truncated).
+    ValueError
+        If ``y`` is not 1-D or a label lies outside ``[0, n_classes)``.
+    """
     n_classes = check_int(n_classes, "n_classes", "one_hot")
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+    if not isinstance(y, np.ndarray) or not np.issubdtype(
+        y.dtype, np.integer
+    ):
+        got = (
+            f"dtype {y.dtype}"
+            if isinstance(y, np.ndarray)
+            else f"type {type(y).__name__}"
+        )
+        raise TypeError(
+            f"one_hot: y must be an array of integer labels, got {got}"
+        )
+    if y.ndim != 1:
         raise ValueError(
-            f"one_hot: y must be 1-D integer labels, got shape {y.shape} dtype {y.dtype}"
+            f"one_hot: y must be 1-D integer labels, got shape {y.shape}"
         )
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
