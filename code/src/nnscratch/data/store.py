@@ -238,8 +238,9 @@ def download_file(
     """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
 
     Each attempt downloads into memory; only a copy whose content has the MD5
-    ``expected_md5`` is written to ``directory / name``, atomically (through
-    :func:`nnscratch._files.write_atomically`). Failed attempts leave nothing behind.
+    ``expected_md5`` is written to ``directory / name``, atomically (to a temporary file
+    beside it, flushed to disk, then renamed over the target, so no reader ever sees part of
+    a file). Failed attempts leave nothing behind.
 
     Raises
     ------
