@@ -7,7 +7,9 @@ title)``, ``nnscratch_iteration(ours, x, dout)``, ``torch_twin(torch, ours) -> (
 x, dout)``, passed as a namespace (``SimpleNamespace(**globals())`` of the script).
 
 A *setting* is a library at a thread count: ``name -> (library, run, threads)``, where
-``run()`` does one iteration and ``threads()`` is a context manager that sets the threads.
+``run(i)`` does iteration ``i`` and ``threads()`` is a context manager that sets the threads.
+The CNN benchmark times whole epochs with the same two functions, :func:`settings_for` and
+:func:`time_settings`.
 """
 
 from __future__ import annotations
@@ -21,14 +23,18 @@ from threadpoolctl import threadpool_limits
 
 
 def settings_for(
-    run_ours, run_torch, threads: int | None, torch
+    make_ours, make_torch, threads: int | None, torch
 ) -> dict[str, tuple]:
-    """The settings to time: each library with ``threads``, or with 1 and its default."""
+    """The settings to time: each library with ``threads``, or with 1 and its default.
+
+    ``make_ours()`` and ``make_torch()`` return a setting's ``run(i)``; each setting gets its
+    own (a benchmark that trains gives each its own model).
+    """
     settings: dict[str, tuple] = {}
     for th in [threads] if threads else sorted({1, blas_threads()}):
         settings[f"nnscratch, {th} BLAS thread(s)"] = (
             "nnscratch",
-            run_ours,
+            make_ours(),
             lambda th=th: threadpool_limits(limits=th, user_api="blas"),
         )
     if torch is not None:
@@ -37,45 +43,64 @@ def settings_for(
         ):
             settings[f"PyTorch, {th} thread(s)"] = (
                 "PyTorch",
-                run_torch,
+                make_torch(),
                 lambda th=th: torch_threads(th),
             )
     return settings
 
 
 def time_settings(
-    settings: dict[str, tuple], iterations: int, block: int, pause: float = 0.15
+    settings: dict[str, tuple],
+    iterations: int,
+    block: int,
+    pause: float = 0.15,
+    *,
+    warmup: int = 1,
+    after_round=None,
 ) -> dict[str, float]:
-    """Seconds each setting took for ``iterations`` runs, ``block`` at a time in turns.
+    """Seconds each setting took for ``run(0)`` … ``run(iterations - 1)``, in turns.
 
-    Taking turns, with a different setting first in each round, gives every setting the same
-    share of whatever else the machine is doing: the ratios are meaningful on a shared
-    machine even when the absolute times are not. After each block an untimed ``pause``
+    Each setting runs ``block`` iterations, then the next takes over. Taking turns, with a
+    different setting first in each round, gives every setting the same share of whatever
+    else the machine is doing: the ratios are meaningful on a shared machine even when the
+    absolute times are not. After each block an untimed ``pause``
     lets the threads of a multi-threaded setting go idle (OpenBLAS and OpenMP workers spin
     for about 0.1 s), so that they do not slow down the setting that runs next.
+
+    Each setting first runs ``run(0)`` … ``run(warmup - 1)`` untimed (first calls allocate
+    and dispatch). ``after_round(r, done, times)``, if given, is called after round ``r``
+    (0-based) with the number of iterations done and the times so far.
     """
-    for (
-        _,
-        run,
-        threads,
-    ) in settings.values():  # warm-up: first calls allocate
+    for _, run, threads in settings.values():
         with threads():
-            run()
+            for i in range(min(warmup, iterations)):
+                run(i)
     times = dict.fromkeys(settings, 0.0)
     names = list(settings)
-    for b, first in enumerate(range(0, iterations, block)):
-        n = min(block, iterations - first)
-        for name in (
-            names[b % len(names) :] + names[: b % len(names)]
-        ):  # rotate who goes first
-            _, run, threads = settings[name]
-            with threads():
+    for r, first in enumerate(range(0, iterations, block)):
+        last = min(first + block, iterations)
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            _, run, threads = settings[name]  # rotate who goes first
+            with threads():  # setting the threads is not timed
                 t = time.perf_counter()
-                for _ in range(n):
-                    run()
+                for i in range(first, last):
+                    run(i)
                 times[name] += time.perf_counter() - t
             time.sleep(pause)
+        if after_round is not None:
+            after_round(r, last, times)
     return times
+
+
+def fastest(
+    settings: dict[str, tuple], times: dict[str, float]
+) -> dict[str, str]:
+    """Library -> the name of its fastest setting."""
+    best: dict[str, str] = {}
+    for name, (lib, _, _) in settings.items():
+        if lib not in best or times[name] < times[best[lib]]:
+            best[lib] = name
+    return best
 
 
 def report(
@@ -91,10 +116,7 @@ def report(
         print(
             f"{name:>{width}}: {1000 * t / iterations:7.1f} ms per iteration"
         )
-    best = {}
-    for name, (lib, _, _) in settings.items():
-        if lib not in best or times[name] < times[best[lib]]:
-            best[lib] = name
+    best = fastest(settings, times)
     if "PyTorch" in best:
         one = [n for n in times if n.startswith("nnscratch, 1 ")], [
             n for n in times if n.startswith("PyTorch, 1 ")
@@ -135,9 +157,13 @@ def verdict(ratio: float | None, max_ratio: float | None) -> int:
     if max_ratio is None or ratio is None:
         return 0
     if ratio > max_ratio:
-        print(f"ratio {ratio:.2f} is over the bar: at most {max_ratio} (--max-ratio)")
+        print(
+            f"ratio {ratio:.2f} is over the bar: at most {max_ratio} (--max-ratio)"
+        )
         return 1
-    print(f"ratio {ratio:.2f} is within the bar: at most {max_ratio} (--max-ratio)")
+    print(
+        f"ratio {ratio:.2f} is within the bar: at most {max_ratio} (--max-ratio)"
+    )
     return 0
 
 
@@ -190,8 +216,8 @@ def main(bench, argv: list[str] | None = None) -> int:
         print(f"torch {torch.__version__}")
         x_t, dout_t = torch.from_numpy(x), torch.from_numpy(dout)
     settings = settings_for(
-        lambda: bench.nnscratch_iteration(ours, x, dout),
-        lambda: bench.torch_iteration(torch, twin, x_t, dout_t),
+        lambda: lambda i: bench.nnscratch_iteration(ours, x, dout),
+        lambda: lambda i: bench.torch_iteration(torch, twin, x_t, dout_t),
         args.threads,
         torch,
     )

@@ -31,8 +31,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from _compare import add_bar_options, verdict
-from _threads import blas_description, blas_threads, torch_threads
+from _compare import add_bar_options, fastest, settings_for, time_settings, verdict
+from _threads import blas_description
 from threadpoolctl import threadpool_limits
 
 from nnscratch import losses
@@ -146,57 +146,39 @@ def main(argv: list[str] | None = None) -> int:
         torch = None
         print("PyTorch is not installed: no ratio (pip install torch to compare)")
 
-    # name -> (library, step function, context manager factory that sets its threads)
-    trainers: dict[str, tuple] = {}
-    counts = [args.threads] if args.threads else sorted({1, blas_threads()})
-    for th in counts:
-        trainers[f"nnscratch, {th} BLAS thread(s)"] = (
-            "nnscratch", nnscratch_trainer(args.seed),
-            lambda th=th: threadpool_limits(limits=th, user_api="blas"))
-    if torch is not None:
-        counts = [args.threads] if args.threads else sorted({1, torch.get_num_threads()})
-        for th in counts:
-            trainers[f"PyTorch, {th} thread(s)"] = (
-                "PyTorch", torch_trainer(args.seed), lambda th=th: torch_threads(th))
+    order = rng.permutation(len(x))
+    batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
+
+    def trainer(step):
+        """A setting's ``run(i)``: train on batch ``i``, keeping its loss in ``run.losses``."""
+        losses = np.full(len(batch_idx), np.nan)  # the warm-up's are overwritten when timed
+
+        def run(i):
+            idx = batch_idx[i]
+            losses[i] = step(x[idx], y[idx])
+
+        run.losses = losses
+        return run
+
+    # every setting trains its own model, from the same seed, on the same batches
+    trainers = settings_for(lambda: trainer(nnscratch_trainer(args.seed)),
+                            lambda: trainer(torch_trainer(args.seed)), args.threads, torch)
     version = f" (torch {torch.__version__})" if torch is not None else ""
     print(f"{len(trainers)} settings: " + "; ".join(trainers) + version)
     print(blas_description())
 
-    order = rng.permutation(len(x))
-    batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
-    for _, step, threads in trainers.values():   # warm-up: first calls allocate and dispatch
-        with threads():
-            for idx in batch_idx[:5]:
-                step(x[idx], y[idx])
-
-    # The libraries take turns, a block of batches each, so that both see the same load on a
-    # shared machine; each one's epoch time is the sum of its blocks.
-    times = dict.fromkeys(trainers, 0.0)
-    losses_sum = dict.fromkeys(trainers, 0.0)
-    names = list(trainers)
-    for b, first in enumerate(range(0, len(batch_idx), args.block)):
-        block = batch_idx[first:first + args.block]
-        for name in names[b % len(names):] + names[:b % len(names)]:   # rotate who goes first
-            _, step, threads = trainers[name]
-            with threads():    # setting the threads is not timed
-                t = time.perf_counter()
-                for idx in block:
-                    losses_sum[name] += step(x[idx], y[idx])
-                times[name] += time.perf_counter() - t
-            time.sleep(args.pause)
-        if b % 10 == 9:
-            done = min(first + args.block, len(batch_idx))
+    def report_progress(r, done, times):
+        if r % 10 == 9:
             print(f"  {done}/{len(batch_idx)} batches: "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
 
+    times = time_settings(trainers, len(batch_idx), args.block, args.pause, warmup=5,
+                          after_round=report_progress)
     width = max(map(len, times))
     for name, t in times.items():
         print(f"{name:>{width}} epoch: {t:7.2f} s   "
-              f"(mean batch loss {losses_sum[name] / len(batch_idx):.3f})")
-    best = {}
-    for name, (lib, _, _) in trainers.items():
-        if lib not in best or times[name] < times[best[lib]]:
-            best[lib] = name
+              f"(mean batch loss {np.mean(trainers[name][1].losses):.3f})")
+    best = fastest(trainers, times)
     if "PyTorch" in best:
         for name in times:
             if name.startswith("PyTorch"):

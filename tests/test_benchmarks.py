@@ -198,3 +198,39 @@ def test_a_ratio_over_the_bar_fails_the_benchmark(name, argv, capsys):
     assert "is within the bar: at most 4.5" in capsys.readouterr().out
     assert bench.main([*argv, "--max-ratio", "0.001"]) == 1
     assert "is over the bar: at most 0.001" in capsys.readouterr().out
+
+
+def test_settings_take_turns_over_every_iteration_once():
+    compare = load("_compare")
+    calls = []
+
+    class Threads:  # a stand-in for the context manager that sets a library's threads
+        def __init__(self, name):
+            self.name = name
+
+        def __enter__(self):
+            calls.append(("threads", self.name))
+
+        def __exit__(self, *exc):
+            return False
+
+    def setting(name):
+        return (name, lambda i: calls.append((name, i)), lambda: Threads(name))
+
+    rounds = []
+    times = compare.time_settings(
+        {"a": setting("a"), "b": setting("b")}, 5, 2, pause=0, warmup=2,
+        after_round=lambda r, done, t: rounds.append((r, done, sorted(t))),
+    )
+    runs = [c for c in calls if c[0] != "threads"]
+    # warm-up: run(0), run(1) untimed, then every iteration once, two at a time in turns,
+    # with the other setting first in every second round
+    assert runs == [("a", 0), ("a", 1), ("b", 0), ("b", 1),
+                    ("a", 0), ("a", 1), ("b", 0), ("b", 1),
+                    ("b", 2), ("b", 3), ("a", 2), ("a", 3),
+                    ("a", 4), ("b", 4)]
+    assert calls.count(("threads", "a")) == 1 + 3  # set for the warm-up and every block
+    assert rounds == [(0, 2, ["a", "b"]), (1, 4, ["a", "b"]), (2, 5, ["a", "b"])]
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+    assert compare.fastest({"a": setting("x"), "b": setting("x"), "c": setting("y")},
+                           {"a": 2.0, "b": 1.0, "c": 3.0}) == {"x": "b", "y": "c"}
