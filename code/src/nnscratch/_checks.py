@@ -187,6 +187,20 @@ def describe_non_finite(a: np.ndarray) -> str:
     )
 
 
+def check_binary(y: np.ndarray, what: str, where: str = "") -> None:
+    """Refuse labels other than 0 and 1; ``what`` says what was expected.
+
+    The message names how many values are neither and the first few of them:
+    ``"f: y must contain only 0 and 1, got 2 other values: [2, 5]"``.
+    """
+    other = (y != 0) & (y != 1)
+    if other.any():
+        raise ValueError(
+            f"{_prefix(where)}{what}, got {int(other.sum())} other values: "
+            f"{np.unique(y[other])[:5].tolist()}"
+        )
+
+
 def check_nonempty_batch(n: int, name: str, where: str = "") -> None:
     """Refuse a batch of zero examples, where a mean over the batch is undefined."""
     if n == 0:

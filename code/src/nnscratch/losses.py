@@ -22,6 +22,7 @@ import numpy as np
 from ._checks import (
     accumulation_dtype,
     check_array,
+    check_binary,
     check_float_array,
     check_labels,
     check_nonempty_batch,
@@ -101,12 +102,7 @@ def binary_cross_entropy(
             f"{where}: y must have shape ({n},) to match z, got {y.shape}"
         )
     check_nonempty_batch(n, "z", where=where)
-    other = (y != 0) & (y != 1)
-    if other.any():
-        raise ValueError(
-            f"{where}: y must contain only 0 and 1, got {int(other.sum())} "
-            f"other values: {np.unique(y[other])[:5].tolist()}"
-        )
+    check_binary(y, "y must contain only 0 and 1", where)
     zf = z.reshape(n)
     yf = y.astype(z.dtype, copy=False)
     per_example = (
@@ -147,6 +143,14 @@ def softmax_cross_entropy(
     n, c = z.shape
     check_labels(y, n, c, where=where)
     check_nonempty_batch(n, "z", where=where)
+    return _softmax_cross_entropy(z, y)
+
+
+def _softmax_cross_entropy(
+    z: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """:func:`softmax_cross_entropy` on arguments its caller has checked (N ≥ 1)."""
+    n = len(z)
     acc = accumulation_dtype(z.dtype)
     rows = np.arange(n)
     shifted = z - z.max(axis=1, keepdims=True)  # (N, C)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._checks import (
     check_array,
+    check_binary,
     check_int,
     check_labels,
     describe_non_finite,
@@ -238,12 +239,9 @@ def _check_scores(
         raise ValueError(
             f"{where}: labels must have shape {scores.shape} like scores, got {labels.shape}"
         )
-    other = (labels != 0) & (labels != 1)
-    if other.any():
-        raise ValueError(
-            f"{where}: labels must be 0 (negative) or 1 (positive), got "
-            f"{int(other.sum())} other values: {np.unique(labels[other])[:5].tolist()}"
-        )
+    check_binary(
+        labels, "labels must be 0 (negative) or 1 (positive)", where
+    )
     if not np.all(np.isfinite(scores)):
         raise ValueError(
             f"{where}: scores must be finite, got {describe_non_finite(scores)}"
