@@ -34,7 +34,7 @@ from ._checks import (
 from .layers.dense import Dense
 from .layers.embedding import Embedding
 from .layers.recurrent import LSTM, RNN
-from .losses import softmax_cross_entropy
+from .losses import _softmax_cross_entropy
 from .network import Sequential
 from .optim import clip_grad_norm, global_norm
 from .progress import make_reporter
@@ -122,13 +122,13 @@ def sequence_cross_entropy(
             f"{logits.shape} and {y.shape}"
         )
     n, t, v = logits.shape
-    # checked here, on y's own shape, so that an error names this function and not the
-    # softmax_cross_entropy it delegates to on flattened views
     check_labels(y.reshape(n * t), n * t, v, where=where)
     check_nonempty_batch(n * t, "logits", where=where)
-    loss, dz = softmax_cross_entropy(
+    # checked above, so that an error names this function: the flattened views go to the
+    # loss's unchecked core
+    loss, dz = _softmax_cross_entropy(
         logits.reshape(n * t, v), y.reshape(n * t)
-    )  # views
+    )
     return loss, dz.reshape(n, t, v)
 
 
