@@ -155,18 +155,14 @@ class Dropout(Layer):
                     f"{where}: no mask yet; run forward(x, training=True) "
                     "first or pass a mask"
                 )
-            if dtype is not None and dtype != self._scaled_mask.dtype:
-                self._scaled_mask = self.mask.astype(dtype) * dtype.type(
-                    1 / (1 - self.p)
+            mask, default = self.mask, self._scaled_mask.dtype
+        else:
+            mask, default = np.asarray(mask), np.dtype(np.float64)
+            if mask.dtype != np.bool_:
+                raise TypeError(
+                    f"{where}: mask must be boolean (True keeps), got dtype {mask.dtype}"
                 )
-            self._fixed = True
-            return self
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(
-                f"{where}: mask must be boolean (True keeps), got dtype {mask.dtype}"
-            )
-        dtype = np.dtype(np.float64) if dtype is None else dtype
+        dtype = default if dtype is None else dtype
         self._scaled_mask = mask.astype(dtype) * dtype.type(
             1 / (1 - self.p)
         )
