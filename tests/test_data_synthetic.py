@@ -57,12 +57,12 @@ def test_bad_arguments():
         data.train_test_split(X, np.zeros(3), rng=rng, test_fraction=1.5)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         data.one_hot(np.array([3]), 3)
-    with pytest.raises(TypeError, match="one_hot: y must be an array of integer labels, "
+    with pytest.raises(TypeError, match="one_hot: y must hold integer class labels, "
                                         "got dtype float64"):
         data.one_hot(np.array([1.0, 2.0]), 3)
-    with pytest.raises(TypeError, match="got type list"):
+    with pytest.raises(TypeError, match="one_hot: y must be a numpy.ndarray, got list"):
         data.one_hot([1, 2], 3)
-    with pytest.raises(ValueError, match=r"one_hot: y must be 1-D integer labels, got shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"one_hot: y must have 1 dimensions, got shape \(1, 2\)"):
         data.one_hot(np.array([[1, 2]]), 3)
 
 

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int, check_number, check_rng
+from .._checks import (
+    check_array,
+    check_int,
+    check_labels,
+    check_number,
+    check_rng,
+)
 
 
 def _check(n: int, rng, noise: float, where: str) -> None:
@@ -165,25 +171,8 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float64) -> np.ndarray:
         If ``y`` is not 1-D or a label lies outside ``[0, n_classes)``.
     """
     n_classes = check_int(n_classes, "n_classes", "one_hot")
-    if not isinstance(y, np.ndarray) or not np.issubdtype(
-        y.dtype, np.integer
-    ):
-        got = (
-            f"dtype {y.dtype}"
-            if isinstance(y, np.ndarray)
-            else f"type {type(y).__name__}"
-        )
-        raise TypeError(
-            f"one_hot: y must be an array of integer labels, got {got}"
-        )
-    if y.ndim != 1:
-        raise ValueError(
-            f"one_hot: y must be 1-D integer labels, got shape {y.shape}"
-        )
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(
-            f"one_hot: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}"
-        )
+    check_array(y, "y", ndim=1, where="one_hot")
+    check_labels(y, len(y), n_classes, where="one_hot")
     out = np.zeros((y.size, n_classes), dtype=dtype)
     out[np.arange(y.size), y] = 1
     return out
