@@ -94,11 +94,7 @@ class Vocab:
                 f"{UNK}), got {tokens[:2]}"
             )
         if len(set(tokens)) != len(tokens):
-            seen, repeated = set(), []
-            for t in tokens:
-                if t in seen and t not in repeated:
-                    repeated.append(t)
-                seen.add(t)
+            repeated = [t for t, k in Counter(tokens).items() if k > 1]
             raise ValueError(
                 f"Vocab: tokens must be distinct, got {len(repeated)} repeated: "
                 f"{repeated[:5]}"
