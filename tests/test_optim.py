@@ -222,6 +222,30 @@ def test_warmup_then_cosine_compose():
     assert lrs[-1] == pytest.approx(0.0, abs=1e-15)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda opt: StepLR(opt, step_size=0),
+        lambda opt: StepLR(opt, step_size=2, gamma=-1.0),
+        lambda opt: CosineLR(opt, 10, lr_min=0.5),  # above the rate 0.1
+        lambda opt: LinearWarmup(opt, 0),
+    ],
+)
+def test_a_refused_schedule_leaves_the_optimizer_untouched(make):
+    opt = SGD(lr=0.1)
+    with pytest.raises(ValueError):
+        make(opt)
+    assert opt.lr == 0.1 and not hasattr(opt, "initial_lr")
+    opt.lr = 0.5  # a schedule made now starts from the rate the optimizer has now
+    sched = CosineLR(opt, 10, lr_min=0.05)
+    assert sched.base_lr == 0.5 and opt.initial_lr == 0.5
+
+
+def test_a_schedule_needs_an_optimizer_with_an_lr():
+    with pytest.raises(TypeError, match="CosineLR: expected an optimizer with an lr, got dict"):
+        CosineLR({}, 10)
+
+
 def test_l2_penalty_value_gradient_and_equivalence_with_weight_decay(rng):
     from nnscratch.optim import l2_penalty
     params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}

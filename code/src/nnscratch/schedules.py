@@ -27,18 +27,25 @@ class Schedule:
     """
 
     def __init__(self, optimizer) -> None:
-        if not hasattr(optimizer, "lr"):
-            raise TypeError(
-                f"{type(self).__name__}: expected an optimizer with an lr, "
-                f"got {type(optimizer).__name__}"
-            )
+        # A subclass checks its own arguments before calling this, which is the first thing
+        # that changes the optimizer: a schedule refused leaves the optimizer untouched.
+        self.base_lr = self._base_lr(optimizer)
         self.optimizer = optimizer
         # Several schedules may wrap one optimizer (see Product): all start from the lr it had
         # before the first of them touched it, remembered as ``initial_lr`` as PyTorch does.
         if not hasattr(optimizer, "initial_lr"):
-            optimizer.initial_lr = optimizer.lr
-        self.base_lr = optimizer.initial_lr
+            optimizer.initial_lr = self.base_lr
         self.epoch = 0
+
+    @classmethod
+    def _base_lr(cls, optimizer) -> float:
+        """The learning rate a new schedule of ``optimizer`` starts from; changes nothing."""
+        if not hasattr(optimizer, "lr"):
+            raise TypeError(
+                f"{cls.__name__}: expected an optimizer with an lr, "
+                f"got {type(optimizer).__name__}"
+            )
+        return getattr(optimizer, "initial_lr", optimizer.lr)
 
     def factor(self, epoch: int) -> float:  # pragma: no cover
         """Multiplier of ``base_lr`` after ``epoch`` epochs."""
@@ -64,11 +71,11 @@ class StepLR(Schedule):
     def __init__(
         self, optimizer, step_size: int, gamma: float = 0.1
     ) -> None:
-        super().__init__(optimizer)
         self.step_size = check_int(step_size, "step_size", "StepLR")
         self.gamma = check_number(
             gamma, "gamma", "StepLR", low=0, low_open=True
         )
+        super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
         return self.gamma ** (epoch // self.step_size)
@@ -82,11 +89,15 @@ class CosineLR(Schedule):
     """
 
     def __init__(self, optimizer, t_max: int, lr_min: float = 0.0) -> None:
-        super().__init__(optimizer)
         self.t_max = check_int(t_max, "t_max", "CosineLR")
         self.lr_min = check_number(
-            lr_min, "lr_min", "CosineLR", low=0, high=self.base_lr
+            lr_min,
+            "lr_min",
+            "CosineLR",
+            low=0,
+            high=self._base_lr(optimizer),
         )
+        super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
         e = min(epoch, self.t_max)
@@ -105,8 +116,8 @@ class LinearWarmup(Schedule):
     """
 
     def __init__(self, optimizer, warmup: int) -> None:
-        super().__init__(optimizer)
         self.warmup = check_int(warmup, "warmup", "LinearWarmup")
+        super().__init__(optimizer)
         optimizer.lr = self.lr_at(
             0
         )  # the first epoch already runs at the reduced rate
