@@ -564,3 +564,62 @@ def test_fit_names_itself_for_a_bad_progress():
                                          "'lines' or a Reporter, got 'x'"):
         fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
             epochs=1, progress="x")
+
+
+# ------------------------------------------------ any other error loses nothing either
+
+
+@pytest.mark.parametrize("make", [_model, _bn_model])
+def test_a_bad_label_in_a_later_batch_leaves_model_optimizer_and_rng_as_before_fit(make):
+    X, y = _blobs(64)
+    y = y.copy()
+    model, opt = make(0), Adam(0.01)
+    fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(9), epochs=1,
+        batch_size=16, progress=False)  # some optimizer state to keep
+    state, t, m = _state(model), opt.t, {k: s["m"].copy() for k, s in opt.state.items()}
+    rng = np.random.default_rng(3)
+    rng_state = rng.bit_generator.state
+    sched = StepLR(opt, step_size=1, gamma=0.5)
+    y[np.random.default_rng(3).permutation(64)[-1]] = 7  # 3 classes: met in the last batch
+    with pytest.raises(ValueError, match="7"):
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=rng, epochs=2, batch_size=16,
+            schedule=sched, progress=False)
+    _assert_state_equal(model, state)
+    assert opt.t == t and opt.lr == 0.01 and sched.epoch == 0
+    for k, s in opt.state.items():
+        np.testing.assert_array_equal(s["m"], m[k])
+    assert rng.bit_generator.state == rng_state  # a retry gives the same numbers
+
+
+def test_val_data_is_checked_before_any_training():
+    X, y = _blobs(64)
+    model, opt = _model(0), SGD(0.1)
+    state = _state(model)
+    kw = dict(rng=np.random.default_rng(0), epochs=1, progress=False)
+    bad = [
+        ((X[:8],), TypeError, r"fit: val_data must be a pair \(X_val, y_val\), got tuple of length 1"),
+        ([X[:8], y[:8], y[:8]], TypeError, "of length 3"),
+        ((X[:8], y[:7]), ValueError, "same number .* got 8 and 7"),
+        ((X[:8, :1], y[:8]), ValueError, r"inputs of val_data must be like those of X: shape \(2,\)"),
+        ((X[:8].astype(np.float32), y[:8]), ValueError, "dtype float64 each; got shape .* float32"),
+        ((X[:8], y[:8, None]), ValueError, r"targets of val_data must be like those of y, class labels of shape \(\)"),
+        ((X[:8], y[:8].astype(float)), ValueError, "got float64 targets"),
+    ]
+    for val_data, error, message in bad:
+        with pytest.raises(error, match=message):
+            fit(model, losses.softmax_cross_entropy, opt, X, y, val_data=val_data, **kw)
+        assert opt.t == 0
+        _assert_state_equal(model, state)
+
+
+def test_evaluate_refuses_non_finite_inputs_and_early_stopping_a_non_finite_value():
+    X, y = _blobs(20)
+    X = X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"evaluate: X must be finite, got 1 non-finite values of 40, the first nan at index \(3, 1\)"):
+        evaluate(_model(0), losses.softmax_cross_entropy, X, y)
+    stop = EarlyStopping(patience=2)
+    stop.update(0.5, 1, {"w": np.zeros(2)})
+    with pytest.raises(ValueError, match="monitored val_loss of epoch 2 must be finite, got nan"):
+        stop.update(float("nan"), 2, {"w": np.ones(2)})
+    assert stop.best == 0.5 and stop.best_epoch == 1 and stop.wait == 0

@@ -24,7 +24,13 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import check_array, check_int, check_number, check_rng
+from ._checks import (
+    check_array,
+    check_int,
+    check_number,
+    check_rng,
+    describe_non_finite,
+)
 from .metrics import accuracy, predict_classes
 from .network import model_state
 from .optim import clip_grad_norm
@@ -87,6 +93,11 @@ def evaluate(
             f"evaluate: need as many labels as examples (> 0), got {n} and {len(y)}"
         )
     batch_size = check_int(batch_size, "batch_size", "evaluate")
+    for name, a in (("X", X), ("y", y)):
+        if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+            raise ValueError(
+                f"evaluate: {name} must be finite, got {describe_non_finite(a)}"
+            )
     total_loss, n_correct, classify = 0.0, 0.0, _is_classification(y)
     for start in range(0, n, batch_size):
         xb, yb = (
@@ -161,7 +172,16 @@ class EarlyStopping:
     def update(
         self, value: float, epoch: int, state: dict[str, np.ndarray]
     ) -> bool:
-        """Record ``value`` and, if best, a copy of ``state``; True means stop."""
+        """Record ``value`` and, if best, a copy of ``state``; True means stop.
+
+        A NaN would never compare as better or worse, and would be kept as the best;
+        a value that is not finite is refused (ValueError), recording nothing.
+        """
+        if not np.isfinite(value):
+            raise ValueError(
+                f"EarlyStopping.update: the monitored {self.monitor} of epoch {epoch} "
+                f"must be finite, got {value}"
+            )
         sign = (
             1.0 if self.monitor.endswith("loss") else -1.0
         )  # minimise sign * value
@@ -232,6 +252,42 @@ def _diagnose_loss(
     )
 
 
+def _check_val_data(val_data, X: np.ndarray, y: np.ndarray) -> None:
+    """Refuse validation data that does not match the training data, before any training."""
+    if not isinstance(val_data, (tuple, list)) or len(val_data) != 2:
+        raise TypeError(
+            "fit: val_data must be a pair (X_val, y_val), "
+            f"got {type(val_data).__name__}"
+            + (
+                f" of length {len(val_data)}"
+                if isinstance(val_data, (tuple, list))
+                else ""
+            )
+        )
+    x_val, y_val = val_data
+    check_array(x_val, "val_data[0]", where="fit")
+    check_array(y_val, "val_data[1]", where="fit")
+    if len(x_val) == 0 or len(y_val) != len(x_val):
+        raise ValueError(
+            "fit: val_data must hold the same number (> 0) of inputs and targets, "
+            f"got {len(x_val)} and {len(y_val)}"
+        )
+    if X.shape[1:] != x_val.shape[1:] or X.dtype != x_val.dtype:
+        raise ValueError(
+            f"fit: the inputs of val_data must be like those of X: shape {X.shape[1:]} "
+            f"and dtype {X.dtype} each; got shape {x_val.shape[1:]} and dtype "
+            f"{x_val.dtype}"
+        )
+    kind = lambda a: (  # noqa: E731
+        "class labels" if _is_classification(a) else f"{a.dtype} targets"
+    )
+    if y.shape[1:] != y_val.shape[1:] or kind(y) != kind(y_val):
+        raise ValueError(
+            f"fit: the targets of val_data must be like those of y, {kind(y)} of shape "
+            f"{y.shape[1:]} each; got {kind(y_val)} of shape {y_val.shape[1:]}"
+        )
+
+
 def fit(
     model,
     loss_fn: LossFn,
@@ -300,6 +356,12 @@ def fit(
         state before that batch (parameters and buffers), or to its best epoch when
         ``early_stopping`` has recorded one; the optimizer to its state before that batch
         (:meth:`~nnscratch.optim.Optimizer.restore`), so training can go on from there.
+    TypeError, ValueError
+        When an argument is refused: before training starts where it can be seen then
+        (``val_data`` must match ``X`` and ``y`` example for example, in shape and dtype);
+        otherwise (a label out of range in a later minibatch, say) the model's parameters
+        and buffers, the optimizer (state and ``lr``), the schedule and ``rng`` are put
+        back as they were before ``fit`` was called.
     """
     check_rng(rng, "fit")
     check_array(X, "X", where="fit")
@@ -323,6 +385,8 @@ def fit(
             f"fit: early stopping monitors {early_stopping.monitor!r}, which needs val_data"
         )
     classify = _is_classification(y)
+    if val_data is not None:
+        _check_val_data(val_data, X, y)
     monitor = None if early_stopping is None else early_stopping.monitor
     if monitor in ("acc", "val_acc"):
         name, labels = (
@@ -345,6 +409,14 @@ def fit(
     history["time"] = []
     if early_stopping is not None:
         early_stopping.reset()
+
+    # What fit changes, as it was before: put back if anything but divergence stops it
+    # (a label out of range in a later batch, a loss function's error), so that nothing is
+    # left half trained.
+    before = {k: v.copy() for k, v in model_state(model).items()}
+    before_optimizer, before_lr = optimizer.snapshot(), optimizer.lr
+    before_rng = rng.bit_generator.state
+    before_schedule = None if schedule is None else schedule.epoch
 
     # Copies of the state before each minibatch, to undo a step that went non-finite.
     params, buffers = model.params, model.buffers
@@ -480,6 +552,19 @@ def fit(
                     f"{early_stopping.patience} epochs; restoring epoch {early_stopping.best_epoch}"
                 )
                 break
+    except TrainingDiverged:
+        raise
+    except Exception:
+        for k, v in model_state(model).items():
+            v[...] = before[k]
+        optimizer.restore(before_optimizer)
+        optimizer.lr = before_lr
+        rng.bit_generator.state = before_rng
+        if schedule is not None:
+            schedule.epoch = before_schedule
+        if early_stopping is not None:
+            early_stopping.reset()
+        raise
     finally:
         reporter.close()
 
