@@ -172,11 +172,8 @@ class EarlyStopping:
     def update(
         self, value: float, epoch: int, state: dict[str, np.ndarray]
     ) -> bool:
-        """Record ``value`` and, if best, a copy of ``state``; True means stop.
-
-        A NaN would never compare as better or worse, and would be kept as the best;
-        a value that is not finite is refused (ValueError), recording nothing.
-        """
+        """Record ``value`` and, if best, a copy of ``state``; True means stop."""
+        # A NaN compares as neither better nor worse: it would be the best forever.
         if not np.isfinite(value):
             raise ValueError(
                 f"EarlyStopping.update: the monitored {self.monitor} of epoch {epoch} "
