@@ -196,6 +196,33 @@ def test_step_leaves_both_networks_unchanged_on_error():
         np.testing.assert_array_equal(v, d_before[k])
 
 
+def test_a_refused_step_puts_back_batchnorm_statistics_and_the_noise():
+    """A diverged step ran training-mode forwards (which move BatchNorm's running
+    statistics) and drew noise; all of it is put back, so the retry is the same step."""
+    from nnscratch.activations import ReLU
+    from nnscratch.layers import BatchNorm
+
+    def make(seed):
+        rng = np.random.default_rng(seed)
+        f32 = np.float32
+        G = Sequential([Dense(3, 8, rng=rng, dtype=f32), BatchNorm(8, dtype=f32), ReLU(),
+                        Dense(8, 2, rng=rng, dtype=f32)])
+        D = Sequential([Dense(2, 8, rng=rng, dtype=f32), BatchNorm(8, dtype=f32), ReLU(),
+                        Dense(8, 1, rng=rng, dtype=f32)])
+        return adv.GAN(G, D, Adam(1e-3), Adam(1e-3), noise_dim=3, rng=rng)
+
+    gan, twin = make(4), make(4)
+    x = np.random.default_rng(1).standard_normal((8, 2)).astype(np.float32)
+    buffers = {**gan.generator.buffers, **{f"D{k}": v for k, v in gan.discriminator.buffers.items()}}
+    assert buffers  # the test needs running statistics to watch
+    before = {k: v.copy() for k, v in buffers.items()}
+    with pytest.raises(adv.GANDiverged, match="neither network was updated"):
+        gan.step(np.full((8, 2), np.nan, dtype=np.float32))
+    for k, v in buffers.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    assert gan.step(x) == twin.step(x)  # as if the refused step had never happened
+
+
 def test_gan_input_errors(rng):
     gan = _gan(rng)
     with pytest.raises(TypeError, match="dtype float32"):

@@ -278,7 +278,8 @@ class GAN:
         """One discriminator step on ``x_real`` and as many generated samples, then one
         generator step on fresh noise against the updated discriminator.
 
-        If a loss or a gradient is not finite, both networks and both optimizers are left
+        If a loss or a gradient is not finite, both networks (parameters and buffers such
+        as BatchNorm's running statistics), both optimizers and the noise generator are left
         as they were before the call, and :class:`GANDiverged` is raised.
         """
         where = "GAN.step"
@@ -291,20 +292,32 @@ class GAN:
         m = len(x_real)
         check_nonempty_batch(m, "x_real", where=where)
         G, D = self.generator, self.discriminator
-        # --- discriminator: real and generated samples in one batch ---
-        fake = G.forward(self.noise(m), training=True)  # (m, ...)
-        logits = D.forward(np.concatenate([x_real, fake]), training=True)
-        d_loss, d_real, d_fake = discriminator_loss(logits[:m], logits[m:])
-        D.backward(np.concatenate([d_real, d_fake]), need_dx=False)
-        d_grads = D.grads
-        self._require_finite(d_loss, d_grads, "discriminator", where)
+        # Training-mode forward passes update BatchNorm's running statistics, and noise
+        # advances rng: both are put back, with D's update, if the step is refused.
+        buffers = [*G.buffers.values(), *D.buffers.values()]
+        saved_buffers = [b.copy() for b in buffers]
+        rng_state = self.rng.bit_generator.state
         saved = (
-            {k: v.copy() for k, v in D.params.items()},
-            self.d_optimizer.snapshot(),
+            None  # D's parameters and optimizer, once it is about to step
         )
-        self.d_optimizer.step(D.params, d_grads)
-        # --- generator: fresh noise, through the updated discriminator ---
         try:
+            # --- discriminator: real and generated samples in one batch ---
+            fake = G.forward(self.noise(m), training=True)  # (m, ...)
+            logits = D.forward(
+                np.concatenate([x_real, fake]), training=True
+            )
+            d_loss, d_real, d_fake = discriminator_loss(
+                logits[:m], logits[m:]
+            )
+            D.backward(np.concatenate([d_real, d_fake]), need_dx=False)
+            d_grads = D.grads
+            self._require_finite(d_loss, d_grads, "discriminator", where)
+            saved = (
+                {k: v.copy() for k, v in D.params.items()},
+                self.d_optimizer.snapshot(),
+            )
+            self.d_optimizer.step(D.params, d_grads)
+            # --- generator: fresh noise, through the updated discriminator ---
             fake = G.forward(self.noise(m), training=True)
             s = D.forward(fake, training=True)
             g_loss, ds = generator_loss(s, self.kind)
@@ -312,10 +325,14 @@ class GAN:
             g_grads = G.grads
             self._require_finite(g_loss, g_grads, "generator", where)
         except BaseException:
-            params, state = saved  # undo the discriminator's update
-            for k, v in D.params.items():
-                v[...] = params[k]
-            self.d_optimizer.restore(state)
+            if saved is not None:  # undo the discriminator's update
+                params, state = saved
+                for k, v in D.params.items():
+                    v[...] = params[k]
+                self.d_optimizer.restore(state)
+            for b, kept in zip(buffers, saved_buffers):
+                b[...] = kept
+            self.rng.bit_generator.state = rng_state
             raise
         self.g_optimizer.step(G.params, g_grads)
         if self.g_average is not None:
