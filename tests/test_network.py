@@ -392,3 +392,25 @@ def test_a_saved_file_gets_the_usual_permissions_and_keeps_a_replaced_files(tmp_
         assert shared.stat().st_mode & 0o777 == 0o664
     finally:
         os.umask(old)
+
+
+def test_a_layer_or_parameter_in_two_places_is_refused():
+    """Used twice, a layer's second backward overwrites the first's gradients (a
+    gradient check of such a network fails) and an optimizer steps its arrays twice."""
+    from nnscratch.activations import Tanh
+    from nnscratch.layers import Dense as D
+    from nnscratch.network import clone
+
+    rng = np.random.default_rng(0)
+    d, t = D(3, 3, rng=rng), Tanh()
+    with pytest.raises(ValueError, match="Sequential: items 0 and 2 share one Dense; each place needs a layer of its own"):
+        Sequential([d, Tanh(), d])
+    with pytest.raises(ValueError, match="items 0 and 2 share one Tanh"):
+        Sequential([t, D(3, 3, rng=rng), t])
+    with pytest.raises(ValueError, match="items 1 and 2 share one Dense"):  # inside a block
+        Sequential([Tanh(), Sequential([d, Tanh()]), d])
+    twin = D(3, 3, rng=rng)
+    twin.params["W"] = d.params["W"]  # one array in two layers
+    with pytest.raises(ValueError, match="items 0 and 1 share one parameter 'W' of Dense"):
+        Sequential([d, twin])
+    Sequential([d, Tanh(), clone(d)])  # a copy is a layer of its own

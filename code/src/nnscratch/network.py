@@ -26,6 +26,39 @@ from .layers.base import Composite, Layer
 from .layers.dense import Dense
 
 
+def _layers_within(layer: Layer):
+    """``layer`` and, for a composite, every layer inside it."""
+    yield layer
+    if isinstance(layer, Composite):
+        for _, part in layer.parts():
+            yield from _layers_within(part)
+
+
+def _refuse_reuse(layers: list[Layer]) -> None:
+    """Refuse one layer object (or one parameter array) in two places of ``layers``.
+
+    A layer keeps what its last forward pass saw for its backward pass, and its
+    ``grads`` are replaced by each backward: used twice, the second use overwrites
+    the first's, and an optimizer would update its arrays twice with a wrong gradient.
+    """
+    where: dict[int, tuple[int, str]] = {}
+    for i, layer in enumerate(layers):
+        for inner in _layers_within(layer):
+            arrays = [(type(inner).__name__, inner)] + [
+                (f"parameter {k!r} of {type(inner).__name__}", v)
+                for k, v in inner.params.items()
+            ]
+            for what, obj in arrays:
+                first = where.setdefault(id(obj), (i, what))
+                if first[0] != i:
+                    raise ValueError(
+                        f"Sequential: items {first[0]} and {i} share one {what}; "
+                        "each place needs a layer of its own (a layer used twice "
+                        "gets wrong gradients): make a second one, or copy the first "
+                        "with nnscratch.network.clone"
+                    )
+
+
 class Sequential(Composite):
     """Layers applied one after the other.
 
@@ -63,6 +96,7 @@ class Sequential(Composite):
                     f"Sequential: item {i} must follow the layer protocol "
                     f"(forward, backward, params, grads, buffers), got {type(layer).__name__}"
                 )
+        _refuse_reuse(layers)
         self.layers = layers
 
     def parts(self) -> list[tuple[str, Layer]]:

@@ -173,11 +173,11 @@ class EarlyStopping:
         self, value: float, epoch: int, state: dict[str, np.ndarray]
     ) -> bool:
         """Record ``value`` and, if best, a copy of ``state``; True means stop."""
-        # A NaN compares as neither better nor worse: it would be the best forever.
+        # A NaN is never better nor worse: it would stay the best forever.
         if not np.isfinite(value):
             raise ValueError(
-                f"EarlyStopping.update: the monitored {self.monitor} of epoch {epoch} "
-                f"must be finite, got {value}"
+                f"EarlyStopping.update: the monitored {self.monitor} "
+                f"of epoch {epoch} must be finite, got {value}"
             )
         sign = (
             1.0 if self.monitor.endswith("loss") else -1.0
