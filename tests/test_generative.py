@@ -204,3 +204,18 @@ def test_vae_encode_and_decode_values():
         p, 1 / (1 + np.exp(-model.decoder.forward(z))), rtol=1e-14
     )
     assert np.all((p > 0) & (p < 1))
+
+
+def test_vae_backward_checks_dout_before_touching_any_gradient(rng):
+    model = gen.vae((6, 5, 2), rng=rng, dtype=np.float64)
+    x = rng.random((4, 6))
+    out = model.forward(x, eps=rng.standard_normal((4, 2)))
+    before = {k: v.copy() for k, v in model.grads.items()}
+    for dout, error, message in [
+        (np.zeros((4, 11)), ValueError, r"VAE.backward: dout must have shape \(4, 10\), got \(4, 11\)"),
+        (np.zeros(out.shape, np.float32), TypeError, "VAE.backward: dout must have dtype float64"),
+    ]:
+        with pytest.raises(error, match=message):
+            model.backward(dout)
+        for k, v in model.grads.items():
+            np.testing.assert_array_equal(v, before[k], err_msg=k)

@@ -35,3 +35,13 @@ def test_sinusoidal_positions_are_fixed_and_pass_the_gradient(rng):
         layer.forward(rng.standard_normal((2, 11, 6)))
     with pytest.raises(ValueError, match="n_embed must be even"):
         sinusoidal_table(4, 5)
+
+
+def test_learned_positions_accumulate_float16_gradients_in_float32():
+    """dP sums over the batch: in float16 a running sum of ones stops at 2048."""
+    layer = PositionEmbedding(3, 2, rng=np.random.default_rng(0), dtype=np.float16)
+    x = np.zeros((4000, 3, 2), np.float16)
+    layer.forward(x, training=True)
+    layer.backward(np.ones_like(x))
+    assert layer.grads["P"].dtype == np.float16
+    np.testing.assert_array_equal(layer.grads["P"], np.full((3, 2), 4000, np.float16))

@@ -264,12 +264,15 @@ class VAE(Composite):
         z = self.code.forward(h, training=training, eps=eps)  # (N, K)
         logits = self.decoder.forward(z, training=training)  # (N, D)
         self._d = logits.shape[1]
-        return np.concatenate([logits, h], axis=1)
+        out = np.concatenate([logits, h], axis=1)
+        self._out = (out.shape, out.dtype)  # what backward's dout must be
+        return out
 
     def backward(
         self, dout: np.ndarray, need_dx: bool = True
     ) -> np.ndarray | None:
         self._require_forward(self._d)
+        check_dout(dout, *self._out, "VAE.backward")
         dlogits, dh = dout[:, : self._d], dout[:, self._d :]
         dz = self.decoder.backward(dlogits)  # (N, K)
         dh = dh + self.code.backward(

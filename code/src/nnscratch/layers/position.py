@@ -21,6 +21,7 @@ from .._checks import (
     check_int,
     check_number,
     check_rng,
+    policy_sum,
 )
 from .base import Layer
 
@@ -151,7 +152,7 @@ class PositionEmbedding(_AddPositions):
 
     def _fill_grads(self, dout: np.ndarray) -> None:
         dp = np.zeros_like(self.params["P"])  # (max_len, D)
-        dp[: dout.shape[1]] = dout.sum(axis=0)  # (T, D)
+        dp[: dout.shape[1]] = policy_sum(dout, axis=0)  # (T, D)
         self.grads["P"] = dp
 
 
