@@ -82,6 +82,10 @@ def test_raw_pixels_without_normalisation(tiny):
     np.testing.assert_array_equal(data.x_train[:, 0], arrays["train_images"])
     with pytest.raises(TypeError, match="needs a float dtype"):
         load_mnist(directory, checksums=md5, normalize=True, dtype=np.uint8)
+    for dtype in (np.int8, np.bool_):  # 255 would wrap to -1, or become True
+        with pytest.raises(TypeError, match=f"dtype must hold the pixel values 0 to 255, got {np.dtype(dtype)}"):
+            load_mnist(directory, checksums=md5, normalize=False, dtype=dtype)
+    assert load_mnist(directory, checksums=md5, normalize=False, dtype=np.int16).x_train.max() == 255
 
 
 def test_validation_split_is_seeded_and_disjoint(tiny):

@@ -375,3 +375,31 @@ def test_evaluate_lm_with_a_stride_scores_every_character_once_with_its_context(
         ValueError, match="stride is for models without state"
     ):
         evaluate_lm(lstm, ids, n_rows=2, seq_len=8, stride=4)
+
+
+def test_sample_refuses_float_prompts_and_non_finite_logits():
+    model = gpt(7, block_size=5, n_embed=8, n_heads=2, n_layers=1, rng=np.random.default_rng(0))
+    for context in (None, 5):  # both ways of reading agree
+        with pytest.raises(TypeError, match="sample: prompt must hold integer token ids, got dtype float64"):
+            sample(model, np.array([1.9, 2.7]), 3, rng=np.random.default_rng(0), context=context)
+    last = model.layers[-1]
+    last.params["b"][2] = np.nan  # every logit vector now holds a NaN
+    with pytest.raises(ValueError, match=r"sample: the model's logits for token 1 must be finite, got 1 non-finite values of 7, the first nan at index 2"):
+        sample(model, np.array([1, 2]), 3, rng=np.random.default_rng(0), context=5)
+
+
+def test_train_lm_checks_val_ids_before_the_first_step():
+    model, opt = small("rnn"), Adam(0.01)
+    before = {k: v.copy() for k, v in model.params.items()}
+    kw = dict(rng=np.random.default_rng(0), steps=3, batch_size=2, seq_len=5, eval_every=2,
+              progress=False)
+    for val_ids, error, message in [
+        (PATTERN[:40].astype(float), TypeError, "train_lm: val_ids must hold integer token ids, got dtype float64"),
+        (PATTERN[:40].reshape(2, 20), ValueError, "val_ids"),
+        (PATTERN[:40], ValueError, r"train_lm \(val_ids\): a text of 40 tokens is too short for 32 streams"),
+    ]:
+        with pytest.raises(error, match=message):
+            train_lm(model, opt, PATTERN, val_ids=val_ids, **kw)
+        assert opt.t == 0
+        for k, v in model.params.items():
+            np.testing.assert_array_equal(v, before[k])

@@ -30,6 +30,7 @@ from ._checks import (
     check_nonempty_batch,
     check_number,
     check_rng,
+    describe_non_finite,
 )
 from .layers.dense import Dense
 from .layers.embedding import Embedding
@@ -186,11 +187,14 @@ def _streams(
     return ids[offset : offset + n_rows * length].reshape(n_rows, length)
 
 
+_EVAL_ROWS = 32  # evaluate_lm's streams, also when train_lm calls it
+
+
 def evaluate_lm(
     model,
     ids: np.ndarray,
     *,
-    n_rows: int = 32,
+    n_rows: int = _EVAL_ROWS,
     seq_len: int = 256,
     stride: int | None = None,
 ) -> float:
@@ -326,6 +330,17 @@ def train_lm(
         check_number(
             clip_norm, "clip_norm", "train_lm", low=0, low_open=True
         )
+    eval_seq_len = check_int(eval_seq_len, "eval_seq_len", "train_lm")
+    if (
+        val_ids is not None
+    ):  # checked now, not eval_every steps into training
+        check_array(val_ids, "val_ids", ndim=1, where="train_lm")
+        if not np.issubdtype(val_ids.dtype, np.integer):
+            raise TypeError(
+                "train_lm: val_ids must hold integer token ids, "
+                f"got dtype {val_ids.dtype}"
+            )
+        _streams(val_ids, _EVAL_ROWS, where="train_lm (val_ids)")
     history = History(
         step=[],
         loss=[],
@@ -473,6 +488,10 @@ def sample(
     check_array(prompt, "prompt", ndim=1, where="sample")
     if len(prompt) == 0:
         raise ValueError("sample: prompt must hold at least one token")
+    if not np.issubdtype(prompt.dtype, np.integer):
+        raise TypeError(
+            f"sample: prompt must hold integer token ids, got dtype {prompt.dtype}"
+        )
     n = check_int(n, "n", "sample", minimum=0)
     tau = check_number(
         temperature, "temperature", "sample", low=0, low_open=True
@@ -484,20 +503,31 @@ def sample(
         for k in range(n):
             # (V,) logits of the token after the window
             z = model.forward(window[None, :], training=False)[0, -1]
-            out[k] = _draw(z, tau, rng)
+            out[k] = _draw(z, tau, rng, k)
             window = np.append(window, out[k])[-context:]
         return out
     with carried_state(model):
         # (V,) logits of the token after the prompt
         z = model.forward(prompt[None, :], training=False)[0, -1]
         for k in range(n):
-            out[k] = _draw(z, tau, rng)
+            out[k] = _draw(z, tau, rng, k)
             z = model.forward(out[None, k : k + 1], training=False)[0, -1]
     return out
 
 
-def _draw(z: np.ndarray, tau: float, rng: np.random.Generator) -> int:
-    """One token from the logits ``z`` (V,) at temperature ``tau``, by inverting the CDF."""
+def _draw(
+    z: np.ndarray, tau: float, rng: np.random.Generator, k: int = 0
+) -> int:
+    """One token from the logits ``z`` (V,) at temperature ``tau``, by inverting the CDF.
+
+    ``k`` (0-based) numbers the token in the error for logits that are not finite, which
+    would otherwise silently give the last token.
+    """
+    if not np.isfinite(z).all():
+        raise ValueError(
+            f"sample: the model's logits for token {k + 1} must be finite, "
+            f"got {describe_non_finite(z)}"
+        )
     zf = z.astype(np.float64) / tau
     p = np.exp(zf - zf.max())
     cdf = np.cumsum(p)

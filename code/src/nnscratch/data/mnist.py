@@ -327,6 +327,10 @@ def check_options(
         raise TypeError(
             f"{where}: normalize=True scales to [0, 1] and needs a float dtype, got {dtype}"
         )
+    if not np.can_cast(np.uint8, dtype):
+        raise TypeError(
+            f"{where}: dtype must hold the pixel values 0 to 255, got {dtype}"
+        )
     val_size = check_int(val_size, "val_size", where, minimum=0)
     if val_size > 0 and not isinstance(rng, np.random.Generator):
         raise TypeError(
