@@ -76,3 +76,15 @@ def test_empty_result_never_passes():
     assert not gradcheck.GradCheckResult({}).passed
     with pytest.raises(AssertionError, match="compared nothing"):
         gradcheck.GradCheckResult({}).assert_ok()
+
+
+def test_a_training_mode_check_leaves_batchnorm_statistics_as_it_found_them():
+    from nnscratch.layers import BatchNorm
+
+    rng = np.random.default_rng(0)
+    bn = BatchNorm(3)
+    x = rng.standard_normal((6, 3)) * 2 + 1
+    before = {k: v.copy() for k, v in bn.buffers.items()}
+    assert gradcheck.check_layer(bn, x, rng=rng, training=True).passed
+    for k, v in bn.buffers.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)

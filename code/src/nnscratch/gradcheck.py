@@ -156,7 +156,9 @@ def check_layer(
     rng : numpy.random.Generator
         Draws ``G``.
     training : bool
-        Passed to ``forward``. The layer must be deterministic in that mode.
+        Passed to ``forward``. The layer must be deterministic in that mode. Its buffers
+        (BatchNorm's running statistics), which training-mode passes move, are put back
+        afterwards: the check leaves the layer as it found it.
 
     Returns
     -------
@@ -174,21 +176,33 @@ def check_layer(
     x = (
         x.copy()
     )  # perturbed in place below; the caller's array is left alone
-    out = layer.forward(x, training=training)
-    g = rng.standard_normal(out.shape)
-    dx = (
-        layer.backward(g)
-        if differentiable
-        else layer.backward(g, need_dx=False)
-    )
-    analytic = {"x": dx, **{k: v.copy() for k, v in layer.grads.items()}}
+    # Training-mode forwards move buffers (BatchNorm's running statistics): put back after.
+    buffers = layer.buffers
+    kept = {k: v.copy() for k, v in buffers.items()}
+    try:
+        out = layer.forward(x, training=training)
+        g = rng.standard_normal(out.shape)
+        dx = (
+            layer.backward(g)
+            if differentiable
+            else layer.backward(g, need_dx=False)
+        )
+        analytic = {
+            "x": dx,
+            **{k: v.copy() for k, v in layer.grads.items()},
+        }
 
-    def f() -> float:
-        return float(np.sum(layer.forward(x, training=training) * g))
+        def f() -> float:
+            return float(np.sum(layer.forward(x, training=training) * g))
 
-    numeric = {"x": numerical_gradient(f, x, eps)} if differentiable else {}
-    for k, p in layer.params.items():
-        numeric[k] = numerical_gradient(f, p, eps)
+        numeric = (
+            {"x": numerical_gradient(f, x, eps)} if differentiable else {}
+        )
+        for k, p in layer.params.items():
+            numeric[k] = numerical_gradient(f, p, eps)
+    finally:
+        for k, v in buffers.items():
+            v[...] = kept[k]
     return GradCheckResult(
         {k: relative_error(analytic[k], numeric[k]) for k in numeric}, tol
     )
