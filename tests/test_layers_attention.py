@@ -25,6 +25,36 @@ needs_torch = pytest.mark.skipif(
 )
 
 
+# (leading axes, T, T_k, d, d_v, causal): T queries of width d, T_k keys of width d, values
+# of width d_v. Square with d_v = d (the original case), then more and fewer keys than
+# queries and values wider and narrower than the keys; a causal mask needs T_k = T, so
+# the causal cases vary only d_v; one case has no leading axes at all.
+ATTENTION_SHAPES = [
+    ((2, 3), 5, 5, 4, 4, False),
+    ((2, 3), 5, 5, 4, 4, True),
+    ((2, 3), 4, 6, 3, 5, False),
+    ((2,), 6, 3, 5, 2, False),
+    ((), 4, 7, 2, 3, False),
+    ((2, 3), 5, 5, 3, 6, True),
+    ((3,), 6, 6, 4, 1, True),
+]
+
+
+def _shape_id(case):
+    lead, t, t_k, d, d_v, causal = case
+    return f"lead{len(lead)}-T{t}-Tk{t_k}-d{d}-dv{d_v}" + ("-causal" if causal else "")
+
+
+def _qkv(rng, lead, t, t_k, d, d_v):
+    """Random q (..., T, d), k (..., T_k, d), v (..., T_k, d_v) and dout (..., T, d_v)."""
+    return (
+        rng.standard_normal(lead + (t, d)),
+        rng.standard_normal(lead + (t_k, d)),
+        rng.standard_normal(lead + (t_k, d_v)),
+        rng.standard_normal(lead + (t, d_v)),
+    )
+
+
 def mha(rng, d=8, h=2, causal=False, dtype=np.float64):
     return MultiHeadAttention(
         d, h, rng=rng, causal=causal, dtype=dtype, init_std=0.5
@@ -34,13 +64,16 @@ def mha(rng, d=8, h=2, causal=False, dtype=np.float64):
 # ------------------------------------------------------- scaled dot-product attention
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_attention_backward_matches_finite_differences(causal, rng):
-    q, k, v = (rng.standard_normal((2, 3, 5, 4)) for _ in range(3))
-    g = rng.standard_normal((2, 3, 5, 4))
+@pytest.mark.parametrize("case", ATTENTION_SHAPES, ids=_shape_id)
+def test_attention_backward_matches_finite_differences(case, rng):
+    """dq, dk, dv against central differences, also with T_k != T and d_v != d."""
+    lead, t, t_k, d, d_v, causal = case
+    q, k, v, g = _qkv(rng, lead, t, t_k, d, d_v)
     out, p = attention_forward(q, k, v, causal=causal)
+    assert out.shape == lead + (t, d_v) and p.shape == lead + (t, t_k)
     grads = attention_backward(g, q, k, v, p)
     for a, da in zip((q, k, v), grads):
+        assert da.shape == a.shape
         num = numerical_gradient(
             lambda: float(
                 np.sum(attention_forward(q, k, v, causal)[0] * g)
@@ -96,11 +129,21 @@ def test_attention_refuses_mismatched_shapes(rng):
 # ------------------------------------------------------------------ multi-head attention
 
 
+# (N, T, D, H) for MultiHeadAttention: self-attention, so its keys are always as many as
+# its queries and each head's values as wide as its keys (d = D / H); what can vary is one
+# head or as many heads as features (d = 1), a single position, an odd length.
+MHA_SHAPES = [(2, 5, 8, 2), (2, 7, 6, 1), (3, 4, 6, 6), (2, 1, 6, 3)]
+
+
 @pytest.mark.parametrize("causal", [False, True])
-def test_multi_head_attention_gradients(causal, rng):
-    check_layer(
-        mha(rng, causal=causal), rng.standard_normal((2, 5, 8)), rng=rng
-    ).assert_ok()
+@pytest.mark.parametrize("n, t, d, h", MHA_SHAPES)
+def test_multi_head_attention_gradients(n, t, d, h, causal, rng):
+    """Every parameter and the input against central differences, biases non-zero."""
+    layer = mha(rng, d=d, h=h, causal=causal)
+    layer.params["b_qkv"][:] = rng.standard_normal(3 * d)  # zero biases would not test their paths
+    layer.params["b_o"][:] = rng.standard_normal(d)
+    result = check_layer(layer, rng.standard_normal((n, t, d)), rng=rng).assert_ok()
+    assert set(result.errors) == {"x", "W_qkv", "b_qkv", "W_o", "b_o"}
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -183,13 +226,13 @@ def test_multi_head_attention_is_seeded():
 # ------------------------------------------------------------------- PyTorch as oracle
 
 
-@needs_torch
-@pytest.mark.parametrize("causal", [False, True])
-def test_attention_equals_torch_sdpa(causal, rng):
-    import torch
-
-    q, k, v = (rng.standard_normal((2, 3, 6, 4)) for _ in range(3))
-    g = rng.standard_normal((2, 3, 6, 4))
+@pytest.mark.parametrize("case", ATTENTION_SHAPES, ids=_shape_id)
+def test_attention_equals_torch_sdpa(case, rng):
+    """Output, dq, dk, dv against torch's scaled_dot_product_attention (its scale is
+    1/sqrt(d), the width of the queries and keys, whatever d_v)."""
+    torch = pytest.importorskip("torch")
+    lead, t, t_k, d, d_v, causal = case
+    q, k, v, g = _qkv(rng, lead, t, t_k, d, d_v)
     out, p = attention_forward(q, k, v, causal=causal)
     dq, dk, dv = attention_backward(g, q, k, v, p)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))

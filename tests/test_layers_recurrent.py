@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnscratch.gradcheck import check_layer
-from nnscratch.layers import LSTM, RNN
+from nnscratch.layers import LSTM, RNN, Layer
 from nnscratch.layers.recurrent import sigmoid_
 
 CELLS = [RNN, LSTM]
@@ -72,6 +72,50 @@ def test_a_long_sequence_equals_its_halves_with_carried_state(cell, rng):
         layer.forward(x[:1])
 
 
+def _random_state(cell, n, h, rng):
+    """A non-zero carried state: (h0,) for an RNN, (h0, c0) for an LSTM, each (n, h)."""
+    h0 = rng.uniform(-0.9, 0.9, (n, h))                  # a hidden state lies in (-1, 1)
+    return (h0,) if cell is RNN else (h0, 1.5 * rng.standard_normal((n, h)))
+
+
+class _FromState(Layer):
+    """A stateful layer restarted from the same carried state at every forward pass.
+
+    A stateful layer replaces its state at each forward pass, so without this the repeated
+    forward passes of a gradient check would each start from a different state.
+    """
+
+    def __init__(self, layer, state0):
+        super().__init__()
+        self.layer, self.state0 = layer, state0
+        self.params, self.grads = layer.params, layer.grads  # the same dicts: backward fills them
+
+    def forward(self, x, training=False):
+        self.layer.state = tuple(s.copy() for s in self.state0)
+        return self.layer.forward(x, training=training)
+
+    def backward(self, dout, need_dx=True):
+        return self.layer.backward(dout, need_dx=need_dx)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_stateful_bptt_matches_finite_differences_from_a_nonzero_carried_state(cell, rng):
+    """Every parameter and the input, from a fixed random h0 (and c0 for the LSTM).
+
+    h0 enters dWh through the first step and c0 the forget gate's gradient; with a zero
+    state both terms vanish, so only this check sees them. The state itself is held fixed
+    (truncated BPTT: no gradient flows into it).
+    """
+    layer = cell(3, 4, rng=rng, stateful=True)
+    wrapped = _FromState(layer, _random_state(cell, 2, 4, rng))
+    x = rng.standard_normal((2, 5, 3))
+    result = check_layer(wrapped, x, rng=rng).assert_ok()
+    assert set(result.errors) == {"x", "Wx", "Wh", "b"}
+    out = wrapped.forward(x)
+    layer.reset_state()
+    assert np.abs(layer.forward(x) - out).max() > 1e-2   # the carried state does matter
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_errors_name_what_was_expected_and_what_arrived(cell, rng):
     name = cell.__name__
@@ -126,16 +170,26 @@ def _torch_twin(cell, layer, torch):
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (optional oracle)")
+@pytest.mark.parametrize("start", ["zeros", "carried"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_equals_pytorch_in_float64(cell, rng):
+def test_equals_pytorch_in_float64(cell, start, rng):
+    """Output, dx and every weight gradient, from zeros or from a random carried state
+    (torch's h0, or (h0, c0)); from a carried state also the state carried onwards."""
     torch = pytest.importorskip("torch")
-    layer = cell(5, 6, rng=rng)
+    layer = cell(5, 6, rng=rng, stateful=start == "carried")
     twin, cols = _torch_twin(cell, layer, torch)
     x, dout = rng.standard_normal((3, 9, 5)), rng.standard_normal((3, 9, 6))
+    state0 = _random_state(cell, 3, 6, rng) if start == "carried" else None
+    if state0 is not None:
+        layer.state = tuple(s.copy() for s in state0)
     out = layer.forward(x, training=True)
     dx = layer.backward(dout)
     xt = torch.tensor(x, requires_grad=True)
-    out_t, _ = twin(xt)
+    if state0 is None:
+        out_t, last_t = twin(xt)
+    else:
+        s0 = tuple(torch.tensor(s[None]) for s in state0)    # (num_layers, N, H)
+        out_t, last_t = twin(xt, s0[0] if cell is RNN else s0)
     out_t.backward(torch.from_numpy(dout))
     tol = dict(rtol=0, atol=1e-10)
     np.testing.assert_allclose(out, out_t.detach().numpy(), **tol)
@@ -144,3 +198,8 @@ def test_equals_pytorch_in_float64(cell, rng):
     np.testing.assert_allclose(layer.grads["Wh"][:, cols], twin.weight_hh_l0.grad.numpy().T, **tol)
     np.testing.assert_allclose(layer.grads["b"][cols], twin.bias_ih_l0.grad.numpy(), **tol)
     np.testing.assert_allclose(layer.grads["b"][cols], twin.bias_hh_l0.grad.numpy(), **tol)
+    if state0 is not None:                               # the (h_T, c_T) handed to the next call
+        last_t = (last_t,) if cell is RNN else last_t
+        assert len(layer.state) == len(last_t)
+        for ours, theirs in zip(layer.state, last_t):
+            np.testing.assert_allclose(ours, theirs.detach().numpy()[0], **tol)

@@ -1,0 +1,190 @@
+"""PyTorch as an independent oracle for the layers and losses that had no twin: Dense,
+the activation layers, Embedding and the three basic losses, in float64.
+
+Each test runs the same numbers through nnscratch and through torch and compares the
+output (or loss value) and every gradient: for a layer, the input gradient that
+``backward`` returns for a random upstream gradient and every parameter's gradient; for a
+loss, the gradient it returns with respect to its prediction. Where the conventions differ
+(weight layout, label layout), the test says how one is turned into the other.
+"""
+
+import numpy as np
+import pytest
+
+from nnscratch.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from nnscratch.layers import Dense, Embedding
+from nnscratch.losses import (
+    binary_cross_entropy,
+    mean_squared_error,
+    softmax_cross_entropy,
+)
+
+torch = pytest.importorskip("torch")   # every test here needs it: skip the module without it
+F = torch.nn.functional
+
+TOL = dict(rtol=1e-9, atol=1e-12)      # float64 on both sides: only rounding differs
+
+
+def _close(ours, theirs):
+    """Compare a NumPy result with a torch tensor (or a float with a 0-d tensor)."""
+    if isinstance(theirs, torch.Tensor):
+        theirs = theirs.detach().numpy()
+    np.testing.assert_allclose(ours, theirs, **TOL)
+
+
+# ------------------------------------------------------------------------------ Dense
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 5)], ids=["rows", "sequence"])
+def test_dense_equals_torch_linear(shape, rng):
+    """Output, dx, dW and db; nnscratch's W is (n_in, n_out), torch's weight its transpose.
+
+    A sequence (N, T, n_in) is mapped over its leading axes by both.
+    """
+    layer = Dense(5, 3, rng=rng)
+    layer.params["b"][:] = rng.standard_normal(3)   # a zero bias would not test its path
+    x = rng.standard_normal(shape)
+    dout = rng.standard_normal(shape[:-1] + (3,))
+    twin = torch.nn.Linear(5, 3).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
+        twin.bias.copy_(torch.from_numpy(layer.params["b"]))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = twin(xt)
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(x, training=True)
+    dx = layer.backward(dout)
+    _close(out, yt)
+    _close(dx, xt.grad)
+    _close(layer.grads["W"], twin.weight.grad.T)
+    _close(layer.grads["b"], twin.bias.grad)
+
+
+# ------------------------------------------------------------------------ activations
+
+# name -> (a fresh nnscratch layer, the same function in torch)
+ACTIVATIONS = {
+    "sigmoid": (Sigmoid, torch.sigmoid),
+    "tanh": (Tanh, torch.tanh),
+    "relu": (ReLU, torch.relu),
+    "leaky_relu_0.2": (lambda: LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2)),
+    # a slope outside [0, 1] takes the np.where branch instead of max(z, alpha z)
+    "leaky_relu_1.5": (lambda: LeakyReLU(1.5), lambda z: F.leaky_relu(z, 1.5)),
+    "leaky_relu_-0.5": (lambda: LeakyReLU(-0.5), lambda z: F.leaky_relu(z, -0.5)),
+    # nnscratch's GELU is the tanh form (GPT-2's), torch's approximate="tanh"
+    "gelu_tanh": (GELU, lambda z: F.gelu(z, approximate="tanh")),
+}
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_layer_equals_torch(name, rng):
+    """Output and the input gradient that backward returns for a random upstream gradient.
+
+    The inputs reach |z| ~ 10, where sigmoid, tanh and GELU saturate; none is exactly 0, the
+    kink where ReLU's derivative is a convention.
+    """
+    make, fn = ACTIVATIONS[name]
+    layer = make()
+    z = 3 * rng.standard_normal((3, 4, 5))
+    assert np.all(z != 0) and np.abs(z).max() > 6
+    dout = rng.standard_normal(z.shape)
+    zt = torch.tensor(z, requires_grad=True)
+    yt = fn(zt)
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(z, training=True)
+    dz = layer.backward(dout)
+    _close(out, yt)
+    _close(dz, zt.grad)
+
+
+def test_softmax_layer_equals_torch(rng):
+    """Row-wise softmax of (N, C) and its vector-Jacobian product, against torch's softmax
+    over dim=1; one row of large logits checks the shift by the row maximum."""
+    z = 3 * rng.standard_normal((4, 6))
+    z[0] += 800                                    # exp(800) overflows without the shift
+    dout = rng.standard_normal(z.shape)
+    zt = torch.tensor(z, requires_grad=True)
+    yt = torch.softmax(zt, dim=1)
+    yt.backward(torch.from_numpy(dout))
+    layer = Softmax()
+    out = layer.forward(z, training=True)
+    dz = layer.backward(dout)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dz))
+    _close(out, yt)
+    _close(dz, zt.grad)
+
+
+# -------------------------------------------------------------------------- Embedding
+
+
+@pytest.mark.parametrize("id_dtype", [np.int64, np.uint8])
+def test_embedding_equals_torch_embedding(id_dtype, rng):
+    """Output W[x] and the table's gradient: repeated tokens sum their upstream gradients,
+    a token absent from the batch gets a zero row. torch wants int64 ids; nnscratch also
+    takes narrow ones: in uint8 the flat index id * D (up to 98 * 4 here) must not wrap."""
+    layer = Embedding(100, 4, rng=rng)
+    x = rng.integers(0, 99, (4, 30)).astype(id_dtype)    # 120 ids of 99 tokens; 99 never
+    dout = rng.standard_normal((4, 30, 4))
+    twin = torch.nn.Embedding(100, 4).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.from_numpy(layer.params["W"]))
+    yt = twin(torch.from_numpy(x.astype(np.int64)))
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(x, training=True)
+    assert layer.backward(dout) is None                  # ids have no gradient
+    _close(out, yt)
+    _close(layer.grads["W"], twin.weight.grad)
+    assert np.all(layer.grads["W"][99] == 0)
+    assert len(np.unique(x)) < x.size                    # repeats were tested
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+@pytest.mark.parametrize("shape", [(6,), (4, 3), (2, 3, 4)], ids=["N", "NxD", "NxTxD"])
+def test_mean_squared_error_equals_torch_mse_loss(shape, rng):
+    """Value and gradient: both average over every element (torch's reduction="mean"), so
+    no conversion is needed; the gradient is 2 (y_hat - y) / y_hat.size."""
+    y_hat, y = rng.standard_normal(shape), rng.standard_normal(shape)
+    loss, grad = mean_squared_error(y_hat, y)
+    yt = torch.tensor(y_hat, requires_grad=True)
+    lt = F.mse_loss(yt, torch.from_numpy(y))
+    lt.backward()
+    _close(loss, lt)
+    _close(grad, yt.grad)
+
+
+@pytest.mark.parametrize("z_shape", [(8,), (8, 1)], ids=["z(N)", "z(N,1)"])
+@pytest.mark.parametrize("label_dtype", [np.int64, np.float64])
+def test_binary_cross_entropy_equals_torch_bce_with_logits(z_shape, label_dtype, rng):
+    """nnscratch takes logits z, (N,) or (N, 1), and labels y of shape (N,), integer or
+    float; torch's binary_cross_entropy_with_logits wants float targets of z's shape, so y is
+    reshaped and cast. Both average over the N examples. Logits of +-40 check stability."""
+    z = 2 * rng.standard_normal(8)
+    z[:2] = [40.0, -40.0]
+    y = np.array([0, 1, 0, 1, 1, 0, 1, 0], dtype=label_dtype)  # both extremes wrong-way round
+    z = z.reshape(z_shape)
+    loss, dz = binary_cross_entropy(z, y)
+    zt = torch.tensor(z, requires_grad=True)
+    target = torch.from_numpy(y.astype(np.float64).reshape(z_shape))
+    lt = F.binary_cross_entropy_with_logits(zt, target)
+    lt.backward()
+    assert dz.shape == z_shape and np.isfinite(loss)
+    _close(loss, lt)
+    _close(dz, zt.grad)
+
+
+def test_softmax_cross_entropy_equals_torch_cross_entropy(rng):
+    """Logits (N, C) and integer labels (N,), like torch's cross_entropy with class-index
+    targets (int64 there); both average over the N examples. One row of large logits checks
+    the log-sum-exp shift."""
+    z = 3 * rng.standard_normal((5, 4))
+    z[0] += 1000
+    y = rng.integers(0, 4, 5)
+    loss, dz = softmax_cross_entropy(z, y)
+    zt = torch.tensor(z, requires_grad=True)
+    lt = F.cross_entropy(zt, torch.from_numpy(y.astype(np.int64)))
+    lt.backward()
+    assert np.isfinite(loss)
+    _close(loss, lt)
+    _close(dz, zt.grad)
