@@ -218,3 +218,15 @@ def test_an_interrupt_during_the_save_keeps_the_old_weights(tiny_dir, tmp_path, 
     assert "interrupted" in _one_line(capsys.readouterr().err)
     assert out.read_bytes() == b"the previous weights"
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_a_failed_run_leaves_no_new_folders_behind(tmp_path, capsys):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    out = tmp_path / "new" / "sub" / "w.npz"
+    status = main(["train", "mlp", "--out", str(out), "--data-dir", str(empty), "--epochs", "1"])
+    assert status == 1 and "error" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays
+    status = main(["train", "mlp", "--out", str(tmp_path / "kept" / "w.npz"), "--data-dir", str(empty)])
+    assert status == 1 and (tmp_path / "kept").is_dir()

@@ -174,21 +174,47 @@ def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
         )
 
 
-def _check_writable(path: Path) -> None:
-    """Fail now, before training, if the weights could not be saved at ``path``."""
+def _check_writable(path: Path) -> list[Path]:
+    """Fail now, before training, if the weights could not be saved at ``path``.
+
+    Returns the folders it had to create for that, outermost first, so that a run that
+    fails later can remove them again (:func:`_train`).
+    """
+    created = [d for d in reversed(path.parents) if not d.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path.parent):
             pass  # save_params writes a temporary file there too
     except OSError as e:
+        _remove_empty(created)
         raise _Failure(
             f"cannot write the weights to {str(path)!r}: {e.strerror or e} "
             f"(checked before training, so nothing was lost)"
         ) from None
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove those of the folders (outermost first) that exist and are empty."""
+    for d in reversed(folders):
+        try:
+            d.rmdir()
+        except OSError:  # not there, or something was put in it: leave it
+            pass
 
 
 def _train(args, checksums: Mapping[str, str]) -> float:
-    _check_writable(args.out)
+    created = _check_writable(args.out)
+    try:
+        return _train_and_save(args, checksums)
+    except BaseException:
+        _remove_empty(
+            created
+        )  # a failed run leaves no new, empty folders behind
+        raise
+
+
+def _train_and_save(args, checksums: Mapping[str, str]) -> float:
     rng = np.random.default_rng(args.seed)
     data = load_mnist(
         args.data_dir, val_size=args.val_size, rng=rng, checksums=checksums
