@@ -81,3 +81,13 @@ def test_ring_of_gaussians_modes():
         data.ring_centers(8, -1.0)
     with pytest.raises(TypeError, match="Generator"):
         data.ring_of_gaussians(10, 0)
+
+
+def test_train_test_split_refuses_to_leave_no_training_example():
+    X, y = np.zeros((10, 2)), np.arange(10)
+    for fraction in (0.96, 0.999):
+        with pytest.raises(ValueError, match=f"test_fraction {fraction} of 10 examples leaves no training example"):
+            data.train_test_split(X, y, rng=np.random.default_rng(0), test_fraction=fraction)
+    with pytest.raises(ValueError, match="leaves no training example"):
+        data.train_test_split(X[:1], y[:1], rng=np.random.default_rng(0))
+    assert len(data.train_test_split(X, y, rng=np.random.default_rng(0), test_fraction=0.9)[0]) == 1

@@ -153,8 +153,13 @@ def train_test_split(
         low_open=True,
         high_open=True,
     )
-    order = rng.permutation(len(y))
     n_test = max(1, int(round(test_fraction * len(y))))
+    if n_test >= len(y):
+        raise ValueError(
+            f"train_test_split: test_fraction {test_fraction} of {len(y)} examples "
+            f"leaves no training example"
+        )
+    order = rng.permutation(len(y))
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
 
