@@ -290,3 +290,13 @@ def test_multi_head_attention_equals_torch(causal, rng):
         np.testing.assert_allclose(
             ours, theirs.detach().numpy(), rtol=0, atol=1e-10
         )
+
+
+def test_attention_without_keys_is_refused_with_a_message_not_a_numpy_error():
+    q, k, v = np.zeros((2, 3)), np.zeros((0, 3)), np.zeros((0, 4))
+    with pytest.raises(ValueError, match=r"attention_forward: attention needs at least one key .* got T_k = 0"):
+        attention_forward(q, k, v)
+    m = MultiHeadAttention(8, 2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"MultiHeadAttention.forward: x must have shape \(N, T, 8\) .* T >= 1 .* got \(2, 0, 8\)"):
+        m.forward(np.zeros((2, 0, 8)))
+    assert m.forward(np.zeros((0, 3, 8))).shape == (0, 3, 8)  # an empty batch is fine

@@ -54,6 +54,11 @@ def _check_qkv(q, k, v, causal: bool, where: str) -> None:
         raise ValueError(
             f"{where}: v must have one row per key, shape {k.shape[:-1]} + (d_v,), got {v.shape}"
         )
+    if k.shape[-2] == 0:
+        raise ValueError(
+            f"{where}: attention needs at least one key (a softmax over no keys is "
+            f"undefined), got T_k = 0: q {q.shape}, k {k.shape}"
+        )
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"{where}: a causal mask needs as many queries as keys, got T = {q.shape[-2]} "
@@ -250,10 +255,10 @@ class MultiHeadAttention(Layer):
         """Self-attention over ``x`` of shape (N, T, D); returns (N, T, D)."""
         where = "MultiHeadAttention.forward"
         check_float_array(x, "x", dtype=self.dtype, where=where)
-        if x.ndim != 3 or x.shape[2] != self.n_embed:
+        if x.ndim != 3 or x.shape[2] != self.n_embed or x.shape[1] == 0:
             raise ValueError(
-                f"{where}: x must have shape (N, T, {self.n_embed}) (batch, time, features), "
-                f"got {x.shape}"
+                f"{where}: x must have shape (N, T, {self.n_embed}) (batch, time, features) "
+                f"with T >= 1 (a position attends to at least itself), got {x.shape}"
             )
         n, t, d = x.shape
         hd, dh = self.n_heads, d // self.n_heads
