@@ -490,7 +490,8 @@ def sample(
         raise ValueError("sample: prompt must hold at least one token")
     if not np.issubdtype(prompt.dtype, np.integer):
         raise TypeError(
-            f"sample: prompt must hold integer token ids, got dtype {prompt.dtype}"
+            "sample: prompt must hold integer token ids, "
+            f"got dtype {prompt.dtype}"
         )
     n = check_int(n, "n", "sample", minimum=0)
     tau = check_number(
