@@ -317,3 +317,68 @@ def test_average_precision_uses_the_interpolated_envelope():
     assert D.average_precision(
         [0.9, 0.8, 0.7], [False, True, True], 2
     ) == pytest.approx(2 / 3)
+
+
+# ------------------------------------------------- mismatched counts and float labels
+
+_GT3 = np.array([[0.0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]])
+
+
+def test_match_detections_needs_one_score_per_box():
+    # one score for three boxes used to match only the first box, five scores raised a bare
+    # IndexError
+    for scores in (np.array([0.9]), np.array([0.9, 0.8, 0.7, 0.1, 0.2])):
+        with pytest.raises(
+            ValueError,
+            match=rf"match_detections: det_scores must have shape \(3,\), one per box of "
+            rf"det_boxes, got \({len(scores)},\)",
+        ):
+            D.match_detections(_GT3, scores, _GT3)
+    # also when there is no ground truth to match against
+    with pytest.raises(ValueError, match=r"det_scores must have shape \(3,\)"):
+        D.match_detections(_GT3, np.ones(2), np.zeros((0, 4)))
+
+
+def test_mean_average_precision_refuses_float_labels_and_mismatched_lengths():
+    scores, labels = np.array([0.9, 0.8, 0.7]), np.array([0, 0, 0])
+    gt = [(_GT3, labels)]
+    # a ground-truth label of 0.5 was counted in class 0's n_gt but never matched
+    with pytest.raises(
+        TypeError,
+        match=r"mean_average_precision: the labels of ground_truth\[0\] must hold integer "
+        r"class labels, got dtype float64",
+    ):
+        D.mean_average_precision([(_GT3, scores, labels)], [(_GT3, np.array([0.5, 0, 0]))], 1)
+    with pytest.raises(
+        TypeError,
+        match=r"mean_average_precision: the labels of detections\[0\] must hold integer "
+        r"class labels, got dtype float64",
+    ):
+        D.mean_average_precision([(_GT3, scores, np.array([0.0, 0, 0]))], gt, 1)
+    with pytest.raises(
+        ValueError,
+        match=r"mean_average_precision: the scores of detections\[0\] must have shape "
+        r"\(3,\), one per box, got \(2,\)",
+    ):
+        D.mean_average_precision([(_GT3, scores[:2], labels)], gt, 1)
+    with pytest.raises(
+        ValueError,
+        match=r"mean_average_precision: the labels of detections\[1\] must have shape "
+        r"\(3,\), one per box, got \(2,\)",
+    ):
+        D.mean_average_precision(
+            [(_GT3, scores, labels), (_GT3, scores, labels[:2])], gt * 2, 1
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"mean_average_precision: the labels of ground_truth\[0\] must have shape "
+        r"\(3,\), one per box, got \(2,\)",
+    ):
+        D.mean_average_precision([(_GT3, scores, labels)], [(_GT3, labels[:2])], 1)
+    # valid inputs still work: int32 labels, list labels, empty images given as lists
+    res = D.mean_average_precision(
+        [(_GT3, scores, labels.astype(np.int32)), (np.zeros((0, 4)), [], [])],
+        [(_GT3, [0, 0, 0]), (np.zeros((0, 4)), [])],
+        1,
+    )
+    assert res["map"] == 1.0 and res["n_gt"].tolist() == [3]

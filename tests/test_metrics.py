@@ -270,3 +270,65 @@ def test_frechet_distance_of_two_different_sets_matches_the_direct_formula():
     tr_sqrt = np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).real))
     expected = np.sum((m1 - m2) ** 2) + np.trace(s1 + s2) - 2 * tr_sqrt
     assert frechet_distance(f1, f2) == pytest.approx(expected, rel=1e-9)
+
+
+# --- refused inputs that used to give a number ------------------------------------------
+
+def test_reliability_refuses_non_boolean_correct_and_non_finite_confidence():
+    conf = np.array([0.2, 0.5, 0.9])
+    # integers counted as "right" 3 and 7 times: an ECE of 3.13, above its maximum of 1
+    with pytest.raises(TypeError, match="reliability: correct must have dtype bool, got int64"):
+        reliability(conf, np.array([3, 7, 1]))
+    with pytest.raises(ValueError, match=r"reliability: confidence must be finite, in \[0, 1\], "
+                                         r"got 1 non-finite values of 3, the first nan at "
+                                         r"index 1"):
+        reliability(np.array([0.2, np.nan, 0.9]), np.array([True, False, True]))
+    assert reliability(conf, np.array([True, False, True])).ece >= 0   # bool still accepted
+
+
+def test_accuracy_refuses_float_labels_and_labels_outside_the_classes():
+    from nnscratch.metrics import accuracy
+    logits = np.array([[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]])
+    with pytest.raises(TypeError, match="accuracy: y must hold integer class labels, "
+                                        "got dtype float64"):
+        accuracy(logits, np.array([0.3, 1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"accuracy: y must lie in \[0, 2\), "
+                                         r"got values from 0 to 7"):
+        accuracy(logits, np.array([0, 1, 7]))
+    with pytest.raises(ValueError, match=r"accuracy: y must lie in \[0, 2\), "
+                                         r"got values from 0 to 2"):
+        accuracy(np.array([0.5, -1.0, 2.0]), np.array([0, 1, 2]))   # binary logit
+    # any integer dtype, and booleans for a binary classifier, are labels
+    assert accuracy(logits, np.array([1, 0, 0], dtype=np.uint8)) == pytest.approx(2 / 3)
+    assert accuracy(np.array([0.5, -1.0, 2.0]), np.array([True, True, True])) == pytest.approx(2 / 3)
+
+
+def test_gaussian_frechet_refuses_what_is_not_a_covariance():
+    z, eye = np.zeros(2), np.eye(2)
+    # an eigenvalue of -5: the trace term went negative and max(dist, 0) returned 0.0
+    with pytest.raises(ValueError, match=r"gaussian_frechet: cov1 must be a covariance matrix, "
+                                         r"positive semi-definite, got smallest eigenvalue -5 "
+                                         r"\(largest 1\)"):
+        gaussian_frechet(z, np.array([[1.0, 0], [0, -5.0]]), z, eye)
+    with pytest.raises(ValueError, match=r"gaussian_frechet: cov2 must be a covariance matrix, "
+                                         r"symmetric, got entries that differ from their "
+                                         r"transposes by up to 0.5 \(largest entry 1\)"):
+        gaussian_frechet(z, eye, z, np.array([[1.0, 0.5], [0, 1.0]]))
+    with pytest.raises(ValueError, match=r"gaussian_frechet: cov1 must be finite, got 1 "
+                                         r"non-finite values of 4, the first nan at index "
+                                         r"\(0, 0\)"):
+        gaussian_frechet(z, np.array([[np.nan, 0], [0, 1.0]]), z, eye)
+    with pytest.raises(ValueError, match="gaussian_frechet: mu2 must be finite, got 1 "
+                                         "non-finite values of 2, the first inf at index 1"):
+        gaussian_frechet(z, eye, np.array([0.0, np.inf]), eye)
+
+
+def test_gaussian_frechet_accepts_singular_covariances_and_their_rounding(rng):
+    # fewer samples than features: a rank-deficient covariance whose zero eigenvalues
+    # come out of rounding slightly negative; float32 features as well as float64
+    for dtype in (np.float64, np.float32):
+        f1 = rng.standard_normal((5, 40)).astype(dtype)
+        assert frechet_distance(f1, f1 + 1) == pytest.approx(40.0, rel=1e-5)
+    a = rng.standard_normal((2, 3))
+    s = a.T @ a   # rank 2 of 3: positive semi-definite, one eigenvalue 0 up to rounding
+    assert gaussian_frechet(np.zeros(3), s, np.zeros(3), s) == pytest.approx(0.0, abs=1e-9)

@@ -31,7 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float_array, check_int, check_number
+from ._checks import (
+    check_float_array,
+    check_int,
+    check_labels,
+    check_number,
+)
 
 #: IoU thresholds of the COCO mean average precision: 0.50, 0.55, ..., 0.95.
 COCO_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
@@ -205,6 +210,14 @@ def match_detections(
     Greedy by decreasing score (ties in index order): each detection takes the unmatched
     ground-truth box with the highest IoU, if that IoU is at least the threshold.
 
+    Parameters
+    ----------
+    det_boxes : ndarray of shape (D, 4)
+    det_scores : ndarray of shape (D,)
+        One score per detection.
+    gt_boxes : ndarray of shape (G, 4)
+    thresholds : sequence of float, default (0.5,)
+
     Returns
     -------
     tp : ndarray of shape (T, D), bool
@@ -214,13 +227,19 @@ def match_detections(
     det_boxes = _check_boxes(det_boxes, "det_boxes", "match_detections")
     gt_boxes = _check_boxes(gt_boxes, "gt_boxes", "match_detections")
     n_t, n_d, n_g = len(thresholds), len(det_boxes), len(gt_boxes)
+    det_scores = np.asarray(det_scores, dtype=np.float64)
+    if det_scores.shape != (n_d,):
+        raise ValueError(
+            f"match_detections: det_scores must have shape ({n_d},), one per box "
+            f"of det_boxes, got {det_scores.shape}"
+        )
     tp = np.zeros((n_t, n_d), dtype=bool)
     if n_d == 0 or n_g == 0:
         return tp
     iou = box_iou(det_boxes, gt_boxes)  # (D, G)
     taken = np.zeros((n_t, n_g), dtype=bool)
     rows = np.arange(n_t)
-    for d in np.argsort(-np.asarray(det_scores, float), kind="stable"):
+    for d in np.argsort(-det_scores, kind="stable"):
         # All thresholds at once: IoU of free boxes above the threshold, else -1.
         ok = (iou[d][None, :] >= thresholds[:, None]) & ~taken  # (T, G)
         cand = np.where(ok, iou[d][None, :], -1.0)
@@ -229,6 +248,34 @@ def match_detections(
         tp[hit, d] = True
         taken[rows[hit], best[hit]] = True
     return tp
+
+
+def _check_box_labels(
+    labels, n_boxes: int, n_classes: int, entry: str
+) -> np.ndarray:
+    """The class labels of one image's boxes as an integer array, checked.
+
+    ``entry`` names the image's list entry (``"detections[3]"``) in the message.
+    """
+    where = "mean_average_precision"
+    labels = np.asarray(labels)
+    if labels.shape != (n_boxes,):
+        raise ValueError(
+            f"{where}: the labels of {entry} must have shape ({n_boxes},), one per "
+            f"box, got {labels.shape}"
+        )
+    # an empty list holds no wrong label, whatever its dtype
+    if labels.size == 0:
+        return labels.astype(np.int64)
+    check_labels(
+        labels, n_boxes, where=where, name=f"the labels of {entry}"
+    )
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(
+            f"{where}: labels must lie in 0..{n_classes - 1}, got "
+            f"{labels.min()}..{labels.max()} in {entry}"
+        )
+    return labels
 
 
 def mean_average_precision(
@@ -242,9 +289,10 @@ def mean_average_precision(
     Parameters
     ----------
     detections : list of (boxes, scores, labels), one per image
-        ``boxes`` of shape (D, 4), ``scores`` (D,), ``labels`` (D,) integers.
+        ``boxes`` of shape (D, 4), ``scores`` (D,), ``labels`` (D,) integers in
+        ``[0, n_classes)``.
     ground_truth : list of (boxes, labels), one per image
-        ``boxes`` of shape (G, 4), ``labels`` (G,).
+        ``boxes`` of shape (G, 4), ``labels`` (G,) integers in ``[0, n_classes)``.
     n_classes : int
     thresholds : sequence of float, default (0.5,)
         IoU thresholds; :data:`COCO_THRESHOLDS` for the COCO mean.
@@ -269,21 +317,23 @@ def mean_average_precision(
     scores = [[] for _ in range(n_classes)]
     tps = [[] for _ in range(n_classes)]
     n_gt = np.zeros(n_classes, dtype=np.int64)
-    for (db, ds, dl), (gb, gl) in zip(detections, ground_truth):
-        db, gb = np.asarray(db, float).reshape(-1, 4), np.asarray(gb, float)
-        ds, dl, gl = np.asarray(ds), np.asarray(dl), np.asarray(gl)
-        for lab in (dl, gl):
-            if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
-                raise ValueError(
-                    f"{where}: labels must lie in 0..{n_classes - 1}, got "
-                    f"{lab.min()}..{lab.max()}"
-                )
-        n_gt += np.bincount(gl.astype(int), minlength=n_classes)
+    for i, ((db, ds, dl), (gb, gl)) in enumerate(
+        zip(detections, ground_truth)
+    ):
+        db = np.asarray(db, float).reshape(-1, 4)
+        gb = np.asarray(gb, float).reshape(-1, 4)
+        ds = np.asarray(ds, dtype=np.float64)
+        if ds.shape != (len(db),):
+            raise ValueError(
+                f"{where}: the scores of detections[{i}] must have shape "
+                f"({len(db)},), one per box, got {ds.shape}"
+            )
+        dl = _check_box_labels(dl, len(db), n_classes, f"detections[{i}]")
+        gl = _check_box_labels(gl, len(gb), n_classes, f"ground_truth[{i}]")
+        n_gt += np.bincount(gl, minlength=n_classes)
         for c in np.unique(dl):
             d_c, g_c = dl == c, gl == c
-            tp = match_detections(
-                db[d_c], ds[d_c], gb.reshape(-1, 4)[g_c], thresholds
-            )
+            tp = match_detections(db[d_c], ds[d_c], gb[g_c], thresholds)
             scores[c].append(ds[d_c])
             tps[c].append(tp)
     ap = np.full((n_t, n_classes), np.nan)

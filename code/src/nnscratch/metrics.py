@@ -56,7 +56,7 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     logits : ndarray of shape (N, C), (N,) or (N, 1)
         Class scores, as for :func:`predict_classes`.
     y : ndarray of shape (N,)
-        Integer (or boolean) class labels.
+        Integer (or boolean) class labels, in ``[0, C)`` (0 or 1 for a binary classifier).
 
     Returns
     -------
@@ -73,6 +73,14 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
         raise ValueError(
             f"accuracy: y must have shape ({len(logits)},), got {y.shape}"
         )
+    # booleans are the labels of a binary classifier; integers must name a class
+    if y.dtype != np.bool_:
+        n_classes = (
+            logits.shape[1]
+            if logits.ndim == 2 and logits.shape[1] > 1
+            else 2
+        )
+        check_labels(y, len(logits), n_classes, where="accuracy", name="y")
     return (
         float(np.mean(predict_classes(logits) == y))
         if len(y)
@@ -193,10 +201,17 @@ def reliability(
     """
     check_array(confidence, "confidence", ndim=1, where="reliability")
     n_bins = check_int(n_bins, "n_bins", "reliability")
-    check_array(correct, "correct", ndim=1, where="reliability")
+    check_array(
+        correct, "correct", ndim=1, dtype=np.bool_, where="reliability"
+    )
     if correct.shape != confidence.shape:
         raise ValueError(
             f"reliability: correct must have shape {confidence.shape}, got {correct.shape}"
+        )
+    if not np.all(np.isfinite(confidence)):
+        raise ValueError(
+            f"reliability: confidence must be finite, in [0, 1], got "
+            f"{describe_non_finite(confidence)}"
         )
     if confidence.size and (confidence.min() < 0 or confidence.max() > 1):
         raise ValueError(
@@ -397,10 +412,48 @@ def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
+def _check_covariance(c: np.ndarray, name: str, where: str) -> None:
+    """Refuse a matrix that is not a covariance: symmetric and positive semi-definite.
+
+    Rounding is tolerated: an asymmetry, or a negative eigenvalue, of at most
+    :math:`\\sqrt{\\epsilon}` (of ``c``'s float dtype, float64's for others) times the
+    largest entry or eigenvalue in magnitude.
+    """
+    if not np.all(np.isfinite(c)):
+        raise ValueError(
+            f"{where}: {name} must be finite, got {describe_non_finite(c)}"
+        )
+    dt = c.dtype if np.issubdtype(c.dtype, np.floating) else np.float64
+    tol = float(np.sqrt(np.finfo(dt).eps))
+    c = c.astype(np.float64)
+    scale = float(np.abs(c).max(initial=0.0))
+    asym = float(np.abs(c - c.T).max(initial=0.0))
+    if asym > tol * scale:
+        raise ValueError(
+            f"{where}: {name} must be a covariance matrix, symmetric, got entries "
+            f"that differ from their transposes by up to {asym:.4g} (largest entry "
+            f"{scale:.4g})"
+        )
+    eig = np.linalg.eigvalsh((c + c.T) / 2)
+    if eig.size and eig[0] < -tol * float(np.abs(eig).max()):
+        raise ValueError(
+            f"{where}: {name} must be a covariance matrix, positive semi-definite, "
+            f"got smallest eigenvalue {eig[0]:.4g} (largest {eig[-1]:.4g})"
+        )
+
+
 def gaussian_frechet(
     mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray
 ) -> float:
     """Squared Fréchet (2-Wasserstein) distance between two Gaussians.
+
+    Parameters
+    ----------
+    mu1, mu2 : ndarray of shape (d,)
+        Finite means.
+    cov1, cov2 : ndarray of shape (d, d)
+        Covariance matrices: finite, symmetric and positive semi-definite, up to
+        rounding (a relative error of about :math:`\\sqrt{\\epsilon}` of their dtype).
 
     Returns
     -------
@@ -430,6 +483,13 @@ def gaussian_frechet(
         raise ValueError(
             f"{where}: mu2 must have shape ({d},) like mu1, got {mu2.shape}"
         )
+    for name, m in (("mu1", mu1), ("mu2", mu2)):
+        if not np.all(np.isfinite(m)):
+            raise ValueError(
+                f"{where}: {name} must be finite, got {describe_non_finite(m)}"
+            )
+    for name, c in (("cov1", cov1), ("cov2", cov2)):
+        _check_covariance(c, name, where)
     mu1, mu2 = mu1.astype(np.float64), mu2.astype(np.float64)
     c1, c2 = cov1.astype(np.float64), cov2.astype(np.float64)
     s1 = _sqrtm_psd((c1 + c1.T) / 2)
