@@ -180,3 +180,20 @@ def test_lines_end_only_at_newline_not_at_unicode_breaks(tmp_path, no_env):
     directory = write(tmp_path / "d", pos=pos)
     data = load_rt_polarity(directory, checksums=md5s(pos=pos))
     assert data.sentences[:2] == ["ends\x85 here .", "form\x0c feed ."]
+
+
+def test_folds_refuse_labels_that_are_not_integers():
+    # NaN labels matched no class, and their folds were left as np.empty's garbage
+    y = np.array([0.0, 1, np.nan, 0, 1, np.nan, 1, 0])
+    with pytest.raises(TypeError, match="cv_folds: y must hold integer class labels, "
+                                        "got dtype float64"):
+        cv_folds(y, 2, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="cv_folds: y must hold integer class labels, "
+                                        "got dtype float64"):
+        cv_folds(np.array([0.0, 1, 0, 1]), 2, np.random.default_rng(0))
+    # integer labels of any width give the same folds, every one of them set
+    y = np.random.default_rng(1).integers(0, 3, 50)
+    fold = cv_folds(y, 4, np.random.default_rng(0))
+    np.testing.assert_array_equal(fold, cv_folds(y.astype(np.int32), 4, np.random.default_rng(0)))
+    assert fold.min() >= 0 and fold.max() < 4
+    assert np.bincount(fold).max() - np.bincount(fold).min() <= 1

@@ -113,3 +113,96 @@ def test_transformer_encoder_passes_the_gradient_check_and_ignores_padding(rng):
     assert np.all(model.grads["embed.W"][PAD] == 0.0)
     with pytest.raises(ValueError, match="an LSTM or a Transformer encoder, not both"):
         text_classifier(8, 4, rng=rng, lstm=3, transformer=2)
+
+
+# -- inputs refused before anything changes -------------------------------------------------
+
+def test_bag_of_ngrams_checks_its_ids_before_looking_up_r():
+    model = BagOfNgrams(10)
+    with pytest.raises(ValueError, match=r"BagOfNgrams.forward: token ids must lie in \[0, 10\), "
+                                         r"got values from 1 to 12"):
+        model.forward(np.array([[1, 12]]))
+    with pytest.raises(TypeError, match=r"BagOfNgrams.forward: x must be a \(N, L\) array of "
+                                        r"integer token ids in \[0, 10\), got dtype float64"):
+        model.forward(np.array([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match=r"BagOfNgrams.forward: x must have 2 dimensions, "
+                                         r"got shape \(2,\)"):
+        model.forward(np.array([1, 2]))
+    assert model.forward(np.array([[1, 9]], np.int32)).shape == (1, 1)
+
+
+def test_text_classifier_checks_dropout_and_its_input():
+    rng = np.random.default_rng(0)
+    for bad in (-0.3, 1.0):  # -0.3 used to build a model without dropout
+        with pytest.raises(ValueError, match=r"text_classifier: dropout must be a finite number "
+                                             r"in \[0, 1\), got "):
+            text_classifier(20, 4, rng=rng, dropout=bad)
+    # checked before the rng draws the first weights
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="pool must be one of"):
+        text_classifier(20, 4, rng=rng, pool="sum")
+    assert rng.bit_generator.state == state
+    model = text_classifier(20, 4, rng=rng, dropout=0.5)
+    assert model.dropout is not None and model.dropout.p == 0.5
+    with pytest.raises(ValueError, match=r"TextClassifier.forward: x must have 2 dimensions, "
+                                         r"got shape \(3,\)"):
+        model.forward(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"TextClassifier.forward: token ids must lie in "
+                                         r"\[0, 20\), got values from 1 to 20"):
+        model.forward(np.array([[1, 20]]))
+    with pytest.raises(ValueError, match="predict_logits: batch_size must be a positive "
+                                         "integer, got 0"):
+        predict_logits(model, IDS, batch_size=0)
+    with pytest.raises(ValueError, match=r"predict_logits: ids must have 2 dimensions"):
+        predict_logits(model, IDS[0])
+
+
+def test_train_classifier_checks_every_label_and_id_before_the_first_step():
+    x, y = toy(np.random.default_rng(0), 40)
+
+    def attempt(**kw):
+        model = text_classifier(12, 4, rng=np.random.default_rng(0))
+        before = {k: v.copy() for k, v in model.params.items()}
+        opt = Adam(0.01)
+        args = dict(ids=x, y=y) | kw
+        with pytest.raises((ValueError, TypeError)) as err:
+            train_classifier(model, args.pop("ids"), args.pop("y"), optimizer=opt,
+                             rng=np.random.default_rng(0), epochs=1, batch_size=4, **args)
+        assert opt.t == 0
+        assert all(np.array_equal(before[k], v) for k, v in model.params.items())
+        return err
+
+    y2 = y.copy()
+    y2[-1] = 2      # used to train a few batches, then raise in the loss
+    err = attempt(y=y2)
+    assert err.type is ValueError
+    assert err.match(r"train_classifier: y must contain only 0 and 1, got 1 other values: \[2\]")
+    err = attempt(y=y.astype(float))
+    assert err.type is TypeError
+    assert err.match("train_classifier: y must hold integer class labels, got dtype float64")
+    x2 = x.copy()
+    x2[-1, 0] = 12  # past the vocabulary, in the last batches
+    err = attempt(ids=x2)
+    assert err.type is ValueError
+    assert err.match(r"train_classifier: ids must lie in \[0, 12\), got values from 0 to 12")
+    # (N, 1) validation labels broadcast to (N, N) and reported a wrong accuracy
+    err = attempt(val=(x, y[:, None]))
+    assert err.type is ValueError
+    assert err.match(r"train_classifier: y_val must have shape \(40,\) to match the batch, "
+                     r"got \(40, 1\)")
+    err = attempt(val=(x, 2 * y))
+    assert err.type is ValueError and err.match("y_val must contain only 0 and 1")
+    err = attempt(val=(x.astype(float), y))
+    assert err.type is TypeError
+    assert err.match("train_classifier: ids_val must hold integer token ids, got dtype "
+                     "float64")
+    err = attempt(val=(x,))
+    assert err.type is ValueError and err.match(r"val must be a pair \(ids_val, y_val\), got 1")
+    err = attempt(ids=x[:0], y=y[:0])
+    assert err.type is ValueError and err.match("ids holds no examples")
+    # int32 ids and labels train
+    model = text_classifier(12, 4, rng=np.random.default_rng(0))
+    h = train_classifier(model, x.astype(np.int32), y.astype(np.int32), optimizer=Adam(0.01),
+                         rng=np.random.default_rng(0), epochs=1,
+                         val=(x.astype(np.int32), y.astype(np.int32)))
+    assert len(h["val_acc"]) == 1

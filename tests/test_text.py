@@ -80,3 +80,52 @@ def test_bag_agrees_with_the_obvious_set_per_row():
         expected = sorted(set(s.tolist()) - {PAD, UNK})
         assert row[row != PAD].tolist() == expected
     assert b.shape[1] == max(len(set(s.tolist()) - {PAD, UNK}) for s in seqs)
+
+
+def test_pad_refuses_float_ids_rather_than_truncating_them():
+    # [1.7, 2.9] used to become [1, 2]
+    with pytest.raises(TypeError, match="pad: sequences\\[0\\] must hold integer token ids, "
+                                        "got dtype float64"):
+        pad([np.array([1.7, 2.9]), np.array([3])])
+    with pytest.raises(ValueError, match=r"pad: sequences\[1\] must be a 1-D array of ids, "
+                                         r"got shape \(1, 2\)"):
+        pad([np.array([1]), np.array([[1, 2]])])
+    # int32 ids, lists and empty sequences of any dtype still pad
+    np.testing.assert_array_equal(
+        pad([np.array([5, 6], np.int32), [7], np.array([])]), [[5, 6], [7, PAD], [UNK, PAD]])
+
+
+def test_vocab_decode_refuses_ids_outside_the_vocabulary():
+    v = Vocab.build([["a", "b"]])
+    # -1 used to wrap round to the last token
+    with pytest.raises(ValueError, match=r"Vocab.decode: ids must lie in \[0, 4\), "
+                                         r"got values from -1 to 2"):
+        v.decode([2, -1])
+    with pytest.raises(ValueError, match=r"Vocab.decode: ids must lie in \[0, 4\), "
+                                         r"got values from 0 to 5"):
+        v.decode(np.array([0, 5]))
+    with pytest.raises(TypeError, match="Vocab.decode: ids must hold integer token ids, "
+                                        "got dtype float64"):
+        v.decode([2.0])
+    assert v.decode(np.array([3, 2, 0], np.int32)) == ["b", "a", "<pad>"]
+    assert v.decode(iter([2])) == ["a"] and v.decode([]) == []
+
+
+def test_nb_ratio_refuses_labels_other_than_0_and_1_and_ids_past_the_vocabulary():
+    bags = np.array([[2, 3], [4, 0], [2, 0]])
+    # a label 2 was silently left out of both classes
+    with pytest.raises(ValueError, match=r"nb_log_count_ratio: y must contain only 0 "
+                                         r"\(negative\) and 1 \(positive\), got 1 other "
+                                         r"values: \[2\]"):
+        nb_log_count_ratio(bags, np.array([1, 2, 0]), 5)
+    with pytest.raises(TypeError, match="nb_log_count_ratio: y must hold integer class labels, "
+                                        "got dtype float64"):
+        nb_log_count_ratio(bags, np.array([1.0, 1.0, 0.0]), 5)
+    # an id of 7 with n_tokens = 5 gave a bare broadcast error
+    with pytest.raises(ValueError, match=r"nb_log_count_ratio: bags must lie in \[0, 5\), "
+                                         r"got values from 0 to 7"):
+        nb_log_count_ratio(np.array([[2, 3], [4, 0], [7, 0]]), np.array([1, 1, 0]), 5)
+    with pytest.raises(TypeError, match="nb_log_count_ratio: bags must hold integer token "
+                                        "ids, got dtype float64"):
+        nb_log_count_ratio(bags.astype(float), np.array([1, 1, 0]), 5)
+    assert nb_log_count_ratio(bags, np.array([1, 1, 0], np.int32), 5).shape == (5,)

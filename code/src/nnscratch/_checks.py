@@ -141,20 +141,22 @@ def check_labels(
     n_classes: int | None = None,
     where: str = "",
     name: str = "y",
+    kind: str = "class labels",
 ) -> np.ndarray:
     """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``.
 
     ``name`` is how the caller calls the labels (``"y"``, ``"y_true"``, ``"y_pred"``,
-    ``"labels"``), named in the error message.
+    ``"labels"``), named in the error message; ``kind`` what they are (``"token ids"``
+    for ids checked against a vocabulary).
     """
     prefix = _prefix(where)
     if not isinstance(y, np.ndarray):
         raise TypeError(
-            f"{prefix}{name} must be a numpy.ndarray of integer labels, got {type(y).__name__}"
+            f"{prefix}{name} must be a numpy.ndarray of integer {kind}, got {type(y).__name__}"
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(
-            f"{prefix}{name} must hold integer class labels, got dtype {y.dtype}"
+            f"{prefix}{name} must hold integer {kind}, got dtype {y.dtype}"
         )
     if y.shape != (n,):
         raise ValueError(

@@ -25,8 +25,17 @@ import time
 
 import numpy as np
 
-from ._checks import check_int, check_rng
+from ._checks import (
+    check_array,
+    check_binary,
+    check_int,
+    check_labels,
+    check_nonempty_batch,
+    check_number,
+    check_rng,
+)
 from .layers import Dense, Dropout, Embedding, EmbeddingBag, LSTM, Layer
+from .layers.embedding import check_token_ids
 from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
 from .layers.position import PositionEmbedding
 from .losses import binary_cross_entropy
@@ -114,7 +123,10 @@ class BagOfNgrams(Layer):
         }
 
     def forward(self, x, training=False):
-        """Bags (N, L) -> logits (N, 1)."""
+        """Bags (N, L) of integer ids in ``[0, n_tokens)`` -> logits (N, 1)."""
+        where = "BagOfNgrams.forward"
+        check_array(x, "x", ndim=2, where=where)
+        check_token_ids(x, self.n_tokens, where=where, bags=True)
         self.bag.params["W"] = self.params["w"][
             :, None
         ]  # a view: one array
@@ -212,6 +224,9 @@ class TextClassifier(Layer):
 
     def forward(self, x, training=False):
         """Token ids (N, T) -> logits (N, 1)."""
+        where = "TextClassifier.forward"
+        check_array(x, "x", ndim=2, where=where)
+        check_token_ids(x, self.embed.n_tokens, where=where)
         ids = _trim(x)
         mask = ids != PAD  # (N, T')
         h = self.embed.forward(ids, training=training)  # (N, T', D)
@@ -269,20 +284,33 @@ def text_classifier(
         end of a sentence cannot reach its real positions, as with the LSTM.
     max_len : int, default 64
         Longest sentence the Transformer's positions cover.
-    dropout : float, default 0
-        Dropout rate on the pooled vector.
+    dropout : float in [0, 1), default 0
+        Dropout rate on the pooled vector (0: no dropout layer).
     dtype : numpy dtype, default float32
         Training precision (float64 for gradient checks).
     """
-    check_rng(rng, "text_classifier")
-    # std 0.1: embeddings start small, so that a mean of a few of them is not noise
-    embed = Embedding(n_tokens, n_dim, rng=rng, dtype=dtype, std=0.1)
-    encoder = None
-    width = n_dim
+    where = "text_classifier"
+    check_rng(rng, where)
+    dropout = check_number(
+        dropout, "dropout", where, low=0, high=1, high_open=True
+    )
     if lstm is not None and transformer is not None:
         raise ValueError(
             "text_classifier: choose an LSTM or a Transformer encoder, not both"
         )
+    pools = {
+        "mean": lambda: MeanOverTime(),
+        "max": lambda: MaxOverTime(),
+        "attention": lambda: AttentionPooling(width, dtype=dtype),
+    }
+    if pool not in pools:
+        raise ValueError(
+            f"text_classifier: pool must be one of {sorted(pools)}, got {pool!r}"
+        )
+    # std 0.1: embeddings start small, so that a mean of a few of them is not noise
+    embed = Embedding(n_tokens, n_dim, rng=rng, dtype=dtype, std=0.1)
+    encoder = None
+    width = n_dim
     if lstm is not None:
         encoder = LSTM(n_dim, lstm, rng=rng, dtype=dtype)
         width = lstm
@@ -294,15 +322,6 @@ def text_classifier(
                     n_dim, transformer, rng=rng, causal=True, dtype=dtype
                 ),
             ]
-        )
-    pools = {
-        "mean": lambda: MeanOverTime(),
-        "max": lambda: MaxOverTime(),
-        "attention": lambda: AttentionPooling(width, dtype=dtype),
-    }
-    if pool not in pools:
-        raise ValueError(
-            f"text_classifier: pool must be one of {sorted(pools)}, got {pool!r}"
         )
     drop = Dropout(dropout, rng=rng) if dropout > 0 else None
     head = Dense(width, 1, rng=rng, dtype=dtype)
@@ -330,10 +349,32 @@ def _buckets(lengths, batch_size, rng, chunk=20):
     return [batches[k] for k in rng.permutation(len(batches))]
 
 
+def _n_tokens(model) -> int | None:
+    """The vocabulary size a model's ids must lie below, if it has one."""
+    if isinstance(model, TextClassifier):
+        model = model.embed
+    return getattr(model, "n_tokens", None)
+
+
+def _check_ids(model, ids, name: str, where: str) -> None:
+    """Refuse ``ids`` unless they are (N, T) integer ids that ``model`` can look up."""
+    check_array(ids, name, ndim=2, where=where)
+    check_labels(
+        ids.reshape(-1),
+        ids.size,
+        _n_tokens(model),
+        where=where,
+        name=name,
+        kind="token ids",
+    )
+
+
 def predict_logits(
     model, ids: np.ndarray, batch_size: int = 500
 ) -> np.ndarray:
     """Logits (N, 1) of ``model`` in evaluation mode, batch by batch (sorted by length)."""
+    _check_ids(model, ids, "ids", "predict_logits")
+    batch_size = check_int(batch_size, "batch_size", "predict_logits")
     lengths = (ids != PAD).sum(axis=1)
     order = np.argsort(lengths, kind="stable")
     out = np.empty((len(ids), 1))
@@ -363,7 +404,7 @@ def train_classifier(
     model : BagOfNgrams or TextClassifier
     ids : ndarray of shape (N, T), int
         Padded token ids (or bags, for :class:`BagOfNgrams`).
-    y : ndarray of shape (N,)
+    y : ndarray of shape (N,), int
         Labels 0 or 1.
     optimizer : Optimizer
         Stepped after every minibatch (its ``weight_decay`` is the L2 penalty).
@@ -373,7 +414,8 @@ def train_classifier(
     clip_norm : float, optional
         Clip the global gradient norm before each step.
     val : (ids_val, y_val), optional
-        Evaluated after every epoch.
+        Evaluated after every epoch; ``ids_val`` (M, T') and ``y_val`` (M,) as ``ids``
+        and ``y``.
     log : callable, optional
         Called with one :func:`nnscratch.progress.format_epoch` line per epoch (``print``).
 
@@ -381,15 +423,39 @@ def train_classifier(
     -------
     dict
         ``"loss"`` (mean training loss of each epoch), ``"val_acc"`` with ``val``.
+
+    Notes
+    -----
+    Every argument is checked before the first step, so a bad id or label anywhere
+    raises before the model or the optimizer has changed.
     """
-    check_rng(rng, "train_classifier")
-    epochs = check_int(epochs, "epochs", "train_classifier")
-    batch_size = check_int(batch_size, "batch_size", "train_classifier")
+    where = "train_classifier"
+    check_rng(rng, where)
+    epochs = check_int(epochs, "epochs", where)
+    batch_size = check_int(batch_size, "batch_size", where)
+    check_array(ids, "ids", where=where)
     y = np.asarray(y)
     if ids.ndim != 2 or y.shape != (len(ids),):
         raise ValueError(
             f"train_classifier: ids must be (N, T) and y (N,), got {ids.shape} and {y.shape}"
         )
+    check_nonempty_batch(len(ids), "ids", where)
+    sets = [("ids", ids, "y", y)]
+    if val is not None:
+        if not isinstance(val, (tuple, list)):
+            raise TypeError(
+                f"{where}: val must be a pair (ids_val, y_val), got {type(val).__name__}"
+            )
+        if len(val) != 2:
+            raise ValueError(
+                f"{where}: val must be a pair (ids_val, y_val), got {len(val)} items"
+            )
+        val = (val[0], np.asarray(val[1]))
+        sets.append(("ids_val", val[0], "y_val", val[1]))
+    for ids_name, x, y_name, labels in sets:
+        _check_ids(model, x, ids_name, where)
+        check_labels(labels, len(x), where=where, name=y_name)
+        check_binary(labels, f"{y_name} must contain only 0 and 1", where)
     dtype = next(iter(model.params.values())).dtype
     lengths = (ids != PAD).sum(axis=1)
     history: dict[str, list[float]] = {"loss": []}

@@ -22,7 +22,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ._checks import check_int, check_number
+from ._checks import (
+    check_array,
+    check_binary,
+    check_int,
+    check_labels,
+    check_number,
+)
 
 PAD, UNK = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
@@ -155,8 +161,23 @@ class Vocab:
         return np.array([get(t, UNK) for t in tokens], dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        """Tokens of ``ids`` (padding included, as ``"<pad>"``)."""
-        return [self.tokens[int(i)] for i in ids]
+        """Tokens of ``ids`` (padding included, as ``"<pad>"``).
+
+        ``ids`` are integers in ``[0, len(self))``; any other id is refused, not wrapped
+        round (``-1`` is not the last token).
+        """
+        ids = np.asarray(list(ids))
+        if ids.size == 0:
+            return []
+        check_labels(
+            ids,
+            len(ids),
+            len(self),
+            where="Vocab.decode",
+            name="ids",
+            kind="token ids",
+        )
+        return [self.tokens[i] for i in ids.tolist()]
 
     def __repr__(self) -> str:
         return f"Vocab({len(self)} tokens)"
@@ -170,6 +191,7 @@ def pad(
     Parameters
     ----------
     sequences : sequence of 1-D integer arrays
+        Non-negative ids; floats are refused rather than truncated.
     max_len : int, optional
         Longer sequences are cut to their first ``max_len`` ids. Default: the longest.
 
@@ -180,6 +202,21 @@ def pad(
         then ``PAD``. The mask of the real positions is ``ids != PAD``. An empty sequence
         keeps one ``UNK``, so that every row has at least one position to pool over.
     """
+    for i, s in enumerate(sequences):
+        s = np.asarray(s)
+        if s.ndim != 1:
+            raise ValueError(
+                f"pad: sequences[{i}] must be a 1-D array of ids, got shape {s.shape}"
+            )
+        # an empty sequence holds no wrong id, whatever its dtype
+        if s.size:
+            check_labels(
+                s,
+                len(s),
+                where="pad",
+                name=f"sequences[{i}]",
+                kind="token ids",
+            )
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     if max_len is not None:
         lengths = np.minimum(lengths, check_int(max_len, "max_len", "pad"))
@@ -227,10 +264,10 @@ def nb_log_count_ratio(
     ----------
     bags : ndarray of shape (N, L), int
         Distinct ids of each training example, padded with ``PAD`` (:func:`bag`).
-    y : ndarray of shape (N,)
+    y : ndarray of shape (N,), int
         Labels, 1 positive and 0 negative.
     n_tokens : int
-        Size V of the vocabulary.
+        Size V of the vocabulary; the ids of ``bags`` lie in ``[0, V)``.
     alpha : float, default 1.0
         Smoothing count added to every token of each class.
 
@@ -242,16 +279,28 @@ def nb_log_count_ratio(
         :math:`q = \\alpha + \\sum_{i: y_i = 0} \\hat x_i`, where :math:`\\hat x_i` is the
         binarised bag of example :math:`i`. ``r[PAD]`` and ``r[UNK]`` are 0.
     """
-    n_tokens = check_int(n_tokens, "n_tokens", "nb_log_count_ratio")
-    alpha = check_number(
-        alpha, "alpha", "nb_log_count_ratio", low=0, low_open=True
-    )
+    where = "nb_log_count_ratio"
+    n_tokens = check_int(n_tokens, "n_tokens", where)
+    alpha = check_number(alpha, "alpha", where, low=0, low_open=True)
+    check_array(bags, "bags", where=where)
     y = np.asarray(y)
     if bags.ndim != 2 or y.shape != (len(bags),):
         raise ValueError(
             f"nb_log_count_ratio: bags must be (N, L) and y (N,), got {bags.shape} and "
             f"{y.shape}"
         )
+    check_labels(y, len(bags), where=where, name="y")
+    check_binary(
+        y, "y must contain only 0 (negative) and 1 (positive)", where
+    )
+    check_labels(
+        bags.reshape(-1),
+        bags.size,
+        n_tokens,
+        where=where,
+        name="bags",
+        kind="token ids",
+    )
     pos = bags[y == 1].reshape(-1)
     neg = bags[y == 0].reshape(-1)
     p = alpha + np.bincount(pos, minlength=n_tokens).astype(np.float64)

@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .._checks import check_int, check_rng
+from .._checks import check_int, check_labels, check_rng
 from . import store
 
 #: The authors' page at Cornell, which serves ``rt-polaritydata.tar.gz``.
@@ -151,10 +151,13 @@ def cv_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         raise ValueError(
             f"cv_folds: y must have shape (N,) with N >= k = {k}, got {y.shape}"
         )
+    check_labels(y, len(y), where="cv_folds", name="y")
     fold = np.empty(len(y), dtype=np.int64)
     start = 0
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
+    # every example belongs to exactly one class of the inverse: every fold[i] is set
+    _, inverse = np.unique(y, return_inverse=True)
+    for c in range(inverse.max() + 1):
+        idx = rng.permutation(np.flatnonzero(inverse == c))
         fold[idx] = (start + np.arange(len(idx))) % k
         start += len(idx)  # the next class continues the deal: sizes even
     return fold
