@@ -177,3 +177,11 @@ def test_real_corpus_sanity_facts():
     assert len(data.text) == 1_115_394 and len(data.vocab) == 65
     assert data.text.startswith("First Citizen:")
     assert len(data.train_ids) == 1_003_854 and len(data.val_ids) == 111_540
+
+
+def test_char_vocab_decode_refuses_float_and_bool_ids():
+    vocab = CharVocab("abc")
+    for ids in (np.array([0.0, 1.7]), np.array([True, False])):
+        with pytest.raises(TypeError, match=f"CharVocab.decode: ids must be integers, got dtype {ids.dtype}"):
+            vocab.decode(ids)
+    assert vocab.decode(np.array([2, 0], np.int32)) == "ca"

@@ -330,8 +330,8 @@ def test_match_detections_needs_one_score_per_box():
     for scores in (np.array([0.9]), np.array([0.9, 0.8, 0.7, 0.1, 0.2])):
         with pytest.raises(
             ValueError,
-            match=rf"match_detections: det_scores must have shape \(3,\), one per box of "
-            rf"det_boxes, got \({len(scores)},\)",
+            match=rf"match_detections: det_scores must have shape \(3,\), one per box, "
+            rf"got \({len(scores)},\)",
         ):
             D.match_detections(_GT3, scores, _GT3)
     # also when there is no ground truth to match against
@@ -382,3 +382,18 @@ def test_mean_average_precision_refuses_float_labels_and_mismatched_lengths():
         1,
     )
     assert res["map"] == 1.0 and res["n_gt"].tolist() == [3]
+
+
+def test_nan_scores_are_refused_wherever_boxes_are_ranked():
+    """argsort(-scores) put a NaN score first: its box was silently ranked best."""
+    scores = np.array([0.9, np.nan, 0.5])
+    message = r"must be finite, got 1 non-finite values of 3, the first nan at index 1"
+    with pytest.raises(ValueError, match="nms: scores " + message):
+        D.nms(_GT3, scores)
+    with pytest.raises(ValueError, match="match_detections: det_scores " + message):
+        D.match_detections(_GT3, scores, _GT3)
+    labels = np.zeros(3, np.int64)
+    with pytest.raises(ValueError, match=r"the scores of detections\[0\] " + message):
+        D.mean_average_precision([(_GT3, scores, labels)], [(_GT3, labels)], 1)
+    with pytest.raises(TypeError, match="average_precision: n_gt must be a non-negative integer, got 0.5"):
+        D.average_precision(np.array([0.9]), np.array([True]), 0.5)

@@ -332,3 +332,14 @@ def test_gaussian_frechet_accepts_singular_covariances_and_their_rounding(rng):
     a = rng.standard_normal((2, 3))
     s = a.T @ a   # rank 2 of 3: positive semi-definite, one eigenvalue 0 up to rounding
     assert gaussian_frechet(np.zeros(3), s, np.zeros(3), s) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_predict_classes_most_confused_and_reliability_refuse_what_has_no_answer():
+    from nnscratch.metrics import predict_classes
+
+    with pytest.raises(ValueError, match=r"predict_classes: logits must be finite, got 1 non-finite values of 4, the first nan at index \(1, 0\)"):
+        predict_classes(np.array([[0.0, 1.0], [np.nan, 0.0]]))  # argmax picked the NaN
+    with pytest.raises(ValueError, match=r"most_confused: cm must be a square confusion matrix \(C, C\), got \(2, 3\)"):
+        most_confused(np.ones((2, 3), np.int64))
+    with pytest.raises(ValueError, match="reliability: confidence holds no examples"):
+        reliability(np.zeros(0), np.zeros(0, bool))  # gave an ECE of 0.0

@@ -206,3 +206,11 @@ def test_train_classifier_checks_every_label_and_id_before_the_first_step():
                          rng=np.random.default_rng(0), epochs=1,
                          val=(x.astype(np.int32), y.astype(np.int32)))
     assert len(h["val_acc"]) == 1
+
+
+def test_train_classifier_checks_clip_norm_first():
+    x, y = toy(np.random.default_rng(0), 8)
+    model = text_classifier(12, 4, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="train_classifier: clip_norm must be"):
+        train_classifier(model, x, y, optimizer=Adam(0.01), rng=np.random.default_rng(0),
+                         epochs=1, batch_size=4, clip_norm=-1.0)

@@ -129,3 +129,9 @@ def test_nb_ratio_refuses_labels_other_than_0_and_1_and_ids_past_the_vocabulary(
                                         "ids, got dtype float64"):
         nb_log_count_ratio(bags.astype(float), np.array([1, 1, 0]), 5)
     assert nb_log_count_ratio(bags, np.array([1, 1, 0], np.int32), 5).shape == (5,)
+
+
+def test_vocab_counts_must_match_the_tokens():
+    with pytest.raises(ValueError, match="Vocab: counts must hold one count per token, 3, got 2"):
+        Vocab(["<pad>", "<unk>", "film"], [0, 0])
+    assert Vocab(["<pad>", "<unk>", "film"], [0, 0, 7]).counts.tolist() == [0, 0, 7]

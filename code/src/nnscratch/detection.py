@@ -36,6 +36,7 @@ from ._checks import (
     check_int,
     check_labels,
     check_number,
+    describe_non_finite,
 )
 
 #: IoU thresholds of the COCO mean average precision: 0.50, 0.55, ..., 0.95.
@@ -100,6 +101,25 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
 
 
+def _check_scores(scores, n: int, name: str, where: str) -> np.ndarray:
+    """``scores`` as float64 if they are ``n`` finite numbers, one per box; else raise.
+
+    A NaN score would sort as the largest (``argsort`` puts NaN last, and the order is
+    by ``-scores``), silently ranking that box first.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n,):
+        raise ValueError(
+            f"{where}: {name} must have shape ({n},), one per box, "
+            f"got {scores.shape}"
+        )
+    if not np.isfinite(scores).all():
+        raise ValueError(
+            f"{where}: {name} must be finite, got {describe_non_finite(scores)}"
+        )
+    return scores
+
+
 def nms(
     boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.5
 ) -> np.ndarray:
@@ -121,12 +141,7 @@ def nms(
         Indices of the kept boxes, by decreasing score.
     """
     boxes = _check_boxes(boxes, "boxes", "nms")
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != (len(boxes),):
-        raise ValueError(
-            f"nms: scores must have shape ({len(boxes)},), one per box, "
-            f"got {scores.shape}"
-        )
+    scores = _check_scores(scores, len(boxes), "scores", "nms")
     check_number(iou_threshold, "iou_threshold", "nms", low=0, high=1)
     order = np.argsort(-scores, kind="stable")
     iou = box_iou(boxes, boxes)  # (N, N), one vectorised product
@@ -189,7 +204,8 @@ def average_precision(
     :func:`mean_average_precision` leaves such classes out), 0 when there are ground-truth
     boxes but no detections.
     """
-    if int(n_gt) == 0:
+    n_gt = check_int(n_gt, "n_gt", "average_precision", minimum=0)
+    if n_gt == 0:
         return float("nan")
     if len(np.asarray(scores)) == 0:
         return 0.0
@@ -227,12 +243,9 @@ def match_detections(
     det_boxes = _check_boxes(det_boxes, "det_boxes", "match_detections")
     gt_boxes = _check_boxes(gt_boxes, "gt_boxes", "match_detections")
     n_t, n_d, n_g = len(thresholds), len(det_boxes), len(gt_boxes)
-    det_scores = np.asarray(det_scores, dtype=np.float64)
-    if det_scores.shape != (n_d,):
-        raise ValueError(
-            f"match_detections: det_scores must have shape ({n_d},), one per box "
-            f"of det_boxes, got {det_scores.shape}"
-        )
+    det_scores = _check_scores(
+        det_scores, n_d, "det_scores", "match_detections"
+    )
     tp = np.zeros((n_t, n_d), dtype=bool)
     if n_d == 0 or n_g == 0:
         return tp
@@ -322,12 +335,9 @@ def mean_average_precision(
     ):
         db = np.asarray(db, float).reshape(-1, 4)
         gb = np.asarray(gb, float).reshape(-1, 4)
-        ds = np.asarray(ds, dtype=np.float64)
-        if ds.shape != (len(db),):
-            raise ValueError(
-                f"{where}: the scores of detections[{i}] must have shape "
-                f"({len(db)},), one per box, got {ds.shape}"
-            )
+        ds = _check_scores(
+            ds, len(db), f"the scores of detections[{i}]", where
+        )
         dl = _check_box_labels(dl, len(db), n_classes, f"detections[{i}]")
         gl = _check_box_labels(gl, len(gb), n_classes, f"ground_truth[{i}]")
         n_gt += np.bincount(gl, minlength=n_classes)

@@ -20,6 +20,7 @@ from ._checks import (
     check_binary,
     check_int,
     check_labels,
+    check_nonempty_batch,
     describe_non_finite,
 )
 
@@ -42,6 +43,10 @@ def predict_classes(logits: np.ndarray) -> np.ndarray:
     if logits.ndim not in (1, 2):
         raise ValueError(
             f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}"
+        )
+    if not np.isfinite(logits).all():  # argmax would pick the first NaN
+        raise ValueError(
+            f"predict_classes: logits must be finite, got {describe_non_finite(logits)}"
         )
     if logits.ndim == 2 and logits.shape[1] > 1:
         return logits.argmax(axis=1)
@@ -140,6 +145,10 @@ def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
         class first); pairs with count 0 are left out.
     """
     check_array(cm, "cm", ndim=2, where="most_confused")
+    if cm.shape[0] != cm.shape[1]:
+        raise ValueError(
+            f"most_confused: cm must be a square confusion matrix (C, C), got {cm.shape}"
+        )
     k = check_int(k, "k", "most_confused", minimum=0)
     off = cm.copy()
     np.fill_diagonal(off, 0)
@@ -208,6 +217,7 @@ def reliability(
         raise ValueError(
             f"reliability: correct must have shape {confidence.shape}, got {correct.shape}"
         )
+    check_nonempty_batch(len(confidence), "confidence", where="reliability")
     if not np.all(np.isfinite(confidence)):
         raise ValueError(
             f"reliability: confidence must be finite, in [0, 1], got "

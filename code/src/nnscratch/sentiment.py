@@ -433,6 +433,8 @@ def train_classifier(
     check_rng(rng, where)
     epochs = check_int(epochs, "epochs", where)
     batch_size = check_int(batch_size, "batch_size", where)
+    if clip_norm is not None:
+        check_number(clip_norm, "clip_norm", where, low=0, low_open=True)
     check_array(ids, "ids", where=where)
     y = np.asarray(y)
     if ids.ndim != 2 or y.shape != (len(ids),):

@@ -109,6 +109,11 @@ class Vocab:
         self.index = {t: i for i, t in enumerate(tokens)}
         self.counts = np.zeros(len(tokens), np.int64)
         if counts is not None:
+            if len(counts) != len(tokens):
+                raise ValueError(
+                    f"Vocab: counts must hold one count per token, {len(tokens)}, "
+                    f"got {len(counts)}"
+                )
             self.counts[:] = counts
 
     @classmethod

@@ -95,6 +95,10 @@ class CharVocab:
     def decode(self, ids) -> str:
         """The text of the token ids ``ids`` (any integer sequence)."""
         ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(
+                f"CharVocab.decode: ids must be integers, got dtype {ids.dtype}"
+            )
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(
                 f"CharVocab.decode: ids must lie in [0, {len(self)}), got values "
