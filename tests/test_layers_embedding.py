@@ -54,7 +54,7 @@ def test_errors_name_what_was_expected_and_what_arrived(rng):
     layer = Embedding(5, 2, rng=rng)
     with pytest.raises(TypeError, match=r"Embedding.forward: x must hold integer token ids in \[0, 5\), got dtype float64"):
         layer.forward(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 5\), got values from 0 to 5"):
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 5\), got values from 0 to 5"):
         layer.forward(np.array([[0, 5]]))
     with pytest.raises(RuntimeError, match="Embedding.backward called before forward"):
         layer.backward(np.zeros((1, 2, 2)))
@@ -144,5 +144,5 @@ def test_bag_errors_name_what_arrived(rng):
         layer.forward(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="weights need mode='sum'"):
         layer.forward(np.array([[1, 2]]), weights=np.ones((1, 2)))
-    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 4\), got values from 1 to 4"):
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 4\), got values from 1 to 4"):
         layer.forward(np.array([[1, 4]]))

@@ -119,7 +119,7 @@ def test_transformer_encoder_passes_the_gradient_check_and_ignores_padding(rng):
 
 def test_bag_of_ngrams_checks_its_ids_before_looking_up_r():
     model = BagOfNgrams(10)
-    with pytest.raises(ValueError, match=r"BagOfNgrams.forward: token ids must lie in \[0, 10\), "
+    with pytest.raises(ValueError, match=r"BagOfNgrams.forward: x must lie in \[0, 10\), "
                                          r"got values from 1 to 12"):
         model.forward(np.array([[1, 12]]))
     with pytest.raises(TypeError, match=r"BagOfNgrams.forward: x must be a \(N, L\) array of "
@@ -147,7 +147,7 @@ def test_text_classifier_checks_dropout_and_its_input():
     with pytest.raises(ValueError, match=r"TextClassifier.forward: x must have 2 dimensions, "
                                          r"got shape \(3,\)"):
         model.forward(np.array([1, 2, 3]))
-    with pytest.raises(ValueError, match=r"TextClassifier.forward: token ids must lie in "
+    with pytest.raises(ValueError, match=r"TextClassifier.forward: x must lie in "
                                          r"\[0, 20\), got values from 1 to 20"):
         model.forward(np.array([[1, 20]]))
     with pytest.raises(ValueError, match="predict_logits: batch_size must be a positive "
@@ -194,8 +194,8 @@ def test_train_classifier_checks_every_label_and_id_before_the_first_step():
     assert err.type is ValueError and err.match("y_val must contain only 0 and 1")
     err = attempt(val=(x.astype(float), y))
     assert err.type is TypeError
-    assert err.match("train_classifier: ids_val must hold integer token ids, got dtype "
-                     "float64")
+    assert err.match(r"train_classifier: ids_val must hold integer token ids in \[0, 12\), "
+                     r"got dtype float64")
     err = attempt(val=(x,))
     assert err.type is ValueError and err.match(r"val must be a pair \(ids_val, y_val\), got 1")
     err = attempt(ids=x[:0], y=y[:0])

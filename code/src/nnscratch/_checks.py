@@ -141,22 +141,20 @@ def check_labels(
     n_classes: int | None = None,
     where: str = "",
     name: str = "y",
-    kind: str = "class labels",
 ) -> np.ndarray:
     """Check integer class labels of shape ``(n,)`` with values in ``[0, n_classes)``.
 
     ``name`` is how the caller calls the labels (``"y"``, ``"y_true"``, ``"y_pred"``,
-    ``"labels"``), named in the error message; ``kind`` what they are (``"token ids"``
-    for ids checked against a vocabulary).
+    ``"labels"``), named in the error message.
     """
     prefix = _prefix(where)
     if not isinstance(y, np.ndarray):
         raise TypeError(
-            f"{prefix}{name} must be a numpy.ndarray of integer {kind}, got {type(y).__name__}"
+            f"{prefix}{name} must be a numpy.ndarray of integer labels, got {type(y).__name__}"
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(
-            f"{prefix}{name} must hold integer {kind}, got dtype {y.dtype}"
+            f"{prefix}{name} must hold integer class labels, got dtype {y.dtype}"
         )
     if y.shape != (n,):
         raise ValueError(
@@ -172,6 +170,37 @@ def check_labels(
             f"{y.min()} to {y.max()}"
         )
     return y
+
+
+def check_token_ids(
+    x,
+    n_tokens: int | None,
+    *,
+    where: str,
+    bags: bool = False,
+    name: str = "x",
+) -> np.ndarray:
+    """Raise unless ``x`` holds integer token ids in ``[0, n_tokens)`` (``n_tokens``
+    None: integers, their range unchecked) and, with ``bags``, is a (N, L) array;
+    return ``x``.
+
+    ``name`` is how the caller calls the ids in the message, which says what was
+    expected and what arrived.
+    """
+    check_array(x, name, where=where)
+    within = "" if n_tokens is None else f" in [0, {n_tokens})"
+    if not np.issubdtype(x.dtype, np.integer) or (bags and x.ndim != 2):
+        expected = "be a (N, L) array of" if bags else "hold"
+        raise TypeError(
+            f"{_prefix(where)}{name} must {expected} integer token ids{within}, "
+            f"got dtype {x.dtype} and shape {x.shape}"
+        )
+    if within and x.size and (x.min() < 0 or x.max() >= n_tokens):
+        raise ValueError(
+            f"{_prefix(where)}{name} must lie in [0, {n_tokens}), got values from "
+            f"{x.min()} to {x.max()}"
+        )
+    return x
 
 
 def describe_non_finite(a: np.ndarray) -> str:

@@ -33,9 +33,9 @@ from ._checks import (
     check_nonempty_batch,
     check_number,
     check_rng,
+    check_token_ids,
 )
 from .layers import Dense, Dropout, Embedding, EmbeddingBag, LSTM, Layer
-from .layers.embedding import check_token_ids
 from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
 from .layers.position import PositionEmbedding
 from .losses import binary_cross_entropy
@@ -359,14 +359,7 @@ def _n_tokens(model) -> int | None:
 def _check_ids(model, ids, name: str, where: str) -> None:
     """Refuse ``ids`` unless they are (N, T) integer ids that ``model`` can look up."""
     check_array(ids, name, ndim=2, where=where)
-    check_labels(
-        ids.reshape(-1),
-        ids.size,
-        _n_tokens(model),
-        where=where,
-        name=name,
-        kind="token ids",
-    )
+    check_token_ids(ids, _n_tokens(model), where=where, name=name)
 
 
 def predict_logits(

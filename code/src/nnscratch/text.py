@@ -28,6 +28,7 @@ from ._checks import (
     check_int,
     check_labels,
     check_number,
+    check_token_ids,
 )
 
 PAD, UNK = 0, 1
@@ -174,14 +175,7 @@ class Vocab:
         ids = np.asarray(list(ids))
         if ids.size == 0:
             return []
-        check_labels(
-            ids,
-            len(ids),
-            len(self),
-            where="Vocab.decode",
-            name="ids",
-            kind="token ids",
-        )
+        check_token_ids(ids, len(self), where="Vocab.decode", name="ids")
         return [self.tokens[i] for i in ids.tolist()]
 
     def __repr__(self) -> str:
@@ -215,13 +209,7 @@ def pad(
             )
         # an empty sequence holds no wrong id, whatever its dtype
         if s.size:
-            check_labels(
-                s,
-                len(s),
-                where="pad",
-                name=f"sequences[{i}]",
-                kind="token ids",
-            )
+            check_token_ids(s, None, where="pad", name=f"sequences[{i}]")
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     if max_len is not None:
         lengths = np.minimum(lengths, check_int(max_len, "max_len", "pad"))
@@ -298,14 +286,7 @@ def nb_log_count_ratio(
     check_binary(
         y, "y must contain only 0 (negative) and 1 (positive)", where
     )
-    check_labels(
-        bags.reshape(-1),
-        bags.size,
-        n_tokens,
-        where=where,
-        name="bags",
-        kind="token ids",
-    )
+    check_token_ids(bags, n_tokens, where=where, name="bags")
     pos = bags[y == 1].reshape(-1)
     neg = bags[y == 0].reshape(-1)
     p = alpha + np.bincount(pos, minlength=n_tokens).astype(np.float64)

@@ -11,28 +11,9 @@ from .._checks import (
     check_int,
     check_number,
     check_rng,
+    check_token_ids,
 )
 from .base import Layer
-
-
-def check_token_ids(
-    x: np.ndarray, n_tokens: int, *, where: str, bags: bool = False
-) -> None:
-    """Raise unless ``x`` holds integer token ids in ``[0, n_tokens)`` (and, with
-    ``bags``, is a (N, L) array); the message says what was expected and what arrived.
-    """
-    check_array(x, "x", where=where)
-    if not np.issubdtype(x.dtype, np.integer) or (bags and x.ndim != 2):
-        expected = "be a (N, L) array of" if bags else "hold"
-        raise TypeError(
-            f"{where}: x must {expected} integer token ids in [0, {n_tokens}), "
-            f"got dtype {x.dtype} and shape {x.shape}"
-        )
-    if x.size and (x.min() < 0 or x.max() >= n_tokens):
-        raise ValueError(
-            f"{where}: token ids must lie in [0, {n_tokens}), got values from "
-            f"{x.min()} to {x.max()}"
-        )
 
 
 def _positions_in_table(x: np.ndarray, d: int) -> np.ndarray:
