@@ -19,8 +19,12 @@ from nnscratch.losses import (
     softmax_cross_entropy,
 )
 
-torch = pytest.importorskip("torch")   # every test here needs it: skip the module without it
-F = torch.nn.functional
+try:
+    import torch
+except ImportError:  # every test here needs it; a skip mark, not a module-level skip, so
+    torch = None     # that runs which deselect these tests do not count them as skipped
+pytestmark = pytest.mark.skipif(torch is None, reason="PyTorch is not installed (optional oracle)")
+F = None if torch is None else torch.nn.functional
 
 TOL = dict(rtol=1e-9, atol=1e-12)      # float64 on both sides: only rounding differs
 
@@ -63,10 +67,10 @@ def test_dense_equals_torch_linear(shape, rng):
 # ------------------------------------------------------------------------ activations
 
 # name -> (a fresh nnscratch layer, the same function in torch)
-ACTIVATIONS = {
-    "sigmoid": (Sigmoid, torch.sigmoid),
-    "tanh": (Tanh, torch.tanh),
-    "relu": (ReLU, torch.relu),
+ACTIVATIONS = {  # torch's functions looked up when called: the module loads without torch
+    "sigmoid": (Sigmoid, lambda z: torch.sigmoid(z)),
+    "tanh": (Tanh, lambda z: torch.tanh(z)),
+    "relu": (ReLU, lambda z: torch.relu(z)),
     "leaky_relu_0.2": (lambda: LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2)),
     # a slope outside [0, 1] takes the np.where branch instead of max(z, alpha z)
     "leaky_relu_1.5": (lambda: LeakyReLU(1.5), lambda z: F.leaky_relu(z, 1.5)),
