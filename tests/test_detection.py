@@ -194,7 +194,8 @@ def test_mean_average_precision_bad_input():
     with pytest.raises(ValueError, match="one list entry per image"):
         D.mean_average_precision(det * 2, gt, 2)
     gt = [(np.array([[0.0, 0, 1, 1]]), np.array([5]))]
-    with pytest.raises(ValueError, match=r"labels must lie in 0..1"):
+    with pytest.raises(ValueError, match=r"mean_average_precision: the labels of ground_truth\[0\] "
+                                         r"must lie in \[0, 2\), got values from 5 to 5"):
         D.mean_average_precision(det, gt, 2)
 
 

@@ -280,15 +280,13 @@ def _check_box_labels(
     # an empty list holds no wrong label, whatever its dtype
     if labels.size == 0:
         return labels.astype(np.int64)
-    check_labels(
-        labels, n_boxes, where=where, name=f"the labels of {entry}"
+    return check_labels(
+        labels,
+        n_boxes,
+        n_classes,
+        where=where,
+        name=f"the labels of {entry}",
     )
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(
-            f"{where}: labels must lie in 0..{n_classes - 1}, got "
-            f"{labels.min()}..{labels.max()} in {entry}"
-        )
-    return labels
 
 
 def mean_average_precision(
