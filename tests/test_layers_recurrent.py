@@ -141,7 +141,7 @@ def test_lstm_cell_path_factor_is_the_forget_gate(rng):
     x = rng.standard_normal((1, 2, 2))
     layer.forward(x)
     c_all, gates = layer._cache["c_all"], layer._cache["gates"]
-    i, f, o, g = np.split(gates[1], 4, axis=1)
+    i, f, o, g = np.split(gates[1], 4, axis=0)
     np.testing.assert_allclose(c_all[2], f * c_all[1] + i * g)
 
 
