@@ -1,5 +1,6 @@
 """PyTorch as an independent oracle for the layers and losses that had no twin: Dense,
-the activation layers, Embedding and the three basic losses, in float64.
+the activation layers, Embedding, masked mean and max pooling over time, learned position
+embeddings, the residual block and the three basic losses, in float64.
 
 Each test runs the same numbers through nnscratch and through torch and compares the
 output (or loss value) and every gradient: for a layer, the input gradient that
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from nnscratch.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from nnscratch.layers import Dense, Embedding
+from nnscratch.layers import Dense, Embedding, MaxOverTime, MeanOverTime, PositionEmbedding
+from nnscratch.network import Residual, Sequential
 from nnscratch.losses import (
     binary_cross_entropy,
     mean_squared_error,
@@ -192,3 +194,88 @@ def test_softmax_cross_entropy_equals_torch_cross_entropy(rng):
     assert np.isfinite(loss)
     _close(loss, lt)
     _close(dz, zt.grad)
+
+
+# ------------------------------------------------------------- pooling over time, masked
+
+# Sentences of lengths 4, 1 and 3 padded to T = 4: True at the real positions.
+MASK = np.array([[1, 1, 1, 1], [1, 0, 0, 0], [0, 1, 1, 1]], dtype=bool)
+
+
+def _pool_in_torch(kind, xt, mask):
+    m = torch.from_numpy(mask)[..., None]                          # (N, T, 1)
+    if kind == "mean":
+        return (xt * m).sum(dim=1) / m.sum(dim=1)
+    return xt.masked_fill(~m, float("-inf")).max(dim=1).values     # padding never wins
+
+
+@pytest.mark.parametrize("kind", ["mean", "max"])
+def test_pooling_over_time_equals_torch_with_a_mask(kind, rng):
+    """Output and dx of masked mean and max pooling, padding included: the padded
+    positions get exactly zero gradient in both. The padded positions hold the largest
+    values, so a max that looked at them would differ; continuous random values have no
+    ties, where the two libraries might pick different positions."""
+    layer = {"mean": MeanOverTime, "max": MaxOverTime}[kind]()
+    x = rng.standard_normal((3, 4, 5))
+    x[~MASK] = 10.0 + rng.random(((~MASK).sum(), 5))
+    dout = rng.standard_normal((3, 5))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = _pool_in_torch(kind, xt, MASK)
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(x, training=True, mask=MASK)
+    dx = layer.backward(dout)
+    _close(out, yt)
+    _close(dx, xt.grad)
+    assert not np.any(dx[~MASK])
+
+
+# ---------------------------------------------------------------- position embeddings
+
+
+def test_position_embedding_equals_gpt2_style_wpe(rng):
+    """nanoGPT's ``x + wpe(arange(T))`` with torch.nn.Embedding(max_len, D) holding the
+    same table: output, dx, and dP, whose rows at and beyond T get no gradient."""
+    layer = PositionEmbedding(6, 4, rng=rng, std=1.0)
+    x = rng.standard_normal((3, 5, 4))                  # T = 5 < max_len = 6
+    dout = rng.standard_normal(x.shape)
+    wpe = torch.nn.Embedding(6, 4).double()
+    with torch.no_grad():
+        wpe.weight.copy_(torch.from_numpy(layer.params["P"]))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = xt + wpe(torch.arange(5))
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(x, training=True)
+    dx = layer.backward(dout)
+    _close(out, yt)
+    _close(dx, xt.grad)
+    _close(layer.grads["P"], wpe.weight.grad)
+    assert not np.any(layer.grads["P"][5:])
+
+
+# --------------------------------------------------------------------- residual block
+
+
+def test_residual_block_equals_torch(rng):
+    """x + f(x) with f = Dense -> Tanh -> Dense, against the same in torch: output, dx
+    (both paths added) and every parameter of the body, under the block's keys."""
+    body = Sequential([Dense(4, 6, rng=rng), Tanh(), Dense(6, 4, rng=rng)])
+    for k in ("0.b", "2.b"):
+        body.params[k][:] = rng.standard_normal(body.params[k].shape)
+    block = Residual(body)
+    x = rng.standard_normal((5, 4))
+    dout = rng.standard_normal(x.shape)
+    first, second = torch.nn.Linear(4, 6).double(), torch.nn.Linear(6, 4).double()
+    with torch.no_grad():
+        for lin, i in ((first, 0), (second, 2)):
+            lin.weight.copy_(torch.from_numpy(body.params[f"{i}.W"].T.copy()))
+            lin.bias.copy_(torch.from_numpy(body.params[f"{i}.b"]))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = xt + second(torch.tanh(first(xt)))
+    yt.backward(torch.from_numpy(dout))
+    out = block.forward(x, training=True)
+    dx = block.backward(dout)
+    _close(out, yt)
+    _close(dx, xt.grad)
+    for lin, i in ((first, 0), (second, 2)):
+        _close(block.grads[f"0.{i}.W"], lin.weight.grad.T)
+        _close(block.grads[f"0.{i}.b"], lin.bias.grad)
