@@ -219,9 +219,56 @@ def test_a_page_over_its_budget_fails_the_build_naming_it(tmp_path):
     assert status != 0 and "over its budget" in log and "this build executed no chapter" in log
 
 
+@pytest.mark.slow
+def test_a_glued_nan_fails_the_build_naming_it(tmp_path):
+    """A NaN result would show as "nan" in the text: the chapter fails like a failing cell,
+    and so does the chapter run as a script."""
+    root = make_book(tmp_path / "book")
+    body = """
+        ```{code-cell} ipython3
+        import numpy as np
+        from myst_nb import glue
+        glue("fine", 0.5, display=False)
+        glue("mean_of_nothing", np.float32(np.nan), display=False)
+        ```
+
+        Fine: {glue:text}`fine`; the mean: {glue:text}`mean_of_nothing`.
+    """
+    (root / "two.md").write_text(chapter("Two", body))
+    status, log = build(root)
+    assert status != 0
+    assert "two FAILED" in log and "glued values that are not finite numbers" in log, log
+    assert "mean_of_nothing = np.float32(nan)" in log and "fine =" not in log
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_chapter.py"), str(root / "two.md"),
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "glue: mean_of_nothing = np.float32(nan) is not a finite number" in proc.stderr
+
+
 # ---------------------------------------------------------------------------------------
 # The pieces
 # ---------------------------------------------------------------------------------------
+
+
+def _glued(name: str, text: str) -> dict:
+    """One output as myst-nb's glue stores it in an executed notebook."""
+    prefix = "application/papermill.record/"
+    return {"output_type": "display_data", "data": {prefix + "text/plain": text},
+            "metadata": {"scrapbook": {"mime_prefix": prefix, "name": name}}}
+
+
+def test_nonfinite_glued_values_are_found_by_name():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("...")
+    values = {"a": "0.25", "b": "nan", "c": "-inf", "d": "np.float64(nan)", "e": "np.float32(inf)",
+              "f": "'nan'", "g": "array([nan])", "h": "1e308", "i": "'infinite'"}
+    cell.outputs = [_glued(k, v) for k, v in values.items()]
+    cell.outputs.append({"output_type": "stream", "name": "stdout", "text": "nan\n"})  # not glue
+    nb.cells.append(cell)
+    assert book_execution.nonfinite_glue(nb) == [
+        "b = nan", "c = -inf", "d = np.float64(nan)", "e = np.float32(inf)"]
 
 
 def test_toc_expands_globs_and_lists_every_page():

@@ -31,6 +31,10 @@ Time, visible and budgeted
     N, budget_reason: ...}``) is a warning naming the page and its time, which fails a build
     run with ``-W``. The ``build-record`` directive and the ``{build}`` role show the record
     on the page "How this book was built".
+
+No NaN in the text
+    A glued value that is NaN or infinite fails its chapter like a failing cell, naming the
+    value: the prose would show "nan" where a result belongs, and the cause is upstream.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -225,6 +230,28 @@ def blas_description() -> str:
 # ---------------------------------------------------------------------------------------
 
 
+# The text/plain form of a glued NaN or infinity: nan, -inf, np.float32(nan), ...
+_NOT_FINITE = re.compile(r"(?:np\.float\d+\()?[-+]?(?:nan|inf)\)?", re.IGNORECASE)
+
+
+def nonfinite_glue(nb) -> list[str]:
+    """The values an executed notebook glues that are NaN or infinite, as ``"name = text"``.
+
+    myst-nb's ``glue`` stores each value as an output whose metadata holds ``scrapbook``
+    (the name and a MIME prefix) and whose data holds the value's text under that prefix.
+    """
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            text = out.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain")
+            if text is not None and _NOT_FINITE.fullmatch(text.strip()):
+                found.append(f"{meta.get('name')} = {text.strip()}")
+    return found
+
+
 def _init_worker(env: dict[str, str]) -> None:
     """Pool initializer: the chapter's environment, inherited by the kernel it starts."""
     os.environ.clear()
@@ -256,6 +283,9 @@ def _execute(docname: str, notebook_json: str, cwd: str, timeout: int | None, al
     if result.err is not None:
         tail = Path(log_path).read_text(errors="replace").splitlines()[-20:]
         error = result.exc_string + (f"\nkernel log ({log_path}), last lines:\n" + "\n".join(tail) if tail else "")
+    elif bad := nonfinite_glue(result.nb):
+        error = ("glued values that are not finite numbers, which the text would show: "
+                 + "; ".join(bad))
     return {"docname": docname, "seconds": result.time, "error": error, "notebook": nbformat.writes(result.nb)}
 
 

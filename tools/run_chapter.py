@@ -7,12 +7,15 @@ Usage (from the repository root, in the project's environment)::
 The chapter's code cells run in order in one namespace, exactly as the notebook kernel runs
 them. Figures are saved to ``<out>/<chapter>/fig-<cell>-<n>.png`` after each cell (where a
 notebook would display them), values the chapter glues into its text are printed as
-``glue: name = value``, and the exit status is non-zero if any cell fails.
+``glue: name = value``, and the exit status is non-zero if any cell fails or a glued number
+is NaN or infinite (which the build refuses too).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import numbers
 import os
 import sys
 import time
@@ -46,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     import myst_nb
 
     def glue(name, variable, display=True):  # what the book shows, printed
+        if isinstance(variable, numbers.Real) and not math.isfinite(variable):
+            raise ValueError(f"glue: {name} = {variable!r} is not a finite number, "
+                             "and the book's text would show it")
         print(f"glue: {name} = {variable!r}")
 
     myst_nb.glue = glue
