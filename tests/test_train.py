@@ -623,3 +623,102 @@ def test_evaluate_refuses_non_finite_inputs_and_early_stopping_a_non_finite_valu
     with pytest.raises(ValueError, match="monitored val_loss of epoch 2 must be finite, got nan"):
         stop.update(float("nan"), 2, {"w": np.ones(2)})
     assert stop.best == 0.5 and stop.best_epoch == 1 and stop.wait == 0
+
+
+# ------------------------------------------------ Ctrl-C keeps every complete step, undoes the rest
+
+
+class _Recording(Adam):
+    """Adam that keeps the model's state after each complete step, and is interrupted (as
+    by Ctrl-C) in step ``interrupt_at`` after updating one parameter but not the others."""
+
+    def __init__(self, model, interrupt_at=None, **kw):
+        super().__init__(0.01, **kw)
+        self.model, self.interrupt_at, self.after = model, interrupt_at, []
+
+    def step(self, params, grads):
+        self.calls = getattr(self, "calls", 0) + 1
+        self.updated = 0
+        super().step(params, grads)
+        self.after.append((_state(self.model), self.snapshot()))
+
+    def _update(self, key, p, g):
+        if self.calls == self.interrupt_at and self.updated == 1:
+            raise KeyboardInterrupt   # one parameter updated, its neighbours not
+        super()._update(key, p, g)
+        self.updated += 1
+
+
+def _assert_optimizer_as(opt, saved):
+    assert opt.t == saved["t"] and opt.steps == saved["steps"]
+    assert opt.state.keys() == saved["state"].keys()
+    for k, buffers in saved["state"].items():
+        for name, a in buffers.items():
+            np.testing.assert_array_equal(opt.state[k][name], a, err_msg=f"{k} {name}")
+
+
+@pytest.mark.parametrize("make", [_model, _bn_model])
+def test_an_interrupted_optimizer_step_is_undone_and_the_steps_before_it_kept(make):
+    X, y = _blobs(64)
+    model = make(0)
+    opt = _Recording(model, interrupt_at=7)   # epoch 2, batch 3 of 4
+    with pytest.raises(KeyboardInterrupt) as caught:
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=3,
+            batch_size=16, progress=False)
+    assert len(opt.after) == 6
+    state, saved = opt.after[-1]
+    _assert_state_equal(model, state)         # as after step 6: parameters and BatchNorm statistics
+    _assert_optimizer_as(opt, saved)
+    assert len(caught.value.history["loss"]) == 1   # the one finished epoch
+
+
+class _InterruptedLoss:
+    """softmax_cross_entropy, interrupted (as by Ctrl-C) at call ``at``: after the forward
+    pass of that batch has moved BatchNorm's running statistics."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, out, y):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return losses.softmax_cross_entropy(out, y)
+
+
+def test_an_interrupted_forward_pass_leaves_batchnorm_statistics_as_after_the_last_step():
+    X, y = _blobs(64)
+    model = _bn_model(0)
+    opt = _Recording(model)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, _InterruptedLoss(at=3), opt, X, y, rng=np.random.default_rng(0), epochs=1,
+            batch_size=16, progress=False)
+    state, saved = opt.after[-1]
+    assert len(opt.after) == 2
+    _assert_state_equal(model, state)
+    _assert_optimizer_as(opt, saved)
+
+
+def test_an_interrupt_between_steps_keeps_everything_and_is_reported(capsys):
+    X, y = _blobs(64)
+    model = _model(0)
+    opt = _Recording(model)
+    calls = []
+
+    def stop_at_the_second_epoch(value, epoch, state):   # as EarlyStopping.update is called
+        calls.append(epoch)
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return False
+
+    stopper = EarlyStopping(monitor="loss", patience=5)
+    stopper.update = stop_at_the_second_epoch
+    with pytest.raises(KeyboardInterrupt) as caught:
+        fit(model, losses.softmax_cross_entropy, opt, X, y, rng=np.random.default_rng(0), epochs=3,
+            batch_size=16, early_stopping=stopper, progress="lines")
+    state, saved = opt.after[-1]
+    assert len(opt.after) == 8                     # two whole epochs of four steps
+    _assert_state_equal(model, state)
+    _assert_optimizer_as(opt, saved)
+    assert len(caught.value.history["loss"]) == 2
+    assert "interrupted: the model holds the weights of its last complete step" in capsys.readouterr().out

@@ -359,6 +359,10 @@ def fit(
         otherwise (a label out of range in a later minibatch, say) the model's parameters
         and buffers, the optimizer (state and ``lr``), the schedule and ``rng`` are put
         back as they were before ``fit`` was called.
+    KeyboardInterrupt
+        Ctrl-C: the minibatch it interrupted is undone (buffers, parameters and optimizer
+        state as before that batch), every complete step is kept, and the exception's
+        ``history`` attribute holds the epochs finished so far.
     """
     check_rng(rng, "fit")
     check_array(X, "X", where="fit")
@@ -420,6 +424,9 @@ def fit(
     saved_params = {k: np.empty_like(v) for k, v in params.items()}
     saved_buffers = {k: np.empty_like(v) for k, v in buffers.items()}
     saved_optimizer = None  # optimizer.snapshot(), taken before each step
+    # What the current minibatch has begun to change, so that an interrupt (Ctrl-C)
+    # undoes exactly that: None, "buffers" (forward and backward) or "step".
+    half_done = None
 
     def diverged(
         reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]
@@ -465,6 +472,7 @@ def fit(
                     v,
                 ) in buffers.items():  # a training forward updates buffers
                     np.copyto(saved_buffers[k], v)
+                half_done = "buffers"
                 out = model.forward(xb, training=True)
                 loss, dout = loss_fn(out, yb)
                 if not np.isfinite(loss):
@@ -491,6 +499,7 @@ def fit(
                 for k, v in params.items():
                     np.copyto(saved_params[k], v)
                 saved_optimizer = optimizer.snapshot(saved_optimizer)
+                half_done = "step"
                 optimizer.step(params, model.grads)
                 bad = _not_finite(params)
                 if bad:
@@ -502,6 +511,7 @@ def fit(
                         batch,
                         params | buffers,
                     )
+                half_done = None
                 total_loss += loss * len(xb)
                 if classify and not eval_train:
                     n_correct += int(
@@ -550,6 +560,21 @@ def fit(
                 )
                 break
     except TrainingDiverged:
+        raise
+    except KeyboardInterrupt as interrupt:
+        # Keep every complete step; undo the one under way, which may have updated
+        # some buffers, or some parameters and their optimizer state, but not all.
+        if half_done is not None:
+            for k, v in buffers.items():
+                v[...] = saved_buffers[k]
+        if half_done == "step":
+            for k, v in params.items():
+                v[...] = saved_params[k]
+            optimizer.restore(saved_optimizer)
+        reporter.note(
+            "interrupted: the model holds the weights of its last complete step"
+        )
+        interrupt.history = history
         raise
     except Exception:
         for k, v in model_state(model).items():
