@@ -1,4 +1,6 @@
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -490,3 +492,34 @@ def test_clip_grad_norm_leaves_non_finite_gradients_alone():
     assert clip_grad_norm(grads, 1.0) == np.inf
     np.testing.assert_array_equal(grads["a"], [np.inf, 1.0])
     np.testing.assert_array_equal(grads["b"], [3.0])
+
+
+# ------------------------------------------------------------------ Ctrl-C and a step
+
+
+class _PressedMidStep(Adam):
+    """Adam that receives a real SIGINT (Ctrl-C) after updating its first parameter."""
+
+    def _update(self, key, p, g):
+        super()._update(key, p, g)
+        if not getattr(self, "pressed", False):
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_during_a_step_is_held_until_every_parameter_is_updated(rng):
+    params = {k: rng.standard_normal(5) for k in ("a", "b", "c")}
+    grads = {k: rng.standard_normal(5) for k in params}
+    reference = {k: v.copy() for k, v in params.items()}
+    Adam(0.1).step(reference, grads)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    opt = _PressedMidStep(0.1)
+    with pytest.raises(KeyboardInterrupt):
+        opt.step(params, grads)
+    for k in params:                             # the whole step, not one parameter of three
+        np.testing.assert_array_equal(params[k], reference[k], err_msg=k)
+    assert opt.t == 1 and opt.steps == {"a": 1, "b": 1, "c": 1}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    opt.step(params, grads)                      # and the next step is not interrupted
+    assert opt.t == 2

@@ -20,6 +20,10 @@ its ``lr`` once per epoch. :func:`l2_penalty` is the explicit form of ``weight_d
 Every optimizer also takes ``lr_scale={key: factor}``: a learning rate per parameter, and a
 factor of 0 freezes a parameter (what fine-tuning a pretrained network needs, Book, Step 13).
 
+A step is taken whole: Ctrl-C pressed while ``step`` updates the parameters one by one is
+held until the last one is updated, then raised (in the main thread, with Python's own
+Ctrl-C handler in place), so an interrupted training never holds half a step.
+
 See Also
 --------
 Book, Step 4 "Optimization": each update rule derived and compared.
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 
 import numpy as np
 
@@ -45,6 +51,31 @@ __all__ = [
     "clip_grad_norm",
     "ParameterAverage",
 ]
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise ``KeyboardInterrupt``.
+
+    Only where Python's own handler is in place, in the main thread (the only one that
+    receives signals); anywhere else the block runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    pressed = []
+    signal.signal(
+        signal.SIGINT, lambda signum, frame: pressed.append(signum)
+    )
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 class Optimizer:
@@ -143,18 +174,19 @@ class Optimizer:
                 f"{type(self).__name__}.step: lr_scale names {unknown}, which are not "
                 f"parameters; params has {sorted(params)}"
             )
-        self.t += 1
-        for k, p in params.items():
-            if self.lr_scale.get(k, 1.0) == 0:
-                continue  # frozen: no update, no state, no weight decay
-            self.steps[k] = self.steps.get(k, 0) + 1
-            work = accumulation_dtype(p.dtype)
-            if work == p.dtype:
-                self._update(k, p, grads[k])
-            else:  # float16: state and update in float32, rounded back once
-                p_work = p.astype(work)
-                self._update(k, p_work, grads[k].astype(work))
-                p[...] = p_work
+        with _ctrl_c_held():
+            self.t += 1
+            for k, p in params.items():
+                if self.lr_scale.get(k, 1.0) == 0:
+                    continue  # frozen: no update, no state, no weight decay
+                self.steps[k] = self.steps.get(k, 0) + 1
+                work = accumulation_dtype(p.dtype)
+                if work == p.dtype:
+                    self._update(k, p, grads[k])
+                else:  # float16: state and update in float32, rounded back once
+                    p_work = p.astype(work)
+                    self._update(k, p_work, grads[k].astype(work))
+                    p[...] = p_work
 
     def snapshot(self, into: dict | None = None) -> dict:
         """A copy of everything ``step`` changes: ``t``, ``steps`` and the state arrays.
