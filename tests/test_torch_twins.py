@@ -38,6 +38,31 @@ def _close(ours, theirs):
     np.testing.assert_allclose(ours, theirs, **TOL)
 
 
+def _compare_layer(layer, torch_fn, x, dout, **forward_kw):
+    """Run ``x`` through ``layer`` (forward in training mode, then backward of ``dout``) and
+    through ``torch_fn`` (autograd); compare the outputs and the input gradients.
+
+    Returns nnscratch's (out, dx); torch's parameter gradients are then in its modules.
+    """
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch_fn(xt)
+    yt.backward(torch.from_numpy(dout))
+    out = layer.forward(x, training=True, **forward_kw)
+    dx = layer.backward(dout)
+    _close(out, yt)
+    _close(dx, xt.grad)
+    return out, dx
+
+
+def _linear_twin(W, b):
+    """torch.nn.Linear holding nnscratch's Dense weights: its weight is W transposed."""
+    lin = torch.nn.Linear(*W.shape).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(W.T.copy()))
+        lin.bias.copy_(torch.from_numpy(b))
+    return lin
+
+
 # ------------------------------------------------------------------------------ Dense
 
 
@@ -51,17 +76,8 @@ def test_dense_equals_torch_linear(shape, rng):
     layer.params["b"][:] = rng.standard_normal(3)   # a zero bias would not test its path
     x = rng.standard_normal(shape)
     dout = rng.standard_normal(shape[:-1] + (3,))
-    twin = torch.nn.Linear(5, 3).double()
-    with torch.no_grad():
-        twin.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
-        twin.bias.copy_(torch.from_numpy(layer.params["b"]))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = twin(xt)
-    yt.backward(torch.from_numpy(dout))
-    out = layer.forward(x, training=True)
-    dx = layer.backward(dout)
-    _close(out, yt)
-    _close(dx, xt.grad)
+    twin = _linear_twin(layer.params["W"], layer.params["b"])
+    _compare_layer(layer, twin, x, dout)
     _close(layer.grads["W"], twin.weight.grad.T)
     _close(layer.grads["b"], twin.bias.grad)
 
@@ -90,17 +106,9 @@ def test_activation_layer_equals_torch(name, rng):
     kink where ReLU's derivative is a convention.
     """
     make, fn = ACTIVATIONS[name]
-    layer = make()
     z = 3 * rng.standard_normal((3, 4, 5))
     assert np.all(z != 0) and np.abs(z).max() > 6
-    dout = rng.standard_normal(z.shape)
-    zt = torch.tensor(z, requires_grad=True)
-    yt = fn(zt)
-    yt.backward(torch.from_numpy(dout))
-    out = layer.forward(z, training=True)
-    dz = layer.backward(dout)
-    _close(out, yt)
-    _close(dz, zt.grad)
+    _compare_layer(make(), fn, z, rng.standard_normal(z.shape))
 
 
 def test_softmax_layer_equals_torch(rng):
@@ -109,15 +117,8 @@ def test_softmax_layer_equals_torch(rng):
     z = 3 * rng.standard_normal((4, 6))
     z[0] += 800                                    # exp(800) overflows without the shift
     dout = rng.standard_normal(z.shape)
-    zt = torch.tensor(z, requires_grad=True)
-    yt = torch.softmax(zt, dim=1)
-    yt.backward(torch.from_numpy(dout))
-    layer = Softmax()
-    out = layer.forward(z, training=True)
-    dz = layer.backward(dout)
+    out, dz = _compare_layer(Softmax(), lambda t: torch.softmax(t, dim=1), z, dout)
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(dz))
-    _close(out, yt)
-    _close(dz, zt.grad)
 
 
 # -------------------------------------------------------------------------- Embedding
@@ -219,13 +220,7 @@ def test_pooling_over_time_equals_torch_with_a_mask(kind, rng):
     x = rng.standard_normal((3, 4, 5))
     x[~MASK] = 10.0 + rng.random(((~MASK).sum(), 5))
     dout = rng.standard_normal((3, 5))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = _pool_in_torch(kind, xt, MASK)
-    yt.backward(torch.from_numpy(dout))
-    out = layer.forward(x, training=True, mask=MASK)
-    dx = layer.backward(dout)
-    _close(out, yt)
-    _close(dx, xt.grad)
+    _, dx = _compare_layer(layer, lambda t: _pool_in_torch(kind, t, MASK), x, dout, mask=MASK)
     assert not np.any(dx[~MASK])
 
 
@@ -241,13 +236,7 @@ def test_position_embedding_equals_gpt2_style_wpe(rng):
     wpe = torch.nn.Embedding(6, 4).double()
     with torch.no_grad():
         wpe.weight.copy_(torch.from_numpy(layer.params["P"]))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = xt + wpe(torch.arange(5))
-    yt.backward(torch.from_numpy(dout))
-    out = layer.forward(x, training=True)
-    dx = layer.backward(dout)
-    _close(out, yt)
-    _close(dx, xt.grad)
+    _compare_layer(layer, lambda t: t + wpe(torch.arange(5)), x, dout)
     _close(layer.grads["P"], wpe.weight.grad)
     assert not np.any(layer.grads["P"][5:])
 
@@ -264,18 +253,8 @@ def test_residual_block_equals_torch(rng):
     block = Residual(body)
     x = rng.standard_normal((5, 4))
     dout = rng.standard_normal(x.shape)
-    first, second = torch.nn.Linear(4, 6).double(), torch.nn.Linear(6, 4).double()
-    with torch.no_grad():
-        for lin, i in ((first, 0), (second, 2)):
-            lin.weight.copy_(torch.from_numpy(body.params[f"{i}.W"].T.copy()))
-            lin.bias.copy_(torch.from_numpy(body.params[f"{i}.b"]))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = xt + second(torch.tanh(first(xt)))
-    yt.backward(torch.from_numpy(dout))
-    out = block.forward(x, training=True)
-    dx = block.backward(dout)
-    _close(out, yt)
-    _close(dx, xt.grad)
+    first, second = (_linear_twin(body.params[f"{i}.W"], body.params[f"{i}.b"]) for i in (0, 2))
+    _compare_layer(block, lambda t: t + second(torch.tanh(first(t))), x, dout)
     for lin, i in ((first, 0), (second, 2)):
         _close(block.grads[f"0.{i}.W"], lin.weight.grad.T)
         _close(block.grads[f"0.{i}.b"], lin.bias.grad)
