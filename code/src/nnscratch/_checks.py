@@ -218,6 +218,17 @@ def describe_non_finite(a: np.ndarray) -> str:
     )
 
 
+def check_finite(a: np.ndarray, name: str, where: str = "") -> np.ndarray:
+    """Return ``a`` if every value is finite; else raise ``ValueError`` naming what arrived:
+    ``"f: x must be finite, got 2 non-finite values of 6, the first nan at index (0, 1)"``.
+    """
+    if not np.isfinite(a).all():
+        raise ValueError(
+            f"{_prefix(where)}{name} must be finite, got {describe_non_finite(a)}"
+        )
+    return a
+
+
 def check_binary(y: np.ndarray, what: str, where: str = "") -> None:
     """Refuse labels other than 0 and 1; ``what`` says what was expected.
 

@@ -32,11 +32,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (
+    check_finite,
     check_float_array,
     check_int,
     check_labels,
     check_number,
-    describe_non_finite,
 )
 
 #: IoU thresholds of the COCO mean average precision: 0.50, 0.55, ..., 0.95.
@@ -113,11 +113,7 @@ def _check_scores(scores, n: int, name: str, where: str) -> np.ndarray:
             f"{where}: {name} must have shape ({n},), one per box, "
             f"got {scores.shape}"
         )
-    if not np.isfinite(scores).all():
-        raise ValueError(
-            f"{where}: {name} must be finite, got {describe_non_finite(scores)}"
-        )
-    return scores
+    return check_finite(scores, name, where)
 
 
 def nms(

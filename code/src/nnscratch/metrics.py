@@ -18,6 +18,7 @@ import numpy as np
 from ._checks import (
     check_array,
     check_binary,
+    check_finite,
     check_int,
     check_labels,
     check_nonempty_batch,
@@ -44,10 +45,8 @@ def predict_classes(logits: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"predict_classes: logits must have shape (N, C), (N,) or (N, 1), got {logits.shape}"
         )
-    if not np.isfinite(logits).all():  # argmax would pick the first NaN
-        raise ValueError(
-            f"predict_classes: logits must be finite, got {describe_non_finite(logits)}"
-        )
+    # argmax would pick the first NaN
+    check_finite(logits, "logits", "predict_classes")
     if logits.ndim == 2 and logits.shape[1] > 1:
         return logits.argmax(axis=1)
     return logits.reshape(-1) > 0
@@ -267,10 +266,7 @@ def _check_scores(
     check_binary(
         labels, "labels must be 0 (negative) or 1 (positive)", where
     )
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(
-            f"{where}: scores must be finite, got {describe_non_finite(scores)}"
-        )
+    check_finite(scores, "scores", where)
     positive = labels.astype(bool)
     if positive.all() or not positive.any():
         raise ValueError(
@@ -429,10 +425,7 @@ def _check_covariance(c: np.ndarray, name: str, where: str) -> None:
     :math:`\\sqrt{\\epsilon}` (of ``c``'s float dtype, float64's for others) times the
     largest entry or eigenvalue in magnitude.
     """
-    if not np.all(np.isfinite(c)):
-        raise ValueError(
-            f"{where}: {name} must be finite, got {describe_non_finite(c)}"
-        )
+    check_finite(c, name, where)
     dt = c.dtype if np.issubdtype(c.dtype, np.floating) else np.float64
     tol = float(np.sqrt(np.finfo(dt).eps))
     c = c.astype(np.float64)
@@ -494,10 +487,7 @@ def gaussian_frechet(
             f"{where}: mu2 must have shape ({d},) like mu1, got {mu2.shape}"
         )
     for name, m in (("mu1", mu1), ("mu2", mu2)):
-        if not np.all(np.isfinite(m)):
-            raise ValueError(
-                f"{where}: {name} must be finite, got {describe_non_finite(m)}"
-            )
+        check_finite(m, name, where)
     for name, c in (("cov1", cov1), ("cov2", cov2)):
         _check_covariance(c, name, where)
     mu1, mu2 = mu1.astype(np.float64), mu2.astype(np.float64)
@@ -544,10 +534,7 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
             raise ValueError(
                 f"{where}: {name} needs at least 2 rows for a covariance, got {len(f)}"
             )
-        if not np.all(np.isfinite(f)):
-            raise ValueError(
-                f"{where}: {name} must be finite, got {describe_non_finite(f)}"
-            )
+        check_finite(f, name, where)
     if features1.shape[1] != features2.shape[1]:
         raise ValueError(
             f"{where}: the two sets must have the same number of features, got "

@@ -26,10 +26,10 @@ import numpy as np
 
 from ._checks import (
     check_array,
+    check_finite,
     check_int,
     check_number,
     check_rng,
-    describe_non_finite,
 )
 from .metrics import accuracy, predict_classes
 from .network import model_state
@@ -94,10 +94,8 @@ def evaluate(
         )
     batch_size = check_int(batch_size, "batch_size", "evaluate")
     for name, a in (("X", X), ("y", y)):
-        if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
-            raise ValueError(
-                f"evaluate: {name} must be finite, got {describe_non_finite(a)}"
-            )
+        if np.issubdtype(a.dtype, np.inexact):
+            check_finite(a, name, "evaluate")
     total_loss, n_correct, classify = 0.0, 0.0, _is_classification(y)
     for start in range(0, n, batch_size):
         xb, yb = (
