@@ -417,24 +417,27 @@ def fit(
     before_rng = rng.bit_generator.state
     before_schedule = None if schedule is None else schedule.epoch
 
-    # Copies of the state before each minibatch, to undo a step that went non-finite.
+    # Copies of the state before each minibatch, to undo one that went non-finite or was
+    # interrupted.
     params, buffers = model.params, model.buffers
     saved_params = {k: np.empty_like(v) for k, v in params.items()}
     saved_buffers = {k: np.empty_like(v) for k, v in buffers.items()}
     saved_optimizer = None  # optimizer.snapshot(), taken before each step
-    # What the current minibatch has begun to change, so that an interrupt (Ctrl-C)
-    # undoes exactly that: None, "buffers" (forward and backward) or "step".
+    saved = {**saved_params, **saved_buffers}
+    # What the current minibatch may have changed so far: nothing (None), the buffers
+    # (forward and backward) or, from the optimizer step on, the parameters too.
     half_done = None
+    everything = {**params, **buffers}
 
-    def diverged(
-        reason: str, epoch: int, batch: int, restore: dict[str, np.ndarray]
-    ) -> TrainingDiverged:
-        saved = {**saved_params, **saved_buffers}
-        for k, v in restore.items():  # back to the state before this batch
+    def undo_batch() -> None:
+        """Put back what the current minibatch has changed; an optimizer step with it."""
+        for k, v in (half_done or {}).items():
             v[...] = saved[k]
-        # the optimizer has stepped if the parameters are restored: undo that too
-        if restore.keys() & params.keys():
+        if half_done is everything:
             optimizer.restore(saved_optimizer)
+
+    def diverged(reason: str, epoch: int, batch: int) -> TrainingDiverged:
+        undo_batch()  # back to the state before this batch
         where = "the model is as it was before this batch"
         if (
             early_stopping is not None
@@ -470,7 +473,7 @@ def fit(
                     v,
                 ) in buffers.items():  # a training forward updates buffers
                     np.copyto(saved_buffers[k], v)
-                half_done = "buffers"
+                half_done = buffers
                 out = model.forward(xb, training=True)
                 loss, dout = loss_fn(out, yb)
                 if not np.isfinite(loss):
@@ -478,7 +481,6 @@ def fit(
                         _diagnose_loss(loss, xb, yb, out, optimizer),
                         epoch,
                         batch,
-                        buffers,
                     )
                 model.backward(
                     dout, need_dx=False
@@ -490,14 +492,13 @@ def fit(
                         f"{loss:.4g}",
                         epoch,
                         batch,
-                        buffers,
                     )
                 if clip_norm is not None:
                     clip_grad_norm(model.grads, clip_norm)
                 for k, v in params.items():
                     np.copyto(saved_params[k], v)
                 saved_optimizer = optimizer.snapshot(saved_optimizer)
-                half_done = "step"
+                half_done = everything
                 optimizer.step(params, model.grads)
                 bad = _not_finite(params)
                 if bad:
@@ -507,7 +508,6 @@ def fit(
                         f"large",
                         epoch,
                         batch,
-                        params | buffers,
                     )
                 half_done = None
                 total_loss += loss * len(xb)
@@ -562,13 +562,7 @@ def fit(
     except KeyboardInterrupt as interrupt:
         # Keep every complete step; undo the one under way, which may have updated
         # some buffers, or some parameters and their optimizer state, but not all.
-        if half_done is not None:
-            for k, v in buffers.items():
-                v[...] = saved_buffers[k]
-        if half_done == "step":
-            for k, v in params.items():
-                v[...] = saved_params[k]
-            optimizer.restore(saved_optimizer)
+        undo_batch()
         reporter.note(
             "interrupted: the model holds the weights of its last complete step"
         )
