@@ -24,13 +24,14 @@ import numpy as np
 
 from ._checks import (
     check_array,
+    check_finite,
     check_float_array,
     check_int,
     check_labels,
     check_nonempty_batch,
     check_number,
     check_rng,
-    describe_non_finite,
+    check_token_ids,
 )
 from .layers.dense import Dense
 from .layers.embedding import Embedding
@@ -335,11 +336,7 @@ def train_lm(
         val_ids is not None
     ):  # checked now, not eval_every steps into training
         check_array(val_ids, "val_ids", ndim=1, where="train_lm")
-        if not np.issubdtype(val_ids.dtype, np.integer):
-            raise TypeError(
-                "train_lm: val_ids must hold integer token ids, "
-                f"got dtype {val_ids.dtype}"
-            )
+        check_token_ids(val_ids, None, where="train_lm", name="val_ids")
         _streams(val_ids, _EVAL_ROWS, where="train_lm (val_ids)")
     history = History(
         step=[],
@@ -488,11 +485,7 @@ def sample(
     check_array(prompt, "prompt", ndim=1, where="sample")
     if len(prompt) == 0:
         raise ValueError("sample: prompt must hold at least one token")
-    if not np.issubdtype(prompt.dtype, np.integer):
-        raise TypeError(
-            "sample: prompt must hold integer token ids, "
-            f"got dtype {prompt.dtype}"
-        )
+    check_token_ids(prompt, None, where="sample", name="prompt")
     n = check_int(n, "n", "sample", minimum=0)
     tau = check_number(
         temperature, "temperature", "sample", low=0, low_open=True
@@ -524,11 +517,7 @@ def _draw(
     ``k`` (0-based) numbers the token in the error for logits that are not finite, which
     would otherwise silently give the last token.
     """
-    if not np.isfinite(z).all():
-        raise ValueError(
-            f"sample: the model's logits for token {k + 1} must be finite, "
-            f"got {describe_non_finite(z)}"
-        )
+    check_finite(z, f"the model's logits for token {k + 1}", "sample")
     zf = z.astype(np.float64) / tau
     p = np.exp(zf - zf.max())
     cdf = np.cumsum(p)
