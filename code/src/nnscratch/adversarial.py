@@ -297,9 +297,8 @@ class GAN:
         buffers = [*G.buffers.values(), *D.buffers.values()]
         saved_buffers = [b.copy() for b in buffers]
         rng_state = self.rng.bit_generator.state
-        saved = (
-            None  # D's parameters and optimizer, once it is about to step
-        )
+        # D's parameters and optimizer, copied once it is about to step
+        saved = None
         try:
             # --- discriminator: real and generated samples in one batch ---
             fake = G.forward(self.noise(m), training=True)  # (m, ...)

@@ -208,9 +208,8 @@ def _train(args, checksums: Mapping[str, str]) -> float:
     try:
         return _train_and_save(args, checksums)
     except BaseException:
-        _remove_empty(
-            created
-        )  # a failed run leaves no new, empty folders behind
+        # a failed run leaves no new, empty folders behind
+        _remove_empty(created)
         raise
 
 

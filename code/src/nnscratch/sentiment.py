@@ -224,9 +224,7 @@ class TextClassifier(Layer):
 
     def forward(self, x, training=False):
         """Token ids (N, T) -> logits (N, 1)."""
-        where = "TextClassifier.forward"
-        check_array(x, "x", ndim=2, where=where)
-        check_token_ids(x, self.embed.n_tokens, where=where)
+        _check_ids(self, x, "x", "TextClassifier.forward")
         ids = _trim(x)
         mask = ids != PAD  # (N, T')
         h = self.embed.forward(ids, training=training)  # (N, T', D)
