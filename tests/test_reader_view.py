@@ -140,6 +140,23 @@ def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
 
 
+def test_pdf_characters_missing_from_a_font_are_problems(tmp_path):
+    """XeLaTeX drops a character its font lacks, with a message folded at 79 columns."""
+    log = tmp_path / "book.log"
+    log.write_text("[101]\n"
+                   "Missing character: There is no \u1d40 (U+1D40) in font [FreeMonoOblique.otf]/OT:scri\n"
+                   "pt=latn;language=dflt;!\n"
+                   "[102] [103]\n"
+                   "Missing character: There is no \u1d40 (U+1D40) in font [FreeMonoOblique.otf]/OT:scri\n"
+                   "pt=latn;language=dflt;!\n")
+    assert check_pdf.missing_glyph_problems(log) == [
+        "'\u1d40' (U+1D40) is missing from the PDF, 2 time(s): "
+        "the font FreeMonoOblique.otf has no glyph for it"]
+    log.write_text("[101] [102]\nOverfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n")
+    assert check_pdf.missing_glyph_problems(log) == []
+    assert "cannot check" in check_pdf.missing_glyph_problems(tmp_path / "absent.log")[0]
+
+
 @pytest.mark.slow
 def test_built_chapters_figures_and_equations_are_numbered_from_zero(tmp_path):
     """A small book built with the real extension: chapter N is Step N in every number."""

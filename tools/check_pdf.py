@@ -11,6 +11,8 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
   Step 4, as in the HTML.
 - Nothing runs past the text column: no ``Overfull \\hbox`` wider than ``OVERFULL_PT`` in
   LaTeX's log (``book.log``).
+- No character is lost: the log names none that its font lacks ("Missing character"), which
+  the PDF would show as a blank or a box (a ``ᵀ`` in a code comment, in the monospaced font).
 
 Prints the page count; exit status 1 if a check fails.
 """
@@ -56,6 +58,22 @@ def overfull_problems(log_file: Path) -> list[str]:
             if float(pt) > OVERFULL_PT]
 
 
+def missing_glyph_problems(log_file: Path) -> list[str]:
+    """Characters that XeLaTeX could not typeset because their font lacks them."""
+    if not log_file.exists():
+        return [f"no {log_file.name} beside the PDF: cannot check for lost characters"]
+    # The log folds its lines at 79 characters: join them before reading a message.
+    log = log_file.read_text(encoding="utf-8", errors="replace").replace("\n", "")
+    found = re.findall(r"Missing character: There is no (.) \(U\+([0-9A-F]{4,6})\) "
+                       r"in font \[?([^\]/:!]+)", log)
+    counts: dict[tuple[str, str, str], int] = {}
+    for key in found:
+        counts[key] = counts.get(key, 0) + 1
+    return [f"{char!r} (U+{code}) is missing from the PDF, {n} time(s): "
+            f"the font {font.strip()} has no glyph for it"
+            for (char, code, font), n in counts.items()]
+
+
 def title(page: Path) -> str:
     """The page's first level-1 heading as plain text (no backticks or emphasis)."""
     text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M)
@@ -96,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [f"missing from the PDF: {m}" for m in missing]
     problems += chapter_problems(args.pdf.with_suffix(".toc"), args.root)
     problems += overfull_problems(args.pdf.with_suffix(".log"))
+    problems += missing_glyph_problems(args.pdf.with_suffix(".log"))
     for p in problems:
         print(f"check_pdf: {p}")
     print(f"check_pdf: {args.pdf} has {n_pages} pages and {len(pages) - len(missing)} of the "
