@@ -140,6 +140,18 @@ def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     assert "cannot check" in check_pdf.overfull_problems(tmp_path / "absent.log")[0]
 
 
+def test_pdf_figures_taller_than_the_page_are_problems(tmp_path):
+    log = tmp_path / "book.log"
+    log.write_text("[52]\n\nLaTeX Warning: Float too large for page by 16.92122pt on input line 4671.\n\n"
+                   "[53] [54]\n")
+    assert check_pdf.float_problems(log) == [
+        "a figure is 17 pt taller than the page and runs over its footer (book.tex line 4671)"]
+    log.write_text("[52]\nLaTeX Warning: Label(s) may have changed. Rerun to get cross-references "
+                   "right.\n")
+    assert check_pdf.float_problems(log) == []
+    assert "cannot check" in check_pdf.float_problems(tmp_path / "absent.log")[0]
+
+
 def test_pdf_characters_missing_from_a_font_are_problems(tmp_path):
     """XeLaTeX drops a character its font lacks, with a message folded at 79 columns."""
     log = tmp_path / "book.log"

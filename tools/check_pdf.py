@@ -11,6 +11,8 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
   Step 4, as in the HTML.
 - Nothing runs past the text column: no ``Overfull \\hbox`` wider than ``OVERFULL_PT`` in
   LaTeX's log (``book.log``).
+- No figure is taller than the page ("Float too large for page" in the log): it would run
+  over the footer.
 - No character is lost: the log names none that its font lacks ("Missing character"), which
   the PDF would show as a blank or a box (a ``ᵀ`` in a code comment, in the monospaced font).
 
@@ -56,6 +58,17 @@ def overfull_problems(log_file: Path) -> list[str]:
     return [f"text {float(pt):.0f} pt past the margin (LaTeX's log: {where.strip()})"
             for pt, where in re.findall(r"Overfull \\hbox \((\d+\.?\d*)pt too wide\) (.*?)$", log, re.M)
             if float(pt) > OVERFULL_PT]
+
+
+def float_problems(log_file: Path) -> list[str]:
+    """Figures (floats) taller than the page, which LaTeX lets run over the footer."""
+    if not log_file.exists():
+        return [f"no {log_file.name} beside the PDF: cannot check the height of figures"]
+    log = log_file.read_text(encoding="utf-8", errors="replace").replace("\n", "")
+    return [f"a figure is {float(pt):.0f} pt taller than the page and runs over its footer "
+            f"(book.tex line {line})"
+            for pt, line in re.findall(r"Float too large for page by (\d+\.?\d*)pt on input line "
+                                       r"(\d+)", log)]
 
 
 def missing_glyph_problems(log_file: Path) -> list[str]:
@@ -114,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [f"missing from the PDF: {m}" for m in missing]
     problems += chapter_problems(args.pdf.with_suffix(".toc"), args.root)
     problems += overfull_problems(args.pdf.with_suffix(".log"))
+    problems += float_problems(args.pdf.with_suffix(".log"))
     problems += missing_glyph_problems(args.pdf.with_suffix(".log"))
     for p in problems:
         print(f"check_pdf: {p}")
