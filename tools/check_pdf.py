@@ -14,7 +14,7 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
 - No figure is taller than the page ("Float too large for page" in the log): it would run
   over the footer.
 - No character is lost: the log names none that its font lacks ("Missing character"), which
-  the PDF would show as a blank or a box (a ``ᵀ`` in a code comment, in the monospaced font).
+  the PDF would show as a blank (a ``ᵀ`` in a docstring, in the monospaced font).
 
 Prints the page count; exit status 1 if a check fails.
 """
@@ -60,11 +60,16 @@ def overfull_problems(log_file: Path) -> list[str]:
             if float(pt) > OVERFULL_PT]
 
 
+def unfolded_log(log_file: Path) -> str:
+    """LaTeX's log as one line: it folds its lines at 79 characters, even inside a message."""
+    return log_file.read_text(encoding="utf-8", errors="replace").replace("\n", "")
+
+
 def float_problems(log_file: Path) -> list[str]:
     """Figures (floats) taller than the page, which LaTeX lets run over the footer."""
     if not log_file.exists():
         return [f"no {log_file.name} beside the PDF: cannot check the height of figures"]
-    log = log_file.read_text(encoding="utf-8", errors="replace").replace("\n", "")
+    log = unfolded_log(log_file)
     return [f"a figure is {float(pt):.0f} pt taller than the page and runs over its footer "
             f"(book.tex line {line})"
             for pt, line in re.findall(r"Float too large for page by (\d+\.?\d*)pt on input line "
@@ -75,8 +80,7 @@ def missing_glyph_problems(log_file: Path) -> list[str]:
     """Characters that XeLaTeX could not typeset because their font lacks them."""
     if not log_file.exists():
         return [f"no {log_file.name} beside the PDF: cannot check for lost characters"]
-    # The log folds its lines at 79 characters: join them before reading a message.
-    log = log_file.read_text(encoding="utf-8", errors="replace").replace("\n", "")
+    log = unfolded_log(log_file)
     found = re.findall(r"Missing character: There is no (.) \(U\+([0-9A-F]{4,6})\) "
                        r"in font \[?([^\]/:!]+)", log)
     counts: dict[tuple[str, str, str], int] = {}
