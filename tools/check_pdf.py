@@ -25,6 +25,7 @@ import argparse
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import toc  # tools/, beside this script: the one reader of _toc.yml
@@ -83,12 +84,9 @@ def missing_glyph_problems(log_file: Path) -> list[str]:
     log = unfolded_log(log_file)
     found = re.findall(r"Missing character: There is no (.) \(U\+([0-9A-F]{4,6})\) "
                        r"in font \[?([^\]/:!]+)", log)
-    counts: dict[tuple[str, str, str], int] = {}
-    for key in found:
-        counts[key] = counts.get(key, 0) + 1
     return [f"{char!r} (U+{code}) is missing from the PDF, {n} time(s): "
             f"the font {font.strip()} has no glyph for it"
-            for (char, code, font), n in counts.items()]
+            for (char, code, font), n in Counter(found).items()]
 
 
 def title(page: Path) -> str:
