@@ -53,10 +53,31 @@ def test_function_and_derivative_match_sympy(layer_cls, f, df, sym, rng):
 
 def test_sigmoid_is_stable_for_huge_inputs():
     z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
-    with np.errstate(all="raise"):
+    # e^{-1000} underflows to 0, the right answer; nothing may overflow
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
         s = act.sigmoid(z)
     assert s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
+    assert s[1] == pytest.approx(np.exp(-50.0), rel=1e-15)  # not rounded to 0
     assert np.all(np.isfinite(act.sigmoid_prime(z)))
+
+
+@pytest.mark.parametrize("dtype, tiny", [(np.float64, 1e-300), (np.float32, 1e-36)])
+def test_sigmoid_keeps_full_relative_precision(dtype, tiny):
+    # sigma(z) to 40 digits; below -37, (1 + tanh(z/2)) / 2 rounds to exactly 0
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    z = np.linspace(-700, 700, 2801).astype(dtype)
+    exact = np.array(
+        [float(1 / (1 + mpmath.exp(-mpmath.mpf(float(v))))) for v in z]
+    )
+    keep = exact > tiny  # normal numbers of the dtype: relative error is defined
+    # e^{-|z|} may underflow to 0, the right answer; nothing may overflow
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = act.sigmoid(z)
+    assert s.dtype == dtype
+    eps = np.finfo(dtype).eps
+    rel = np.abs(s[keep] - exact[keep]) / exact[keep]
+    assert rel.max() <= 4 * eps, rel.max()
 
 
 def test_softmax_rows_sum_to_one_and_survive_large_logits():

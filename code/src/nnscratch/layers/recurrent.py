@@ -41,7 +41,9 @@ def sigmoid_(a: np.ndarray) -> np.ndarray:
     """The logistic sigmoid of ``a``, computed in place as :math:`(1 + \\tanh(a/2)) / 2`.
 
     That form never overflows (``exp(-a)`` does for large negative ``a``) and costs one
-    transcendental call, as ``exp`` would.
+    transcendental call, as ``exp`` would. It gives up relative precision for very negative
+    ``a`` (exactly 0 below about -37, an absolute error under 1e-16), which a gate cannot
+    notice; :func:`nnscratch.activations.sigmoid` keeps it, at the price of a temporary array.
     """
     a *= 0.5
     np.tanh(a, out=a)
