@@ -76,6 +76,11 @@ def test_losses_are_stable_for_huge_logits():
     for kind in adv.GENERATOR_LOSSES:
         g, dg = adv.generator_loss(big, kind)
         assert np.isfinite(g) and np.all(np.isfinite(dg))
+    # sigma(s) - 1 for a confident real logit keeps its relative precision
+    s = np.array([40.0])
+    tiny = -np.exp(-40.0) / (1 + np.exp(-40.0))  # sigma(40) - 1, about -4.2e-18
+    assert adv.discriminator_loss(s, s)[1][0] == pytest.approx(tiny, rel=1e-15)
+    assert adv.generator_loss(s)[1][0] == pytest.approx(tiny, rel=1e-15)
 
 
 def test_losses_match_pytorch(rng):

@@ -106,7 +106,8 @@ def discriminator_loss(
     loss = float(
         np.mean(_softplus(-r), dtype=acc) + np.mean(_softplus(f), dtype=acc)
     )
-    d_real = (sigmoid(r) - 1) / r.dtype.type(len(r))
+    # sigma(s) - 1 = -sigma(-s), which keeps its relative precision for large s
+    d_real = -sigmoid(-r) / r.dtype.type(len(r))
     d_fake = sigmoid(f) / f.dtype.type(len(f))
     return (
         loss,
@@ -151,7 +152,7 @@ def generator_loss(
         d = -sigmoid(f) / n
     else:
         loss = float(np.mean(_softplus(-f), dtype=acc))
-        d = (sigmoid(f) - 1) / n
+        d = -sigmoid(-f) / n  # sigma(s) - 1, without the cancellation
     return loss, d.reshape(fake_logits.shape)
 
 
