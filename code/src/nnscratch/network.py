@@ -123,8 +123,13 @@ class Sequential(Composite):
             dout = self.layers[i].backward(dout, need_dx=need_dx or i > 0)
         return dout if need_dx else None
 
-    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Forward pass in evaluation mode, in batches to bound memory; returns the outputs."""
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Forward pass in evaluation mode, in batches to bound memory; returns the outputs.
+
+        The default batch keeps a convolution's unfolded input small, which is faster: with
+        1024 images Step 7's CNN unfolds 100 MB at its second convolution (25 MB with 256)
+        and predicts about a third more slowly on one core.
+        """
         batch_size = check_int(
             batch_size, "batch_size", "Sequential.predict"
         )

@@ -76,9 +76,11 @@ def evaluate(
     loss_fn: LossFn,
     X: np.ndarray,
     y: np.ndarray,
-    batch_size: int = 1024,
+    batch_size: int = 256,
 ) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on ``(X, y)`` in evaluation mode.
+
+    In batches of ``batch_size``, as :meth:`Sequential.predict` and with its default.
 
     Returns
     -------
