@@ -37,7 +37,7 @@ def test_round_trip_every_dtype(tmp_path, rng, code, compress):
     assert y.dtype == dtype and y.flags.writeable
 
 
-def test_gzip_is_recognised_by_content_not_name(tmp_path):
+def test_gzip_is_recognized_by_content_not_name(tmp_path):
     x = np.arange(12, dtype=np.uint8).reshape(3, 4)
     raw_named_gz = tmp_path / "raw.gz"
     raw_named_gz.write_bytes(idx_bytes(x))

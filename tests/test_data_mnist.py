@@ -76,7 +76,7 @@ def test_unflattened_images_have_a_channel_axis(tiny):
     np.testing.assert_allclose(data.x_test[:, 0] * 255, arrays["test_images"])
 
 
-def test_raw_pixels_without_normalisation(tiny):
+def test_raw_pixels_without_normalization(tiny):
     arrays, _, md5, directory = tiny
     data = load_mnist(directory, checksums=md5, normalize=False, dtype=np.uint8, flatten=False)
     np.testing.assert_array_equal(data.x_train[:, 0], arrays["train_images"])

@@ -1,4 +1,4 @@
-"""Autoencoders and VAEs: the reparameterisation, the KL term, the VAE's backward pass.
+"""Autoencoders and VAEs: the reparameterization, the KL term, the VAE's backward pass.
 
 Gradients are checked by finite differences in float64 with the noise held fixed, the KL
 formula against SymPy and a Monte Carlo estimate, and both against PyTorch when installed.

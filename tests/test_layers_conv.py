@@ -145,7 +145,7 @@ def test_no_mutation_and_overwriting_grads(rng):
         np.testing.assert_array_equal(layer.grads[k], first[k])
 
 
-def test_he_initialisation_and_seed():
+def test_he_initialization_and_seed():
     a = Conv2D(16, 32, 3, rng=np.random.default_rng(3))
     b = Conv2D(16, 32, 3, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(a.params["W"], b.params["W"])

@@ -123,7 +123,7 @@ def test_need_dx_false_skips_dx_but_not_the_parameter_gradients(rng):
         np.testing.assert_array_equal(first.grads[k], full.grads[k])
 
 
-def test_initialisation_and_seed():
+def test_initialization_and_seed():
     a = ConvTranspose2D(64, 32, 4, 2, 1, rng=np.random.default_rng(3))
     b = ConvTranspose2D(64, 32, 4, 2, 1, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(a.params["W"], b.params["W"])

@@ -9,7 +9,7 @@ from nnscratch.layers import BatchNorm, BatchNorm2D, Dense, LayerNorm
 from nnscratch.network import Sequential
 
 
-def _randomised(layer, rng):
+def _randomized(layer, rng):
     """Non-trivial gamma, beta and running statistics, so every term of the maths is exercised."""
     d = layer.n_features
     layer.params["gamma"][:] = rng.uniform(0.5, 2.0, d)
@@ -19,7 +19,7 @@ def _randomised(layer, rng):
     return layer
 
 
-def test_training_output_is_normalised(rng):
+def test_training_output_is_normalized(rng):
     layer = BatchNorm(4)
     x = rng.standard_normal((64, 4)) * [1, 10, 0.1, 3] + [5, -2, 0, 1]
     out = layer.forward(x, training=True)
@@ -31,7 +31,7 @@ def test_training_output_is_normalised(rng):
 
 @pytest.mark.parametrize("training", [True, False])
 def test_gradient_check_both_modes(training, rng):
-    layer = _randomised(BatchNorm(5), rng)
+    layer = _randomized(BatchNorm(5), rng)
     check_layer(
         layer,
         rng.standard_normal((7, 5)) * 2 + 1,
@@ -47,7 +47,7 @@ def test_gradient_check_in_a_network(rng):
         [
             Dense(3, 6, rng=rng),
             Tanh(),
-            _randomised(BatchNorm(6), rng),
+            _randomized(BatchNorm(6), rng),
             Dense(6, 2, rng=rng),
         ]
     )
@@ -64,7 +64,7 @@ def test_bias_before_batchnorm_gets_zero_gradient(rng):
 
 
 def test_eval_uses_running_statistics(rng):
-    layer = _randomised(BatchNorm(3), rng)
+    layer = _randomized(BatchNorm(3), rng)
     x = rng.standard_normal((5, 3))
     m, v = layer.buffers["running_mean"], layer.buffers["running_var"]
     expected = (x - m) / np.sqrt(v + 1e-5) * layer.params[
@@ -185,7 +185,7 @@ def test_layer_norm_gradients_on_rows_and_sequences(rng):
     check_layer(layer, rng.standard_normal((2, 3, 5)), rng=rng).assert_ok()
 
 
-def test_layer_norm_normalises_each_row_alone(rng):
+def test_layer_norm_normalizes_each_row_alone(rng):
     layer = LayerNorm(6)
     x = rng.standard_normal((3, 4, 6)) * 5 + 2
     y = layer.forward(x)
@@ -247,12 +247,12 @@ def test_batchnorm2d_gradient_check_both_modes(training, rng):
     check_layer(layer, x, rng=rng, training=training).assert_ok()
 
 
-def test_batchnorm2d_normalises_each_channel_over_examples_and_pixels(rng):
+def test_batchnorm2d_normalizes_each_channel_over_examples_and_pixels(rng):
     x = rng.standard_normal((6, 2, 4, 5)) * np.array([3.0, 0.5])[:, None, None] + np.array([2.0, -1.0])[:, None, None]
     y = BatchNorm2D(2).forward(x, training=True)
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)   # eps = 1e-5 keeps it just below 1
-    # a channel is one column of the (N·H·W, C) matrix that BatchNorm normalises
+    # a channel is one column of the (N·H·W, C) matrix that BatchNorm normalizes
     rows = x.transpose(0, 2, 3, 1).reshape(-1, 2)
     np.testing.assert_allclose(y.transpose(0, 2, 3, 1).reshape(-1, 2),
                                BatchNorm(2).forward(rows, training=True), rtol=1e-13)

@@ -32,7 +32,7 @@ def test_output_is_the_whole_sequence_batch_first(cell, rng):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_parameter_shapes_and_seeded_initialisation(cell):
+def test_parameter_shapes_and_seeded_initialization(cell):
     a = cell(3, 4, rng=np.random.default_rng(5))
     b = cell(3, 4, rng=np.random.default_rng(5))
     g = 4 * cell.n_gates

@@ -171,7 +171,7 @@ def test_classifier_score_known_answers(rng):
     one_class = np.zeros((50, 10))
     one_class[:, 4] = 1  # a one-class generator, however confident
     assert classifier_score(one_class) == pytest.approx(1.0)
-    uniform_preds = np.full((50, 10), 0.1)  # nothing recognisable
+    uniform_preds = np.full((50, 10), 0.1)  # nothing recognizable
     assert classifier_score(uniform_preds) == pytest.approx(1.0)
     perfect = np.eye(10)[np.arange(100) % 10]  # confident and balanced
     assert classifier_score(perfect) == pytest.approx(10.0)

@@ -28,7 +28,7 @@ def test_mnist_mlp_dtype_and_seed():
         np.testing.assert_array_equal(v, b.params[k])
 
 
-def test_mnist_mlp_can_memorise_a_small_batch(rng):
+def test_mnist_mlp_can_memorize_a_small_batch(rng):
     model = mnist_mlp(rng)
     x = rng.random((32, 784), dtype=np.float32)
     y = rng.integers(0, 10, 32)

@@ -19,6 +19,10 @@
    SymPy, with a ``{glue:math}`` directive; that is not a ``$$`` block, so this test does not
    need to look at it.
 
+3. **One spelling.** The book and the library spell in the Oxford way: British "colour"
+   and "behaviour", with the -ize of the code's own names (``optimizer``, ``normalize``,
+   ``tokenize``). ``test_one_spelling_of_ize_words`` finds the -ise forms of those verbs.
+
 What counts as prose: everything outside code cells, fenced blocks, maths (``$...$``,
 ``$$...$$``), roles (``{glue:text}`...```, ``{cite:p}`...```, ``{ref}`...```), inline code,
 link targets, labels and directive options.
@@ -323,3 +327,43 @@ def test_a_label_counts_only_as_the_label_of_a_verifying_call(tmp_path, cell):
         "```\n", 'checks.derivative(e, x, d, "rule", label=("eq-a", "eq-ok"))\n```\n', 1
     ).replace("```{code-cell} ipython3\nchecks", "```{code-cell} ipython3\n:tags: [remove-cell]\nchecks", 1))
     assert unverified_displays(page) == []
+
+
+# -- 3. one spelling ----------------------------------------------------------------------------
+
+# Verbs the book uses whose Oxford spelling is -ize: "initialise", "minimised", "normalisation"...
+# ("exercise", "noise", "precise", "otherwise" and "analyse" are not among them).
+IZE_STEMS = (
+    "binari centrali characteri discreti emphasi generali initiali lineari maximi memori "
+    "minimi normali optimi organi parameteri penali populari randomi reali recogni regulari "
+    "speciali stabili standardi summari tokeni utili vectori visuali"
+).split()
+ISE_SPELLING = re.compile(
+    r"(?i)\b\w*(?:" + "|".join(IZE_STEMS) + r")s(?:e|ed|es|er|ers|ing|ation|ations|able)(?![a-z])"
+)
+SPELLED_FILES = sorted(
+    [*(ROOT / "book").glob("*.md"), *(ROOT / "code" / "src" / "nnscratch").rglob("*.py"),
+     ROOT / "README.md"]
+)
+
+
+def ise_spellings(text: str) -> list[str]:
+    return ISE_SPELLING.findall(text)
+
+
+def test_one_spelling_of_ize_words():
+    found = {
+        str(path.relative_to(ROOT)): words
+        for path in SPELLED_FILES
+        if (words := ise_spellings(path.read_text(encoding="utf-8")))
+    }
+    assert not found, f"-ise spellings where the book writes -ize: {found}"
+
+
+def test_the_spelling_scan_finds_ise_forms_and_passes_other_words():
+    text = (
+        "He initialisation, re-initialised, Normalises and tokeniser_state; "
+        "otherwise the exercise adds noise, precise and analysed; optimistic realism."
+    )
+    assert ise_spellings(text) == ["initialisation", "initialised", "Normalises", "tokeniser"]
+

@@ -19,7 +19,7 @@ def test_wrong_derivative_fails_the_check():
         symbolic.verify_derivative(sig, x, sig * (1 + sig), "sigmoid'")
 
 
-def test_hyperbolic_identity_is_recognised():
+def test_hyperbolic_identity_is_recognized():
     symbolic.verify_equal(sp.diff(sp.tanh(x), x), 1 - sp.tanh(x) ** 2, "tanh'")
 
 

@@ -10,7 +10,7 @@ from nnscratch.text import (PAD, UNK, Vocab, bag, nb_log_count_ratio, ngrams, pa
 def test_tokenize_keeps_clitics_hyphens_and_punctuation():
     assert tokenize("It's a well-made film, isn't it?") == [
         "it", "'s", "a", "well-made", "film", ",", "is", "n't", "it", "?"]
-    # MR is already tokenised: its tokens pass through unchanged
+    # MR is already tokenized: its tokens pass through unchanged
     assert tokenize("does n't work , it 's caf\xe9 . . .") == [
         "does", "n't", "work", ",", "it", "'s", "caf\xe9", ".", ".", "."]
     with pytest.raises(TypeError, match="tokenize: text must be a str, got bytes"):

@@ -535,7 +535,7 @@ def test_fit_eval_train_reports_the_evaluation_mode_loss():
     "monitor, values, best",
     [("loss", [1.0, 0.5, 0.7], 2), ("acc", [0.5, 0.9, 0.7], 2)],
 )
-def test_early_stopping_minimises_a_loss_and_maximises_an_accuracy(
+def test_early_stopping_minimizes_a_loss_and_maximizes_an_accuracy(
     monitor, values, best
 ):
     stopper = EarlyStopping(patience=2, monitor=monitor)

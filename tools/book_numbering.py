@@ -79,7 +79,7 @@ def _active_collector_class(app: Sphinx) -> type:
 
 
 def _install(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    # jupyter-book sets sphinx-multitoc-numbering up after Sphinx's initialisation (its setup
+    # jupyter-book sets sphinx-multitoc-numbering up after Sphinx's initialization (its setup
     # replaces Sphinx's method); reading begins later, and numbering happens after reading.
     cls = _active_collector_class(app)
     current = cls.assign_section_numbers

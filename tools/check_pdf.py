@@ -43,8 +43,8 @@ def chapter_problems(toc_file: Path, root: Path) -> list[str]:
     chapters = toc.numbered_chapters(root)
     problems = []
     for step, docname in enumerate(chapters):
-        wanted = normalise(re.sub(r"[\\{}]", "", title(toc.source(root, docname))))
-        numbers = [int(n) for n, t in found if normalise(re.sub(r"\\\w+|[{}]", "", t)) == wanted]
+        wanted = normalize(re.sub(r"[\\{}]", "", title(toc.source(root, docname))))
+        numbers = [int(n) for n, t in found if normalize(re.sub(r"\\\w+|[{}]", "", t)) == wanted]
         if numbers != [step]:
             problems.append(f"chapter {docname!r} is numbered {numbers or 'nowhere'} in the PDF, "
                             f"expected [{step}]")
@@ -98,7 +98,7 @@ def title(page: Path) -> str:
     return re.sub(r"[`*_]", "", heading.group(1))
 
 
-def normalise(text: str) -> str:
+def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.pdf.exists():
         print(f"check_pdf: no PDF at {args.pdf}", file=sys.stderr)
         return 1
-    text = normalise(subprocess.run(["pdftotext", "-enc", "UTF-8", str(args.pdf), "-"],
+    text = normalize(subprocess.run(["pdftotext", "-enc", "UTF-8", str(args.pdf), "-"],
                                     check=True, capture_output=True, text=True).stdout)
     # pdftotext breaks words hyphenated at the end of a line; headings rarely are, but
     # compare without hyphens too.
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = []
     pages = toc.pages(args.root)
     for docname in pages:
-        wanted = normalise(title(toc.source(args.root, docname)))
+        wanted = normalize(title(toc.source(args.root, docname)))
         if wanted not in text and wanted not in text_unhyphenated:
             missing.append(f"{docname} ({wanted!r})")
     problems = [f"missing from the PDF: {m}" for m in missing]

@@ -2,9 +2,9 @@
 
 A **GAN** trains two networks against each other. The **generator** ``G`` maps noise
 ``z ~ N(0, I)`` to samples; the **discriminator** ``D`` maps a sample to one logit ``s``,
-its belief (through :math:`D = \\sigma(s)`) that the sample is real. ``D`` minimises the
+its belief (through :math:`D = \\sigma(s)`) that the sample is real. ``D`` minimizes the
 binary cross-entropy of telling real (label 1) from generated (label 0) samples
-(:func:`discriminator_loss`); ``G`` minimises either the *saturating* loss
+(:func:`discriminator_loss`); ``G`` minimizes either the *saturating* loss
 :math:`\\log(1 - D(G(z)))` of the original minimax game or the *non-saturating* loss
 :math:`-\\log D(G(z))` used in practice (:func:`generator_loss`). :class:`GAN` takes one
 alternating step: the discriminator first, then the generator against the updated

@@ -140,7 +140,7 @@ def nms(
     scores = _check_scores(scores, len(boxes), "scores", "nms")
     check_number(iou_threshold, "iou_threshold", "nms", low=0, high=1)
     order = np.argsort(-scores, kind="stable")
-    iou = box_iou(boxes, boxes)  # (N, N), one vectorised product
+    iou = box_iou(boxes, boxes)  # (N, N), one vectorized product
     alive = np.ones(len(boxes), dtype=bool)
     keep = []
     for i in order:

@@ -7,7 +7,7 @@ through a narrow **code**; :func:`autoencoder` builds one as a ``Sequential`` of
 A **variational autoencoder** (VAE) makes the code random: the encoder outputs the mean
 ``mu`` and the log-variance ``logvar`` of a diagonal Gaussian, the code is a sample
 ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` (:func:`reparameterize`), and
-training minimises the negative evidence lower bound: the Bernoulli reconstruction term
+training minimizes the negative evidence lower bound: the Bernoulli reconstruction term
 (:func:`nnscratch.losses.bernoulli_nll`) plus the KL divergence of the code's distribution
 from ``N(0, I)`` (:func:`gaussian_kl`). :class:`VAE` follows the layer protocol: its output
 carries ``mu`` and ``logvar`` beside the logits, so that :func:`vae_loss` can see them and
@@ -15,7 +15,7 @@ carries ``mu`` and ``logvar`` beside the logits, so that :func:`vae_loss` can se
 
 See Also
 --------
-Book, Step 11 "Autoencoders": theory (the ELBO, the KL term, the reparameterisation
+Book, Step 11 "Autoencoders": theory (the ELBO, the KL term, the reparameterization
 trick) and practice (anomaly detection, samples).
 """
 
@@ -236,7 +236,7 @@ class VAE(Composite):
     -----
     ``forward`` returns ``[logits | mu | logvar]`` of shape (N, D + 2K), the input of
     :func:`vae_loss`; ``backward`` takes that loss's gradient, sends the logits' part
-    through the decoder and the reparameterisation, adds the KL term's direct gradient
+    through the decoder and the reparameterization, adds the KL term's direct gradient
     with respect to ``mu`` and ``logvar``, and sends the sum through the encoder.
     ``params`` are keyed ``"encoder.<key>"`` and ``"decoder.<key>"``.
     """

@@ -377,7 +377,7 @@ def classifier_score(probs: np.ndarray) -> float:
     Notes
     -----
     The mean KL equals :math:`H(\\hat p) - \\frac1N \\sum_i H(p(y \\mid x_i))`: high when
-    the samples are diverse (high entropy of the marginal) and each is recognisable (low
+    the samples are diverse (high entropy of the marginal) and each is recognizable (low
     entropy of its prediction). Salimans et al. (2016) compute it with Inception-v3 on
     ImageNet's classes; the book uses its own MNIST classifier. Terms with
     :math:`p = 0` count as 0.

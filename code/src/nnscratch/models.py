@@ -188,7 +188,7 @@ def transformer_block(
     The block is a :class:`~nnscratch.network.Sequential` of two
     :class:`~nnscratch.network.Residual` layers, so it follows the layer protocol with no
     special case anywhere: backward of :math:`x + f(x)` adds :math:`dout` and
-    :math:`f`'s input gradient. Normalising *before* each branch (pre-norm, GPT-2) leaves the
+    :math:`f`'s input gradient. Normalizing *before* each branch (pre-norm, GPT-2) leaves the
     identity path from the input to the output untouched.
 
     See Also

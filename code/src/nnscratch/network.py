@@ -217,7 +217,7 @@ class Residual(Layer):
         return f"Residual({self.body!r})"
 
 
-# Each activation with the initialisation that keeps its signal's variance steady (Step 3).
+# Each activation with the initialization that keeps its signal's variance steady (Step 3).
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -268,7 +268,7 @@ def mlp(
 
     See Also
     --------
-    Book, Step 3 "Deep networks" (practice): the generalised network and its experiments.
+    Book, Step 3 "Deep networks" (practice): the generalized network and its experiments.
     """
     sizes = list(sizes)
     if len(sizes) < 2:

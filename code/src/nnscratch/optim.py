@@ -525,13 +525,13 @@ def l2_penalty(
     lam : float
         :math:`\\lambda \\ge 0`.
     keys : iterable of str, optional
-        Which parameters to penalise (default all; e.g. only the weights ``"0.W", "2.W"``).
+        Which parameters to penalize (default all; e.g. only the weights ``"0.W", "2.W"``).
 
     Returns
     -------
     value : float
     grads : dict of ndarray
-        :math:`\\lambda \\theta_k` for each penalised key (add them to the loss's gradients).
+        :math:`\\lambda \\theta_k` for each penalized key (add them to the loss's gradients).
 
     Notes
     -----

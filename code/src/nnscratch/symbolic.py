@@ -12,7 +12,7 @@ derivative or update rule that no check names. The three checks:
 - :func:`verify_derivative`: SymPy's derivative of an expression equals the hand formula;
 - :func:`verify_numeric`: a symbolic result agrees with the package's numbers at random points.
 
-:class:`Checklist` collects the checks of a page so the page can count and summarise them.
+:class:`Checklist` collects the checks of a page so the page can count and summarize them.
 :class:`sigmoid` is the logistic function as a SymPy function whose derivative is
 ``sigmoid * (1 - sigmoid)``, which keeps symbolic gradients of whole networks fast to verify.
 

@@ -34,7 +34,7 @@ from ._checks import (
 PAD, UNK = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 
-#: Penn-Treebank-like, as MR itself is tokenised: a word (letters and digits, inner
+#: Penn-Treebank-like, as MR itself is tokenized: a word (letters and digits, inner
 #: hyphens: ``well-made``) before a clitic is cut there (``is|n't``, ``it|'s``); the
 #: clitic is a token; so is every other non-space character (punctuation).
 TOKEN = re.compile(
@@ -125,15 +125,15 @@ class Vocab:
         min_count: int = 1,
         max_size: int | None = None,
     ) -> Vocab:
-        """The vocabulary of tokenised ``sentences``.
+        """The vocabulary of tokenized ``sentences``.
 
         Parameters
         ----------
         sentences : iterable of sequences of str
-            Tokenised training sentences (with their n-grams, for a bag-of-n-grams model).
+            Tokenized training sentences (with their n-grams, for a bag-of-n-grams model).
         min_count : int, default 1
             Tokens seen fewer times are left out (they will be unknown): a token seen once
-            cannot be learned, only memorised.
+            cannot be learned, only memorized.
         max_size : int, optional
             Keep at most this many tokens besides the two special ones, the most frequent.
 
@@ -230,7 +230,7 @@ def pad(
 
 
 def bag(sequences: Sequence[np.ndarray]) -> np.ndarray:
-    """Each sequence's distinct ids, padded: the binarised bag of a bag-of-n-grams model.
+    """Each sequence's distinct ids, padded: the binarized bag of a bag-of-n-grams model.
 
     ``UNK`` is dropped (an unknown token carries no learned weight). Returns an int64 array
     of shape (N, L), ``L`` the largest number of distinct ids, padded with ``PAD``; each
@@ -270,7 +270,7 @@ def nb_log_count_ratio(
         :math:`r = \\log\\big((p / \\lVert p \\rVert_1) / (q / \\lVert q \\rVert_1)\\big)` with
         :math:`p = \\alpha + \\sum_{i: y_i = 1} \\hat x_i` and
         :math:`q = \\alpha + \\sum_{i: y_i = 0} \\hat x_i`, where :math:`\\hat x_i` is the
-        binarised bag of example :math:`i`. ``r[PAD]`` and ``r[UNK]`` are 0.
+        binarized bag of example :math:`i`. ``r[PAD]`` and ``r[UNK]`` are 0.
     """
     where = "nb_log_count_ratio"
     n_tokens = check_int(n_tokens, "n_tokens", where)

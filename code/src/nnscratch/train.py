@@ -143,7 +143,7 @@ class EarlyStopping:
 
     See Also
     --------
-    Book, Step 5 "Regularization": early stopping as a regulariser.
+    Book, Step 5 "Regularization": early stopping as a regularizer.
     """
 
     def __init__(
@@ -181,7 +181,7 @@ class EarlyStopping:
             )
         sign = (
             1.0 if self.monitor.endswith("loss") else -1.0
-        )  # minimise sign * value
+        )  # minimize sign * value
         if (
             self.best is None
             or sign * value < sign * self.best - self.min_delta

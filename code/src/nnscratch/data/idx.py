@@ -10,7 +10,7 @@ An IDX file is a header followed by the raw array, big-endian::
 
 The MNIST images are ``0x00000803`` (unsigned bytes, 3 dimensions: N x 28 x 28) and the
 labels ``0x00000801`` (unsigned bytes, 1 dimension: N). Files may be gzip-compressed; the
-reader recognises gzip by its own magic bytes, not by the file name.
+reader recognizes gzip by its own magic bytes, not by the file name.
 
 See Also
 --------

@@ -72,7 +72,7 @@ def im2col(
     -----
     Row ``(c, i, j)`` of ``cols`` is channel ``c`` of every image shifted by the kernel offset
     ``(i, j)``: pixel ``(s·p + i, s·q + j)`` for every output pixel ``(p, q)``. So the copy is
-    a loop over the :math:`k^2` offsets, each one vectorised copy over the whole batch and
+    a loop over the :math:`k^2` offsets, each one vectorized copy over the whole batch and
     all channels. With the examples innermost in memory, each copies runs of ``W_out·N``
     contiguous numbers (``N`` if the stride is above 1).
     """
@@ -118,7 +118,7 @@ def col2im(
     -----
     A pixel belongs to up to :math:`k^2` patches, so the scatter is a sum of :math:`k^2`
     shifted images: row ``(c, i, j)`` of ``cols`` is added to the image shifted by
-    ``(i, j)``, the exact mirror of :func:`im2col`'s copy. Each shift is one vectorised add
+    ``(i, j)``, the exact mirror of :func:`im2col`'s copy. Each shift is one vectorized add
     over the whole batch and all channels (the loop runs over the kernel offsets, never over
     examples, channels or pixels).
     """
@@ -167,7 +167,7 @@ class _Convolution(Layer):
     def _init_params(
         self, rng: np.random.Generator, w_shape: tuple, fan_in: float
     ) -> None:
-        """He initialisation: ``W`` normal with std :math:`\\sqrt{2 / \\text{fan-in}}`,
+        """He initialization: ``W`` normal with std :math:`\\sqrt{2 / \\text{fan-in}}`,
         ``b`` zero."""
         std = np.sqrt(2.0 / fan_in)
         self.params = {

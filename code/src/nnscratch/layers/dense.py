@@ -52,7 +52,7 @@ class Dense(Layer):
         dtype of the parameters, float16, float32 or float64; inputs must have the same
         dtype (nothing is cast silently; see the dtype policy in :mod:`nnscratch`).
     init : {"he", "glorot"} or float, default "he"
-        Initialisation of ``W`` (normal, zero mean); ``b`` starts at zero.
+        Initialization of ``W`` (normal, zero mean); ``b`` starts at zero.
 
     Attributes
     ----------

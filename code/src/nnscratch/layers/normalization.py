@@ -1,10 +1,10 @@
 """Normalization layers: BatchNorm (N, D), BatchNorm2D (N, C, H, W), LayerNorm (N, ..., D).
 
-:class:`BatchNorm` normalises each feature with the statistics of the batch while training
+:class:`BatchNorm` normalizes each feature with the statistics of the batch while training
 and with running averages of them in evaluation, then scales and shifts it by learned
 parameters. In training every output depends on the whole batch, and so does its gradient;
 Step 5 derives it. :class:`BatchNorm2D` does the same per channel of images, over the
-batch and both spatial axes. :class:`LayerNorm` normalises each example over its last axis
+batch and both spatial axes. :class:`LayerNorm` normalizes each example over its last axis
 alone, the same in training and evaluation, with no running statistics; Step 9 derives its
 backward pass.
 """
@@ -108,7 +108,7 @@ class BatchNorm(Layer):
         self._cache: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Normalise ``x`` of shape (N, D); returns shape (N, D)."""
+        """Normalize ``x`` of shape (N, D); returns shape (N, D)."""
         check_float_array(
             x, "x", ndim=2, dtype=self.dtype, where="BatchNorm.forward"
         )
@@ -193,7 +193,7 @@ class LayerNorm(Layer):
     Parameters
     ----------
     n_features : int
-        Width :math:`D` of the last axis, over which each row is normalised.
+        Width :math:`D` of the last axis, over which each row is normalized.
     eps : float, default 1e-5
         Added to the variance before the square root.
     dtype : numpy dtype, default float64
@@ -206,7 +206,7 @@ class LayerNorm(Layer):
     Notes
     -----
     Each row :math:`x` of D features (an example, or one position of a sequence) is
-    normalised by its own mean :math:`\\mu = \\frac1D \\sum_j x_j` and biased variance
+    normalized by its own mean :math:`\\mu = \\frac1D \\sum_j x_j` and biased variance
     :math:`\\sigma^2 = \\frac1D \\sum_j (x_j - \\mu)^2`, the same in training and in
     evaluation (no running statistics, no dependence on the batch):
     :math:`\\hat x = (x - \\mu)/\\sqrt{\\sigma^2 + \\epsilon}`, :math:`y = \\gamma \\odot \\hat x + \\beta`.
@@ -245,7 +245,7 @@ class LayerNorm(Layer):
         self._cache: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Normalise every row of ``x`` (N, ..., D) over its last axis; same shape."""
+        """Normalize every row of ``x`` (N, ..., D) over its last axis; same shape."""
         check_float_array(
             x, "x", dtype=self.dtype, where="LayerNorm.forward"
         )
@@ -335,7 +335,7 @@ class BatchNorm2D(BatchNorm):
         self._shape: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Normalise ``x`` of shape (N, C, H, W) per channel; returns the same shape."""
+        """Normalize ``x`` of shape (N, C, H, W) per channel; returns the same shape."""
         where = "BatchNorm2D.forward"
         check_float_array(x, "x", ndim=4, dtype=self.dtype, where=where)
         n, c, h, w = x.shape

@@ -35,7 +35,7 @@ def _scatter_windows(
     ``share_of(t)`` is what every window sends to its pixel at offset ``t = i·size + j``, an
     array of shape (N, C, H_out, W_out). Returns ``dx`` with the shape and memory layout of
     ``x`` (so the layers around keep reading it fast), zero where no window reaches. One
-    vectorised step per offset: windows side by side (``stride >= size``) never share a
+    vectorized step per offset: windows side by side (``stride >= size``) never share a
     pixel, so each offset's shares are simply written; overlapping windows add them up.
     """
     k, s = size, stride
@@ -129,7 +129,7 @@ class MaxPool2D(_Pool2D):
         k = self.size
         win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k), a view
         # One pass per window offset over whole (N, C, Ho, Wo) arrays, instead of one per
-        # window: k² vectorised steps. A later offset wins only if strictly larger, so ties
+        # window: k² vectorized steps. A later offset wins only if strictly larger, so ties
         # go to the first maximum in row-major order.
         out = np.copy(win[..., 0, 0], order="K")  # keeps x's memory layout
         # Offset i*k + j of each window's maximum, in the smallest integer type that holds
