@@ -414,3 +414,130 @@ def test_a_layer_or_parameter_in_two_places_is_refused():
     with pytest.raises(ValueError, match="items 0 and 1 share one parameter 'W' of Dense"):
         Sequential([d, twin])
     Sequential([d, Tanh(), clone(d)])  # a copy is a layer of its own
+
+
+# ---------------------------------------------------------------- a copy leaves the forward state
+
+
+def _every_layer_case():
+    """name -> (make(rng), input(n, rng)) for every concrete layer class of nnscratch."""
+    from nnscratch import generative as gen
+    from nnscratch.activations import GELU, LeakyReLU, Sigmoid, Softmax
+    from nnscratch.layers import (LSTM, RNN, AttentionPooling, AvgPool2D, BatchNorm, BatchNorm2D,
+                                  Conv2D, ConvTranspose2D, Dropout, Embedding, EmbeddingBag,
+                                  Flatten, LayerNorm, MaxOverTime, MaxPool2D, MeanOverTime,
+                                  MultiHeadAttention, PositionEmbedding, SinusoidalPositions,
+                                  Unflatten)
+    from nnscratch.network import Residual
+    from nnscratch.sentiment import BagOfNgrams, text_classifier
+
+    def normal(*shape):
+        return lambda n, r: r.standard_normal((n, *shape))
+
+    def ids(n, r):
+        return r.integers(1, 10, (n, 5))
+
+    return {
+        "Dense": (lambda r: Dense(4, 3, rng=r), normal(4)),
+        "Conv2D": (lambda r: Conv2D(2, 3, 3, padding=1, rng=r), normal(2, 6, 6)),
+        "ConvTranspose2D": (lambda r: ConvTranspose2D(2, 3, 4, 2, 1, rng=r), normal(2, 3, 3)),
+        "MaxPool2D": (lambda r: MaxPool2D(2), normal(2, 6, 6)),
+        "AvgPool2D": (lambda r: AvgPool2D(2), normal(2, 6, 6)),
+        "Flatten": (lambda r: Flatten(), normal(2, 3, 3)),
+        "Unflatten": (lambda r: Unflatten((2, 2)), normal(4)),
+        "BatchNorm": (lambda r: BatchNorm(4), normal(4)),
+        "BatchNorm2D": (lambda r: BatchNorm2D(2), normal(2, 3, 3)),
+        "LayerNorm": (lambda r: LayerNorm(4), normal(4)),
+        "Dropout": (lambda r: Dropout(0.5, rng=r), normal(4)),
+        "ReLU": (lambda r: ReLU(), normal(4)),
+        "LeakyReLU": (lambda r: LeakyReLU(0.1), normal(4)),
+        "Sigmoid": (lambda r: Sigmoid(), normal(4)),
+        "Tanh": (lambda r: Tanh(), normal(4)),
+        "Softmax": (lambda r: Softmax(), normal(4)),
+        "GELU": (lambda r: GELU(), normal(4)),
+        "Sequential": (lambda r: Sequential([Dense(4, 6, rng=r), ReLU(), Dense(6, 3, rng=r)]),
+                       normal(4)),
+        "Residual": (lambda r: Residual(Sequential([Dense(4, 4, rng=r), Tanh()])), normal(4)),
+        "RNN": (lambda r: RNN(3, 4, rng=r), normal(6, 3)),
+        "LSTM": (lambda r: LSTM(3, 4, rng=r), normal(6, 3)),
+        "MultiHeadAttention": (lambda r: MultiHeadAttention(8, 2, rng=r, causal=True),
+                               normal(5, 8)),
+        "Embedding": (lambda r: Embedding(10, 4, rng=r), ids),
+        "EmbeddingBag": (lambda r: EmbeddingBag(10, 4, rng=r), ids),
+        "MeanOverTime": (lambda r: MeanOverTime(), normal(5, 4)),
+        "MaxOverTime": (lambda r: MaxOverTime(), normal(5, 4)),
+        "AttentionPooling": (lambda r: AttentionPooling(4), normal(5, 4)),
+        "PositionEmbedding": (lambda r: PositionEmbedding(8, 4, rng=r), normal(5, 4)),
+        "SinusoidalPositions": (lambda r: SinusoidalPositions(8, 4), normal(5, 4)),
+        "Reparameterize": (lambda r: gen.Reparameterize(r), normal(4)),
+        "VAE": (lambda r: gen.vae((6, 5, 2), rng=r, dtype=np.float64),
+                lambda n, r: r.random((n, 6))),
+        "BagOfNgrams": (lambda r: BagOfNgrams(10), ids),
+        "TextClassifier": (lambda r: text_classifier(10, 4, rng=r, lstm=3, dropout=0.5,
+                                                     dtype=np.float64), ids),
+    }
+
+
+LAYER_CASES = _every_layer_case()
+
+
+def _array_bytes(obj, seen=None) -> int:
+    """Bytes of every distinct array reachable from obj through layers and containers."""
+    from nnscratch.layers.base import Layer
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, Layer):
+        obj = vars(obj)
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_array_bytes(v, seen) for v in obj)
+    return 0
+
+
+def test_the_layer_cases_cover_every_layer_class():
+    import importlib
+    import pkgutil
+
+    import nnscratch
+    from nnscratch.layers.base import Composite, Layer
+
+    for module in pkgutil.walk_packages(nnscratch.__path__, "nnscratch."):
+        if module.name != "nnscratch.cli":
+            importlib.import_module(module.name)
+
+    def below(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from below(sub)
+
+    classes = {c.__name__ for c in below(Layer)
+               if c.__module__.startswith("nnscratch.") and not c.__name__.startswith("_")
+               and c is not Composite}
+    assert classes == set(LAYER_CASES)
+
+
+@pytest.mark.parametrize("name", LAYER_CASES)
+def test_a_copy_leaves_the_last_forward_state_behind(name):
+    from nnscratch.network import clone
+
+    make, inputs = LAYER_CASES[name]
+    sizes = []
+    for n in (3, 200):  # after a small batch and a large one, a copy is the same size
+        layer = make(np.random.default_rng(0))
+        out = layer.forward(inputs(n, np.random.default_rng(1)), training=True)
+        layer.backward(np.ones_like(out))
+        copy = clone(layer)
+        sizes.append(_array_bytes(copy))
+        x = inputs(4, np.random.default_rng(2))  # and computes what the layer computes
+        np.testing.assert_array_equal(copy.forward(x), layer.forward(x))
+    assert sizes[0] == sizes[1], f"{name}: the copy keeps arrays of the last batch's size"
+    if name != "Unflatten":  # the one layer whose backward needs nothing from forward
+        layer.forward(inputs(3, np.random.default_rng(1)), training=True)
+        with pytest.raises(RuntimeError, match="backward called before forward"):
+            clone(layer).backward(np.ones_like(out[:3]))

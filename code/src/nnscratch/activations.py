@@ -147,6 +147,8 @@ def gelu_prime(z: np.ndarray) -> np.ndarray:
 class _Elementwise(Layer):
     """An elementwise activation layer; subclasses define ``_f`` and ``_df``."""
 
+    _forward_state = ("_z",)
+
     def __init__(self) -> None:
         super().__init__()
         self._z: np.ndarray | None = None
@@ -233,6 +235,8 @@ class Softmax(Layer):
     :func:`nnscratch.losses.softmax_cross_entropy` on logits: it fuses the two and is stable.
     """
 
+    _forward_state = ("_p",)
+
     def __init__(self) -> None:
         super().__init__()
         self._p: np.ndarray | None = None
@@ -281,6 +285,8 @@ class GELU(_Elementwise):
     --------
     Book, Step 9 "Attention" (practice): the Transformer block.
     """
+
+    _forward_state = ("_z", "_s")
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply GELU elementwise to ``x`` of any shape; same shape and dtype."""

@@ -91,6 +91,8 @@ class Reparameterize(Layer):
     output is the mean ``mu``, the deterministic code of an input. No parameters.
     """
 
+    _forward_state = ("_cache",)
+
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__()
         self.rng = check_rng(rng, "Reparameterize")
@@ -240,6 +242,8 @@ class VAE(Composite):
     with respect to ``mu`` and ``logvar``, and sends the sum through the encoder.
     ``params`` are keyed ``"encoder.<key>"`` and ``"decoder.<key>"``.
     """
+
+    _forward_state = ("_d", "_out")
 
     def __init__(
         self, encoder: Layer, decoder: Layer, *, rng: np.random.Generator

@@ -171,6 +171,8 @@ class TextClassifier(Layer):
 
     _parts = ("embed", "encoder", "pool", "dropout", "head")
 
+    _forward_state = ("_mask",)
+
     def __init__(self, embed, pool, head, *, encoder=None, dropout=None):
         super().__init__()
         self.embed, self.encoder, self.pool = embed, encoder, pool

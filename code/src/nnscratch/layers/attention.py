@@ -210,6 +210,8 @@ class MultiHeadAttention(Layer):
     Book, Step 9 "Attention" (theory): multi-head attention as concatenated heads.
     """
 
+    _forward_state = ("_cache", "attention")
+
     def __init__(
         self,
         n_embed: int,

@@ -144,6 +144,8 @@ class _Convolution(Layer):
     bias per output channel, and the checks of the input's channels and of ``dout``.
     """
 
+    _forward_state = ("_cache",)
+
     def _setup(
         self,
         where: str,

@@ -75,6 +75,8 @@ class Dense(Layer):
     Book, Step 3 "Deep networks": the matrix form of backpropagation.
     """
 
+    _forward_state = ("_x",)
+
     def __init__(
         self,
         n_in: int,

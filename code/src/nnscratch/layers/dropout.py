@@ -61,6 +61,11 @@ class Dropout(Layer):
         self._fixed = False
         self._cache: tuple | None = None
 
+    @property
+    def _forward_state(self) -> tuple[str, ...]:
+        # a fixed mask is a setting, kept by a copy; a drawn one is the last batch's
+        return ("_cache",) if self._fixed else ("_cache", "_scaled_mask")
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x * M / (1 - p)`` in training (``x`` itself in evaluation); same shape."""
         check_float_array(x, "x", where="Dropout.forward")

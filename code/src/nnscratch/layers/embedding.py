@@ -63,6 +63,8 @@ class Embedding(Layer):
     dense one-hot product.
     """
 
+    _forward_state = ("_x",)
+
     def __init__(
         self,
         n_tokens: int,
@@ -162,6 +164,8 @@ class EmbeddingBag(Layer):
     --------
     Book, Step 10 "Words" (practice): bag-of-n-grams logistic regression and NB weighting.
     """
+
+    _forward_state = ("_cache",)
 
     def __init__(
         self,

@@ -66,6 +66,8 @@ class MeanOverTime(Layer):
     :math:`dx_{nt} = m_{nt}\\, d\\text{out}_n / L_n`, zero at padding.
     """
 
+    _forward_state = ("_w", "_d")
+
     def forward(self, x, training=False, *, mask=None):
         """(N, T, D) -> (N, D)."""
         mask = _check(self, x, mask)
@@ -90,6 +92,8 @@ class MaxOverTime(Layer):
     Backward sends ``dout`` to the position that held the maximum (the first, on ties),
     and zero everywhere else, padding included.
     """
+
+    _forward_state = ("_cache",)
 
     def forward(self, x, training=False, *, mask=None):
         """(N, T, D) -> (N, D)."""
@@ -143,6 +147,8 @@ class AttentionPooling(Layer):
     :math:`dq = \\sum_{n,t} ds_{nt}\\, x_{nt}`. Every term carries :math:`a_{nt}`, which is
     exactly 0 at padding (the masked scores are :math:`-\\infty` before the softmax).
     """
+
+    _forward_state = ("_x", "attention")
 
     def __init__(self, n_dim: int, *, dtype=np.float64) -> None:
         super().__init__()

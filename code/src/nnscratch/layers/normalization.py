@@ -79,6 +79,8 @@ class BatchNorm(Layer):
     Book, Step 5 "Regularization": the backward pass derived by hand and checked with SymPy.
     """
 
+    _forward_state = ("_cache",)
+
     def __init__(
         self,
         n_features: int,
@@ -226,6 +228,8 @@ class LayerNorm(Layer):
     Book, Step 9 "Attention" (theory): this backward pass derived and checked.
     """
 
+    _forward_state = ("_cache",)
+
     def __init__(
         self, n_features: int, eps: float = 1e-5, dtype=np.float64
     ) -> None:
@@ -321,6 +325,8 @@ class BatchNorm2D(BatchNorm):
     Forward and backward view the input as a matrix of :math:`N H W` rows and :math:`C`
     columns and apply :class:`BatchNorm`'s formulas to it; the book derives those (Step 5).
     """
+
+    _forward_state = ("_cache", "_shape")
 
     def __init__(
         self,

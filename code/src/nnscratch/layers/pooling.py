@@ -56,6 +56,8 @@ def _scatter_windows(
 class _Pool2D(Layer):
     """Shared argument and shape checks of the pooling layers."""
 
+    _forward_state = ("_cache",)
+
     def __init__(self, size: int, stride: int | None = None) -> None:
         super().__init__()
         where = type(self).__name__
@@ -211,6 +213,8 @@ class Flatten(Layer):
 
     Backward reshapes the gradient back. Nothing is learned.
     """
+
+    _forward_state = ("_shape",)
 
     def __init__(self) -> None:
         super().__init__()

@@ -55,6 +55,8 @@ def sinusoidal_table(max_len: int, n_embed: int) -> np.ndarray:
 class _AddPositions(Layer):
     """``x + P[:T]`` for x of shape (N, T, D); subclasses provide ``_table``."""
 
+    _forward_state = ("_shape",)
+
     def _check(self, a: np.ndarray, name: str, where: str) -> None:
         check_float_array(a, name, dtype=self.dtype, where=where)
         if (

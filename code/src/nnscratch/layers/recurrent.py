@@ -67,6 +67,8 @@ class _Recurrent(Layer):
 
     n_gates = 1
 
+    _forward_state = ("_cache",)
+
     def __init__(
         self,
         n_in: int,
