@@ -4,7 +4,8 @@ PyTorch, taking turns, with one thread and with each library's default.
 :func:`main` runs a benchmark script from its functions: ``setup(rng) -> (ours, x, dout,
 title)``, ``nnscratch_iteration(ours, x, dout)``, ``torch_twin(torch, ours) -> (twin, info)``,
 ``torch_iteration(torch, twin, x_t, dout_t)`` and ``check_agreement(torch, ours, twin, info,
-x, dout)``, passed as a namespace (``SimpleNamespace(**globals())`` of the script).
+x, dout)``, passed as a namespace (``SimpleNamespace(**globals())`` of the script). A script
+with options of its own also has ``add_options(parser)`` and ``use_options(args)``.
 
 A *setting* is a library at a thread count: ``name -> (library, run, threads)``, where
 ``run(i)`` does iteration ``i`` and ``threads()`` is a context manager that sets the threads.
@@ -193,7 +194,11 @@ def main(bench, argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     add_bar_options(parser)
+    if hasattr(bench, "add_options"):  # a benchmark's own options
+        bench.add_options(parser)
     args = parser.parse_args(argv)
+    if hasattr(bench, "use_options"):
+        bench.use_options(args)
 
     ours, x, dout, title = bench.setup(np.random.default_rng(args.seed))
     print(f"{title}; {args.iterations} iterations per setting")
@@ -211,7 +216,8 @@ def main(bench, argv: list[str] | None = None) -> int:
         with torch_threads(1):
             diff = bench.check_agreement(torch, ours, twin, info, x, dout)
         print(
-            f"largest difference between the libraries (outputs and gradients): {diff:.1e}"
+            f"largest difference between the libraries "
+            f"({getattr(bench, 'COMPARED', 'outputs and gradients')}): {diff:.1e}"
         )
         print(f"torch {torch.__version__}")
         x_t, dout_t = torch.from_numpy(x), torch.from_numpy(dout)

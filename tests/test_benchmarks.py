@@ -140,6 +140,7 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
             ("BATCH", "LENGTH", "WIDTH", "HEADS"),
             (32, 64, 128, 4),
         ),
+        ("bench_predict", ("N_IMAGES", "BATCH"), (2048, 256)),
     ],
 )
 def test_layer_benchmarks_time_the_reference_layer(
@@ -187,6 +188,7 @@ def test_layer_benchmarks_time_the_reference_layer(
         ("bench_cnn_epoch", ["--batches", "4", "--block", "2", "--threads", "1"]),
         ("bench_lstm", ["--iterations", "3", "--block", "1", "--threads", "1"]),
         ("bench_transformer", ["--iterations", "3", "--block", "1", "--threads", "1"]),
+        ("bench_predict", ["--iterations", "3", "--block", "1", "--threads", "1"]),
     ],
 )
 def test_a_ratio_over_the_bar_fails_the_benchmark(name, argv, capsys):
@@ -234,3 +236,21 @@ def test_settings_take_turns_over_every_iteration_once():
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
     assert compare.fastest({"a": setting("x"), "b": setting("x"), "c": setting("y")},
                            {"a": 2.0, "b": 1.0, "c": 3.0}) == {"x": "b", "y": "c"}
+
+
+def test_predict_benchmark_uses_predicts_default_batch_or_the_one_asked_for(capsys):
+    from nnscratch.network import Sequential
+
+    bench = load("bench_predict")
+    default = Sequential.predict.__defaults__[0]
+    assert bench.BATCH == default  # read from predict, not typed twice
+    argv = ["--iterations", "1", "--block", "1", "--threads", "1"]
+    assert bench.main([*argv, "--batch", "100"]) == 0
+    assert "in batches of 100, float32" in capsys.readouterr().out
+    assert bench.main(argv + ["--batch", str(default)]) == 0
+    assert f"in batches of {default} (the default)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        bench.main([*argv, "--batch", "0"])
+    assert exit_.value.code == 2
+    assert "--batch: expected a positive integer, got '0'" in capsys.readouterr().err
+
