@@ -435,10 +435,10 @@ def clone(model: Layer) -> Layer:
     -----
     Everything is copied, including the state of the random generators that layers such as
     :class:`~nnscratch.layers.Dropout` hold: the copy draws the same dropout masks as the
-    original would have. What the last forward pass kept for backward is not copied
-    (:meth:`Layer.__deepcopy__ <nnscratch.layers.base.Layer.__deepcopy__>`): after a large
-    batch it can be far larger than the parameters, so a copy costs about as much as the
-    parameters, whatever the network did before.
+    original would have. What the last forward pass kept for backward is not copied (see
+    :class:`~nnscratch.layers.base.Layer`): after a large batch it can be far larger than
+    the parameters, so a copy costs about as much as the parameters, whatever the network
+    did before.
 
     See Also
     --------

@@ -80,7 +80,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on ``(X, y)`` in evaluation mode.
 
-    In batches of ``batch_size``, as :meth:`Sequential.predict` and with its default.
+    In batches of ``batch_size``, as :meth:`~nnscratch.network.Sequential.predict` and with
+    its default.
 
     Returns
     -------

@@ -39,6 +39,11 @@ class Layer:
     Inputs follow the dtype policy of :mod:`nnscratch`: floating-point only, and a layer
     with parameters takes inputs of its parameters' dtype.
 
+    A copy (``copy.deepcopy``, :func:`nnscratch.network.clone`) copies everything but what
+    ``forward`` keeps for ``backward``, in the attributes the class names in
+    ``_forward_state``: it starts as if no forward had run, and refuses ``backward`` until it
+    has run one itself.
+
     A layer made of layers (:class:`nnscratch.network.Sequential`, a residual block) is a
     layer too: it exposes its parts' ``params``, ``grads`` and ``buffers`` under nested keys
     ``"<index>.<name>"``, so optimizers, checkpoints and gradient checks need no special case.
@@ -47,7 +52,7 @@ class Layer:
 
     #: The attributes in which ``forward`` leaves what ``backward`` needs (the last batch's
     #: activations, which can be far larger than the parameters). A copy does not copy
-    #: them: see :meth:`__deepcopy__`.
+    #: them: see ``__deepcopy__``.
     _forward_state: tuple[str, ...] = ()
 
     def __init__(self) -> None:
