@@ -59,6 +59,10 @@ def _refuse_reuse(layers: list[Layer]) -> None:
                     )
 
 
+#: Examples per forward pass when predicting or evaluating (see :meth:`Sequential.predict`).
+PREDICT_BATCH = 256
+
+
 class Sequential(Composite):
     """Layers applied one after the other.
 
@@ -123,7 +127,9 @@ class Sequential(Composite):
             dout = self.layers[i].backward(dout, need_dx=need_dx or i > 0)
         return dout if need_dx else None
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def predict(
+        self, x: np.ndarray, batch_size: int = PREDICT_BATCH
+    ) -> np.ndarray:
         """Forward pass in evaluation mode, in batches to bound memory; returns the outputs.
 
         The default batch keeps a convolution's unfolded input small, which is faster: with

@@ -32,7 +32,7 @@ from ._checks import (
     check_rng,
 )
 from .metrics import accuracy, predict_classes
-from .network import model_state
+from .network import PREDICT_BATCH, model_state
 from .optim import clip_grad_norm
 from .progress import make_reporter
 
@@ -76,7 +76,7 @@ def evaluate(
     loss_fn: LossFn,
     X: np.ndarray,
     y: np.ndarray,
-    batch_size: int = 256,
+    batch_size: int = PREDICT_BATCH,
 ) -> tuple[float, float]:
     """Loss and accuracy of ``model`` on ``(X, y)`` in evaluation mode.
 
