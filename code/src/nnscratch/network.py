@@ -59,7 +59,8 @@ def _refuse_reuse(layers: list[Layer]) -> None:
                     )
 
 
-#: Examples per forward pass when predicting or evaluating (see :meth:`Sequential.predict`).
+#: Examples per forward pass when predicting or evaluating
+#: (:meth:`~nnscratch.network.Sequential.predict`, :func:`~nnscratch.train.evaluate`).
 PREDICT_BATCH = 256
 
 
