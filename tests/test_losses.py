@@ -46,6 +46,16 @@ def test_bce_is_finite_for_huge_logits():
     np.testing.assert_allclose(dz, [0.5, -0.5])
 
 
+def test_bce_gradient_keeps_its_relative_precision_for_confident_logits():
+    # sigma(40) - 1 rounds to 0 in float64; the exact value is -sigma(-40) = -4.2e-18
+    z, y = np.array([40.0, -40.0, 0.5, 30.0]), np.array([1, 0, 1, 0])
+    _, dz = losses.binary_cross_entropy(z, y)
+    tiny = 1 / (1 + np.exp(40.0))
+    exact = np.array([-tiny, tiny, -1 / (1 + np.exp(0.5)), 1 / (1 + np.exp(-30.0))]) / 4
+    np.testing.assert_allclose(dz, exact, rtol=1e-14)
+    assert dz[0] < 0 < dz[1]
+
+
 def test_softmax_cross_entropy_gradient_is_p_minus_y(rng):
     z = rng.standard_normal((6, 4))
     y = rng.integers(0, 4, size=6)

@@ -87,7 +87,10 @@ def binary_cross_entropy(
     -----
     Written as :math:`\\max(z, 0) - z y + \\log(1 + e^{-|z|})`, which equals the definition
     but never takes the log of 0 or the exp of a large number. Computing
-    ``log(sigmoid(z))`` directly returns ``-inf`` once ``sigmoid(z)`` rounds to 0.
+    ``log(sigmoid(z))`` directly returns ``-inf`` once ``sigmoid(z)`` rounds to 0. For
+    :math:`y_i = 1` the gradient's :math:`\\sigma(z_i) - 1` is computed as
+    :math:`-\\sigma(-z_i)`, which keeps its relative precision where the subtraction would
+    round to 0.
     """
     where = "binary_cross_entropy"
     check_float_array(z, "z", where=where)
@@ -109,7 +112,10 @@ def binary_cross_entropy(
         np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))
     )
     loss = float(np.mean(per_example, dtype=accumulation_dtype(z.dtype)))
-    dz = (sigmoid(zf) - yf) / z.dtype.type(n)
+    # sigma(z) - 1 is computed as -sigma(-z): the subtraction would round to 0 for z > 37
+    positive = yf == 1
+    s = sigmoid(np.where(positive, -zf, zf))
+    dz = np.where(positive, -s, s) / z.dtype.type(n)
     return loss, dz.reshape(z.shape)
 
 

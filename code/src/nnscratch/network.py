@@ -135,7 +135,8 @@ class Sequential(Composite):
 
         The default batch keeps a convolution's unfolded input small, which is faster: with
         1024 images Step 7's CNN unfolds 100 MB at its second convolution (25 MB with 256)
-        and predicts about a third more slowly on one core.
+        and predicts more slowly on one core (``benchmarks/bench_predict.py``, run with
+        ``--batch 256`` and ``--batch 1024``, measures by how much).
         """
         batch_size = check_int(
             batch_size, "batch_size", "Sequential.predict"
