@@ -112,7 +112,7 @@ def binary_cross_entropy(
         np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))
     )
     loss = float(np.mean(per_example, dtype=accumulation_dtype(z.dtype)))
-    # sigma(z) - 1 is computed as -sigma(-z): the subtraction would round to 0 for z > 37
+    # sigma(z) - 1 as -sigma(-z): the subtraction rounds to 0 for z > 37
     positive = yf == 1
     s = sigmoid(np.where(positive, -zf, zf))
     dz = np.where(positive, -s, s) / z.dtype.type(n)
