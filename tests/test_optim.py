@@ -356,12 +356,13 @@ def test_a_scaled_key_moves_as_with_the_scaled_rate(name, rng):
     assert opt.lr_for("W") == pytest.approx(0.25 * opt.lr) and opt.lr_for("b") == opt.lr
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
 def test_per_key_rates_match_torch_parameter_groups(name, rng):
     torch = _torch()
     params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
     kwargs = dict(lr=0.05, weight_decay=0.1)
-    ours = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}[name](**kwargs, lr_scale={"W": 0.1})
+    make = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW}[name]
+    ours = make(**kwargs, lr_scale={"W": 0.1})
     tparams = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
     groups = [{"params": [tparams["W"]], "lr": 0.005}, {"params": [tparams["b"]]}]
     topt = getattr(torch.optim, name)(groups, **kwargs)
