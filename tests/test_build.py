@@ -149,6 +149,31 @@ def test_rebuilds_execute_exactly_what_changed(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_value_quoted_from_another_page_follows_that_page(tmp_path):
+    """myst-nb fills in `one.md::value` when it writes `two`; `two` must be written again when
+    `one` changes, though its own source did not (and it need not execute)."""
+    root = make_book(tmp_path / "book")
+    (root / "two.md").write_text(chapter("Two", """
+        ```{code-cell} ipython3
+        print("two", 6 * 7)
+        ```
+
+        Two quotes one: {glue:text}`one.md::value:d`.
+    """))
+    status, log = build(root)
+    assert status == 0, log
+    assert "Two quotes one: 41" in html(root, "two")
+
+    text = (root / "one.md").read_text()
+    (root / "one.md").write_text(text.replace("answer.VALUE,", "answer.VALUE + 1,"))
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 1  # one alone: two is read and written again, not executed
+    assert "The answer is 42" in html(root, "one")
+    assert "Two quotes one: 42" in html(root, "two")
+
+
+@pytest.mark.slow
 def test_data_a_chapter_downloads_does_not_make_the_next_build_execute_it(tmp_path, monkeypatch):
     # A fresh clone has no data yet: the chapter downloads it while it runs. The record must
     # keep the data's fingerprint after the run, or the rebuild executes the chapter again.
@@ -255,6 +280,16 @@ def _glued(name: str, text: str) -> dict:
     prefix = "application/papermill.record/"
     return {"output_type": "display_data", "data": {prefix + "text/plain": text},
             "metadata": {"scrapbook": {"mime_prefix": prefix, "name": name}}}
+
+
+def test_quoted_pages_are_found_in_the_books_own_pages():
+    """The reflection quotes most chapters; every name the pattern finds is a page's file."""
+    text = (ROOT / "book" / "08_reflection.md").read_text()
+    names = set(book_execution.QUOTED_PAGE.findall(text))
+    assert len(names) >= 10, names
+    assert all((ROOT / "book" / name).is_file() for name in names), names
+    assert book_execution.QUOTED_PAGE.findall("{glue}`a.md::k` {glue:md}`b.ipynb::k:.1f`") == [
+        "a.md", "b.ipynb"]
 
 
 def test_nonfinite_glued_values_are_found_by_name():

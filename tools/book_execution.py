@@ -22,7 +22,10 @@ When a chapter is executed: never stale
     outputs for its code. Sphinx re-reads a page only when its source changed; the
     ``env-get-outdated`` hook adds every chapter whose fingerprint differs from the one its
     outputs were read with, so a change under ``code/`` reaches the HTML in a plain rebuild,
-    and a rebuild with nothing changed executes nothing.
+    and a rebuild with nothing changed executes nothing. A page that quotes another's glued
+    values (``{glue:text}`06_mnist.md::key```, the reflection's table) is read again when a
+    page it quotes changed (:func:`read_key`), since myst-nb fills those values in only when
+    it writes the quoting page.
 
 Time, visible and budgeted
     Each execution is timed and recorded (``nnbook-record.json`` beside jupyter-cache's
@@ -345,6 +348,40 @@ def fingerprint(app: Sphinx, docname: str) -> str:
     return state.fingerprints[docname]
 
 
+# A value glued on another page: {glue:text}`06_mnist.md::key` (also {glue}, {glue:md}, ...)
+QUOTED_PAGE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+\.(?:md|ipynb))::")
+
+
+def quoted_pages(app: Sphinx, docname: str) -> list[str]:
+    """The chapters whose glued values a page quotes, as docnames."""
+    path = Path(app.env.doc2path(docname))
+    docs = []
+    for name in sorted(set(QUOTED_PAGE.findall(path.read_text(encoding="utf-8")))):
+        doc = app.env.path2doc(str((path.parent / name).resolve()))
+        if doc is None:
+            raise ValueError(f"{path.name}: quotes a glued value of {name}, which is not a page "
+                             f"of the book")
+        docs.append(doc)
+    return docs
+
+
+def read_key(app: Sphinx, docname: str) -> str:
+    """What a chapter's HTML depends on: its fingerprint, and those of the chapters it quotes.
+
+    myst-nb fills in a value quoted from another page (``{glue:text}`06_mnist.md::key```) when
+    it writes the quoting page, and only pages read again are written again. So a page is read
+    again when a page it quotes changed, not only when it did, or it would show the quoted
+    page's older numbers.
+    """
+    quoted = quoted_pages(app, docname)
+    if not quoted:
+        return fingerprint(app, docname)
+    digest = hashlib.sha256(fingerprint(app, docname).encode())
+    for doc in quoted:
+        digest.update(f"{doc}:{fingerprint(app, doc)}".encode())
+    return digest.hexdigest()
+
+
 def _read_notebook(app: Sphinx, docname: str):
     """The notebook exactly as myst-nb reads it, so that jupyter-cache's hashes agree (read once
     per build; nothing here modifies it)."""
@@ -429,7 +466,7 @@ def remember_fingerprint(app: Sphinx, doctree) -> None:
     """
     docname = app.env.docname
     if docname in _state(app).fingerprints and docname not in _state(app).failed:
-        app.env.nnbook_read[docname] = _state(app).fingerprints[docname]
+        app.env.nnbook_read[docname] = read_key(app, docname)
 
 
 def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, counter: str) -> None:
@@ -534,7 +571,7 @@ def outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
     extra = []
     try:
         for doc in _notebook_docs(app, sorted(env.found_docs)):
-            if env.nnbook_read.get(doc) != fingerprint(app, doc):
+            if env.nnbook_read.get(doc) != read_key(app, doc):
                 extra.append(doc)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
