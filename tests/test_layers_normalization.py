@@ -297,3 +297,19 @@ def test_batchnorm2d_errors(rng):
     layer.forward(np.zeros((2, 3, 5, 5)))
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 5, 5\), got \(2, 3, 4, 4\)"):
         layer.backward(np.zeros((2, 3, 4, 4)))
+
+
+def test_batchnorm2d_float16_backward_is_finite_for_large_batches(rng):
+    """N*H*W = 131,072 > 65,504, float16's largest value: an N-times-larger intermediate
+    (N * dx_hat, or N itself) would be inf and every dx NaN. The float16 result must also
+    agree with the float64 one to float16's precision."""
+    x = rng.standard_normal((128, 2, 32, 32))
+    g = rng.standard_normal(x.shape)
+    dx = {}
+    for dtype in (np.float16, np.float64):
+        layer = BatchNorm2D(2, dtype=dtype)
+        layer.forward(x.astype(dtype), training=True)
+        dx[dtype] = layer.backward(g.astype(dtype))
+    assert dx[np.float16].dtype == np.float16
+    assert np.all(np.isfinite(dx[np.float16]))
+    np.testing.assert_allclose(dx[np.float16], dx[np.float64], atol=2e-2, rtol=2e-2)

@@ -124,6 +124,17 @@ def policy_sum(a: np.ndarray, axis: int) -> np.ndarray:
     )
 
 
+def policy_mean(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a.mean(axis)`` accumulated in :func:`accumulation_dtype`, returned in ``a``'s dtype.
+
+    Unlike ``policy_sum(a) / n``, the result is as large as the elements, never ``n`` times
+    larger, so it does not overflow float16 when ``a``'s sum would.
+    """
+    return a.mean(axis=axis, dtype=accumulation_dtype(a.dtype)).astype(
+        a.dtype, copy=False
+    )
+
+
 def check_same_shape(
     a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str = ""
 ) -> None:

@@ -19,6 +19,7 @@ from .._checks import (
     check_float_dtype,
     check_int,
     check_number,
+    policy_mean,
     policy_sum,
 )
 from .base import Layer
@@ -177,12 +178,11 @@ class BatchNorm(Layer):
         dx_hat = dout * self.params["gamma"]  # (N, D)
         if not training:  # a fixed affine map
             return dx_hat * inv_std
-        n = dout.shape[0]
-        f = self.dtype.type
-        return (inv_std / f(n)) * (
-            f(n) * dx_hat
-            - policy_sum(dx_hat, axis=0)
-            - x_hat * policy_sum(dx_hat * x_hat, axis=0)
+        # 1/N inside, as means: no term N times dx_hat's size (float16)
+        return inv_std * (
+            dx_hat
+            - policy_mean(dx_hat, axis=0)
+            - x_hat * policy_mean(dx_hat * x_hat, axis=0)
         )
 
     def __repr__(self) -> str:
