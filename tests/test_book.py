@@ -93,6 +93,20 @@ def test_every_module_is_in_the_api_reference():
     assert not unknown, f"book/api/ documents modules that do not exist: {unknown}"
 
 
+def test_every_top_level_module_is_reachable_as_an_attribute_of_the_package():
+    """``import nnscratch; nnscratch.detection`` works for every public module: the package
+    imports its submodules on first use, from a list that must not fall behind the files."""
+    import subprocess
+    import sys
+
+    top = sorted({m.split(".")[1] for m in public_modules() if m.count(".") >= 1})
+    assert len(top) > 15, top
+    # a fresh interpreter: here the test suite has already imported most submodules
+    code = "import nnscratch\n" + "".join(f"nnscratch.{m}\n" for m in top)
+    code += f"assert set({top!r}) <= set(dir(nnscratch))\n"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_qualified_references_in_docstrings_name_documented_objects():
     # Sphinx runs nitpicky (-n -W): a :func:`nnscratch._files.write_atomically` in a docstring
     # is a broken link that fails the whole build, 10 minutes in. Every fully qualified

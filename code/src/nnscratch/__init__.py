@@ -37,7 +37,10 @@ __version__ = "0.1.0"
 _SUBMODULES = frozenset(
     {
         "activations",
+        "adversarial",
+        "cli",
         "data",
+        "detection",
         "generative",
         "gradcheck",
         "language",
@@ -50,7 +53,9 @@ _SUBMODULES = frozenset(
         "plots",
         "progress",
         "schedules",
+        "sentiment",
         "symbolic",
+        "text",
         "train",
     }
 )
