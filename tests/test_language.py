@@ -314,6 +314,9 @@ def test_sample_with_a_context_window_for_stateless_models():
         ValueError, match="context must be a positive integer"
     ):
         sample(model, prompt, 3, rng=np.random.default_rng(3), context=0)
+    # without context it would read one token a step and forget the rest: refused
+    with pytest.raises(ValueError, match="carries no state.*pass context="):
+        sample(model, prompt, 3, rng=np.random.default_rng(3))
 
 
 def test_train_lm_evaluates_a_transformer_on_its_own_context():

@@ -469,8 +469,8 @@ def sample(
     context : int, optional
         For a model without state (a Transformer, :func:`nnscratch.models.gpt`): at every
         step it re-reads the last ``context`` tokens (prompt and drawn ones), its context
-        length. By default the model is recurrent and reads one token per step, carrying
-        its state.
+        length. By default the model must be recurrent (a model without state is refused):
+        it reads one token per step, carrying its state.
 
     Returns
     -------
@@ -500,6 +500,12 @@ def sample(
             out[k] = _draw(z, tau, rng, k)
             window = np.append(window, out[k])[-context:]
         return out
+    if not _recurrent_layers(model):
+        raise ValueError(
+            "sample: the model carries no state, so without context it would see only "
+            "the last token at each step; pass context=<its context length> "
+            "(context=1 for a model meant to see one token)"
+        )
     with carried_state(model):
         # (V,) logits of the token after the prompt
         z = model.forward(prompt[None, :], training=False)[0, -1]
