@@ -199,6 +199,17 @@ def test_mean_average_precision_bad_input():
         D.mean_average_precision(det, gt, 2)
 
 
+def test_mean_average_precision_refuses_boxes_of_the_wrong_shape():
+    """Two boxes passed transposed, (4, 2), were read as two wrong boxes: mAP 0, no error."""
+    boxes = np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]])
+    labels = np.array([0, 1])
+    det = [(boxes, np.array([0.9, 0.8]), labels)]
+    assert D.mean_average_precision(det, [(boxes, labels)], 2)["map"] == 1.0
+    with pytest.raises(ValueError, match=r"mean_average_precision: the boxes of ground_truth\[0\] "
+                                         r"must have shape \(N, 4\).*got shape \(4, 2\)"):
+        D.mean_average_precision(det, [(boxes.T, labels)], 2)
+
+
 # ----------------------------------------------------------------- CenterNet
 
 
@@ -291,8 +302,13 @@ def test_centernet_bad_input():
     _, _, t = _targets()
     with pytest.raises(ValueError, match=r"must agree"):
         D.centernet_loss(np.zeros((2, 13, 16, 16)), t)
-    with pytest.raises(ValueError, match=r"labels must lie in 0..9"):
+    with pytest.raises(ValueError, match=r"encode_centernet: the labels of image 0 must lie in "
+                                         r"\[0, 10\), got values from 10 to 10"):
         D.encode_centernet([np.zeros((1, 4))], [np.array([10])], 10, 16, 4)
+    # a float label is refused, not truncated to a class
+    with pytest.raises(TypeError, match=r"encode_centernet: the labels of image 0 must hold "
+                                        r"integer class labels, got dtype float64"):
+        D.encode_centernet([np.zeros((1, 4))], [np.array([1.7])], 10, 16, 4)
     with pytest.raises(ValueError, match="one entry per image"):
         D.encode_centernet([np.zeros((1, 4))], [], 10, 16, 4)
 

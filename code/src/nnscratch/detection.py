@@ -260,13 +260,16 @@ def match_detections(
 
 
 def _check_box_labels(
-    labels, n_boxes: int, n_classes: int, entry: str
+    labels,
+    n_boxes: int,
+    n_classes: int,
+    entry: str,
+    where: str = "mean_average_precision",
 ) -> np.ndarray:
     """The class labels of one image's boxes as an integer array, checked.
 
     ``entry`` names the image's list entry (``"detections[3]"``) in the message.
     """
-    where = "mean_average_precision"
     labels = np.asarray(labels)
     if labels.shape != (n_boxes,):
         raise ValueError(
@@ -283,6 +286,14 @@ def _check_box_labels(
         where=where,
         name=f"the labels of {entry}",
     )
+
+
+def _image_boxes(boxes, name: str, where: str) -> np.ndarray:
+    """One image's boxes, (N, 4), checked; an empty list (no box) of any shape is (0, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return boxes.reshape(0, 4)
+    return _check_boxes(boxes, name, where)
 
 
 def mean_average_precision(
@@ -327,8 +338,8 @@ def mean_average_precision(
     for i, ((db, ds, dl), (gb, gl)) in enumerate(
         zip(detections, ground_truth)
     ):
-        db = np.asarray(db, float).reshape(-1, 4)
-        gb = np.asarray(gb, float).reshape(-1, 4)
+        db = _image_boxes(db, f"the boxes of detections[{i}]", where)
+        gb = _image_boxes(gb, f"the boxes of ground_truth[{i}]", where)
         ds = _check_scores(
             ds, len(db), f"the scores of detections[{i}]", where
         )
@@ -417,15 +428,7 @@ def encode_centernet(
     cells = np.arange(grid, dtype=np.float64)
     for n, (b, lab) in enumerate(zip(boxes, labels)):
         b = _check_boxes(b, f"boxes[{n}]", where) / stride  # grid units
-        lab = np.asarray(lab, dtype=np.int64)
-        if lab.shape != (len(b),):
-            raise ValueError(
-                f"{where}: labels[{n}] must have shape ({len(b)},), got {lab.shape}"
-            )
-        if lab.size and (lab.min() < 0 or lab.max() >= c):
-            raise ValueError(
-                f"{where}: labels must lie in 0..{c - 1}, got {lab.tolist()}"
-            )
+        lab = _check_box_labels(lab, len(b), c, f"image {n}", where)
         w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         j = np.clip(np.floor(cx).astype(int), 0, grid - 1)
