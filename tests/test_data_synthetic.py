@@ -45,6 +45,15 @@ def test_bad_arguments():
         data.make_moons(10, 0)
     with pytest.raises(ValueError, match="at least 2"):
         data.make_xor(1, np.random.default_rng())
+    # the argument named as the caller names it
+    with pytest.raises(ValueError, match="make_blobs: std must be"):
+        data.make_blobs(10, np.random.default_rng(), std=-1)
+    with pytest.raises(ValueError, match="ring_of_gaussians: std must be"):
+        data.ring_of_gaussians(10, np.random.default_rng(), std=-1)
+    with pytest.raises(ValueError, match="make_spirals: n_classes must be a positive integer"):
+        data.make_spirals(10, np.random.default_rng(), n_classes=0)
+    with pytest.raises(TypeError, match="make_spirals: n_classes must be"):
+        data.make_spirals(10, np.random.default_rng(), n_classes=2.5)
     with pytest.raises(ValueError, match=r"make_circles: factor \(the radius ratio\) must be a "
                                          r"finite number in \(0, 1\), got 2"):
         data.make_circles(10, np.random.default_rng(), factor=2)

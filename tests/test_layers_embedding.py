@@ -139,6 +139,10 @@ def test_bag_matches_torch_embeddingbag(mode):
 def test_bag_errors_name_what_arrived(rng):
     with pytest.raises(ValueError, match="mode must be 'sum' or 'mean', got 'max'"):
         EmbeddingBag(4, 2, rng=rng, mode="max")
+    # a padding id no token can have would silently pad nothing
+    with pytest.raises(ValueError, match="padding_idx must be a token id, below n_tokens = 4, "
+                                         "got 99"):
+        EmbeddingBag(4, 2, rng=rng, padding_idx=99)
     layer = EmbeddingBag(4, 2, rng=rng, mode="mean")
     with pytest.raises(TypeError, match=r"x must be a \(N, L\) array of integer token ids"):
         layer.forward(np.zeros((2, 3)))

@@ -25,10 +25,13 @@ from .._checks import (
 )
 
 
-def _check(n: int, rng, noise: float, where: str) -> None:
+def _check(
+    n: int, rng, noise: float, where: str, noise_name: str = "noise"
+) -> None:
+    """``noise_name``: what the caller calls its spread (``noise``, ``std``)."""
     check_int(n, "n", where, minimum=2)
     check_rng(rng, where)
-    check_number(noise, "noise", where, low=0)
+    check_number(noise, noise_name, where, low=0)
 
 
 def _shuffled(
@@ -46,7 +49,7 @@ def make_blobs(
     std: float = 0.8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs, one per center; class ``k`` is drawn around ``centers[k]``."""
-    _check(n, rng, std, "make_blobs")
+    _check(n, rng, std, "make_blobs", "std")
     centers = np.asarray(centers, dtype=np.float64)
     y = np.arange(n) % len(centers)
     X = centers[y] + std * rng.standard_normal((n, 2))
@@ -119,6 +122,7 @@ def make_spirals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_classes`` interleaved spiral arms (CS231n's classic non-linear dataset)."""
     _check(n, rng, noise, "make_spirals")
+    n_classes = check_int(n_classes, "n_classes", "make_spirals")
     y = np.arange(n) % n_classes
     r = rng.uniform(0.05, 1.0, n)
     theta = (
@@ -198,7 +202,7 @@ def ring_of_gaussians(
     order). The centers are :func:`ring_centers` ``(n_modes, radius)``; every mode has
     standard deviation ``std`` in each coordinate.
     """
-    _check(n, rng, std, "ring_of_gaussians")
+    _check(n, rng, std, "ring_of_gaussians", "std")
     centers = ring_centers(n_modes, radius)
     y = np.arange(n) % len(centers)
     X = centers[y] + std * rng.standard_normal((n, 2))

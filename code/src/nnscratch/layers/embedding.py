@@ -190,6 +190,11 @@ class EmbeddingBag(Layer):
         self.padding_idx = check_int(
             padding_idx, "padding_idx", "EmbeddingBag", minimum=0
         )
+        if self.padding_idx >= self.n_tokens:
+            raise ValueError(
+                f"EmbeddingBag: padding_idx must be a token id, below n_tokens = "
+                f"{self.n_tokens}, got {self.padding_idx}"
+            )
         self.dtype = check_float_dtype(dtype, "EmbeddingBag")
         std = check_number(std, "std", "EmbeddingBag", low=0)
         w = rng.standard_normal((self.n_tokens, self.n_dim)) * std
