@@ -242,6 +242,19 @@ def test_gan_input_errors(rng):
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         adv.GAN(gan.generator, gan.discriminator, SGD(0.1), SGD(0.1), noise_dim=3, rng=0)
     assert gan.sample(2500, batch_size=1000).shape == (2500, 2)
+    with pytest.raises(TypeError, match="GAN: dtype must be float16, float32 or float64"):
+        _gan(rng, dtype="int64")
+
+
+def test_gan_noise_in_float16_is_drawn_in_float32_and_rounded(rng):
+    """NumPy cannot draw float16 normals; the noise is float32's, rounded, same seed same z."""
+    gan = _gan(np.random.default_rng(5), dtype=np.float16)
+    z = gan.noise(4)
+    ref = np.random.default_rng(5)
+    _gan(ref)  # the same draws for the networks' weights
+    expected = ref.standard_normal((4, 3), dtype=np.float32).astype(np.float16)
+    assert z.dtype == np.float16
+    np.testing.assert_array_equal(z, expected)
 
 
 def test_gan_learns_a_one_dimensional_gaussian():

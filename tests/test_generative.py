@@ -4,6 +4,8 @@ Gradients are checked by finite differences in float64 with the noise held fixed
 formula against SymPy and a Monte Carlo estimate, and both against PyTorch when installed.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -204,6 +206,21 @@ def test_vae_encode_and_decode_values():
         p, 1 / (1 + np.exp(-model.decoder.forward(z))), rtol=1e-14
     )
     assert np.all((p > 0) & (p < 1))
+
+
+def test_vae_decode_and_negative_elbo_in_float16_and_far_logits(rng):
+    """decode: no overflow warning for very negative logits (an error under -W error);
+    negative_elbo: float16 noise, which NumPy cannot draw directly."""
+    model = gen.vae((6, 5, 2), rng=rng, dtype=np.float64)
+    model.decoder.layers[-1].params["b"][...] = -800.0  # exp(800) overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = model.decode(np.zeros((2, 2)))
+    assert np.all(p == 0)
+    half = gen.vae((6, 5, 2), rng=rng, dtype=np.float16)
+    x = (rng.random((3, 6)) > 0.5).astype(np.float16)
+    nelbo = half.negative_elbo(x, rng=np.random.default_rng(1))
+    assert nelbo.shape == (3,) and np.all(np.isfinite(nelbo))
 
 
 def test_vae_backward_checks_dout_before_touching_any_gradient(rng):

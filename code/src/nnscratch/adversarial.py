@@ -31,6 +31,7 @@ from ._checks import (
     accumulation_dtype,
     check_array,
     check_float_array,
+    check_float_dtype,
     check_int,
     check_nonempty_batch,
     check_number,
@@ -228,7 +229,7 @@ class GAN:
         self.noise_dim = check_int(noise_dim, "noise_dim", "GAN")
         self.rng = check_rng(rng, "GAN")
         self.kind = kind
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, "GAN")
         self.g_average = (
             None
             if average is None
@@ -238,9 +239,11 @@ class GAN:
     def noise(self, m: int) -> np.ndarray:
         """``m`` noise vectors :math:`z \\sim \\mathcal N(0, I)`, shape (m, noise_dim)."""
         m = check_int(m, "m", "GAN.noise")
-        return self.rng.standard_normal(
-            (m, self.noise_dim), dtype=self.dtype
+        # NumPy draws normals in float32 or float64 only: float16 noise is rounded from float32
+        z = self.rng.standard_normal(
+            (m, self.noise_dim), dtype=accumulation_dtype(self.dtype)
         )
+        return z.astype(self.dtype, copy=False)
 
     def sample(
         self,

@@ -32,7 +32,7 @@ from ._checks import (
     check_rng,
     check_same_shape,
 )
-from .activations import ReLU
+from .activations import ReLU, sigmoid
 from .layers.base import Composite, Layer
 from .layers.dense import Dense
 from .losses import bernoulli_nll, bernoulli_nll_per_example
@@ -293,7 +293,7 @@ class VAE(Composite):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Pixel probabilities :math:`\\sigma(\\text{decoder}(z))` (N, D) of codes z (N, K)."""
         logits = self.decoder.forward(z, training=False)
-        return 1 / (1 + np.exp(-logits))
+        return sigmoid(logits)  # without exp's overflow for very negative logits
 
     def negative_elbo(
         self,
@@ -328,7 +328,10 @@ class VAE(Composite):
             xb = x[s : s + batch_size]
             h = self.encoder.forward(xb, training=False)
             k = h.shape[1] // 2
-            eps = rng.standard_normal((len(xb), k), dtype=h.dtype)
+            # drawn as Reparameterize draws: float16 is rounded from float32
+            eps = rng.standard_normal(
+                (len(xb), k), dtype=accumulation_dtype(h.dtype)
+            ).astype(h.dtype, copy=False)
             o = self.forward(xb, training=False, eps=eps)
             logits, mu, logvar = _split(o, xb, "VAE.negative_elbo")
             out.append(
