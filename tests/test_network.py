@@ -220,6 +220,22 @@ def test_a_save_that_fails_half_way_keeps_the_old_file_and_leaves_no_temporary(
     load_params(net_of(np.random.default_rng(1)), path)      # still a good weights file
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc to count open files")
+def test_a_failure_to_set_the_permissions_closes_the_temporary_file(tmp_path, rng, monkeypatch):
+    """The temporary file's descriptor is closed whatever fails, permissions included."""
+    import nnscratch._files as files
+
+    def refuse(fd, path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files, "_give_mode", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError, match=r"save_params: could not write .*w\.npz.*Permission denied"):
+        save_params(net_of(rng), tmp_path / "w.npz")
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert _files(tmp_path) == []
+
+
 def test_save_writes_exactly_the_name_given(tmp_path, rng):
     path = tmp_path / "model.weights.npz"
     save_params(net_of(rng), str(path))

@@ -37,8 +37,9 @@ def write_atomically(
             f"to save {str(path)!r}: {e.strerror}",
         ) from e
     try:
-        _give_mode(fd, path)
+        # the file object owns fd from here, and closes it whatever happens below
         with os.fdopen(fd, "wb") as f:
+            _give_mode(f.fileno(), path)
             write(f)
             f.flush()
             os.fsync(f.fileno())
