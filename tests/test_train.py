@@ -84,13 +84,26 @@ def test_float32_training_stays_float32():
 
 
 def test_running_loss_is_mean_of_batch_losses():
-    """With lr tiny the weights barely move, so the running loss equals the evaluated loss."""
+    """The epoch's loss is the mean of the losses of its batches as they were trained on,
+    weighted by batch size (the last batch of 200 by 30 holds 20), not an evaluation after the
+    epoch: with a real learning rate the two differ."""
     X, y = _blobs(200)
     model = _model(0)
-    before = evaluate(model, losses.softmax_cross_entropy, X, y)[0]
-    h = fit(model, losses.softmax_cross_entropy, SGD(1e-12), X, y, rng=np.random.default_rng(0),
+    seen = []  # (loss, batch size) of every call fit makes
+
+    def recording_loss(z, t):
+        loss, dz = losses.softmax_cross_entropy(z, t)
+        seen.append((loss, len(t)))
+        return loss, dz
+
+    h = fit(model, recording_loss, SGD(0.5), X, y, rng=np.random.default_rng(0),
             epochs=1, batch_size=30, progress=False)
-    assert h["loss"][0] == pytest.approx(before, rel=1e-9)
+    batch_losses = seen[:7]  # the training batches come first
+    assert [n for _, n in batch_losses] == [30] * 6 + [20]
+    running = sum(loss * n for loss, n in batch_losses) / 200
+    assert h["loss"][0] == pytest.approx(running, rel=1e-12)
+    after = evaluate(model, losses.softmax_cross_entropy, X, y)[0]
+    assert abs(h["loss"][0] - after) > 0.01  # the weights moved: a different number
 
 
 def test_early_stopping_restores_best_weights():
@@ -604,6 +617,9 @@ def test_val_data_is_checked_before_any_training():
         ((X[:8].astype(np.float32), y[:8]), ValueError, "dtype float64 each; got shape .* float32"),
         ((X[:8], y[:8, None]), ValueError, r"targets of val_data must be like those of y, class labels of shape \(\)"),
         ((X[:8], y[:8].astype(float)), ValueError, "got float64 targets"),
+        ((np.where(np.arange(16).reshape(8, 2) == 5, np.nan, X[:8]), y[:8]), ValueError,
+         r"fit: val_data\[0\] must be finite, got 1 non-finite values of 16, the first nan "
+         r"at index \(2, 1\)"),
     ]
     for val_data, error, message in bad:
         with pytest.raises(error, match=message):

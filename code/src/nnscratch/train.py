@@ -284,6 +284,10 @@ def _check_val_data(val_data, X: np.ndarray, y: np.ndarray) -> None:
             f"fit: the targets of val_data must be like those of y, {kind(y)} of shape "
             f"{y.shape[1:]} each; got {kind(y_val)} of shape {y_val.shape[1:]}"
         )
+    # now, not at the end of the first epoch, whose training would then be undone
+    for name, a in (("val_data[0]", x_val), ("val_data[1]", y_val)):
+        if np.issubdtype(a.dtype, np.inexact):
+            check_finite(a, name, "fit")
 
 
 def fit(
