@@ -131,6 +131,28 @@ def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):
     assert len(problems) == 2 and "numbered [1] in the PDF, expected [0]" in problems[0]
 
 
+def test_pdf_pages_are_found_in_the_table_of_contents_not_anywhere_in_the_text(tmp_path):
+    """A page titled "Notation" is missing although another page's text says "notation"."""
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: index
+        chapters: [{file: a, sections: [{file: notation}]}, {file: api}]
+        """))
+    for name, heading in [("index", "The Book"), ("a", "Before you start"),
+                          ("notation", "Notation"), ("api", "nnscratch.models — ready-made models")]:
+        (tmp_path / f"{name}.md").write_text(f"# {heading}\n")
+    book_toc = tmp_path / "book.toc"
+    book_toc.write_text("\n".join([
+        r"\contentsline {chapter}{\numberline {0}Before you start}{3}{chapter.1}%",
+        r"\contentsline {section}{\numberline {0.1}Notation and shapes}{4}{section.1.1}%",
+        r"\contentsline {chapter}{\numberline {1}\sphinxstyleliteralintitle {\sphinxupquote "
+        r"{nnscratch.models}} — ready\sphinxhyphen {}made models}{9}{chapter.2}%",
+    ]))
+    text = check_pdf.normalize("The Book. Before you start. Notation and shapes: notation.")
+    assert check_pdf.missing_pages(book_toc, tmp_path, text) == ["notation ('notation')"]
+    assert "cannot check" in check_pdf.missing_pages(tmp_path / "absent.toc", tmp_path, text)[0]
+
+
 def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     log = tmp_path / "book.log"
     log.write_text("Overfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n"
