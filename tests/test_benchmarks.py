@@ -124,7 +124,9 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
     assert re.search(r"nnscratch epoch \(bare loop\):\s+[\d.]+ s", out)
     assert "profile of one nnscratch epoch" in out
     if has_torch():
-        assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit", out)
+        assert re.search(r"ratio nnscratch / PyTorch, the same work: [\d.]+ with the bare loop"
+                         r"  \(goal: <= 1.0\)", out)
+        assert re.search(r"ratio nnscratch / PyTorch: [\d.]+ with fit, .* \(no goal\)", out)
 
 
 @pytest.mark.parametrize(
