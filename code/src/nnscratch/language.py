@@ -502,9 +502,10 @@ def sample(
         return out
     if not _recurrent_layers(model):
         raise ValueError(
-            "sample: the model carries no state, so without context it would see only "
-            "the last token at each step; pass context=<its context length> "
-            "(context=1 for a model meant to see one token)"
+            "sample: the model carries no state, so without context it "
+            "would see only the last token at each step; pass "
+            "context=<its context length> (context=1 for a model meant "
+            "to see one token)"
         )
     with carried_state(model):
         # (V,) logits of the token after the prompt
