@@ -293,9 +293,8 @@ class VAE(Composite):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Pixel probabilities :math:`\\sigma(\\text{decoder}(z))` (N, D) of codes z (N, K)."""
         logits = self.decoder.forward(z, training=False)
-        return sigmoid(
-            logits
-        )  # without exp's overflow for very negative logits
+        # the package's sigmoid: no exp overflow for very negative logits
+        return sigmoid(logits)
 
     def negative_elbo(
         self,
