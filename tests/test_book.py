@@ -107,6 +107,14 @@ def test_every_top_level_module_is_reachable_as_an_attribute_of_the_package():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_values_quoted_from_another_page_carry_a_format(page):
+    """myst-nb splits ``page.md::key`` at its last colon, so without a format (``:d``, ``:.1f``)
+    it looks up the key ``page.md:`` and the build fails, but only after every chapter ran."""
+    bare = re.findall(r"\{glue(?::\w+)?\}`([^`]+\.(?:md|ipynb)::[^`:]+)`", page.read_text())
+    assert not bare, f"{page.name}: add a format to {bare}, e.g. ':d' or ':.2f'"
+
+
 def test_qualified_references_in_docstrings_name_documented_objects():
     # Sphinx runs nitpicky (-n -W): a :func:`nnscratch._files.write_atomically` in a docstring
     # is a broken link that fails the whole build, 10 minutes in. Every fully qualified
