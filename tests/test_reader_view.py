@@ -92,6 +92,49 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
         "phoneBrokenWords": ["scratch", "frozen"],
     })
     assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "390 px" in broken[0]
+    cut = check_html.layout_problems({
+        "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
+        "phoneClippedMath": [r"\lambda_s |\hat w - w|"],
+    })
+    assert len(cut) == 1 and "cut off" in cut[0] and "book.css" in cut[0]
+
+
+PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></script></head>
+<body><main><article>
+<p>A formula <span class="math" id="cut">{formula}</span> in a paragraph.</p>
+<p>Another <span class="math" id="scrolls" style="overflow-x: auto">{formula}</span>.</p>
+<div class="cell_output"><img src="figure.svg" alt="a figure"></div>
+<p><img src="logo.svg" alt="not a figure"></p>
+</article></main></body></html>"""
+
+
+@pytest.mark.slow
+def test_the_browser_checks_find_a_cut_formula_and_the_figures_open_alone(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(check_html.CHROMIUM).exists():
+        pytest.skip(f"no {check_html.CHROMIUM}")
+    # The theme's style for inline maths, which cuts a formula wider than the column.
+    css = "span.math { display: inline-flex; max-width: 100%; overflow: hidden; }"
+    wide = "x" * 300  # no place to break, as a typeset formula has none
+    page = tmp_path / "page.html"
+    page.write_text(PHONE_PAGE.format(formula=wide).replace(
+        "</head>", f"<style>{css}</style></head>"))
+    (tmp_path / "figure_links.js").write_text(
+        (ROOT / "_static" / "figure_links.js").read_text())
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
+                                     args=check_html.CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport=check_html.PHONE)
+            tab.goto(page.as_uri())
+            cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+            report = tab.evaluate(check_html.PAGE_REPORT_JS, check_html.RAW_TEX)
+        finally:
+            browser.close()
+    assert cut == [wide[:60]]                     # the first is cut, the scrolling one is not
+    images = {Path(img["src"]).name: img for img in report["images"]}
+    assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]
+    assert not images["logo.svg"]["drawn"] and not images["logo.svg"]["linked"]
 
 
 @pytest.mark.parametrize("text", [

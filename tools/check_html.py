@@ -20,8 +20,9 @@ downloads nothing), with every request that leaves that server blocked, and chec
 - layout, at 1280 px: no code block, output or displayed formula wider than the text column
   (a reader would have to scroll sideways), no image shown at less than 3/4 of its size
   (figures are made at the column's width), every figure drawn by a code cell captioned and
-  numbered; at a phone's width (390 px) nothing makes the page scroll sideways, and no word
-  of a table is split across two lines without a hyphen ("scra" / "tch");
+  numbered, and a link to itself at full size (a phone shows it small); at a phone's width
+  (390 px) nothing makes the page scroll sideways, no formula is cut off at the column's
+  edge, and no word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -95,6 +96,9 @@ async (RAW_TEX) => {
       const code = cell && cell.querySelector('.cell_input pre');
       return code ? code.textContent.trim().split('\n')[0].slice(0, 70) : null;
     })(),
+    // A figure drawn by a code cell opens alone, at full size, when tapped.
+    drawn: img.closest('.cell_output') !== null,
+    linked: img.closest('a') !== null && img.closest('a').href === img.src,
   }));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const downloads = [...document.querySelectorAll('a.dropdown-item[href*="_sources/"]')]
@@ -323,6 +327,21 @@ PHONE_OVERFLOW_JS = r"""
 }
 """
 
+# Formulas cut off at the column's edge: wider than their box, and the box does not scroll.
+PHONE_CLIPPED_MATH_JS = r"""
+() => {
+  const out = [];
+  for (const el of document.querySelectorAll('main span.math, main div.math')) {
+    const overflow = getComputedStyle(el).overflowX;
+    if (el.scrollWidth > el.clientWidth + 2 && !['auto', 'scroll'].includes(overflow)) {
+      out.push(el.textContent.trim().slice(0, 60));
+    }
+  }
+  return out;
+}
+"""
+
+
 # Words of four letters or more in table cells that the browser split across lines (a
 # word-break, not a hyphenation): a narrow table is to scroll inside its container instead.
 PHONE_BROKEN_WORDS_JS = r"""
@@ -356,6 +375,9 @@ def layout_problems(layout: dict) -> list[str]:
                  for c in layout["uncaptioned"]]
     problems += [f"at phone width ({PHONE['width']} px) the page scrolls sideways: {o}"
                  for o in layout.get("phoneOverflow", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a formula is cut off (its box must "
+                 f"scroll: _static/book.css): {m!r}"
+                 for m in layout.get("phoneClippedMath", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -398,6 +420,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.wait_for_timeout(100)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
+        layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
@@ -415,6 +438,9 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
     for img in report["images"]:
         if not img["loaded"]:
             problems.append(f"image does not load: {img['src']}")
+        if img["drawn"] and not img["linked"]:
+            problems.append(f"figure not linked to itself at full size "
+                            f"(_static/figure_links.js): {img['src']}")
         if img["inContent"]:
             alt = (img["alt"] or "").strip()
             if not alt or Path(alt).name == Path(img["src"] or "").name:
