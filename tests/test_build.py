@@ -245,6 +245,25 @@ def test_a_page_over_its_budget_fails_the_build_naming_it(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_record_lists_a_larger_budget_and_its_reason_after_the_table(tmp_path):
+    root = make_book(tmp_path / "book")
+    reason = "trains two models for the same steps, since comparing them is the point"
+    (root / "two.md").write_text(chapter("Two", """
+        ```{code-cell} ipython3
+        print("two")
+        ```
+    """, extra=f"nnbook:\n  budget: 300\n  budget_reason: {reason}\n"))
+    status, log = build(root)
+    assert status == 0, log
+    record = (root / "_build" / "html" / "build.html").read_text()
+    table = re.sub(r"<[^>]+>", "", record[record.index("<table"):record.index("</table>")])
+    assert "300 *" in table and reason not in table       # marked in the table, not explained
+    after = re.sub(r"<[^>]+>", "", record[record.index("</table>"):])
+    assert "Budgets larger than the default" in after and f"300 s: {reason}" in after
+    assert "Two" in after[:after.index(reason)]            # the reason names its page
+
+
+@pytest.mark.slow
 def test_a_glued_nan_fails_the_build_naming_it(tmp_path):
     """A NaN result would show as "nan" in the text: the chapter fails like a failing cell,
     and so does the chapter run as a script."""

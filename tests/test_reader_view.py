@@ -104,12 +104,14 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 <p>A formula <span class="math" id="cut">{formula}</span> in a paragraph.</p>
 <p>Another <span class="math" id="scrolls" style="overflow-x: auto">{formula}</span>.</p>
 <div class="cell_output"><img src="figure.svg" alt="a figure"></div>
+<div class="cell_output"><pre>{long_output}</pre></div>
+<div class="cell_output"><pre>{short_output}</pre></div>
 <p><img src="logo.svg" alt="not a figure"></p>
 </article></main></body></html>"""
 
 
 @pytest.mark.slow
-def test_the_browser_checks_find_a_cut_formula_and_the_figures_open_alone(tmp_path):
+def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figures(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(check_html.CHROMIUM).exists():
         pytest.skip(f"no {check_html.CHROMIUM}")
@@ -117,7 +119,10 @@ def test_the_browser_checks_find_a_cut_formula_and_the_figures_open_alone(tmp_pa
     css = "span.math { display: inline-flex; max-width: 100%; overflow: hidden; }"
     wide = "x" * 300  # no place to break, as a typeset formula has none
     page = tmp_path / "page.html"
-    page.write_text(PHONE_PAGE.format(formula=wide).replace(
+    lines = [f"{0.69 - i / 1e4!r}," for i in range(check_html.MAX_OUTPUT_LINES + 1)]
+    page.write_text(PHONE_PAGE.format(
+        formula=wide, long_output="\n".join(lines), short_output="\n".join(lines[:-1]),
+    ).replace(
         "</head>", f"<style>{css}</style></head>"))
     (tmp_path / "figure_links.js").write_text(
         (ROOT / "_static" / "figure_links.js").read_text())
@@ -127,11 +132,13 @@ def test_the_browser_checks_find_a_cut_formula_and_the_figures_open_alone(tmp_pa
         try:
             tab = browser.new_page(viewport=check_html.PHONE)
             tab.goto(page.as_uri())
+            layout = tab.evaluate(check_html.LAYOUT_REPORT_JS, check_html.MAX_OUTPUT_LINES)
             cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
             report = tab.evaluate(check_html.PAGE_REPORT_JS, check_html.RAW_TEX)
         finally:
             browser.close()
     assert cut == [wide[:60]]                     # the first is cut, the scrolling one is not
+    assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]
     assert not images["logo.svg"]["drawn"] and not images["logo.svg"]["linked"]

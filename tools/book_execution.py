@@ -718,16 +718,30 @@ class BuildRecordDirective(SphinxDirective):
         head += self._row(["Page", "Seconds", "Budget", "Executed at commit"])
         body = nodes.tbody()
         group += body
+        # A page's reason for a larger budget is a paragraph: in the table's narrow column it
+        # made rows hundreds of pixels tall, so it follows the table, the budget marked.
+        reasons = nodes.bullet_list()
         for r in rows:
-            ref = addnodes.pending_xref("", nodes.inline("", r["docname"]), refdomain="std", reftype="doc",
-                                        reftarget="/" + r["docname"], refexplicit=False,
-                                        refdoc=self.env.docname, refwarn=True)
             seconds = "not executed" if r["seconds"] is None else f"{r['seconds']:.1f}"
-            budget = f"{r['budget']:.0f}" + (f" ({r['reason']})" if r["reason"] else "")
-            body += self._row([ref, seconds, budget, nodes.literal("", r["commit"])])
+            budget = f"{r['budget']:.0f}" + (" *" if r["reason"] else "")
+            body += self._row([self._ref(r["docname"]), seconds, budget, nodes.literal("", r["commit"])])
+            if r["reason"]:
+                item = nodes.paragraph()
+                item += self._ref(r["docname"])
+                item += nodes.Text(f", {r['budget']:.0f} s: {r['reason']}")
+                reasons += nodes.list_item("", item)
         total = sum(r["seconds"] or 0.0 for r in rows)
         body += self._row([nodes.strong("", "Total"), nodes.strong("", f"{total:.1f}"), "", ""])
-        return [table]
+        if not len(reasons):
+            return [table]
+        intro = nodes.paragraph("", "* Budgets larger than the default, and why:")
+        return [table, intro, reasons]
+
+    def _ref(self, docname: str) -> nodes.Node:
+        """A link to a page, shown with the page's title."""
+        return addnodes.pending_xref("", nodes.inline("", docname), refdomain="std", reftype="doc",
+                                     reftarget="/" + docname, refexplicit=False,
+                                     refdoc=self.env.docname, refwarn=True)
 
     @staticmethod
     def _row(cells) -> nodes.row:

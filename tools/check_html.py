@@ -17,8 +17,9 @@ downloads nothing), with every request that leaves that server blocked, and chec
   and not just its file name, which is what Sphinx writes when a figure has none);
 - every link to a file of the book points to a file that exists;
 - one search field is visible (no second one in a top bar);
-- layout, at 1280 px: no code block, output or displayed formula wider than the text column
-  (a reader would have to scroll sideways), no image shown at less than 3/4 of its size
+- layout, at 1280 px: no code block, output, table or displayed formula (with its number)
+  wider than the text column (a reader would have to scroll sideways), no output longer than
+  150 lines (a printed list of 3,000 losses), no image shown at less than 3/4 of its size
   (figures are made at the column's width), every figure drawn by a code cell captioned and
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
   (390 px) nothing makes the page scroll sideways, no formula is cut off at the column's
@@ -260,16 +261,28 @@ def check_downloads(page: Path, server: Server, report: dict) -> list[str]:
     return problems
 
 
+# The longest output a page shows (the longest in the book, a training log, has 55 lines).
+MAX_OUTPUT_LINES = 150
+
 # Runs after PAGE_REPORT_JS: what does not fit the text column, and figures without captions.
 LAYOUT_REPORT_JS = r"""
-() => {
+(MAX_OUTPUT_LINES) => {
   const main = document.querySelector('main') || document.body;
   const firstLine = el => {
     const cell = el.closest('.cell');
     const code = cell && cell.querySelector('.cell_input pre');
     return (code || el).textContent.trim().split('\n')[0].slice(0, 70);
   };
-  const wideCode = [];
+  const wideCode = [], longOutputs = [];
+  for (const pre of main.querySelectorAll('.cell_output pre')) {
+    // A cell that ends on an expression prints its value: a list of 3,000 losses is 1,000
+    // lines of digits, in the HTML and for pages of the PDF.
+    const lines = pre.textContent.split('\n').length;
+    if (lines > MAX_OUTPUT_LINES) {
+      longOutputs.push(`output of the cell starting ${JSON.stringify(firstLine(pre))}: ` +
+                       `${lines} lines`);
+    }
+  }
   for (const pre of main.querySelectorAll('pre')) {
     if (pre.offsetParent === null) continue;           // hidden (a collapsed cell): not measured
     const over = pre.scrollWidth - pre.clientWidth;
@@ -280,14 +293,28 @@ LAYOUT_REPORT_JS = r"""
                     `${over} px too wide (longest line ${longest} characters)`);
     }
   }
+  // A table wider than the column scrolls inside its container; at 1280 px the reader does
+  // not expect to, and sees the last column cut.
+  for (const table of main.querySelectorAll('table')) {
+    if (table.offsetParent === null) continue;
+    const over = table.getBoundingClientRect().width - table.parentElement.clientWidth;
+    if (over > 2) {
+      wideCode.push(`table starting ${JSON.stringify(table.textContent.trim().slice(0, 50))}: ` +
+                    `${Math.round(over)} px too wide`);
+    }
+  }
   const wideMath = [];
   for (const m of main.querySelectorAll('mjx-container[display="true"]')) {
     if (m.offsetParent === null) continue;
     const column = m.parentElement.getBoundingClientRect().width;
     const math = m.querySelector('mjx-math') || m;
     const width = math.getBoundingClientRect().width;
-    if (width > column + 2) {
-      wideMath.push(`${Math.round(width)} px in a ${Math.round(column)} px column: ` +
+    // A numbered formula's maths can fit while the whole, with its number, does not: its
+    // box then scrolls, without a visible scrollbar, and the reader sees it cut.
+    const hidden = m.scrollWidth - m.clientWidth;
+    if (width > column + 2 || hidden > 2) {
+      wideMath.push(`${Math.round(Math.max(width, column + hidden))} px in a ` +
+                    `${Math.round(column)} px column: ` +
                     JSON.stringify(m.textContent.slice(0, 60)));
     }
   }
@@ -304,7 +331,7 @@ LAYOUT_REPORT_JS = r"""
       uncaptioned.push(firstLine(img));
     }
   }
-  return {wideCode, wideMath, shrunk, uncaptioned};
+  return {wideCode, wideMath, shrunk, uncaptioned, longOutputs};
 }
 """
 
@@ -373,6 +400,8 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"figure without a caption, drawn by the code cell starting {c!r}: add "
                  f"'mystnb: figure: caption: ... name: ...' to its metadata"
                  for c in layout["uncaptioned"]]
+    problems += [f"too long ({MAX_OUTPUT_LINES} lines at most): {o}; does the cell end on an "
+                 f"expression whose value it prints?" for o in layout.get("longOutputs", [])]
     problems += [f"at phone width ({PHONE['width']} px) the page scrolls sideways: {o}"
                  for o in layout.get("phoneOverflow", [])]
     problems += [f"at phone width ({PHONE['width']} px) a formula is cut off (its box must "
@@ -413,7 +442,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         if response is not None and not response.ok:
             problems.append(f"load failed: {response.status}")
         report = browser_page.evaluate(PAGE_REPORT_JS, RAW_TEX)
-        layout = browser_page.evaluate(LAYOUT_REPORT_JS)
+        layout = browser_page.evaluate(LAYOUT_REPORT_JS, MAX_OUTPUT_LINES)
         # On a phone the column is narrower than any code: wide blocks must scroll inside
         # themselves, never make the whole page scroll sideways.
         browser_page.set_viewport_size(PHONE)
