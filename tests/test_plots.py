@@ -1,4 +1,5 @@
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 import pytest
 
@@ -234,3 +235,33 @@ def test_animation_output_plays_in_html_and_prints_its_last_frame(rng):
     plt.close(fig)
     with pytest.raises(ValueError, match="alt text"):
         plots.animation_output(anim, alt="")
+
+
+def test_label_points_parts_coincident_labels_and_leaves_lone_ones(rng):
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.scatter(*rng.normal(size=(200, 2)).T, s=1)
+    ax.set_xlim(-4, 4)
+    ax.set_ylim(-4, 4)
+    points = np.array([[0.0, 0.0], [0.0, 0.0], [0.05, 0.0], [3.0, 3.0]])
+    texts = plots.label_points(ax, points, ["4", "9", "7", "1"])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    text_box = matplotlib.text.Text.get_window_extent  # without the line
+    boxes = [text_box(t, renderer) for t in texts]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (i, j)
+        assert ax.get_window_extent(renderer).contains(*boxes[i].p0)
+    # the lone label stays on its point, with no line; moved ones get one
+    np.testing.assert_allclose(texts[3].xyann, (3.0, 3.0))
+    assert texts[3].arrow_patch is None
+    assert sum(t.arrow_patch is not None for t in texts[:3]) >= 2
+    assert [t.get_text() for t in texts] == ["4", "9", "7", "1"]
+    plt.close(fig)
+
+
+def test_label_points_rejects_mismatched_input():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"shape \(n, 2\) and n labels"):
+        plots.label_points(ax, np.zeros((3, 2)), ["a", "b"])
+    plt.close(fig)

@@ -170,6 +170,115 @@ def _axes(ax):
     return ax
 
 
+def label_points(
+    ax,
+    xy,
+    labels: Sequence[str],
+    *,
+    fontsize: float = 10,
+    pad: float = 5.0,
+    max_rounds: int = 500,
+) -> list:
+    """Write ``labels[i]`` at the point ``xy[i]``, moving labels apart where they would overlap.
+
+    Cluster centres often coincide (two digits whose codes share a region), and labels set
+    at them print over each other. Each label starts at its point and, while any two
+    labels' boxes (in display pixels, ``pad`` apart) overlap, the pair is pushed apart along
+    the axis on which they overlap least, half each; labels stay inside the axes. A label
+    that moved more than half its height is joined to its point by a thin line. The labels
+    are bold with a white outline, so they read over dense points.
+
+    Call it last, after everything that changes the figure's layout (legends, titles,
+    colorbars): it lays the figure out to measure the labels in pixels.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    xy : array_like, shape (n, 2)
+        The points, in data coordinates.
+    labels : sequence of str
+        ``n`` labels.
+    fontsize : float, default 10
+    pad : float, default 5
+        Least gap between two labels' boxes, in pixels (their white outlines take 3).
+    max_rounds : int, default 500
+        Rounds of pushing at most.
+
+    Returns
+    -------
+    list of matplotlib Annotation
+        One per label, in order.
+    """
+    from matplotlib import patheffects
+
+    xy = np.asarray(xy, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(labels):
+        raise ValueError(
+            f"label_points needs xy of shape (n, 2) and n labels, got xy of "
+            f"shape {xy.shape} and {len(labels)} labels"
+        )
+    fig = ax.figure
+    fig.canvas.draw()  # the final layout, and a renderer to measure text
+    renderer = fig.canvas.get_renderer()
+    style = {
+        "fontsize": fontsize,
+        "weight": "bold",
+        "ha": "center",
+        "va": "center",
+        "path_effects": [
+            patheffects.withStroke(linewidth=3, foreground="w")
+        ],
+        "zorder": 5,
+    }
+    size = np.empty((len(xy), 2))  # each label's box in pixels, with pad
+    for i, label in enumerate(labels):
+        probe = ax.text(0, 0, str(label), **style)
+        extent = probe.get_window_extent(renderer)
+        size[i] = extent.width + pad, extent.height + pad
+        probe.remove()
+    anchor = ax.transData.transform(xy)  # (n, 2) pixels
+    box = ax.get_window_extent(renderer)
+    low = np.array([box.x0, box.y0]) + size / 2
+    high = np.array([box.x1, box.y1]) - size / 2
+    centre = np.clip(anchor, low, high)
+    for _ in range(max_rounds):
+        moved = False
+        for i in range(len(centre)):
+            for j in range(i + 1, len(centre)):
+                d = centre[j] - centre[i]
+                overlap = (size[i] + size[j]) / 2 - np.abs(d)
+                if np.any(overlap <= 0):
+                    continue
+                k = int(np.argmin(overlap))  # the cheaper way apart
+                # coincident labels part by their order: the later goes
+                # right (or up)
+                sign = 1.0 if d[k] >= 0 else -1.0
+                centre[i, k] -= sign * overlap[k] / 2
+                centre[j, k] += sign * overlap[k] / 2
+                moved = True
+        centre = np.clip(centre, low, high)
+        if not moved:
+            break
+    placed = ax.transData.inverted().transform(centre)
+    texts = []
+    for i, label in enumerate(labels):
+        far = np.hypot(*(centre[i] - anchor[i])) > size[i, 1] / 2
+        texts.append(
+            ax.annotate(
+                str(label),
+                xy=tuple(xy[i]),
+                xytext=tuple(placed[i]),
+                arrowprops=(
+                    {"arrowstyle": "-", "lw": 0.7, "color": "0.2"}
+                    if far
+                    else None
+                ),
+                **style,
+            )
+        )
+    return texts
+
+
 def plot_decision_boundary(
     predict: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
