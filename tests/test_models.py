@@ -170,3 +170,15 @@ def test_transformer_block_scales_its_residual_projections_by_depth():
         out_std, rel=0.1
     )
     assert block.params["1.0.3.W"].std() == pytest.approx(out_std, rel=0.1)
+
+
+def test_mnist_mlp_takes_another_activation_and_initialization():
+    from nnscratch.activations import Sigmoid
+
+    model = mnist_mlp(np.random.default_rng(0), activation=Sigmoid, init=1.0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Sigmoid") == 2 and "ReLU" not in kinds
+    w = model.layers[0].params["W"]  # 784 x 256 draws of N(0, 1)
+    assert abs(float(w.std()) - 1.0) < 0.01
+    he = mnist_mlp(np.random.default_rng(0)).layers[0].params["W"]
+    assert abs(float(he.std()) - np.sqrt(2 / 784)) < 0.001

@@ -4,7 +4,8 @@ text, the decoder-only Transformer of Step 9 (:func:`transformer_block`, :func:`
 Every factory returns a fresh :class:`~nnscratch.network.Sequential` whose initial weights
 come from its ``rng``, in its ``dtype``.
 
-- The MNIST factories (:func:`mnist_mlp`, :func:`mnist_cnn`) take only ``rng`` and ``dtype``;
+- The MNIST factories (:func:`mnist_mlp`, :func:`mnist_cnn`) take ``rng`` and ``dtype`` (the
+  MLP also its activation and initialization, for experiments that change one of them);
   their output is 10 logits. ``MODELS`` maps the names used by
   ``python -m nnscratch.cli train <name>`` to them, and ``INPUT_SHAPES`` the same names to the
   shape of one example each model takes (the command line reshapes the images to it).
@@ -41,7 +42,13 @@ MNIST_MLP_SIZES = (784, 256, 128, 10)
 MNIST_MLP_DROPOUT = 0.2
 
 
-def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
+def mnist_mlp(
+    rng: np.random.Generator,
+    dtype=np.float32,
+    *,
+    activation=ReLU,
+    init="he",
+) -> Sequential:
     """The multi-layer perceptron of Step 6: 784-256-128-10, ReLU, dropout 0.2, He init.
 
     Parameters
@@ -50,6 +57,10 @@ def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
         Source of the initial weights and of the dropout masks.
     dtype : numpy dtype, default float32
         float32 trains about twice as fast as float64 and is precise enough for SGD.
+    activation : layer class, default ReLU
+        Called with no arguments for each hidden layer's activation (e.g. ``Sigmoid``).
+    init : {"he", "glorot"} or float, default "he"
+        Every :class:`~nnscratch.layers.Dense` layer's initialization.
 
     Returns
     -------
@@ -73,9 +84,9 @@ def mnist_mlp(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     for i, (n_in, n_out) in enumerate(
         zip(MNIST_MLP_SIZES[:-1], MNIST_MLP_SIZES[1:])
     ):
-        layers.append(Dense(n_in, n_out, rng=rng, dtype=dtype, init="he"))
+        layers.append(Dense(n_in, n_out, rng=rng, dtype=dtype, init=init))
         if i < n_hidden:
-            layers += [ReLU(), Dropout(MNIST_MLP_DROPOUT, rng=rng)]
+            layers += [activation(), Dropout(MNIST_MLP_DROPOUT, rng=rng)]
     return Sequential(layers)
 
 
