@@ -93,6 +93,22 @@ def test_mnist_cnn_same_seed_same_weights():
         np.testing.assert_array_equal(v, b.params[k])
 
 
+def test_mnist_cnn_pooling_is_chosen_and_leaves_the_weights_alone():
+    from nnscratch.layers import AvgPool2D, MaxPool2D
+    from nnscratch.models import mnist_cnn
+
+    avg = mnist_cnn(np.random.default_rng(5), pool=AvgPool2D)
+    mx = mnist_cnn(np.random.default_rng(5))
+    kinds = [type(layer) for layer in avg.layers]
+    assert kinds.count(AvgPool2D) == 2 and MaxPool2D not in kinds
+    assert [type(layer) for layer in mx.layers].count(MaxPool2D) == 2
+    for k, v in mx.params.items():  # pooling has no weights to draw
+        np.testing.assert_array_equal(v, avg.params[k])
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    assert avg.forward(x).shape == (2, 10)
+    assert not np.allclose(avg.forward(x), mx.forward(x))
+
+
 # ------------------------------------------------------------- block and whole model
 
 

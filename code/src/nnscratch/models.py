@@ -5,7 +5,8 @@ Every factory returns a fresh :class:`~nnscratch.network.Sequential` whose initi
 come from its ``rng``, in its ``dtype``.
 
 - The MNIST factories (:func:`mnist_mlp`, :func:`mnist_cnn`) take ``rng`` and ``dtype`` (the
-  MLP also its activation and initialization, for experiments that change one of them);
+  MLP also its activation and initialization, the CNN its pooling, for experiments that
+  change one of them);
   their output is 10 logits. ``MODELS`` maps the names used by
   ``python -m nnscratch.cli train <name>`` to them, and ``INPUT_SHAPES`` the same names to the
   shape of one example each model takes (the command line reshapes the images to it).
@@ -98,7 +99,9 @@ MNIST_CNN_CHANNELS = (16, 32)
 MNIST_CNN_HIDDEN, MNIST_CNN_DROPOUT = 128, 0.25
 
 
-def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
+def mnist_cnn(
+    rng: np.random.Generator, dtype=np.float32, *, pool=MaxPool2D
+) -> Sequential:
     """The convolutional network of Step 7: two conv-ReLU-maxpool blocks and a small MLP head.
 
     Parameters
@@ -106,6 +109,9 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
     rng : numpy.random.Generator
         Source of the initial weights (He) and of the dropout masks.
     dtype : numpy dtype, default float32
+    pool : layer class, default MaxPool2D
+        Called with the window 2 for each block's pooling (e.g. ``AvgPool2D``); it has no
+        parameters, so the same ``rng`` gives the same weights whatever the pooling.
 
     Returns
     -------
@@ -129,10 +135,10 @@ def mnist_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
         [
             Conv2D(1, c1, 5, rng=rng, dtype=dtype),
             ReLU(),
-            MaxPool2D(2),
+            pool(2),
             Conv2D(c1, c2, 5, rng=rng, dtype=dtype),
             ReLU(),
-            MaxPool2D(2),
+            pool(2),
             Flatten(),
             Dense(
                 c2 * 4 * 4,
