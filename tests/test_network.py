@@ -557,3 +557,84 @@ def test_a_copy_leaves_the_last_forward_state_behind(name):
         layer.forward(inputs(3, np.random.default_rng(1)), training=True)
         with pytest.raises(RuntimeError, match="backward called before forward"):
             clone(layer).backward(np.ones_like(out[:3]))
+
+
+def bn_net(rng):
+    """Dense -> BatchNorm -> ReLU -> Dropout -> conv block with BatchNorm2D."""
+    from nnscratch.layers import BatchNorm, BatchNorm2D, Conv2D, Dropout
+    from nnscratch.layers import Flatten, Unflatten
+
+    return Sequential(
+        [
+            Dense(3, 2 * 4 * 4, rng=rng),
+            BatchNorm(2 * 4 * 4),
+            ReLU(),
+            Dropout(0.5, rng=np.random.default_rng(1)),  # its own
+            Unflatten((2, 4, 4)),
+            Conv2D(2, 3, 3, rng=rng),  # (N, 3, 2, 2)
+            BatchNorm2D(3),
+            Flatten(),
+        ]
+    )
+
+
+def test_refresh_batchnorm_sets_each_layers_batch_statistics(rng):
+    from nnscratch.network import refresh_batchnorm
+
+    net = bn_net(rng)
+    for k, v in net.buffers.items():  # stale statistics, one of them NaN
+        v[...] = rng.standard_normal(v.shape) + 5
+    net.buffers["1.running_var"][0] = np.nan
+    params = {k: v.copy() for k, v in net.params.items()}
+    rng_state = net[3].rng.bit_generator.state
+    x = rng.standard_normal((50, 3))
+    assert refresh_batchnorm(net, x) is net
+    # what the first BatchNorm receives in a training pass (the second
+    # sees a dropout mask drawn by the copy: only its shape is checked)
+    h = x @ params["0.W"] + params["0.b"]
+    assert np.allclose(net.buffers["1.running_mean"], h.mean(axis=0))
+    assert np.allclose(net.buffers["1.running_var"], h.var(axis=0, ddof=1))
+    mean2, var2 = net.buffers["6.running_mean"], net.buffers["6.running_var"]
+    assert mean2.shape == var2.shape == (3,)
+    assert np.all(np.isfinite(mean2)) and np.all(var2 > 0)
+    # nothing else moved: parameters, momentum, the dropout generator
+    for k, v in net.params.items():
+        assert np.array_equal(v, params[k]), k
+    assert net[1].momentum == net[6].momentum == 0.1
+    assert net[3].rng.bit_generator.state == rng_state
+
+
+def test_refresh_batchnorm_statistics_of_a_conv_layer(rng):
+    from nnscratch.layers import BatchNorm2D, Conv2D
+    from nnscratch.network import refresh_batchnorm
+
+    conv = Conv2D(1, 4, 3, rng=rng)
+    net = Sequential([conv, BatchNorm2D(4)])
+    x = rng.standard_normal((7, 1, 6, 6))
+    refresh_batchnorm(net, x)
+    z = conv.forward(x)  # (7, 4, 4, 4): per channel over N, H and W
+    per_channel = z.transpose(1, 0, 2, 3).reshape(4, -1)
+    assert np.allclose(net.buffers["1.running_mean"], per_channel.mean(1))
+    assert np.allclose(
+        net.buffers["1.running_var"], per_channel.var(1, ddof=1)
+    )
+    # evaluation now normalizes x's own batch to mean 0, variance near 1
+    out = net.forward(x).transpose(1, 0, 2, 3).reshape(4, -1)
+    assert np.allclose(out.mean(1), 0, atol=1e-12)
+
+
+def test_refresh_batchnorm_refuses_bad_input_and_keeps_the_model(rng):
+    from nnscratch.network import refresh_batchnorm
+
+    with pytest.raises(TypeError, match="expected a Layer"):
+        refresh_batchnorm("net", np.ones((4, 3)))
+    with pytest.raises(ValueError, match="BatchNorm layer"):
+        refresh_batchnorm(net_of(rng), np.ones((4, 2)))
+    net = bn_net(rng)
+    kept = {k: v.copy() for k, v in net.buffers.items()}
+    with pytest.raises(ValueError):
+        refresh_batchnorm(net, rng.standard_normal((5, 4)))  # 4 != 3 inputs
+    with pytest.raises(ValueError, match="at least 2"):
+        refresh_batchnorm(net, rng.standard_normal((1, 3)))
+    for k, v in net.buffers.items():
+        assert np.array_equal(v, kept[k]), k

@@ -6,7 +6,8 @@ A ``Sequential`` follows the layer protocol itself, so anything that works on a 
 ``[n0, n1, ..., nL]``. :func:`save_params` and :func:`load_params` write and read a model's
 learned state; a save never leaves a half-written file behind. :func:`clone` copies a
 trained model and :func:`replace_head` swaps its last layers for new ones (transfer
-learning, Book, Step 13).
+learning, Book, Step 13). :func:`refresh_batchnorm` recomputes BatchNorm's running
+statistics for parameters that training did not produce, such as averaged ones.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ._files import write_atomically
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers.base import Composite, Layer
 from .layers.dense import Dense
+from .layers.normalization import BatchNorm
 
 
 def _layers_within(layer: Layer):
@@ -525,3 +527,71 @@ def replace_head(
             f"(W of shape {new_w.shape}); they must match"
         )
     return Sequential(model.layers[:-n_old] + head)
+
+
+def refresh_batchnorm(model: Layer, x: np.ndarray) -> Layer:
+    """Set every BatchNorm's running statistics to those of ``x`` under the current parameters.
+
+    Parameters
+    ----------
+    model : Layer
+        A network holding at least one :class:`~nnscratch.layers.BatchNorm` (or
+        ``BatchNorm2D``) layer, usually a ``Sequential``.
+    x : ndarray
+        Inputs of the shape ``model.forward`` takes, at least 2 examples: one batch, whose
+        statistics become the running ones.
+
+    Returns
+    -------
+    Layer
+        ``model`` itself. Each BatchNorm's ``running_mean`` and ``running_var`` now hold the
+        mean and the unbiased variance of what that layer receives when ``x`` passes through
+        the network in training mode; nothing else in ``model`` changed.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not a layer.
+    ValueError
+        When ``model`` holds no BatchNorm layer (there is nothing to refresh), or when
+        ``x`` does not fit the model; ``model`` is then left as it was.
+
+    Notes
+    -----
+    Running statistics average the batches that training saw, each normalized under the
+    parameters of its own step. Put other parameters into the model, such as the averages
+    of :meth:`~nnscratch.optim.ParameterAverage.applied`, and the statistics no longer fit
+    them: evaluation normalizes with a mean and a variance that the new parameters do not
+    produce. This recomputes them with one training-mode forward pass in which every
+    BatchNorm's momentum is 1 (the running values become the batch's). The pass runs on a
+    :func:`clone`, so the model draws no dropout mask from its generators and keeps its
+    forward caches; only the BatchNorm buffers are copied back, after the pass succeeded.
+    PyTorch's ``torch.optim.swa_utils.update_bn`` does the same for averaged weights.
+
+    See Also
+    --------
+    Book, Step 12 "Generative adversarial networks", Exercise 4: the averaged parameters of
+    a convolutional generator with BatchNorm.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(
+            f"refresh_batchnorm: expected a Layer (e.g. a Sequential), got "
+            f"{type(model).__name__}"
+        )
+    norms = [k for k in _layers_within(model) if isinstance(k, BatchNorm)]
+    if not norms:
+        raise ValueError(
+            f"refresh_batchnorm: expected a model with a BatchNorm layer, got "
+            f"{type(model).__name__} without one; there are no statistics to refresh"
+        )
+    twin = clone(model)
+    twins = [k for k in _layers_within(twin) if isinstance(k, BatchNorm)]
+    for norm in twins:
+        norm.momentum = 1.0
+        for v in norm.buffers.values():
+            v[...] = 0  # momentum 1 keeps nothing of them (not even a NaN)
+    twin.forward(x, training=True)
+    for norm, fresh in zip(norms, twins):
+        for k, v in norm.buffers.items():
+            v[...] = fresh.buffers[k]
+    return model
