@@ -143,6 +143,7 @@ def test_mlp_benchmark_runs_one_epoch(capsys):
             (32, 64, 128, 4),
         ),
         ("bench_predict", ("N_IMAGES", "BATCH"), (2048, 256)),
+        ("bench_dcgan", ("BATCH", "NOISE"), (128, 64)),
     ],
 )
 def test_layer_benchmarks_time_the_reference_layer(
@@ -191,6 +192,7 @@ def test_layer_benchmarks_time_the_reference_layer(
         ("bench_lstm", ["--iterations", "3", "--block", "1", "--threads", "1"]),
         ("bench_transformer", ["--iterations", "3", "--block", "1", "--threads", "1"]),
         ("bench_predict", ["--iterations", "3", "--block", "1", "--threads", "1"]),
+        ("bench_dcgan", ["--iterations", "3", "--block", "1", "--threads", "1"]),
     ],
 )
 def test_a_ratio_over_the_bar_fails_the_benchmark(name, argv, capsys):
