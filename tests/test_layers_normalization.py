@@ -283,6 +283,41 @@ def test_batchnorm2d_equals_torch_in_training_and_evaluation(rng):
     np.testing.assert_allclose(layer.forward(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+def examples_innermost(x, pad=0):
+    """x (N, C, H, W) stored as a convolution leaves it: (C, H, W, N) in
+    memory, and with pad > 0 a cropped view of a larger such array."""
+    n, c, h, w = x.shape
+    big = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=x.dtype)
+    big[:, pad : pad + h, pad : pad + w] = x.transpose(1, 2, 3, 0)
+    return big[:, pad : pad + h, pad : pad + w].transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("pad", [0, 1])
+@pytest.mark.parametrize("dout_layout", ["same", "c_order"])
+def test_batchnorm2d_is_the_same_for_examples_innermost_input(pad, dout_layout, rng):
+    # Convolutions leave (N, C, H, W) with the examples innermost in memory; BatchNorm2D then
+    # orders its rows that way to avoid copies. The result must not depend on it.
+    x = rng.standard_normal((5, 3, 4, 6)) * 2 + 1
+    d = rng.standard_normal(x.shape)
+    plain, strided = BatchNorm2D(3), BatchNorm2D(3)
+    for layer in (plain, strided):
+        layer.params["gamma"][:] = [0.5, 1.5, 2.0]
+        layer.params["beta"][:] = [0.1, -0.2, 0.3]
+    xs = examples_innermost(x, pad)
+    assert xs.strides[0] == x.itemsize and not xs.flags.c_contiguous
+    ds = examples_innermost(d, pad) if dout_layout == "same" else d.copy()
+    for training in (True, False):
+        y, ys = plain.forward(x, training), strided.forward(xs, training)
+        assert ys.strides[0] == x.itemsize  # the layout is kept for the next layer
+        np.testing.assert_allclose(ys, y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(strided.backward(ds), plain.backward(d), rtol=1e-10, atol=1e-12)
+        for k in ("gamma", "beta"):
+            np.testing.assert_allclose(strided.grads[k], plain.grads[k], rtol=1e-12)
+    for k in ("running_mean", "running_var"):
+        np.testing.assert_allclose(strided.buffers[k], plain.buffers[k], rtol=1e-12)
+    np.testing.assert_array_equal(xs, x)  # the input is not written to
+
+
 def test_batchnorm2d_errors(rng):
     layer = BatchNorm2D(3)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 3, H, W\), got \(2, 4, 5, 5\)"):

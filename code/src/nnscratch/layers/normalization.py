@@ -324,9 +324,12 @@ class BatchNorm2D(BatchNorm):
     -----
     Forward and backward view the input as a matrix of :math:`N H W` rows and :math:`C`
     columns and apply :class:`BatchNorm`'s formulas to it; the book derives those (Step 5).
+    Which order the rows come in does not change the statistics, so it follows the input's
+    memory: a convolution's output, stored with the examples innermost, is viewed without a
+    copy, and the output keeps that layout for the next layer.
     """
 
-    _forward_state = ("_cache", "_shape")
+    _forward_state = ("_cache", "_shape", "_examples_last")
 
     def __init__(
         self,
@@ -339,6 +342,24 @@ class BatchNorm2D(BatchNorm):
             n_channels, momentum=momentum, eps=eps, dtype=dtype
         )
         self._shape: tuple | None = None
+        self._examples_last = False
+
+    def _rows(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (N, C, H, W) as the (N·H·W, C) matrix BatchNorm normalizes, its rows in
+        the order forward chose: a view when ``a`` is stored that way, else one copy.
+        """
+        n, c, h, w = a.shape
+        if self._examples_last:
+            # rows in the order (h, w, n)
+            return a.transpose(1, 2, 3, 0).reshape(c, -1).T
+        return a.transpose(0, 2, 3, 1).reshape(-1, c)  # rows (n, h, w)
+
+    def _maps(self, rows: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_rows`: (N·H·W, C) back to (N, C, H, W), a view."""
+        n, c, h, w = self._shape
+        if self._examples_last:
+            return rows.T.reshape(c, h, w, n).transpose(3, 0, 1, 2)
+        return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Normalize ``x`` of shape (N, C, H, W) per channel; returns the same shape."""
@@ -355,9 +376,9 @@ class BatchNorm2D(BatchNorm):
                 f"estimate a variance, got N={n}, H={h}, W={w}"
             )
         self._shape = x.shape
-        rows = x.transpose(0, 2, 3, 1).reshape(-1, c)  # (N*H*W, C)
-        y = super().forward(rows, training)
-        return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        # examples innermost, as convolutions leave them: keep that layout
+        self._examples_last = n > 1 and x.strides[0] == x.itemsize
+        return self._maps(super().forward(self._rows(x), training))
 
     def backward(
         self, dout: np.ndarray, need_dx: bool = True
@@ -372,13 +393,8 @@ class BatchNorm2D(BatchNorm):
             raise ValueError(
                 f"{where}: dout must have shape {self._shape}, got {dout.shape}"
             )
-        n, c, h, w = dout.shape
-        dx = super().backward(
-            dout.transpose(0, 2, 3, 1).reshape(-1, c), need_dx
-        )
-        if dx is None:
-            return None
-        return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        dx = super().backward(self._rows(dout), need_dx)
+        return None if dx is None else self._maps(dx)
 
     def __repr__(self) -> str:
         return (
