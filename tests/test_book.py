@@ -364,3 +364,15 @@ def test_every_titled_step_reference_in_the_code_names_that_steps_title():
                 wrong.append(f"{path.relative_to(ROOT)}: Step {step} {title!r} (toc: {found!r})")
     assert seen > 20, "the pattern no longer finds the references"
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_dcgan_solution_shows_the_code_its_cell_runs():
+    # Step 12's Exercise 4: the solution's networks are the ones the collapsed cell trains
+    # and measures, so the numbers it quotes belong to the code it shows.
+    text = (ROOT / "book" / "13_gans_practice.md").read_text(encoding="utf-8")
+    shown = re.search(r"^   ```python\n(   f32 = dict\(.*?)^   ```$", text, flags=re.S | re.M)
+    assert shown, "the DCGAN solution's code block was not found"
+    code = "\n".join(line[3:] for line in shown[1].splitlines())
+    assert "ConvTranspose2D" in code and "Conv2D(32, 64" in code
+    cells = re.findall(r"^```\{code-cell\}.*?\n(.*?)^```$", text[: shown.start()], flags=re.S | re.M)
+    assert any(code in cell for cell in cells), "no code cell runs the code the solution shows"
