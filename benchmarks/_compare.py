@@ -1,11 +1,13 @@
-"""The timing loop shared by the layer benchmarks (LSTM, Transformer block): nnscratch against
+"""The timing loop shared by the layer benchmarks (LSTM, Transformer, DCGAN): nnscratch against
 PyTorch, taking turns, with one thread and with each library's default.
 
 :func:`main` runs a benchmark script from its functions: ``setup(rng) -> (ours, x, dout,
 title)``, ``nnscratch_iteration(ours, x, dout)``, ``torch_twin(torch, ours) -> (twin, info)``,
 ``torch_iteration(torch, twin, x_t, dout_t)`` and ``check_agreement(torch, ours, twin, info,
 x, dout)``, passed as a namespace (``SimpleNamespace(**globals())`` of the script). A script
-with options of its own also has ``add_options(parser)`` and ``use_options(args)``.
+with options of its own also has ``add_options(parser)`` and ``use_options(args)``. For a
+forward and backward pass, :func:`forward_backward`, :func:`torch_forward_backward` and
+:func:`gradients_difference` are the last three.
 
 A *setting* is a library at a thread count: ``name -> (library, run, threads)``, where
 ``run(i)`` does iteration ``i`` and ``threads()`` is a context manager that sets the threads.
@@ -166,6 +168,44 @@ def verdict(ratio: float | None, max_ratio: float | None) -> int:
         f"ratio {ratio:.2f} is within the bar: at most {max_ratio} (--max-ratio)"
     )
     return 0
+
+
+def forward_backward(ours, x: np.ndarray, dout: np.ndarray):
+    """One forward pass in training mode and one backward pass of a nnscratch layer or
+    network (the ``nnscratch_iteration`` of the layer benchmarks); returns ``(out, dx)``."""
+    out = ours.forward(x, training=True)
+    return out, ours.backward(dout)
+
+
+def torch_forward_backward(torch, twin, x_t, dout_t):
+    """The same in PyTorch, to the weights and to the input; returns ``(out, dx)``."""
+    xr = x_t.detach().requires_grad_(True)
+    twin.zero_grad(set_to_none=True)
+    out = twin(xr)
+    out.backward(dout_t)
+    return out, xr.grad
+
+
+def gradients_difference(torch, ours, twin, pairs, x, dout) -> float:
+    """Largest difference between the two libraries' outputs and gradients (float32).
+
+    ``pairs``: (PyTorch parameter, key of ``ours.grads``) for every parameter. A 2-D
+    gradient is compared transposed: Dense holds ``W`` as (n_in, n_out), ``nn.Linear`` its
+    weight as (out, in).
+    """
+    out, dx = forward_backward(ours, x, dout)
+    out_t, dx_t = torch_forward_backward(
+        torch, twin, torch.from_numpy(x), torch.from_numpy(dout)
+    )
+    diffs = [
+        np.max(np.abs(out - out_t.detach().numpy())),
+        np.max(np.abs(dx - dx_t.numpy())),
+    ]
+    for param, key in pairs:
+        grad = ours.grads[key]
+        grad = grad.T if grad.ndim == 2 else grad
+        diffs.append(np.max(np.abs(grad - param.grad.numpy())))
+    return float(max(diffs))
 
 
 def main(bench, argv: list[str] | None = None) -> int:

@@ -78,15 +78,14 @@ def dcgan(rng: np.random.Generator) -> Sequential:
     )
 
 
-def nnscratch_iteration(net: Sequential, x: np.ndarray, dout: np.ndarray):
-    """One forward and backward pass in training mode; returns ``(out, dx)``."""
-    out = net.forward(x, training=True)
-    return out, net.backward(dout)
+nnscratch_iteration = _compare.forward_backward
+torch_iteration = _compare.torch_forward_backward
+check_agreement = _compare.gradients_difference
 
 
 def _torch_layer(torch, layer):
     """The PyTorch module computing what ``layer`` computes, with its weights; and the
-    pairs (torch parameter, our key within the layer, transposed?) to compare."""
+    pairs (torch parameter, our key within the layer) to compare."""
     nn = torch.nn
     kind = type(layer).__name__
     if kind == "Dense":
@@ -115,48 +114,22 @@ def _torch_layer(torch, layer):
     with torch.no_grad():
         for theirs, ours in names:
             param = getattr(module, theirs)
-            value = layer.params[ours]
-            transposed = kind == "Dense" and ours == "W"
-            param.copy_(torch.from_numpy(value.T.copy() if transposed else value))
-            pairs.append((param, ours, transposed))
+            value = layer.params[ours]  # Dense's W is (in, out), Linear's (out, in)
+            param.copy_(torch.from_numpy(value.T.copy() if value.ndim == 2 else value))
+            pairs.append((param, ours))
     return module, pairs
 
 
 def torch_twin(torch, net: Sequential):
-    """``nn.Sequential`` with ``net``'s weights; and (parameter, our key, transposed?)."""
+    """``nn.Sequential`` with ``net``'s weights; and (torch parameter, our key) pairs."""
     modules, pairs = [], []
     for i, layer in enumerate(net.layers):
         module, layer_pairs = _torch_layer(torch, layer)
         modules.append(module)
-        pairs += [(p, f"{i}.{key}", t) for p, key, t in layer_pairs]
+        pairs += [(p, f"{i}.{key}") for p, key in layer_pairs]
     twin = torch.nn.Sequential(*modules)
     twin.train()
     return twin, pairs
-
-
-def torch_iteration(torch, twin, x_t, dout_t):
-    """The same in PyTorch; returns ``(out, dx)`` as tensors."""
-    xr = x_t.detach().requires_grad_(True)
-    twin.zero_grad(set_to_none=True)
-    out = twin(xr)
-    out.backward(dout_t)
-    return out, xr.grad
-
-
-def check_agreement(torch, net, twin, pairs, x, dout) -> float:
-    """Largest difference between the two libraries' outputs and gradients (float32)."""
-    out, dx = nnscratch_iteration(net, x, dout)
-    out_t, dx_t = torch_iteration(
-        torch, twin, torch.from_numpy(x), torch.from_numpy(dout)
-    )
-    diffs = [
-        np.max(np.abs(out - out_t.detach().numpy())),
-        np.max(np.abs(dx - dx_t.numpy())),
-    ]
-    for param, key, transposed in pairs:
-        ours = net.grads[key].T if transposed else net.grads[key]
-        diffs.append(np.max(np.abs(ours - param.grad.numpy())))
-    return float(max(diffs))
 
 
 def setup(rng: np.random.Generator):

@@ -37,10 +37,9 @@ from nnscratch.models import transformer_block
 BATCH, LENGTH, WIDTH, HEADS = 32, 64, 128, 4
 
 
-def nnscratch_iteration(block, x: np.ndarray, dout: np.ndarray):
-    """One forward and backward pass; returns ``(out, dx)``."""
-    out = block.forward(x, training=True)
-    return out, block.backward(dout)
+nnscratch_iteration = _compare.forward_backward
+torch_iteration = _compare.torch_forward_backward
+check_agreement = _compare.gradients_difference
 
 
 def torch_twin(torch, block):
@@ -95,32 +94,6 @@ def torch_twin(torch, block):
         for param, key in pairs:
             param.copy_(p[key].T if p[key].ndim == 2 else p[key])
     return twin, pairs
-
-
-def torch_iteration(torch, twin, x_t, dout_t):
-    """The same in PyTorch; returns ``(out, dx)`` as tensors."""
-    xr = x_t.detach().requires_grad_(True)
-    twin.zero_grad(set_to_none=True)
-    out = twin(xr)
-    out.backward(dout_t)
-    return out, xr.grad
-
-
-def check_agreement(torch, block, twin, pairs, x, dout) -> float:
-    """Largest difference between the two libraries' outputs and gradients (float32)."""
-    out, dx = nnscratch_iteration(block, x, dout)
-    out_t, dx_t = torch_iteration(
-        torch, twin, torch.from_numpy(x), torch.from_numpy(dout)
-    )
-    grads = block.grads
-    diffs = [
-        np.max(np.abs(out - out_t.detach().numpy())),
-        np.max(np.abs(dx - dx_t.numpy())),
-    ]
-    for param, key in pairs:
-        ours = grads[key].T if grads[key].ndim == 2 else grads[key]
-        diffs.append(np.max(np.abs(ours - param.grad.numpy())))
-    return float(max(diffs))
 
 
 def setup(rng: np.random.Generator):
