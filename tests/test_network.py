@@ -638,3 +638,41 @@ def test_refresh_batchnorm_refuses_bad_input_and_keeps_the_model(rng):
         refresh_batchnorm(net, rng.standard_normal((1, 3)))
     for k, v in net.buffers.items():
         assert np.array_equal(v, kept[k]), k
+
+
+def test_batchnorm_refreshed_holds_the_statistics_for_the_block_only(rng):
+    from nnscratch.network import (
+        batchnorm_refreshed,
+        clone,
+        refresh_batchnorm,
+    )
+
+    net = bn_net(rng)
+    for k, v in net.buffers.items():
+        v[...] = rng.standard_normal(v.shape) + 5
+    before = {k: v.copy() for k, v in net.buffers.items()}
+    x = rng.standard_normal((50, 3))
+    refreshed = refresh_batchnorm(clone(net), x).buffers
+    with batchnorm_refreshed(net, x) as inside:
+        assert inside is net
+        for k, v in net.buffers.items():
+            assert np.array_equal(v, refreshed[k]), k
+    for k, v in net.buffers.items():
+        assert np.array_equal(v, before[k]), k
+    # restored when the block raises, too
+    with pytest.raises(RuntimeError, match="inside"):
+        with batchnorm_refreshed(net, x):
+            assert not np.array_equal(
+                net.buffers["1.running_mean"], before["1.running_mean"]
+            )
+            raise RuntimeError("inside")
+    for k, v in net.buffers.items():
+        assert np.array_equal(v, before[k]), k
+    # bad input raises on entering, before the block runs
+    ran = []
+    with pytest.raises(ValueError, match="at least 2"):
+        with batchnorm_refreshed(net, rng.standard_normal((1, 3))):
+            ran.append(True)
+    assert not ran
+    for k, v in net.buffers.items():
+        assert np.array_equal(v, before[k]), k

@@ -7,11 +7,13 @@ A ``Sequential`` follows the layer protocol itself, so anything that works on a 
 learned state; a save never leaves a half-written file behind. :func:`clone` copies a
 trained model and :func:`replace_head` swaps its last layers for new ones (transfer
 learning, Book, Step 13). :func:`refresh_batchnorm` recomputes BatchNorm's running
-statistics for parameters that training did not produce, such as averaged ones.
+statistics for parameters that training did not produce, such as averaged ones;
+:func:`batchnorm_refreshed` does so for one ``with`` block only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import textwrap
 import zipfile
@@ -595,3 +597,30 @@ def refresh_batchnorm(model: Layer, x: np.ndarray) -> Layer:
         for k, v in norm.buffers.items():
             v[...] = fresh.buffers[k]
     return model
+
+
+@contextlib.contextmanager
+def batchnorm_refreshed(model: Layer, x: np.ndarray):
+    """``with batchnorm_refreshed(model, x):`` BatchNorm uses ``x``'s statistics in the block.
+
+    On entering, :func:`refresh_batchnorm` sets every BatchNorm's running statistics to
+    those of ``x`` under the parameters the model holds then; on leaving the block, also
+    when it raises, each layer gets back the statistics it had before. Bad input raises on
+    entering, as :func:`refresh_batchnorm` does, and changes nothing.
+
+    With :meth:`~nnscratch.optim.ParameterAverage.applied` entered first, the block
+    evaluates averaged parameters with statistics that fit them, and leaves the live
+    model as it was::
+
+        with avg.applied(net.params), batchnorm_refreshed(net, x):
+            out = net.forward(z)
+    """
+    norms = [k for k in _layers_within(model) if isinstance(k, BatchNorm)]
+    saved = [{k: v.copy() for k, v in n.buffers.items()} for n in norms]
+    refresh_batchnorm(model, x)
+    try:
+        yield model
+    finally:
+        for norm, kept in zip(norms, saved):
+            for k, v in norm.buffers.items():
+                v[...] = kept[k]
