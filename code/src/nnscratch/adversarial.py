@@ -257,7 +257,7 @@ class GAN:
         ``averaged`` (default: whether the GAN keeps an average) draws them from the
         generator with its averaged parameters; the training parameters are restored after.
         A generator with BatchNorm then normalizes with the running statistics of the
-        training parameters: see :func:`~nnscratch.network.refresh_batchnorm`.
+        training parameters: see :func:`~nnscratch.network.batchnorm_refreshed`.
         """
         m = check_int(m, "m", "GAN.sample")
         z = self.noise(m)

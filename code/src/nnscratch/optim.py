@@ -644,7 +644,8 @@ class ParameterAverage:
     sample or evaluate) and restores the training parameters afterwards, also on error.
     Only parameters are averaged; state such as BatchNorm's running statistics stays the
     model's own, and no longer fits the averages: inside the block,
-    :func:`~nnscratch.network.refresh_batchnorm` recomputes it for them. The sums are kept
+    :func:`~nnscratch.network.batchnorm_refreshed` recomputes it for them and gives the
+    training statistics back on leaving. The sums are kept
     in float64 (an average over thousands of float32 steps would lose the small increments).
 
     See Also
