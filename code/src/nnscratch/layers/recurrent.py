@@ -85,9 +85,9 @@ class _Recurrent(Layer):
         check_rng(rng, name)
         self.dtype = check_float_dtype(dtype, name)
         self.stateful = bool(stateful)
-        k = 1.0 / np.sqrt(
-            h
-        )  # PyTorch's default: every weight uniform in [-k, k]
+        # PyTorch's default: every weight (and each of its two biases)
+        # uniform in [-k, k]
+        k = 1.0 / np.sqrt(h)
         g = self.n_gates * h
         self.params = {
             "Wx": rng.uniform(-k, k, (self.n_in, g)).astype(self.dtype),
@@ -198,7 +198,9 @@ class RNN(_Recurrent):
     n_hidden : int
         Width :math:`n_h` of the hidden state.
     rng : numpy.random.Generator
-        Initial weights, uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]` (PyTorch's default).
+        Initial weights and bias, each uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]`:
+        PyTorch's default for the weights. PyTorch draws its two biases so, which makes their
+        sum wider than our one bias.
     dtype : numpy dtype, default float64
     stateful : bool, default False
         Carry the last hidden state into the next forward pass (see the module docstring).
@@ -270,7 +272,9 @@ class LSTM(_Recurrent):
     n_hidden : int
         Width :math:`n_h` of the hidden and cell states.
     rng : numpy.random.Generator
-        Initial weights, uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]` (PyTorch's default).
+        Initial weights and bias, each uniform in :math:`[-1/\\sqrt{n_h}, 1/\\sqrt{n_h}]`:
+        PyTorch's default for the weights. PyTorch draws its two biases so, which makes their
+        sum wider than our one bias.
     dtype : numpy dtype, default float64
     stateful : bool, default False
         Carry the last (h, c) into the next forward pass (see the module docstring).
