@@ -486,7 +486,8 @@ def centernet_loss(
     Notes
     -----
     With :math:`p = \\sigma(z)`, heatmap target :math:`y`, and :math:`M` the number of
-    objects in the batch (at least 1), the loss is
+    centre cells in the batch (at least 1; the objects, unless two centres share a cell), the
+    loss is
 
     .. math::
 
