@@ -38,6 +38,7 @@ from ._checks import (
     check_labels,
     check_number,
 )
+from .activations import sigmoid
 
 #: IoU thresholds of the COCO mean average precision: 0.50, 0.55, ..., 0.95.
 COCO_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
@@ -568,7 +569,7 @@ def decode_centernet(
     k = check_int(k, "k", where)
     n, ch, hh, ww = out.shape
     c = ch - 4
-    heat = 1 / (1 + np.exp(-out[:, :c].astype(np.float64)))  # (N, C, H, W)
+    heat = sigmoid(out[:, :c].astype(np.float64))  # (N, C, H, W)
     padded = np.pad(
         heat, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-1
     )
