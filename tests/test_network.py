@@ -159,6 +159,43 @@ def test_backward_can_skip_the_input_gradient(rng):
     assert Sequential([]).backward(dout) is dout
 
 
+def test_backward_without_dx_stops_at_the_first_layer_with_parameters(rng):
+    calls = []
+
+    class Spy(Tanh):
+        def backward(self, dout, need_dx=True):
+            calls.append(need_dx)
+            return super().backward(dout, need_dx=need_dx)
+
+    class DenseSpy(Dense):
+        def backward(self, dout, need_dx=True):
+            calls.append(("dense", need_dx))
+            return super().backward(dout, need_dx=need_dx)
+
+    net = Sequential(
+        [Spy(), DenseSpy(4, 6, rng=rng), Spy(), DenseSpy(6, 3, rng=rng)]
+    )
+    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    net.forward(x)
+    dx = net.backward(dout)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    assert calls == [("dense", True), True, ("dense", True), True]
+    calls.clear()
+    net.forward(x)
+    assert net.backward(dout, need_dx=False) is None
+    # the leading Tanh is not run backward; the first Dense skips its dx
+    assert calls == [("dense", True), True, ("dense", False)]
+    for k, v in net.grads.items():
+        np.testing.assert_array_equal(v, full[k])
+    assert dx.shape == x.shape
+    # no layer with parameters: nothing runs backward
+    calls.clear()
+    free = Sequential([Spy(), Spy()])
+    free.forward(x)
+    assert free.backward(rng.standard_normal((5, 4)), need_dx=False) is None
+    assert calls == []
+
+
 # ------------------------------------------------ blocks and sequences (the protocol)
 
 

@@ -123,14 +123,24 @@ class Sequential(Composite):
     ) -> np.ndarray | None:
         """Backpropagate ``dout`` through the layers in reverse; returns ``dx``.
 
-        ``need_dx`` is passed on to the first layer only: with ``need_dx=False`` (training,
-        where the input is the data) it may skip its input gradient and None is returned.
+        With ``need_dx=False`` (training, where the input is the data) nothing needs the
+        gradient below the first layer with parameters: that layer skips its input
+        gradient, the parameter-free layers before it (a ``Flatten``, say) are not run
+        backward at all, and None is returned.
         """
-        if not self.layers:
-            return dout if need_dx else None
-        for i in range(len(self.layers) - 1, -1, -1):
-            dout = self.layers[i].backward(dout, need_dx=need_dx or i > 0)
+        first = 0 if need_dx else self._first_with_params()
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            dout = self.layers[i].backward(
+                dout, need_dx=need_dx or i > first
+            )
         return dout if need_dx else None
+
+    def _first_with_params(self) -> int:
+        """Index of the first layer with parameters (the length if none has)."""
+        return next(
+            (i for i, k in enumerate(self.layers) if k.params),
+            len(self.layers),
+        )
 
     def predict(
         self, x: np.ndarray, batch_size: int = PREDICT_BATCH
