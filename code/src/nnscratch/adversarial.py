@@ -398,8 +398,9 @@ def modes_covered(
     n_std : float, default 3
         A sample is *high quality* if it lies within ``n_std * std`` of its nearest center.
     min_count : int, default 20
-        A mode is covered if at least this many high-quality samples are nearest it (the
-        rule of Srivastava et al., 2017, for 2,500 samples).
+        A mode is covered if at least this many high-quality samples are nearest it.
+        Srivastava et al. (2017) count a mode with one; the default of 20 (among, say,
+        2,500 samples) keeps a few stray samples from counting as a mode.
 
     Returns
     -------
