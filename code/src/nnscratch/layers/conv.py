@@ -236,7 +236,7 @@ class Conv2D(_Convolution):
       :math:`dW_m = d\\, \\text{cols}^\\top`, :math:`db = \\sum d` (over columns), and
       :math:`dX = \\text{col2im}(W_m^\\top d)`.
 
-    ``dX`` equals the full convolution of the upstream gradient with the flipped kernel, and
+    ``dX`` equals the full correlation of the upstream gradient with the flipped kernel, and
     ``dW`` the correlation of the input with the upstream gradient; the book derives both.
 
     See Also
