@@ -684,6 +684,12 @@ def _compute_facts(app: Sphinx) -> dict[str, str]:
     }
 
 
+def _doc_ref(docname: str, refdoc: str) -> nodes.Node:
+    """A link to a page, shown with the page's title."""
+    return addnodes.pending_xref("", nodes.inline("", docname), refdomain="std", reftype="doc",
+                                 reftarget="/" + docname, refexplicit=False, refdoc=refdoc, refwarn=True)
+
+
 class BuildRole(SphinxRole):
     """``{build}`name``: a fact of this build (commit, cores, total_seconds, ...), as text."""
 
@@ -694,8 +700,11 @@ class BuildRole(SphinxRole):
             msg = self.inliner.reporter.error(
                 f"{{build}}: unknown fact {self.text!r}; known: {sorted(facts)}", line=self.lineno)
             return [self.inliner.problematic(self.rawtext, self.rawtext, msg)], [msg]
-        return [nodes.literal(self.rawtext, facts[self.text]) if self.text == "commit"
-                else nodes.Text(facts[self.text])], []
+        if self.text == "commit":
+            return [nodes.literal(self.rawtext, facts[self.text])], []
+        if self.text == "slowest" and facts[self.text]:  # a page: shown by its title, as in the table
+            return [_doc_ref(facts[self.text], self.env.docname)], []
+        return [nodes.Text(facts[self.text])], []
 
 
 class BuildRecordDirective(SphinxDirective):
@@ -738,10 +747,7 @@ class BuildRecordDirective(SphinxDirective):
         return [table, intro, reasons]
 
     def _ref(self, docname: str) -> nodes.Node:
-        """A link to a page, shown with the page's title."""
-        return addnodes.pending_xref("", nodes.inline("", docname), refdomain="std", reftype="doc",
-                                     reftarget="/" + docname, refexplicit=False,
-                                     refdoc=self.env.docname, refwarn=True)
+        return _doc_ref(docname, self.env.docname)
 
     @staticmethod
     def _row(cells) -> nodes.row:
