@@ -107,6 +107,8 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 <div class="cell_output"><pre>{long_output}</pre></div>
 <div class="cell_output"><pre>{short_output}</pre></div>
 <p><img src="logo.svg" alt="not a figure"></p>
+<p>A standard error of <span class="pasted-text">np.float64(0.031885)</span>.</p>
+<p>Code may say <code>np.float64(x)</code>.</p>
 </article></main></body></html>"""
 
 
@@ -134,7 +136,7 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
             tab.goto(page.as_uri())
             layout = tab.evaluate(check_html.LAYOUT_REPORT_JS, check_html.MAX_OUTPUT_LINES)
             cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-            report = tab.evaluate(check_html.PAGE_REPORT_JS, check_html.RAW_TEX)
+            report = tab.evaluate(check_html.PAGE_REPORT_JS, [check_html.RAW_TEX, check_html.NUMPY_REPR])
         finally:
             browser.close()
     assert cut == [wide[:60]]                     # the first is cut, the scrolling one is not
@@ -142,6 +144,7 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]
     assert not images["logo.svg"]["drawn"] and not images["logo.svg"]["linked"]
+    assert report["reprs"] == ["np.float64(0.031885)"]  # the glued one; code is not prose
 
 
 @pytest.mark.parametrize("text", [
@@ -158,6 +161,16 @@ def test_raw_tex_in_prose_is_found(text):
 ])
 def test_prose_without_tex_passes(text):
     assert not re.search(check_html.RAW_TEX, text)
+
+
+@pytest.mark.parametrize("text", ["np.float64(0.0319)", "of np.int64(5) points", "np.float32(nan)"])
+def test_a_numpy_repr_in_prose_is_found(text):
+    assert re.search(check_html.NUMPY_REPR, text)
+
+
+@pytest.mark.parametrize("text", ["0.0319", "an np.float64 array", "inp.float64(1)", "np.floating"])
+def test_prose_without_a_numpy_repr_passes(text):
+    assert not re.search(check_html.NUMPY_REPR, text)
 
 
 def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):

@@ -66,9 +66,13 @@ SKIP = ("_static", "_sources", "_images", "_sphinx_design_static", "jupyter_exec
 # item, and the formula's pieces are left as text with one unpaired dollar).
 RAW_TEX = r"\$\$|\$[^$\s][^$\n]*\$|\$\\|\\[A-Za-z]{2,}|\\\(|\\\)|\\\[|\\\]|\\begin\{"
 
+# A NumPy scalar's repr in a page's prose (NumPy 2 writes np.float64(0.03)): a number glued
+# without float() or int(), which the text shows as code instead of as the number.
+NUMPY_REPR = r"\bnp\.(?:float|int|uint|complex|bool|str)\w*\("
+
 # Runs in the page once it has loaded and MathJax (if any) has finished.
 PAGE_REPORT_JS = r"""
-async (RAW_TEX) => {
+async ([RAW_TEX, NUMPY_REPR]) => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
@@ -82,10 +86,13 @@ async (RAW_TEX) => {
                                            NodeFilter.SHOW_TEXT);
   const skip = 'PRE, CODE, SCRIPT, STYLE, TEXTAREA, MJX-CONTAINER, KBD, SAMP, .highlight';
   const pattern = new RegExp(RAW_TEX);
+  const numpyPattern = new RegExp(NUMPY_REPR);
+  const reprs = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (n.parentElement && n.parentElement.closest(skip)) continue;
     const m = n.textContent.match(pattern);
     if (m) raw.push(n.textContent.trim().slice(0, 80));
+    if (numpyPattern.test(n.textContent)) reprs.push(n.textContent.trim().slice(0, 80));
   }
   const images = [...document.images].map(img => ({
     src: img.getAttribute('src'), alt: img.getAttribute('alt'),
@@ -128,7 +135,7 @@ async (RAW_TEX) => {
     if (!(n.parentElement && n.parentElement.closest('script, style'))) texts.push(n.textContent);
   }
   const signatures = [...document.querySelectorAll('dt.sig')].map(dt => dt.textContent);
-  return {hasMath, mjx, texErrors, raw, images, links, downloads, title: document.title,
+  return {hasMath, mjx, texErrors, raw, reprs, images, links, downloads, title: document.title,
           searchFields, titles, icons, logos, licences, text: texts.join(' '), signatures};
 }
 """
@@ -441,7 +448,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         response = browser_page.goto(server.url_of(page), wait_until="load", timeout=30_000)
         if response is not None and not response.ok:
             problems.append(f"load failed: {response.status}")
-        report = browser_page.evaluate(PAGE_REPORT_JS, RAW_TEX)
+        report = browser_page.evaluate(PAGE_REPORT_JS, [RAW_TEX, NUMPY_REPR])
         layout = browser_page.evaluate(LAYOUT_REPORT_JS, MAX_OUTPUT_LINES)
         # On a phone the column is narrower than any code: wide blocks must scroll inside
         # themselves, never make the whole page scroll sideways.
@@ -464,6 +471,8 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         problems.append("page has maths but MathJax typeset none of it")
     problems += [f"TeX error: {e}" for e in report["texErrors"]]
     problems += [f"raw TeX left in text: {t!r}" for t in report["raw"]]
+    problems += [f"a NumPy scalar's repr in the text (glue float() or int() of it): {t!r}"
+                 for t in report["reprs"]]
     for img in report["images"]:
         if not img["loaded"]:
             problems.append(f"image does not load: {img['src']}")
