@@ -7,6 +7,7 @@
 - tools/book_extension.py turns the docstrings' "See Also: Book, Step N" into links.
 """
 
+import ast
 import importlib
 import importlib.util
 import pkgutil
@@ -376,3 +377,35 @@ def test_the_dcgan_solution_shows_the_code_its_cell_runs():
     assert "ConvTranspose2D" in code and "Conv2D(32, 64" in code
     cells = re.findall(r"^```\{code-cell\}.*?\n(.*?)^```$", text[: shown.start()], flags=re.S | re.M)
     assert any(code in cell for cell in cells), "no code cell runs the code the solution shows"
+
+
+def _silent_checks(source: str) -> list[str]:
+    """The checks.* calls of a code cell whose verified formula the reader would not see.
+
+    Jupyter displays only a cell's last expression; any other bare ``checks.equal(...)``,
+    ``checks.derivative(...)`` or ``checks.numeric(...)``, in a loop too, shows nothing unless
+    it is passed to ``display``.
+    """
+    tree = ast.parse(source)
+    last = tree.body[-1] if tree.body else None
+    return [f"line {node.lineno}: {ast.unparse(node.value.func)}(...)"
+            for node in ast.walk(tree)
+            if node is not last and isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func).startswith("checks.")]
+
+
+def test_silent_checks_are_found():
+    cell = "checks.equal(a, b, 'one')\nfor k in ks:\n    checks.numeric(k)\nchecks.derivative(c, x, d, 'two')\n"
+    assert _silent_checks(cell) == ["line 1: checks.equal(...)", "line 3: checks.numeric(...)"]
+    shown = "display(checks.equal(a, b, 'one'))\nchecks.derivative(c, x, d, 'two')\n"
+    assert _silent_checks(shown) == []
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_every_check_shows_its_formula_where_it_runs(page):
+    jupytext = pytest.importorskip("jupytext")
+    nb = jupytext.read(page)
+    silent = [f"cell {i}, {call}" for i, cell in enumerate(nb.cells, 1) if cell.cell_type == "code"
+              for call in _silent_checks(cell.source)]
+    assert not silent, (f"{page.name}: checks whose result the reader does not see (pass them to "
+                        f"display()): {silent}")
