@@ -14,6 +14,14 @@ def test_correct_derivative_passes_and_renders():
     assert "✓" in md and "$$" in md
 
 
+def test_a_check_without_its_formula_shows_its_line_alone():
+    v = symbolic.verify_derivative(sig, x, sig * (1 - sig), "sigmoid' with a_b")
+    line = v.without_formula()
+    assert line._repr_markdown_() == "✓ **sigmoid' with a\\_b** (SymPy: derivative matches)\n"
+    assert "$$" not in line._repr_markdown_() and not hasattr(line, "_repr_latex_")
+    assert str(line) == str(v)
+
+
 def test_wrong_derivative_fails_the_check():
     with pytest.raises(AssertionError, match="stated formula is wrong"):
         symbolic.verify_derivative(sig, x, sig * (1 + sig), "sigmoid'")

@@ -162,6 +162,28 @@ class Verified:
 
     __repr__ = __str__
 
+    def without_formula(self) -> "VerifiedLine":
+        """This check as its line alone, for a formula far wider than the page (a matrix of
+        long entries): where the check runs, the page still says that it passed.
+        """
+        return VerifiedLine(self)
+
+
+@dataclass(frozen=True)
+class VerifiedLine:
+    """A passed check shown as its first line only: the check mark, its name and how."""
+
+    verified: Verified
+
+    def _repr_markdown_(self) -> str:
+        v = self.verified
+        return f"✓ **{_markdown_text(v.name)}** ({_markdown_text(v.how)})\n"
+
+    def __str__(self) -> str:
+        return str(self.verified)
+
+    __repr__ = __str__
+
 
 def verify_equal(
     derived,
