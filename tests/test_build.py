@@ -325,6 +325,16 @@ def test_nonfinite_glued_values_are_found_by_name():
         "b = nan", "c = -inf", "d = np.float64(nan)", "e = np.float32(inf)"]
 
 
+def test_only_a_kernel_that_lost_its_port_at_start_is_started_again():
+    died = "RuntimeError: Kernel died before replying to kernel_info"
+    port = "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:48943')"
+    assert book_execution.kernel_lost_its_port(died, "...\n" + port)
+    assert not book_execution.kernel_lost_its_port(died, "MemoryError")  # a real failure
+    assert not book_execution.kernel_lost_its_port("ZeroDivisionError: division by zero", port)
+    assert not book_execution.kernel_lost_its_port(None, port)  # it ran
+    assert book_execution.KERNEL_START_RETRIES >= 1
+
+
 def test_toc_expands_globs_and_lists_every_page():
     pages = toc.pages(ROOT)
     assert pages[0] == "book/index"

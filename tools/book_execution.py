@@ -255,6 +255,17 @@ def nonfinite_glue(nb) -> list[str]:
     return found
 
 
+# Kernels started at the same moment in two processes can pick the same free TCP port; the
+# loser dies before it runs a line ("Address already in use"), and is simply started again.
+KERNEL_START_RETRIES = 3
+
+
+def kernel_lost_its_port(exc_string: str | None, kernel_log: str) -> bool:
+    """Whether an execution failed only because its kernel could not bind its port at start."""
+    return bool(exc_string) and "Kernel died before replying to kernel_info" in exc_string \
+        and "Address already in use" in kernel_log
+
+
 def _init_worker(env: dict[str, str]) -> None:
     """Pool initializer: the chapter's environment, inherited by the kernel it starts."""
     os.environ.clear()
@@ -273,15 +284,18 @@ def _execute(docname: str, notebook_json: str, cwd: str, timeout: int | None, al
 
     nb = nbformat.reads(notebook_json, as_version=4)
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    saved_stderr = os.dup(2)
-    os.dup2(log, 2)  # inherited by the kernel process
-    try:
-        result = single_nb_execution(nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors)
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(log)
+    for _ in range(1 + KERNEL_START_RETRIES):
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        saved_stderr = os.dup(2)
+        os.dup2(log, 2)  # inherited by the kernel process
+        try:
+            result = single_nb_execution(nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors)
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            os.close(log)
+        if not kernel_lost_its_port(result.exc_string, Path(log_path).read_text(errors="replace")):
+            break
     error = None
     if result.err is not None:
         tail = Path(log_path).read_text(errors="replace").splitlines()[-20:]
