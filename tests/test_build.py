@@ -465,3 +465,28 @@ def test_a_chapter_run_as_a_script_follows_the_same_rule(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert f"glue: threads = '{THREADS_PER_CHAPTER}'" in proc.stdout
+
+
+def test_a_chapter_run_as_a_script_fails_on_text_too_small_to_read(tmp_path):
+    """A figure's 5 pt label fails the run, named with its cell and size; every cell still
+    runs and every figure is still saved."""
+    page = tmp_path / "page.md"
+    page.write_text(chapter("Page", """
+        ```{code-cell} ipython3
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.text(0.5, 0.5, "tiny label", fontsize=5)
+        ax.set_title("a title at the default size")
+        ```
+
+        ```{code-cell} ipython3
+        print("the next cell ran")
+        ```
+    """))
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_chapter.py"), str(page), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "fig-01-1.png (cell 1) has text smaller than 8 pt as a reader sees it: 'tiny label' at 5 pt" \
+        in proc.stderr, proc.stderr
+    assert "a title" not in proc.stderr
+    assert "the next cell ran" in proc.stdout and (tmp_path / "page" / "fig-01-1.png").exists()

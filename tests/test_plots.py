@@ -207,6 +207,24 @@ def test_column_panels_stacks_and_drops_spare_cells():
     plt.close("all")
 
 
+def test_small_text_finds_what_a_reader_sees_below_the_limit():
+    fig, ax = plt.subplots(figsize=(plots.COLUMN_WIDTH, 3))
+    ax.set_title("title")  # 10.5 pt: legible
+    ax.text(0.2, 0.5, "small", fontsize=6)
+    ax.text(0.5, 0.5, "smaller", fontsize=5)
+    ax.text(0.7, 0.5, "hidden", fontsize=5, visible=False)
+    ax.text(0.9, 0.5, "  ", fontsize=5)  # nothing to read
+    assert plots.small_text(fig) == [("smaller", 5.0), ("small", 6.0)]
+    assert plots.small_text(fig, min_points=5.5) == [("smaller", 5.0)]
+    # A figure twice as wide as the column is shown at half its size: 10 pt reads as 5.
+    wide = plt.figure(figsize=(2 * plots.COLUMN_WIDTH, 3))
+    wide.text(0.0, 0.5, "wide", fontsize=10)  # from edge to edge: the tight box is it all
+    wide.text(1.0, 0.5, "edge", fontsize=16, ha="right")
+    assert plots.small_text(wide, min_points=9) == [("wide", 5.0), ("edge", 8.0)]
+    assert plots.small_text(plt.figure()) == []
+    plt.close("all")
+
+
 def test_digit_grid_is_never_wider_than_the_column(rng):
     ax = plots.plot_digit_grid(rng.random((60, 28, 28)), ncols=20, cell_inches=1.0)
     assert ax.figure.get_size_inches()[0] <= plots.COLUMN_WIDTH + 1e-9

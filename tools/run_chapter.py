@@ -7,8 +7,10 @@ Usage (from the repository root, in the project's environment)::
 The chapter's code cells run in order in one namespace, exactly as the notebook kernel runs
 them. Figures are saved to ``<out>/<chapter>/fig-<cell>-<n>.png`` after each cell (where a
 notebook would display them), values the chapter glues into its text are printed as
-``glue: name = value``, and the exit status is non-zero if any cell fails or a glued number
-is NaN or infinite (which the build refuses too).
+``glue: name = value``, and the exit status is non-zero if any cell fails, a glued number
+is NaN or infinite (which the build refuses too), or a figure carries text smaller than
+``nnscratch.plots.MIN_TEXT_POINTS`` as a reader sees it (the run goes on to its end then,
+and the figure is saved).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(chapter_env())
     import matplotlib.pyplot as plt
     import myst_nb
+    from nnscratch.plots import MIN_TEXT_POINTS, small_text
 
     def glue(name, variable, display=True):  # what the book shows, printed
         if isinstance(variable, numbers.Real) and not math.isfinite(variable):
@@ -61,18 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     namespace = {"__name__": "__main__", "__file__": str(args.chapter)}
     start = time.perf_counter()
     n_figs = 0
+    illegible = []  # (cell, figure file, [(text, points shown)])
     cells = code_cells(args.chapter)
     for i, source in enumerate(cells, 1):
         code = compile(source, f"{args.chapter}:cell{i}", "exec")
         exec(code, namespace)
         for j, num in enumerate(plt.get_fignums(), 1):
             fig = plt.figure(num)
-            fig.savefig(outdir / f"fig-{i:02d}-{j}.png", dpi=100, bbox_inches="tight")
+            name = f"fig-{i:02d}-{j}.png"
+            if small := small_text(fig):
+                illegible.append((i, name, small))
+            fig.savefig(outdir / name, dpi=100, bbox_inches="tight")
             n_figs += 1
         plt.close("all")
     print(f"{args.chapter}: {len(cells)} cells ran in {time.perf_counter() - start:.1f} s; "
           f"{n_figs} figures saved to {outdir}/", file=sys.stderr)
-    return 0
+    for i, name, small in illegible:
+        shown = ", ".join(f"{text!r} at {points:g} pt" for text, points in small[:6])
+        more = f" and {len(small) - 6} more" if len(small) > 6 else ""
+        print(f"{args.chapter}: {name} (cell {i}) has text smaller than "
+              f"{MIN_TEXT_POINTS:g} pt as a reader sees it: {shown}{more}", file=sys.stderr)
+    return 1 if illegible else 0
 
 
 if __name__ == "__main__":

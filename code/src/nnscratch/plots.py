@@ -13,6 +13,7 @@ import re
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 
 #: Width of the book's text column, in inches. The HTML theme's column is about 688 CSS px
@@ -162,6 +163,53 @@ def column_panels(
     for ax in axes[n:]:
         ax.remove()
     return fig, axes[:n]
+
+
+#: The smallest text, in points as a reader sees it, that a figure of the book may carry. The
+#: book style's tick labels are 9 pt; 8 pt is the least a dense label (a legend squeezed
+#: into a panel, a digit's score in a detection) may shrink to. On a phone the column is
+#: about half as wide as the figure, so 8 pt shows as about 6 CSS px there: legible, and
+#: sharp when zoomed, because the figures are vector graphics. Checked for every figure
+#: of every chapter by ``tools/run_chapter.py`` (:func:`small_text`).
+MIN_TEXT_POINTS = 8.0
+
+
+def small_text(
+    fig, min_points: float = MIN_TEXT_POINTS
+) -> list[tuple[str, float]]:
+    """The texts of ``fig`` that a reader would see smaller than ``min_points``.
+
+    A figure is shown as its tight bounding box (what the notebook's inline backend and
+    ``savefig(bbox_inches="tight")`` crop it to), at its natural size, or shrunk to the
+    text column when it is wider than :data:`COLUMN_WIDTH`; a text's displayed size is its
+    font size times that shrinking.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        Drawn here first, so that its layout (constrained layout) is final.
+    min_points : float, default :data:`MIN_TEXT_POINTS`
+
+    Returns
+    -------
+    list of (str, float)
+        Each visible, non-empty text below the limit and its displayed size in points,
+        smallest first; empty when every text is legible.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.get_tightbbox(renderer).width  # inches
+    scale = min(1.0, COLUMN_WIDTH / width)
+    small = []
+    for text in fig.findobj(matplotlib.text.Text):
+        shown = text.get_fontsize() * scale
+        if (
+            text.get_visible()
+            and text.get_text().strip()
+            and shown < min_points
+        ):
+            small.append((text.get_text(), round(shown, 2)))
+    return sorted(small, key=lambda t: t[1])
 
 
 def _axes(ax):
