@@ -294,8 +294,9 @@ def _execute(docname: str, notebook_json: str, cwd: str, timeout: int | None, al
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
             os.close(log)
-        if not kernel_lost_its_port(result.exc_string, Path(log_path).read_text(errors="replace")):
-            break
+        if result.err is None or not kernel_lost_its_port(
+                result.exc_string, Path(log_path).read_text(errors="replace")):
+            break  # the log is read only when the attempt failed
     error = None
     if result.err is not None:
         tail = Path(log_path).read_text(errors="replace").splitlines()[-20:]
