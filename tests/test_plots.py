@@ -72,11 +72,31 @@ def test_digit_grid_tiles_every_image(rng, shape):
     plt.close("all")
 
 
+def test_digit_grid_labels_each_row_at_its_left_level_with_its_images(rng):
+    images = rng.random((12, 28, 28))
+    for titles in (None, [str(i) for i in range(12)]):   # captions move the rows down
+        ax = plots.plot_digit_grid(images, titles=titles, ncols=5, row_labels=["a", "b", "c"])
+        canvas = np.ma.filled(ax.get_images()[0].get_array(), np.nan)
+        filled_rows = np.flatnonzero(np.isfinite(canvas).any(axis=1))
+        filled_cols = np.flatnonzero(np.isfinite(canvas).any(axis=0))
+        # the pixel rows of each grid row: runs of 28 separated by gaps
+        starts = filled_rows[np.r_[True, np.diff(filled_rows) > 1]]
+        labels = [t for t in ax.texts if t.get_text() in "abc"]
+        assert [t.get_text() for t in labels] == ["a", "b", "c"]
+        for label, y0 in zip(labels, starts):
+            x, y = label.get_position()
+            assert x < filled_cols[0] and label.get_ha() == "right"   # left of every image
+            assert y0 <= y <= y0 + 28 and abs(y - (y0 + 13.5)) <= 1    # beside its own row
+        plt.close("all")
+
+
 def test_digit_grid_rejects_bad_input(rng):
     with pytest.raises(ValueError, match="not square"):
         plots.plot_digit_grid(rng.random((3, 10)))
     with pytest.raises(ValueError, match="3 images but 2 titles"):
         plots.plot_digit_grid(rng.random((3, 16)), titles=["a", "b"])
+    with pytest.raises(ValueError, match="3 rows of images but 2 row labels"):
+        plots.plot_digit_grid(rng.random((12, 16)), ncols=4, row_labels=["a", "b"])
 
 
 def test_confusion_matrix_plot_writes_every_count():

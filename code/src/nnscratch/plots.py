@@ -633,6 +633,7 @@ def plot_digit_grid(
     cmap: str = "gray_r",
     fontsize: float = 8,
     cell_inches: float = 0.65,
+    row_labels: Sequence[str] | None = None,
 ):
     """Draw small grayscale images (e.g. MNIST digits) as one tiled picture.
 
@@ -653,6 +654,9 @@ def plot_digit_grid(
         Width of one image in a new figure (ignored when ``ax`` is given); widen it for long
         captions. A new figure is never wider than :data:`COLUMN_WIDTH`: the cells shrink
         to fit it.
+    row_labels : sequence of str, optional
+        One label per row of the grid, written at its left at the default text size (e.g.
+        the training step or the method each row shows).
 
     Returns
     -------
@@ -686,6 +690,10 @@ def plot_digit_grid(
     h, w = x.shape[1:]
     pad, top = 2, (int(h * 0.45) if titles is not None else 0)
     nrows = -(-n // ncols)
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(
+            f"plot_digit_grid: {nrows} rows of images but {len(row_labels)} row labels"
+        )
     cell_h, cell_w = h + pad + top, w + pad
     canvas = np.full(
         (nrows * cell_h + pad, min(n, ncols) * cell_w + pad), np.nan
@@ -728,6 +736,14 @@ def plot_digit_grid(
                 fontsize=fontsize,
                 color=color,
             )
+    for r, label in enumerate(row_labels or ()):
+        ax.text(
+            -pad,
+            pad + r * cell_h + top + h / 2,
+            label,
+            ha="right",
+            va="center",
+        )
     ax.set_axis_off()
     return ax
 
