@@ -233,6 +233,20 @@ def test_encode_centernet_places_centres_sizes_and_offsets():
     assert t[0, 7].max() == 1.0 and t[0, 5].max() == 0.0
 
 
+def test_encode_centernet_keeps_the_last_of_two_centres_in_one_cell():
+    # both centres in cell (row 4, col 3) at stride 4: (13, 18) and (14, 17) px
+    boxes = [np.array([[9.0, 14.0, 17.0, 22.0], [4.0, 10.0, 24.0, 24.0]])]
+    for order in ([0, 1], [1, 0]):
+        t = D.encode_centernet([boxes[0][order]], [np.array([2, 5])], 10, 16, 4)
+        last = boxes[0][order[-1]] / 4
+        np.testing.assert_allclose(
+            t[0, 10:15, 4, 3],
+            [last[2] - last[0], last[3] - last[1],
+             (last[0] + last[2]) / 2 - 3, (last[1] + last[3]) / 2 - 4, 1.0],
+        )
+        assert t[0, 14].sum() == 1 and t[0, 2, 4, 3] == t[0, 5, 4, 3] == 1.0
+
+
 def test_decode_inverts_encode():
     boxes, labels, t = _targets()
     y = np.clip(t[:, :10].astype(np.float64), 1e-6, 1 - 1e-6)

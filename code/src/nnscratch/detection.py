@@ -413,7 +413,8 @@ def encode_centernet(
     Gaussian's width grows with the box: :math:`\\sigma = \\max(0.5, \\sqrt{wh} / 6)` in grid
     units (CenterNet derives it from an IoU radius; any width that covers the cells whose
     box would still overlap well serves the same purpose). Two objects whose centres fall in
-    one cell keep the last one's size and offset.
+    one cell keep the size and offset of the one listed last (written object by object, not
+    by a fancy-indexed assignment, whose order for repeated indices NumPy leaves open).
     """
     where = "encode_centernet"
     n_classes = check_int(n_classes, "n_classes", where)
@@ -442,13 +443,17 @@ def encode_centernet(
             - ((cells[None, None, :] - j[:, None, None]) ** 2)
             / (2 * sigma[:, None, None] ** 2)
         )
-        for k in range(len(b)):
+        for k in range(
+            len(b)
+        ):  # in order: of two centres in one cell, the last stays
             np.maximum(target[n, lab[k]], g[k], out=target[n, lab[k]])
-        target[n, c, i, j] = w
-        target[n, c + 1, i, j] = h
-        target[n, c + 2, i, j] = cx - j
-        target[n, c + 3, i, j] = cy - i
-        target[n, c + 4, i, j] = 1
+            target[n, c:, i[k], j[k]] = (
+                w[k],
+                h[k],
+                cx[k] - j[k],
+                cy[k] - i[k],
+                1,
+            )
     return target
 
 
