@@ -443,9 +443,8 @@ def encode_centernet(
             - ((cells[None, None, :] - j[:, None, None]) ** 2)
             / (2 * sigma[:, None, None] ** 2)
         )
-        for k in range(
-            len(b)
-        ):  # in order: of two centres in one cell, the last stays
+        # object by object, in order: of two centres in one cell, the last stays
+        for k in range(len(b)):
             np.maximum(target[n, lab[k]], g[k], out=target[n, lab[k]])
             target[n, c:, i[k], j[k]] = (
                 w[k],
