@@ -294,12 +294,12 @@ def _execute(docname: str, notebook_json: str, cwd: str, timeout: int | None, al
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
             os.close(log)
-        if result.err is None or not kernel_lost_its_port(
-                result.exc_string, Path(log_path).read_text(errors="replace")):
-            break  # the log is read only when the attempt failed
+        kernel_log = None if result.err is None else Path(log_path).read_text(errors="replace")
+        if kernel_log is None or not kernel_lost_its_port(result.exc_string, kernel_log):
+            break  # the log is read once, and only when the attempt failed
     error = None
     if result.err is not None:
-        tail = Path(log_path).read_text(errors="replace").splitlines()[-20:]
+        tail = kernel_log.splitlines()[-20:]
         error = result.exc_string + (f"\nkernel log ({log_path}), last lines:\n" + "\n".join(tail) if tail else "")
     elif bad := nonfinite_glue(result.nb):
         error = ("glued values that are not finite numbers, which the text would show: "
