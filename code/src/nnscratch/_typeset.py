@@ -67,7 +67,11 @@ class _BookLatexPrinter(LatexPrinter):
 
     def _print_HadamardPower(self, expr):
         if expr.exp == 2:  # A ⊙ A, not a power that reads as A A
-            base = self._print(expr.base)
+            base = (
+                self.parenthesize(expr.base, PRECEDENCE["Mul"], strict=True)
+                if isinstance(expr.base, sp.MatAdd)
+                else self._print(expr.base)
+            )
             return rf"{base} \odot {base}"
         return super()._print_HadamardPower(expr)
 
@@ -118,10 +122,9 @@ def _could_extract_minus_sign(term) -> bool:
             if term.args[0].is_number
             else False
         )
-    try:
-        return bool(term.could_extract_minus_sign())
-    except AttributeError:
-        return False
+    return bool(
+        term.could_extract_minus_sign()
+    )  # every term of a sum is a SymPy Expr
 
 
 def latex(expr) -> str:
