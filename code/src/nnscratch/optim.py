@@ -238,7 +238,9 @@ class Optimizer:
         return f"lr={self.lr}, weight_decay={self.weight_decay}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._args()})"
+        # lr_scale freezes or slows parameters: shown whenever it is set
+        scale = f", lr_scale={self.lr_scale}" if self.lr_scale else ""
+        return f"{type(self).__name__}({self._args()}{scale})"
 
 
 class SGD(Optimizer):

@@ -251,8 +251,17 @@ class TextClassifier(Layer):
         return None
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(p) for _, p in self._named())
-        return f"TextClassifier({inner})"
+        # the constructor's order: embed, pool, head positional; the optional parts by name
+        parts = [repr(self.embed), repr(self.pool), repr(self.head)]
+        parts += [
+            f"{name}={part!r}"
+            for name, part in (
+                ("encoder", self.encoder),
+                ("dropout", self.dropout),
+            )
+            if part is not None
+        ]
+        return f"TextClassifier({', '.join(parts)})"
 
 
 def text_classifier(

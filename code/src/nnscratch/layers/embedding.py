@@ -259,5 +259,5 @@ class EmbeddingBag(Layer):
     def __repr__(self) -> str:
         return (
             f"EmbeddingBag({self.n_tokens}, {self.n_dim}, mode={self.mode!r}, "
-            f"dtype={self.dtype})"
+            f"padding_idx={self.padding_idx}, dtype={self.dtype})"
         )
