@@ -137,6 +137,24 @@ def test_backward_before_forward_and_wrong_shapes_raise():
         act.softmax(np.ones(3))
 
 
+def test_softmax_backward_refuses_a_dout_of_another_shape_and_keeps_its_forward(rng):
+    layer = act.Softmax()
+    z = rng.standard_normal((2, 3))
+    p = layer.forward(z)
+    with pytest.raises(
+        ValueError,
+        match=r"Softmax.backward: dout must have shape \(2, 3\), got \(3, 2\)",
+    ):
+        layer.backward(np.ones((3, 2)))
+    # the refused call leaves the forward pass in place: a right-shaped dout still works
+    dout = rng.standard_normal((2, 3))
+    np.testing.assert_allclose(
+        layer.backward(dout),
+        p * (dout - np.sum(dout * p, axis=1, keepdims=True)),
+        rtol=1e-15,
+    )
+
+
 # --------------------------------------------------------------------------------- GELU
 
 

@@ -126,6 +126,16 @@ def test_check_rng_names_the_caller():
         _checks.check_rng(0, "Thing")
 
 
+def test_check_labels_refuses_what_is_not_an_array_naming_its_type():
+    # a list has a len and integer items, but no dtype or shape to check
+    for bad, kind in (([0, 1, 1], "list"), ((0, 1, 1), "tuple"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=rf"^f: labels must be a numpy.ndarray of integer "
+                                            rf"labels, got {kind}$"):
+            _checks.check_labels(bad, 3, 2, where="f", name="labels")
+    y = np.array([0, 1, 1])
+    assert _checks.check_labels(y, 3, 2, where="f", name="labels") is y
+
+
 def test_accumulation_dtype():
     assert _checks.accumulation_dtype(np.float16) == np.float32
     assert _checks.accumulation_dtype(np.float32) == np.float32

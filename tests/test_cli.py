@@ -88,6 +88,20 @@ def test_module_runs_as_a_script():
     assert "--epochs" in out and "--out" in out
 
 
+def test_run_as_a_script_the_exit_status_is_mains(tmp_path, capsys, monkeypatch):
+    import runpy
+    import warnings
+
+    missing = tmp_path / "w.npz"
+    monkeypatch.setattr(sys, "argv", ["nnscratch", "evaluate", "mlp", str(missing)])
+    with warnings.catch_warnings():   # runpy: the module was imported already, by the tests
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(SystemExit) as info:
+            runpy.run_module("nnscratch.cli", run_name="__main__")
+    assert info.value.code == 1
+    assert f"no weights file at {str(missing)!r}" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------ user errors and faults
 
 
@@ -230,3 +244,18 @@ def test_a_failed_run_leaves_no_new_folders_behind(tmp_path, capsys):
     (tmp_path / "kept").mkdir()  # a folder that was there before stays
     status = main(["train", "mlp", "--out", str(tmp_path / "kept" / "w.npz"), "--data-dir", str(empty)])
     assert status == 1 and (tmp_path / "kept").is_dir()
+
+
+def test_a_failed_run_keeps_a_new_folder_that_something_was_put_in(tmp_path, capsys, monkeypatch):
+    import nnscratch.cli as cli
+    out = tmp_path / "new" / "sub" / "w.npz"
+
+    def a_file_appears_then_loading_fails(*args, **kwargs):
+        (out.parent / "notes.txt").write_text("written while the run was loading")
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(cli, "load_mnist", a_file_appears_then_loading_fails)
+    assert main(["train", "mlp", "--out", str(out), "--epochs", "1"]) == 1
+    assert "Input/output error" in _one_line(capsys.readouterr().err)
+    assert (out.parent / "notes.txt").read_text() == "written while the run was loading"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["notes.txt"]

@@ -75,3 +75,42 @@ def test_takes_mnist_layouts_and_refuses_bad_input():
         make_canvases(images, labels, 2, rng=rng, size=28, scale=(0.5, 1.5))
     with pytest.raises(TypeError):
         make_canvases(images, labels, 2, rng=0)
+
+
+def test_a_blank_image_gives_no_box_and_no_label():
+    blank = np.zeros((1, 28, 28), np.float32)
+    x, boxes, labs = make_canvases(
+        blank, np.array([7]), 10, rng=np.random.default_rng(0)
+    )
+    assert not x.any()
+    for b, lab in zip(boxes, labs):
+        assert b.shape == (0, 4)
+        assert lab.shape == (0,) and lab.dtype == np.int64
+    # beside a digit with ink, the blank one's label never appears
+    images, labels = _digits()
+    images[7] = 0
+    _, boxes, labs = make_canvases(
+        images, labels, 40, rng=np.random.default_rng(0)
+    )
+    drawn = np.concatenate(labs)
+    assert 7 not in drawn and set(drawn) == set(range(10)) - {7}
+    assert all(len(b) == len(lab) for b, lab in zip(boxes, labs))
+
+
+def test_a_digit_that_finds_no_free_place_is_left_out():
+    # a digit inked edge to edge at scale 1 fills the 28-pixel canvas: every later digit
+    # overlaps it with IoU 1
+    full = np.ones((1, 28, 28), np.float32)
+    kw = dict(size=28, max_digits=4, scale=(1.0, 1.0))
+    _, boxes, labs = make_canvases(
+        full, np.array([3]), 20, rng=np.random.default_rng(0), max_overlap=0.1, **kw
+    )
+    for b, lab in zip(boxes, labs):
+        np.testing.assert_array_equal(b, [[0, 0, 28, 28]])
+        np.testing.assert_array_equal(lab, [3])
+    # with any overlap allowed the same seed gives canvases of several digits: the
+    # overlap was what left them out
+    _, boxes, _ = make_canvases(
+        full, np.array([3]), 20, rng=np.random.default_rng(0), max_overlap=1.0, **kw
+    )
+    assert max(len(b) for b in boxes) > 1

@@ -264,6 +264,23 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "nnscratch" / "mnist"
 
 
+def test_default_cache_dir_on_windows_is_under_localappdata(monkeypatch, tmp_path):
+    monkeypatch.setattr(store.sys, "platform", "win32")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))   # not a Windows convention
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "Local"))
+    assert default_cache_dir() == tmp_path / "Local" / "nnscratch" / "mnist"
+    monkeypatch.delenv("LOCALAPPDATA")
+    monkeypatch.setattr(store.Path, "home", classmethod(lambda cls: tmp_path / "me"))
+    assert default_cache_dir() == tmp_path / "me" / "AppData" / "Local" / "nnscratch" / "mnist"
+
+
+def test_default_cache_dir_on_macos_is_under_library_caches(monkeypatch, tmp_path):
+    monkeypatch.setattr(store.sys, "platform", "darwin")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))   # not a macOS convention
+    monkeypatch.setattr(store.Path, "home", classmethod(lambda cls: tmp_path / "me"))
+    assert default_cache_dir() == tmp_path / "me" / "Library" / "Caches" / "nnscratch" / "mnist"
+
+
 # -- the real files --------------------------------------------------------------------------
 
 real = pytest.mark.skipif(

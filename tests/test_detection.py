@@ -67,6 +67,14 @@ def test_bad_boxes_say_what_was_expected():
         D.box_area(np.array([[0, 0, 1, 1], [0, np.inf, 1, 1]]))
 
 
+def test_box_area_is_width_times_height_and_zero_for_flat_boxes():
+    boxes = [[0, 0, 2, 3], [1.5, 2, 4, 2.5], [5, 5, 5, 9], [-1, -2, 1, 0]]
+    area = D.box_area(boxes)  # a list of ints is taken too
+    assert area.dtype == np.float64 and area.shape == (4,)
+    np.testing.assert_array_equal(area, [6.0, 1.25, 0.0, 4.0])
+    assert D.box_area(np.zeros((0, 4))).shape == (0,)
+
+
 # ----------------------------------------------------------------- NMS
 
 
@@ -139,6 +147,19 @@ def test_average_precision_edge_cases():
     assert D.average_precision([0.9, 0.8], [False, True], 1) == 0.5
     with pytest.raises(ValueError, match="true positives"):
         D.precision_recall([0.9, 0.8], [True, True], 1)
+
+
+def test_precision_recall_needs_one_tp_flag_per_score():
+    with pytest.raises(
+        ValueError,
+        match=r"precision_recall: scores and tp must be 1-D of one length, "
+        r"got shapes \(2,\) and \(3,\)",
+    ):
+        D.precision_recall([0.9, 0.8], [True, False, True], 2)
+    with pytest.raises(
+        ValueError, match=r"1-D of one length, got shapes \(1, 2\) and \(1, 2\)"
+    ):
+        D.precision_recall([[0.9, 0.8]], [[True, False]], 2)
 
 
 def test_ties_in_scores_are_broken_in_index_order():

@@ -391,6 +391,19 @@ def test_sample_refuses_float_prompts_and_non_finite_logits():
         sample(model, np.array([1, 2]), 3, rng=np.random.default_rng(0), context=5)
 
 
+def test_sample_refuses_an_empty_prompt_before_drawing():
+    model = gpt(7, block_size=5, n_embed=8, n_heads=2, n_layers=1, rng=np.random.default_rng(0))
+    for context in (None, 5):  # both ways of reading refuse it
+        rng = np.random.default_rng(0)
+        with pytest.raises(
+            ValueError,
+            match=r"sample: prompt must hold at least one token, got an empty prompt of "
+            r"shape \(0,\)",
+        ):
+            sample(model, np.array([], dtype=np.int64), 3, rng=rng, context=context)
+        assert rng.bit_generator.state == np.random.default_rng(0).bit_generator.state
+
+
 def test_train_lm_checks_val_ids_before_the_first_step():
     model, opt = small("rnn"), Adam(0.01)
     before = {k: v.copy() for k, v in model.params.items()}

@@ -300,3 +300,16 @@ def test_attention_without_keys_is_refused_with_a_message_not_a_numpy_error():
     with pytest.raises(ValueError, match=r"MultiHeadAttention.forward: x must have shape \(N, T, 8\) .* T >= 1 .* got \(2, 0, 8\)"):
         m.forward(np.zeros((2, 0, 8)))
     assert m.forward(np.zeros((0, 3, 8))).shape == (0, 3, 8)  # an empty batch is fine
+
+
+def test_attention_refuses_a_query_key_or_value_without_a_length_axis(rng):
+    q = rng.standard_normal((2, 5, 4))
+    with pytest.raises(ValueError, match=r"attention_forward: q must have shape \(\.\.\., length, "
+                                         r"width\), got \(4,\)"):
+        attention_forward(q[0, 0], q[0], q[0])
+    with pytest.raises(ValueError, match=r"attention_forward: k must have shape \(\.\.\., length, "
+                                         r"width\), got \(4,\)"):
+        attention_forward(q, q[0, 0], q)
+    with pytest.raises(ValueError, match=r"attention_forward: v must have shape \(\.\.\., length, "
+                                         r"width\), got \(\)"):
+        attention_forward(q, q, np.ones(()))

@@ -1,5 +1,7 @@
 """Embedding: lookup, sparse gradient with repeated tokens, errors."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,23 @@ def test_bag_errors_name_what_arrived(rng):
         layer.forward(np.array([[1, 2]]), weights=np.ones((1, 2)))
     with pytest.raises(ValueError, match=r"x must lie in \[0, 4\), got values from 1 to 4"):
         layer.forward(np.array([[1, 4]]))
+
+
+def test_bag_weights_of_another_shape_than_the_bags_are_refused(rng):
+    layer = EmbeddingBag(6, 2, rng=rng)
+    for shape in [(3, 3), (3,), (1, 4)]:          # (1, 4) and (3,) would broadcast silently
+        with pytest.raises(ValueError, match=rf"EmbeddingBag.forward: weights must have the shape "
+                                             rf"of x, \(3, 4\), got {re.escape(str(shape))}$"):
+            layer.forward(BAGS, weights=np.ones(shape))
+
+
+def test_bag_backward_refuses_a_dout_of_the_wrong_shape_and_keeps_its_gradient(rng):
+    layer = EmbeddingBag(6, 2, rng=rng)
+    layer.forward(BAGS)
+    layer.backward(np.ones((3, 2)))
+    before = layer.grads["W"].copy()
+    for shape in [(3, 3), (1, 2), (3, 4, 2)]:     # (1, 2) would broadcast silently
+        with pytest.raises(ValueError, match=rf"EmbeddingBag.backward: dout must have shape "
+                                             rf"\(3, 2\), got {re.escape(str(shape))}$"):
+            layer.backward(np.ones(shape))
+    np.testing.assert_array_equal(layer.grads["W"], before)

@@ -118,3 +118,16 @@ def test_backward_refuses_a_dout_of_the_wrong_shape_or_dtype(make, rng):
             layer.backward(np.zeros(shape, dtype=np.float32))
     with pytest.raises(TypeError, match=rf"{name}.backward: dout must have dtype float32"):
         layer.backward(np.zeros((2, 4)))            # float64 would make dx float64
+
+
+def test_attention_pooling_without_dx_returns_none_and_the_same_gradient_of_q(rng):
+    layer = make(AttentionPooling, rng)
+    x, dout = rng.standard_normal((3, 5, 4)), rng.standard_normal((3, 4))
+    layer.forward(x, mask=MASK)
+    dx = layer.backward(dout)
+    dq = layer.grads["q"].copy()
+    layer.grads["q"] = np.full(4, np.nan)            # must be overwritten, not kept
+    layer.forward(x, mask=MASK)
+    assert layer.backward(dout, need_dx=False) is None
+    assert dx.shape == x.shape
+    np.testing.assert_array_equal(layer.grads["q"], dq)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -348,3 +350,31 @@ def test_batchnorm2d_float16_backward_is_finite_for_large_batches(rng):
     assert dx[np.float16].dtype == np.float16
     assert np.all(np.isfinite(dx[np.float16]))
     np.testing.assert_allclose(dx[np.float16], dx[np.float64], atol=2e-2, rtol=2e-2)
+
+
+def test_layer_norm_backward_refuses_a_dout_of_the_wrong_shape_and_keeps_its_gradients(rng):
+    layer = LayerNorm(4)
+    layer.forward(rng.standard_normal((2, 3, 4)))
+    layer.backward(np.ones((2, 3, 4)))
+    before = {k: v.copy() for k, v in layer.grads.items()}
+    for shape in [(2, 3, 5), (6, 4), (1, 3, 4), (3, 4)]:   # the last two would broadcast
+        with pytest.raises(ValueError, match=rf"LayerNorm.backward: dout must have shape "
+                                             rf"\(2, 3, 4\), got {re.escape(str(shape))}$"):
+            layer.backward(np.ones(shape))
+    for k, v in before.items():
+        np.testing.assert_array_equal(layer.grads[k], v)
+
+
+def test_layer_norm_without_dx_returns_none_and_the_same_parameter_gradients(rng):
+    layer = LayerNorm(5)
+    layer.params["gamma"] = rng.uniform(0.5, 2.0, 5)
+    x, dout = rng.standard_normal((3, 2, 5)), rng.standard_normal((3, 2, 5))
+    layer.forward(x)
+    dx = layer.backward(dout)
+    full = {k: v.copy() for k, v in layer.grads.items()}
+    layer.grads = {k: np.full_like(v, np.nan) for k, v in full.items()}  # to be overwritten
+    layer.forward(x)
+    assert layer.backward(dout, need_dx=False) is None
+    assert dx.shape == x.shape
+    for k, v in full.items():
+        np.testing.assert_array_equal(layer.grads[k], v)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,10 @@ def test_maxpool_windows_larger_than_181_do_not_overflow_the_winner_index():
     assert layer.forward(x)[0, 0, 0, 0] == 1.0
     dx = layer.backward(np.ones((1, 1, 1, 1)))
     assert dx[0, 0, k - 1, k - 2] == 1.0 and dx.sum() == 1.0
+
+
+def test_flatten_refuses_an_input_without_a_batch_axis():
+    for shape in [(6,), ()]:
+        with pytest.raises(ValueError, match=r"Flatten.forward: x must have at least 2 dimensions "
+                                             rf"\(N, \.\.\.\), got shape {re.escape(str(shape))}$"):
+            Flatten().forward(np.zeros(shape))

@@ -45,3 +45,19 @@ def test_learned_positions_accumulate_float16_gradients_in_float32():
     layer.backward(np.ones_like(x))
     assert layer.grads["P"].dtype == np.float16
     np.testing.assert_array_equal(layer.grads["P"], np.full((3, 2), 4000, np.float16))
+
+
+@pytest.mark.parametrize("make", [lambda: PositionEmbedding(7, 4, rng=np.random.default_rng(0)),
+                                  lambda: SinusoidalPositions(7, 4)])
+def test_backward_refuses_a_dout_shaped_for_another_batch(make, rng):
+    layer = make()
+    name = type(layer).__name__
+    layer.forward(rng.standard_normal((3, 5, 4)))
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    # each a valid (N, T, 4) input for the layer, but not the shape of the last forward's x
+    for shape in [(2, 5, 4), (3, 6, 4), (3, 1, 4)]:
+        with pytest.raises(ValueError, match=rf"{name}.backward: dout must have shape "
+                                             rf"\(3, 5, 4\), got \({shape[0]}, {shape[1]}, 4\)$"):
+            layer.backward(rng.standard_normal(shape))
+    for k, v in grads.items():
+        np.testing.assert_array_equal(layer.grads[k], v)

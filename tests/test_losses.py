@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -136,3 +138,15 @@ def test_bernoulli_nll_matches_torch(rng):
     loss, dz = losses.bernoulli_nll(z, x)
     assert loss == pytest.approx(ref.item(), rel=1e-12)
     np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_bce_refuses_logits_of_more_than_one_column_and_labels_of_another_length():
+    y = np.array([0, 1, 1])
+    for shape in [(3, 2), (3, 1, 1), ()]:           # (3, 2) is a softmax's input, not BCE's
+        with pytest.raises(ValueError, match=rf"binary_cross_entropy: z must have shape \(N,\) or "
+                                             rf"\(N, 1\), got {re.escape(str(shape))}$"):
+            losses.binary_cross_entropy(np.zeros(shape), y)
+    for z, bad in [(np.zeros(3), y[:2]), (np.zeros((3, 1)), y[:, None]), (np.zeros(3), y[:1])]:
+        with pytest.raises(ValueError, match=rf"binary_cross_entropy: y must have shape \(3,\) to "
+                                             rf"match z, got {re.escape(str(bad.shape))}$"):
+            losses.binary_cross_entropy(z, bad)

@@ -1,5 +1,7 @@
 """Confusion matrices and calibration, against hand-counted examples and brute force."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -343,3 +345,33 @@ def test_predict_classes_most_confused_and_reliability_refuse_what_has_no_answer
         most_confused(np.ones((2, 3), np.int64))
     with pytest.raises(ValueError, match="reliability: confidence holds no examples"):
         reliability(np.zeros(0), np.zeros(0, bool))  # gave an ECE of 0.0
+
+
+def test_predict_classes_refuses_logits_of_more_than_two_axes():
+    from nnscratch.metrics import predict_classes
+
+    for shape in [(2, 3, 4), ()]:
+        with pytest.raises(ValueError, match=r"predict_classes: logits must have shape \(N, C\), "
+                                             rf"\(N,\) or \(N, 1\), got {re.escape(str(shape))}$"):
+            predict_classes(np.zeros(shape))
+
+
+def test_reliability_refuses_correct_of_another_length_than_confidence():
+    conf = np.array([0.2, 0.5, 0.9])
+    for correct in [np.ones(2, bool), np.ones(4, bool)]:
+        with pytest.raises(ValueError, match=r"reliability: correct must have shape \(3,\), got "
+                                             rf"\({len(correct)},\)$"):
+            reliability(conf, correct)
+
+
+def test_gaussian_frechet_refuses_means_of_different_dimensions():
+    with pytest.raises(ValueError, match=r"gaussian_frechet: mu2 must have shape \(2,\) like mu1, "
+                                         r"got \(3,\)$"):
+        gaussian_frechet(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2))
+
+
+def test_class_shares_refuses_no_labels():
+    # bincount / 0 gave NaN shares and a warning
+    with pytest.raises(ValueError, match=r"class_shares: labels must hold at least one sample, "
+                                         r"got none \(N = 0\)$"):
+        class_shares(np.zeros(0, np.int64), 3)

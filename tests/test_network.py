@@ -713,3 +713,28 @@ def test_batchnorm_refreshed_holds_the_statistics_for_the_block_only(rng):
     assert not ran
     for k, v in net.buffers.items():
         assert np.array_equal(v, before[k]), k
+
+
+def test_a_name_that_is_both_a_parameter_and_a_buffer_is_refused_before_saving(tmp_path):
+    """Merged into one dict the buffer would silently replace the parameter in the file."""
+    from nnscratch.layers.base import Layer
+    from nnscratch.network import model_state
+
+    class Scaled(Layer):
+        def __init__(self):
+            super().__init__()
+            self.params = {"scale": np.ones(3), "shift": np.zeros(3)}
+            self.grads = {k: np.zeros(3) for k in self.params}
+            self.buffers = {"scale": np.full(3, 2.0), "count": np.zeros(1)}
+
+    net = Sequential([Dense(3, 3, rng=np.random.default_rng(0)), Scaled()])
+    message = (r"model_state: a name must be a parameter or a buffer, not both; "
+               r"got \['1.scale'\] as both$")
+    with pytest.raises(ValueError, match=message):
+        model_state(net)
+    path = tmp_path / "w.npz"
+    with pytest.raises(ValueError, match=message):
+        save_params(net, path)
+    assert list(tmp_path.iterdir()) == []            # no file, no temporary one
+    net.layers[1].buffers = {"count": np.zeros(1)}
+    assert sorted(model_state(net)) == ["0.W", "0.b", "1.count", "1.scale", "1.shift"]

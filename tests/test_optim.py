@@ -243,6 +243,19 @@ def test_a_refused_schedule_leaves_the_optimizer_untouched(make):
     assert sched.base_lr == 0.5 and opt.initial_lr == 0.5
 
 
+def test_product_needs_schedules_and_all_of_one_optimizer():
+    with pytest.raises(ValueError, match="^Product: give at least one schedule, got none$"):
+        Product()
+    first, second = SGD(lr=1.0), SGD(lr=0.5, momentum=0.9)
+    warm, cos = LinearWarmup(first, 4), CosineLR(second, 8)
+    with pytest.raises(ValueError, match=r"^Product: every schedule must wrap the same optimizer, "
+                                         r"got part 0 wrapping SGD\(lr=0.25\b.*\) and part 2 "
+                                         r"another, SGD\(lr=0.5\b.*\)$"):
+        Product(warm, StepLR(first, 2), cos)
+    assert (first.lr, second.lr) == (0.25, 0.5)    # as the parts left them: Product set nothing
+    assert warm.epoch == 0 and cos.epoch == 0
+
+
 def test_a_schedule_needs_an_optimizer_with_an_lr():
     with pytest.raises(TypeError, match="CosineLR: expected an optimizer with an lr, got dict"):
         CosineLR({}, 10)
@@ -524,3 +537,82 @@ def test_ctrl_c_during_a_step_is_held_until_every_parameter_is_updated(rng):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     opt.step(params, grads)                      # and the next step is not interrupted
     assert opt.t == 2
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_snapshot_into_an_older_one_drops_the_parameters_that_have_no_state_now(name, rng):
+    opt = OPTIMIZERS[name]()
+    params = {k: rng.standard_normal(3) for k in "ab"}
+    empty = opt.snapshot()
+    opt.step(params, {k: rng.standard_normal(3) for k in params})
+    later = opt.snapshot()
+    assert set(later["state"]) == {"a", "b"}
+    opt.restore(empty)                     # back to before the first step: no state at all
+    again = opt.snapshot(later)
+    assert again is later and again["state"] == {} and again["t"] == 0 and again["steps"] == {}
+    opt.step(params, {k: rng.standard_normal(3) for k in params})
+    opt.restore(again)                     # restoring it must not bring the stale state back
+    assert opt.state == {} and opt.t == 0
+
+
+def test_a_snapshot_into_an_older_one_drops_the_buffers_a_parameter_has_no_more(rng):
+    opt = RMSprop(0.01)                    # without momentum: one buffer "v" per parameter
+    params = {"w": rng.standard_normal(3)}
+    grads = [{"w": rng.standard_normal(3)} for _ in range(3)]
+    opt.step(params, grads[0])
+    early = opt.snapshot()
+    opt.momentum = 0.5                     # momentum switched on: a second buffer "b"
+    opt.step(params, grads[1])
+    later = opt.snapshot()
+    assert set(later["state"]["w"]) == {"v", "b"}
+    opt.restore(early)
+    again = opt.snapshot(later)
+    assert again is later and set(again["state"]["w"]) == {"v"}
+    np.testing.assert_array_equal(again["state"]["w"]["v"], early["state"]["w"]["v"])
+    # restored from either snapshot, the next step starts its momentum afresh, identically
+    from_early, from_again = params["w"].copy(), params["w"].copy()
+    opt.restore(early)
+    opt.step({"w": from_early}, grads[2])
+    opt.restore(again)
+    opt.step({"w": from_again}, grads[2])
+    np.testing.assert_array_equal(from_again, from_early)
+
+
+def test_a_step_outside_the_main_thread_runs_whole_without_touching_signals(rng):
+    """Only the main thread can set a signal handler; elsewhere Ctrl-C cannot arrive anyway."""
+    import threading
+
+    params = {k: rng.standard_normal(4) for k in "ab"}
+    grads = {k: rng.standard_normal(4) for k in params}
+    expected = {k: v.copy() for k, v in params.items()}
+    Adam(0.1).step(expected, grads)
+    opt, errors = Adam(0.1), []
+
+    def run():
+        try:
+            opt.step(params, grads)
+        except BaseException as e:         # any error, reported below
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert errors == [] and opt.t == 1
+    for k in params:
+        np.testing.assert_array_equal(params[k], expected[k], err_msg=k)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_a_step_leaves_a_custom_ctrl_c_handler_in_place(rng):
+    """A program that handles Ctrl-C itself (a notebook kernel, a GUI) keeps its handler."""
+    params = {"w": rng.standard_normal(3)}
+
+    def handler(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        SGD(0.1).step(params, {"w": np.ones(3)})
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

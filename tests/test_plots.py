@@ -1,3 +1,5 @@
+import re
+
 import matplotlib.pyplot as plt
 import matplotlib.text
 import numpy as np
@@ -303,3 +305,76 @@ def test_label_points_rejects_mismatched_input():
     with pytest.raises(ValueError, match=r"shape \(n, 2\) and n labels"):
         plots.label_points(ax, np.zeros((3, 2)), ["a", "b"])
     plt.close(fig)
+
+
+def test_book_style_without_ipython_only_sets_rcparams(monkeypatch):
+    import sys
+
+    import matplotlib
+    import matplotlib_inline.backend_inline as inline
+
+    calls = []
+    monkeypatch.setattr(inline, "set_matplotlib_formats", lambda *f: calls.append(f))
+    monkeypatch.setitem(sys.modules, "IPython", None)  # `from IPython import ...` fails
+    with matplotlib.rc_context({"font.size": 20, "axes.grid": False}):
+        assert plots.use_book_style() is None
+        assert plt.rcParams["font.size"] == plots.BOOK_STYLE["font.size"]
+        assert plt.rcParams["axes.grid"] is True
+    assert calls == []  # no inline formats chosen without IPython
+
+
+def test_history_takes_a_y_label_and_a_log_scale():
+    ax = plots.plot_history({"loss": [3, 1, 0.1]}, ylabel="cross-entropy", logy=True)
+    assert ax.get_ylabel() == "cross-entropy" and ax.get_yscale() == "log"
+    ax = plots.plot_history({"loss": [3, 1, 0.1]})  # neither by default
+    assert ax.get_ylabel() == "" and ax.get_yscale() == "linear"
+    plt.close("all")
+
+
+class _Player:
+    """Stands for an animation whose ``to_jshtml`` returns a given page."""
+
+    def __init__(self, html):
+        self.html = html
+
+    def to_jshtml(self, **kwargs):
+        return self.html
+
+
+def test_animation_html_refuses_a_player_it_cannot_make_offline_or_label():
+    css = '<link rel="stylesheet" href="https://cdn.example/fa.css">'
+    page = css + '<img id="frame" src="data:image/png;base64,AA">'
+    # the stylesheet link is dropped and the one image labelled
+    assert plots.animation_html(_Player(page), alt="a") == '<img alt="a" id="frame" src=' \
+        '"data:image/png;base64,AA">'
+    with pytest.raises(ValueError, match=r"must load nothing from outside, but matplotlib's "
+                                         r"player still references https://cdn.example/x.js$"):
+        plots.animation_html(_Player(page + '<script src="https://cdn.example/x.js">'), alt="a")
+    with pytest.raises(ValueError, match="expected one <img> in the player, found 0"):
+        plots.animation_html(_Player(css + "<canvas>"), alt="a")
+    with pytest.raises(ValueError, match="expected one <img> in the player, found 2"):
+        plots.animation_html(_Player(page + page), alt="a")
+
+
+def test_animation_needs_a_frame(rng):
+    X, y = make_blobs(10, rng)
+    grid = plots.plane_grid(X, resolution=5)
+    figures = plt.get_fignums()
+    with pytest.raises(ValueError, match="needs at least one frame, got 0"):
+        plots.animate_decision_boundary([], grid, X, y)
+    assert plt.get_fignums() == figures  # refused before a figure was made
+
+
+@pytest.mark.parametrize("shape", [(0, 28, 28), (0, 784), (3, 2, 28, 28), (28,)])
+def test_digit_grid_names_a_shape_that_is_not_a_stack_of_images(shape):
+    with pytest.raises(ValueError, match=r"expected images of shape \(N, H\*W\), \(N, H, W\) or "
+                                         r"\(N, 1, H, W\) with N > 0, got "
+                                         + re.escape(str(shape))):
+        plots.plot_digit_grid(np.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (4,), (2, 2, 2)])
+def test_confusion_matrix_plot_refuses_a_matrix_that_is_not_square(shape):
+    with pytest.raises(ValueError, match=r"plot_confusion_matrix: cm must be square, got shape "
+                                         + re.escape(str(shape))):
+        plots.plot_confusion_matrix(np.zeros(shape, int))

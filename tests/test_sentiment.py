@@ -200,6 +200,9 @@ def test_train_classifier_checks_every_label_and_id_before_the_first_step():
     assert err.type is TypeError
     assert err.match(r"train_classifier: ids_val must hold integer token ids in \[0, 12\), "
                      r"got dtype float64")
+    err = attempt(val={"ids_val": x, "y_val": y})
+    assert err.type is TypeError
+    assert err.match(r"train_classifier: val must be a pair \(ids_val, y_val\), got dict")
     err = attempt(val=(x,))
     assert err.type is ValueError and err.match(r"val must be a pair \(ids_val, y_val\), got 1")
     err = attempt(ids=x[:0], y=y[:0])
@@ -210,6 +213,23 @@ def test_train_classifier_checks_every_label_and_id_before_the_first_step():
                          rng=np.random.default_rng(0), epochs=1,
                          val=(x.astype(np.int32), y.astype(np.int32)))
     assert len(h["val_acc"]) == 1
+
+
+@pytest.mark.parametrize("attr", ["params", "grads"])
+def test_text_classifier_arrays_belong_to_its_parts_and_cannot_be_replaced(attr):
+    model = text_classifier(12, 4, rng=np.random.default_rng(0))
+    before = getattr(model, attr)
+    copies = {k: v.copy() for k, v in before.items()}
+    with pytest.raises(AttributeError, match=rf"TextClassifier.{attr} is assembled from its "
+                                             r"parts; set the arrays there \(only \{\} may be "
+                                             r"assigned\), got a non-empty dict"):
+        setattr(model, attr, {"embed.W": np.zeros((12, 4), np.float32)})
+    setattr(model, attr, {})  # what Layer.__init__ assigns: accepted, and changes nothing
+    after = getattr(model, attr)
+    assert after.keys() == before.keys()
+    for k, v in after.items():  # still the parts' own arrays, untouched
+        assert v is before[k] and np.array_equal(v, copies[k])
+    assert after["embed.W"] is getattr(model.embed, attr)["W"]
 
 
 def test_train_classifier_checks_clip_norm_first():

@@ -64,8 +64,11 @@ def test_clearly_nonzero_disproves_only_what_is_nonzero():
     n = sp.symbols("n", integer=True)
     assert _clearly_nonzero(sp.exp(x) - 1 - x)             # nonzero at the chosen point
     assert not _clearly_nonzero(sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1)
-    assert not _clearly_nonzero(sp.sin(sp.pi * n))          # integer symbols are left alone
+    # zero at every integer n, not at the fractional point the test would choose: left alone
+    assert not _clearly_nonzero(sp.sin(sp.pi * n, evaluate=False))
     assert not _clearly_nonzero(x * y - y * x)
+    f = sp.Function("f")
+    assert not _clearly_nonzero(f(x) - x)                   # an unknown f cannot be evaluated
 
 
 def test_wrong_batch_hessian_fails_quickly():
@@ -159,3 +162,87 @@ def test_names_with_markdown_characters_show_as_written():
     md = v._repr_markdown_()
     assert r"η\* with a\_b \| c" in md          # no stray emphasis, no broken table cell
     assert r"η\* with a\_b \| c" in checks._repr_markdown_()
+
+
+def test_identities_beyond_simplify_are_proved_and_wrong_ones_still_fail():
+    # simplify alone misses all three: expanding first proves the first, rewriting in exp the
+    # second, and the last, over integers (which the quick numeric test leaves alone), is
+    # found not to be zero.
+    sinh_exp = (sp.exp(x) - sp.exp(-x)) / 2
+    symbolic.verify_equal(x**2 * (x + sp.sinh(x)), x**2 * (x + sinh_exp), "x^2 (x + sinh)")
+    with pytest.raises(AssertionError, match="sinh: the stated formula is wrong"):
+        symbolic.verify_equal(x**2 * (x + sp.sinh(x)), x**2 * (x - sinh_exp), "sinh")
+    symbolic.verify_equal(sp.tanh(x), (sp.exp(2 * x) - 1) / (sp.exp(2 * x) + 1), "tanh")
+    with pytest.raises(AssertionError, match="tanh: the stated formula is wrong"):
+        symbolic.verify_equal(sp.tanh(x), (sp.exp(2 * x) - 1) / (sp.exp(2 * x) + 2), "tanh")
+    n = sp.symbols("n", integer=True)
+    with pytest.raises(AssertionError, match=r"n\^2: the stated formula is wrong"):
+        symbolic.verify_equal(n**2, n, "n^2")
+
+
+def test_an_unbound_matrix_name_is_displayed_and_checked_element_by_element():
+    A = sp.MatrixSymbol("A", 2, 2)
+    Am = A.as_explicit()                                     # the matrix of A's entries
+    v = symbolic.verify_equal(Am.T, Am.T, "transpose", rhs=A.T)
+    assert v.latex().endswith(r"= A^{\top}")
+    with pytest.raises(AssertionError, match="transpose: the displayed right-hand side is not"):
+        symbolic.verify_equal(Am.T, Am.T, "transpose", rhs=A)
+
+
+def test_a_one_by_one_display_may_show_a_scalar():
+    P = sp.Matrix(2, 1, sp.symbols("p1 p2", real=True))
+    Y = sp.Matrix(2, 1, sp.symbols("y1 y2", real=True))
+    Ps, Ys = sp.MatrixSymbol("P", 2, 1), sp.MatrixSymbol("Y", 2, 1)
+    total = sum(P - Y)                                       # a scalar, not a 1 x 1 matrix
+    v = symbolic.verify_equal(total, total, "sum", rhs=sp.OneMatrix(1, 2) * (Ps - Ys),
+                              where={Ps: P, Ys: Y})
+    assert v.latex().endswith(r"= \mathbf{1}^{\top} \left(P - Y\right)")
+    with pytest.raises(AssertionError, match=r"sum: the displayed right-hand side .*\n.*"
+                                             r"\n  evaluates to: p1 \+ p2 \+ y1 \+ y2"):
+        symbolic.verify_equal(total, total, "sum", rhs=sp.OneMatrix(1, 2) * (Ps + Ys),
+                              where={Ps: P, Ys: Y})
+
+
+def test_a_matrix_of_names_names_the_result_and_a_matrix_with_a_formula_is_checked():
+    W = sp.Matrix(2, 1, sp.symbols("w1 w2", real=True))
+    X = sp.Matrix(1, 2, sp.symbols("x1 x2", real=True))
+    g1, g2 = sp.symbols("g_1 g_2")
+    v = symbolic.verify_derivative((X * W)[0, 0], W, X.T, "grad", lhs=sp.Matrix([g1, g2]))
+    assert v.latex().startswith(r"\left[\begin{matrix}g_{1}\\g_{2}\end{matrix}\right] =")
+    with pytest.raises(AssertionError, match="grad: the displayed left-hand side is not"):
+        symbolic.verify_derivative((X * W)[0, 0], W, X.T, "grad", lhs=sp.Matrix([g1, 2 * W[1]]))
+
+
+def test_a_function_of_names_names_the_result_and_of_a_formula_is_checked():
+    L = sp.Function("L")
+    v = symbolic.verify_derivative(x * w, w, x, "dL", lhs=L(w))
+    assert v.latex() == r"L{\left(w \right)} = x"
+    with pytest.raises(AssertionError, match="dL: the displayed left-hand side is not"):
+        symbolic.verify_derivative(x * w, w, x, "dL", lhs=L(2 * w))
+
+
+def test_a_numeric_check_shows_a_display_form_only_once_it_is_checked(rng):
+    s = sp.Symbol(r"\sigma")
+    package = lambda v: np.exp(-v) / (1 + np.exp(-v)) ** 2
+    v = symbolic.verify_numeric(sig * (1 - sig), [x], package, rng=rng, name="sigmoid'",
+                                rhs=s * (1 - s), where={s: sig})
+    assert v.latex() == r"\texttt{nnscratch} = \sigma \left(1 - \sigma\right)"
+    with pytest.raises(AssertionError, match="sigmoid': the displayed right-hand side is not"):
+        symbolic.verify_numeric(sig * (1 - sig), [x], package, rng=rng, name="sigmoid'",
+                                rhs=s * (1 + s), where={s: sig})
+
+
+def test_a_numeric_check_of_a_different_shape_fails_naming_both():
+    with pytest.raises(AssertionError,
+                       match=r"pair: SymPy gives shape \(2, 1\), the package \(3,\)"):
+        symbolic.verify_numeric(sp.Matrix([x, 2 * x]), [x], lambda v: np.array([v, 2 * v, 0]),
+                                rng=np.random.default_rng(0), name="pair")
+
+
+def test_checklist_records_a_numeric_check_that_passed_and_not_one_that_failed(rng):
+    checks = symbolic.Checklist()
+    v = checks.numeric(2 * x, [x], lambda t: t + t, rng=rng, name="double", label="eq-2x")
+    assert checks.items == [v] and checks.labels == ["eq-2x"]
+    with pytest.raises(AssertionError, match="disagrees with SymPy"):
+        checks.numeric(2 * x, [x], lambda t: 3 * t, rng=rng, name="triple")
+    assert checks.items == [v]

@@ -738,3 +738,66 @@ def test_an_interrupt_between_steps_keeps_everything_and_is_reported(capsys):
     _assert_optimizer_as(opt, saved)
     assert len(caught.value.history["loss"]) == 2
     assert "interrupted: the model holds the weights of its last complete step" in capsys.readouterr().out
+
+
+# ------------------------------------------------ rarely taken paths of evaluate, EarlyStopping, fit
+
+
+def test_evaluate_refuses_no_examples_or_a_label_count_that_differs():
+    X, y = _blobs(20)
+    for xs, ys, counts in [(X[:0], y[:0], "0 and 0"), (X, y[:19], "20 and 19"), (X[:5], y, "5 and 20")]:
+        with pytest.raises(ValueError, match=rf"^evaluate: need as many labels as examples \(> 0\), "
+                                             rf"got {counts}$"):
+            evaluate(_model(0), losses.softmax_cross_entropy, xs, ys)
+
+
+def test_early_stopping_refuses_a_metric_fit_does_not_record():
+    for monitor in ("accuracy", "val_accuracy", "Loss", "lr"):
+        with pytest.raises(ValueError, match=rf"^EarlyStopping: monitor must be val_loss, val_acc, "
+                                             rf"loss or acc, got '{monitor}'$"):
+            EarlyStopping(monitor=monitor)
+
+
+def test_a_non_finite_target_is_named_as_the_cause_of_a_non_finite_loss():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 2))
+    y = X @ np.array([[1.0], [-2.0]])
+    y[5, 0] = np.nan                                   # the inputs are all finite
+    model = Sequential([Dense(2, 1, rng=rng)])
+    before = _state(model)
+    with pytest.raises(FloatingPointError, match=r"^fit: stopped at epoch 1, batch 1: the training "
+                                                 r"loss is nan because the batch's targets y hold "
+                                                 r"NaN or infinite values; the model is as it was "
+                                                 r"before this batch$"):
+        fit(model, losses.mean_squared_error, SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=2, batch_size=32, progress=False)
+    _assert_state_equal(model, before)
+
+
+class _FailsAt:
+    """softmax_cross_entropy, except that call number ``at`` raises a ValueError."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, out, y):
+        self.calls += 1
+        if self.calls == self.at:
+            raise ValueError("the loss function failed")
+        return losses.softmax_cross_entropy(out, y)
+
+
+def test_a_failed_fit_leaves_early_stopping_with_no_best_epoch_of_the_undone_training():
+    """fit undoes its training when it fails; the weights early stopping kept of it must go too,
+    else restoring them would bring the undone training back."""
+    X, y = _blobs(60)
+    model, stopper = _model(0), EarlyStopping(monitor="loss", patience=10)
+    before = _state(model)
+    with pytest.raises(ValueError, match="the loss function failed"):
+        # 3 batches per epoch: call 7 is epoch 3, batch 1, after two epochs were recorded
+        fit(model, _FailsAt(at=3 * 2 + 1), SGD(0.1), X, y, rng=np.random.default_rng(0),
+            epochs=5, batch_size=20, early_stopping=stopper, progress=False)
+    _assert_state_equal(model, before)
+    assert (stopper.best, stopper.best_epoch, stopper.best_params, stopper.wait) == (None, None, None, 0)
+    stopper.restore({**model.params, **model.buffers})  # a no-op now
+    _assert_state_equal(model, before)

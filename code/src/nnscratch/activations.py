@@ -145,7 +145,11 @@ def gelu_prime(z: np.ndarray) -> np.ndarray:
 
 
 class _Elementwise(Layer):
-    """An elementwise activation layer; subclasses define ``_f`` and ``_df``."""
+    """An elementwise activation layer.
+
+    Subclasses define ``_f``, and either ``_df`` (backward is ``dout * _df(z)``) or a
+    ``_backward`` of their own.
+    """
 
     _forward_state = ("_z",)
 
@@ -194,10 +198,6 @@ class ReLU(_Elementwise):
     """ReLU layer: forward ``max(0, z)``, backward passes ``dout`` where ``z > 0``."""
 
     _f = staticmethod(relu)
-
-    @staticmethod
-    def _df(z: np.ndarray) -> np.ndarray:
-        return relu_prime(z)
 
     def _backward(self, dout: np.ndarray, z: np.ndarray) -> np.ndarray:
         # A new array: dout is never written to (a bug of some references). Multiplying by

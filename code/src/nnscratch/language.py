@@ -484,7 +484,10 @@ def sample(
     check_rng(rng, "sample")
     check_array(prompt, "prompt", ndim=1, where="sample")
     if len(prompt) == 0:
-        raise ValueError("sample: prompt must hold at least one token")
+        raise ValueError(
+            "sample: prompt must hold at least one token, got an empty "
+            f"prompt of shape {prompt.shape}"
+        )
     check_token_ids(prompt, None, where="sample", name="prompt")
     n = check_int(n, "n", "sample", minimum=0)
     tau = check_number(

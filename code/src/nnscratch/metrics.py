@@ -560,5 +560,7 @@ def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
         labels, len(labels), n_classes, where="class_shares", name="labels"
     )
     if len(labels) == 0:
-        raise ValueError("class_shares: labels holds no samples (N = 0)")
+        raise ValueError(
+            "class_shares: labels must hold at least one sample, got none (N = 0)"
+        )
     return np.bincount(labels, minlength=n_classes) / len(labels)

@@ -326,7 +326,8 @@ def model_state(model: Layer) -> dict[str, np.ndarray]:
     shared = sorted(params.keys() & buffers.keys())
     if shared:
         raise ValueError(
-            f"model_state: {shared} name both a parameter and a buffer"
+            f"model_state: a name must be a parameter or a buffer, not both; "
+            f"got {shared} as both"
         )
     return {**params, **buffers}
 

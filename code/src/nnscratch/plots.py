@@ -474,9 +474,11 @@ def animation_html(anim, alt: str, **kwargs) -> str:
     html = re.sub(
         r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>', "", html
     )
-    if "http://" in html or "https://" in html:
+    external = re.search(r"https?://[^\s\"'<>]*", html)
+    if external:
         raise ValueError(
-            "animation_html: matplotlib's player still references an external URL"
+            "animation_html: the player must load nothing from outside, but "
+            f"matplotlib's player still references {external.group()}"
         )
     alt_attr = (
         alt.replace("&", "&amp;")
@@ -561,7 +563,7 @@ def animate_decision_boundary(
     frames = [np.asarray(f) for f in frames]
     if not frames:
         raise ValueError(
-            "animate_decision_boundary needs at least one frame"
+            "animate_decision_boundary needs at least one frame, got 0"
         )
     for i, f in enumerate(frames):
         if f.size != g0.size:

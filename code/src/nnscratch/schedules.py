@@ -135,12 +135,16 @@ class Product(Schedule):
 
     def __init__(self, *parts: Schedule) -> None:
         if not parts:
-            raise ValueError("Product: give at least one schedule")
-        opt = parts[0].optimizer
-        if any(p.optimizer is not opt for p in parts):
             raise ValueError(
-                "Product: every schedule must wrap the same optimizer"
+                "Product: give at least one schedule, got none"
             )
+        opt = parts[0].optimizer
+        for i, p in enumerate(parts):
+            if p.optimizer is not opt:
+                raise ValueError(
+                    f"Product: every schedule must wrap the same optimizer, got part 0 "
+                    f"wrapping {opt!r} and part {i} another, {p.optimizer!r}"
+                )
         super().__init__(opt)
         self.parts = parts
         opt.lr = self.lr_at(0)

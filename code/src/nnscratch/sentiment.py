@@ -198,7 +198,9 @@ class TextClassifier(Layer):
     def params(self, value):
         if value:
             raise AttributeError(
-                "TextClassifier.params is assembled from its parts"
+                "TextClassifier.params is assembled from its parts; set the "
+                "arrays there (only {} may be assigned), got a non-empty "
+                f"{type(value).__name__}"
             )
 
     @property
@@ -213,7 +215,9 @@ class TextClassifier(Layer):
     def grads(self, value):
         if value:
             raise AttributeError(
-                "TextClassifier.grads is assembled from its parts"
+                "TextClassifier.grads is assembled from its parts; set the "
+                "arrays there (only {} may be assigned), got a non-empty "
+                f"{type(value).__name__}"
             )
 
     @property
