@@ -44,6 +44,7 @@ from nnscratch.layers import (
 )
 from nnscratch.network import Residual, Sequential
 from nnscratch.optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from nnscratch.schedules import CosineLR, LinearWarmup, Product, Schedule, StepLR
 from nnscratch.sentiment import BagOfNgrams, TextClassifier, text_classifier
 from nnscratch.text import Vocab
 from nnscratch.train import EarlyStopping
@@ -301,8 +302,18 @@ def test_vae_repr_rebuilds_its_encoder_and_decoder(rng):
         Sequential([Dense(2, 6, rng=rng)]),
         rng=rng,
     )
-    text = repr(vae)
-    assert text.startswith("VAE(encoder=Sequential([") and "decoder=Sequential([" in text
+    assert repr(vae) == (
+        "VAE(\n"
+        "  encoder=Sequential([\n"
+        "    Dense(6, 8, dtype=float64),\n"
+        "    ReLU(),\n"
+        "    Dense(8, 4, dtype=float64)\n"
+        "  ]),\n"
+        "  decoder=Sequential([\n"
+        "    Dense(2, 6, dtype=float64)\n"
+        "  ])\n"
+        ")"
+    )
     new = rebuilt(vae)
     assert [type(layer) for layer in new.encoder] == [Dense, ReLU, Dense]
     assert arrays(new) == arrays(vae)
@@ -394,6 +405,47 @@ def test_optimizer_repr_shows_its_per_parameter_learning_rates():
 def test_embedding_bag_repr_shows_its_padding_id(rng):
     bag = EmbeddingBag(7, 3, rng=rng, padding_idx=2)
     assert rebuilt(bag).padding_idx == 2
+
+
+# -- learning-rate schedules ------------------------------------------------------------
+
+
+def test_schedule_reprs_give_their_settings_and_leave_out_the_optimizer():
+    opt = Adam(0.01)
+    warm_cos = Product(LinearWarmup(opt, 30), CosineLR(opt, 1000, lr_min=1e-3))
+    assert repr(warm_cos) == (
+        "Product(LinearWarmup(warmup=30), CosineLR(t_max=1000, lr_min=0.001))"
+    )
+    assert repr(StepLR(SGD(0.1), 10, gamma=0.5)) == "StepLR(step_size=10, gamma=0.5)"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda opt: StepLR(opt, 7, gamma=0.3),
+        lambda opt: CosineLR(opt, 50, lr_min=0.01),
+        lambda opt: LinearWarmup(opt, 4),
+        lambda opt: Product(LinearWarmup(opt, 5), StepLR(opt, 3, gamma=0.5)),
+    ],
+    ids=["StepLR", "CosineLR", "LinearWarmup", "Product"],
+)
+def test_a_schedule_repr_rebuilds_the_same_schedule_of_a_given_optimizer(make):
+    schedule = make(SGD(0.1))
+    # the optimizer a repr leaves out is supplied, as the random generator is for layers
+    fresh = SGD(0.1)
+    names = {cls.__name__: functools.partial(cls, fresh) for cls in (StepLR, CosineLR, LinearWarmup)}
+    names["Product"] = Product
+    new = eval(repr(schedule), names)
+    assert type(new) is type(schedule) and repr(new) == repr(schedule)
+    assert [new.lr_at(e) for e in range(12)] == [schedule.lr_at(e) for e in range(12)]
+
+
+def test_a_schedule_subclass_prints_its_name_and_no_settings_unless_it_gives_some():
+    class Halving(Schedule):
+        def factor(self, epoch):
+            return 0.5**epoch
+
+    assert repr(Halving(SGD(0.1))) == "Halving()"
 
 
 # -- training helpers and summaries -----------------------------------------------------

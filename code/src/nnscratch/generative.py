@@ -21,6 +21,8 @@ trick) and practice (anomaly detection, samples).
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from ._checks import (
@@ -342,9 +344,15 @@ class VAE(Composite):
         return np.concatenate(out)
 
     def __repr__(self) -> str:
-        return (
-            f"VAE(encoder={self.encoder!r},\n    decoder={self.decoder!r})"
+        # one argument per line, nested layers indented one level deeper
+        parts = ",\n".join(
+            textwrap.indent(f"{name}={part!r}", "  ")
+            for name, part in (
+                ("encoder", self.encoder),
+                ("decoder", self.decoder),
+            )
         )
+        return f"VAE(\n{parts}\n)"
 
 
 def _mlp(sizes, rng, dtype) -> Sequential:

@@ -37,6 +37,14 @@ class Schedule:
             optimizer.initial_lr = self.base_lr
         self.epoch = 0
 
+    def _args(self) -> str:
+        """The schedule's settings, as the keyword arguments that give them."""
+        return ""
+
+    def __repr__(self) -> str:
+        # The optimizer is left out, as a layer's random generator is: it is not a setting.
+        return f"{type(self).__name__}({self._args()})"
+
     @classmethod
     def _base_lr(cls, optimizer) -> float:
         """The learning rate a new schedule of ``optimizer`` starts from; changes nothing."""
@@ -80,6 +88,9 @@ class StepLR(Schedule):
     def factor(self, epoch: int) -> float:
         return self.gamma ** (epoch // self.step_size)
 
+    def _args(self) -> str:
+        return f"step_size={self.step_size}, gamma={self.gamma}"
+
 
 class CosineLR(Schedule):
     """Cosine annealing from the initial learning rate down to ``lr_min`` over ``t_max`` epochs.
@@ -108,6 +119,9 @@ class CosineLR(Schedule):
     def factor(self, epoch: int) -> float:
         return self.lr_at(epoch) / self.base_lr
 
+    def _args(self) -> str:
+        return f"t_max={self.t_max}, lr_min={self.lr_min}"
+
 
 class LinearWarmup(Schedule):
     """Ramp the learning rate linearly from ``base_lr / warmup`` to ``base_lr`` over ``warmup`` epochs.
@@ -124,6 +138,9 @@ class LinearWarmup(Schedule):
 
     def factor(self, epoch: int) -> float:
         return min(1.0, (epoch + 1) / self.warmup)
+
+    def _args(self) -> str:
+        return f"warmup={self.warmup}"
 
 
 class Product(Schedule):
@@ -151,3 +168,6 @@ class Product(Schedule):
 
     def factor(self, epoch: int) -> float:
         return math.prod(p.factor(epoch) for p in self.parts)
+
+    def _args(self) -> str:
+        return ", ".join(repr(p) for p in self.parts)
