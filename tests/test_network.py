@@ -345,9 +345,9 @@ def test_predict_handles_an_empty_batch_and_refuses_a_zero_batch_size(rng):
 
 
 def test_composites_show_their_parts_arrays_and_refuse_assignment():
-    # Sequential and VAE share layers.base.Composite: views keyed by part name,
-    # always current, never assignable (the parts own the arrays).
-    from nnscratch import generative
+    # Sequential, VAE and TextClassifier share layers.base.Composite: views keyed by
+    # part name, always current, never assignable (the parts own the arrays).
+    from nnscratch import generative, sentiment
 
     rng = np.random.default_rng(0)
     net = Sequential([Dense(3, 2, rng=rng), Tanh(), Dense(2, 1, rng=rng)])
@@ -359,7 +359,10 @@ def test_composites_show_their_parts_arrays_and_refuse_assignment():
     vae = generative.vae((6, 4, 2), rng=rng, dtype=np.float64)
     assert set(vae.params) == {f"{p}.{k}" for p, m in vae.parts() for k in m.params}
     assert {p for p, _ in vae.parts()} == {"encoder", "decoder"}
-    for model, name in ((net, "Sequential"), (vae, "VAE")):
+    text = sentiment.text_classifier(12, 4, rng=rng, lstm=3, dropout=0.5)
+    assert [p for p, _ in text.parts()] == ["embed", "encoder", "pool", "dropout", "head"]
+    assert text.params["encoder.Wx"] is text.encoder.params["Wx"] and text.buffers == {}
+    for model, name in ((net, "Sequential"), (vae, "VAE"), (text, "TextClassifier")):
         for attr in ("params", "grads", "buffers"):
             with pytest.raises(AttributeError, match=f"{name}.{attr} is assembled"):
                 setattr(model, attr, {"W": np.zeros(1)})

@@ -36,6 +36,7 @@ from ._checks import (
     check_token_ids,
 )
 from .layers import Dense, Dropout, Embedding, EmbeddingBag, LSTM, Layer
+from .layers.base import Composite
 from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
 from .layers.position import PositionEmbedding
 from .losses import binary_cross_entropy
@@ -144,7 +145,7 @@ class BagOfNgrams(Layer):
         return f"BagOfNgrams({self.n_tokens}, dtype={self.dtype})"
 
 
-class TextClassifier(Layer):
+class TextClassifier(Composite):
     """Embedding, optional encoder, masked pooling over time, dropout, dense head.
 
     Parameters
@@ -179,54 +180,13 @@ class TextClassifier(Layer):
         self.dropout, self.head = dropout, head
         self._mask: np.ndarray | None = None
 
-    def _named(self):
+    def parts(self):
+        """The parts present, in the order data flows: keys ``"embed.W"``, ``"head.b"``."""
         return [
             (n, getattr(self, n))
             for n in self._parts
             if getattr(self, n) is not None
         ]
-
-    @property
-    def params(self):
-        return {
-            f"{n}.{k}": v
-            for n, p in self._named()
-            for k, v in p.params.items()
-        }
-
-    @params.setter
-    def params(self, value):
-        if value:
-            raise AttributeError(
-                "TextClassifier.params is assembled from its parts; set the "
-                "arrays there (only {} may be assigned), got a non-empty "
-                f"{type(value).__name__}"
-            )
-
-    @property
-    def grads(self):
-        return {
-            f"{n}.{k}": v
-            for n, p in self._named()
-            for k, v in p.grads.items()
-        }
-
-    @grads.setter
-    def grads(self, value):
-        if value:
-            raise AttributeError(
-                "TextClassifier.grads is assembled from its parts; set the "
-                "arrays there (only {} may be assigned), got a non-empty "
-                f"{type(value).__name__}"
-            )
-
-    @property
-    def buffers(self):
-        return {}
-
-    @buffers.setter
-    def buffers(self, value):
-        pass
 
     def forward(self, x, training=False):
         """Token ids (N, T) -> logits (N, 1)."""

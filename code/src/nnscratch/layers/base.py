@@ -127,8 +127,9 @@ class Composite(Layer):
         # Layer.__init__ assigns {}; anything else would be silently lost.
         if value:
             raise AttributeError(
-                f"{type(self).__name__}.{attr} is assembled from its parts; "
-                "set the arrays there"
+                f"{type(self).__name__}.{attr} is assembled from its parts; set the "
+                "arrays there (only {} may be assigned), got a non-empty "
+                f"{type(value).__name__}"
             )
 
     params = property(
