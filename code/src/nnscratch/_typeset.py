@@ -122,9 +122,8 @@ def _could_extract_minus_sign(term) -> bool:
             if term.args[0].is_number
             else False
         )
-    return bool(
-        term.could_extract_minus_sign()
-    )  # every term of a sum is a SymPy Expr
+    # every term of an Add or a MatAdd is a SymPy Expr, which has this method
+    return bool(term.could_extract_minus_sign())
 
 
 def latex(expr) -> str:
