@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from _book import ROOT, notebook_chapters
+from _book import ROOT, notebook_chapters, readme_command
 
 import nnscratch
 
@@ -241,11 +241,10 @@ def test_see_also_book_lines_become_links():
 
 
 def test_pages_workflow_builds_with_the_readme_commands():
-    readme = (ROOT / "README.md").read_text()
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
     runs = [s.get("run", "") for s in workflow["jobs"]["build"]["steps"]]
     for name in ("install", "build"):
-        command = re.search(rf"<!-- ci:{name} -->\s*```bash\n(.+?)\n", readme).group(1)
+        command = readme_command(name)  # as CI reads it
         assert command in runs, f"the Pages workflow must run README.md's {name} command"
     uses = {s.get("uses", "").split("@")[0] for job in workflow["jobs"].values() for s in job["steps"]}
     assert {"actions/upload-pages-artifact", "actions/deploy-pages"} <= uses

@@ -4,7 +4,7 @@ import re
 import subprocess
 
 import pytest
-from _book import ROOT
+from _book import ROOT, readme_command
 
 
 def stage_function() -> str:
@@ -34,17 +34,6 @@ def test_a_failing_stage_stops_the_script():
     result = run_bash('stage demo bash -c "exit 4"\necho "not reached"')
     assert result.returncode == 4
     assert "not reached" not in result.stdout
-
-
-def readme_command(name: str) -> str:
-    """The README command CI runs for marker ``name``, read by .ci/run's own function."""
-    script = (ROOT / ".ci" / "run").read_text()
-    function = re.search(r"^readme_command\(\) \{.*?^\}", script, re.MULTILINE | re.DOTALL)
-    assert function, ".ci/run must define a readme_command function"
-    result = subprocess.run(["bash", "-c", f"{function.group(0)}\nreadme_command {name}"],
-                            capture_output=True, text=True, timeout=30, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def test_ci_runs_the_unit_tests_under_a_coverage_gate_of_every_line():
