@@ -59,6 +59,34 @@ def test_avgpool_spreads_evenly():
     np.testing.assert_allclose(layer.backward(np.full((1, 1, 2, 2), 4.0)), np.ones((1, 1, 4, 4)))
 
 
+def _examples_innermost(a):
+    """``a`` (N, C, H, W) stored as (C, H, W, N), the layout of Conv2D's outputs."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("size, stride, h, w", POOL_CONFIGS)
+def test_any_memory_layout_gives_the_same_gradient_in_the_inputs_layout(
+    cls, size, stride, h, w, rng
+):
+    # Inside a CNN the images arrive examples-innermost (from Conv2D) while the gradient may
+    # arrive examples-outermost (reshaped by Flatten); the layer copies it into the images'
+    # layout once, for speed. Every pairing of layouts must give the same numbers.
+    x = rng.standard_normal((3, 2, h, w))
+    ref = cls(size, stride)
+    dout = rng.standard_normal(ref.forward(x).shape)
+    expected = ref.backward(dout)
+    for lay_x in (np.ascontiguousarray, _examples_innermost):
+        for lay_d in (np.ascontiguousarray, _examples_innermost):
+            layer = cls(size, stride)
+            xl = lay_x(x)
+            np.testing.assert_array_equal(layer.forward(xl), ref.forward(x))
+            dx = layer.backward(lay_d(dout))
+            np.testing.assert_array_equal(dx, expected)
+            # dx keeps the input's layout: the layer before reads it without a copy
+            assert np.argsort(dx.strides).tolist() == np.argsort(xl.strides).tolist()
+
+
 @pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_kept_and_no_mutation(cls, dtype, rng):

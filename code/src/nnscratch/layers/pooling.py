@@ -28,28 +28,45 @@ def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
 
 
 def _scatter_windows(
-    x: np.ndarray, size: int, stride: int, share_of
+    x: np.ndarray, size: int, stride: int, share: np.ndarray, winner=None
 ) -> np.ndarray:
     """Send each window's gradient back onto the input: the backward pass of both poolings.
 
-    ``share_of(t)`` is what every window sends to its pixel at offset ``t = i·size + j``, an
-    array of shape (N, C, H_out, W_out). Returns ``dx`` with the shape and memory layout of
-    ``x`` (so the layers around keep reading it fast), zero where no window reaches. One
-    vectorized step per offset: windows side by side (``stride >= size``) never share a
-    pixel, so each offset's shares are simply written; overlapping windows add them up.
+    Every window sends ``share``, an array of shape (N, C, H_out, W_out), to its pixel at
+    offset ``t = i·size + j``: to all of them (average pooling), or, given ``winner`` (the
+    offset that won each window), only to the winner (max pooling). Returns ``dx`` with the
+    shape and memory layout of ``x`` (so the layers around keep reading it fast), zero where
+    no window reaches. One vectorized step per offset: windows side by side
+    (``stride >= size``) never share a pixel, so each offset's shares are written straight
+    into their slice of ``dx``; overlapping windows add them up.
     """
     k, s = size, stride
-    h_out, w_out = conv_output_size(x.shape[2], k, s), conv_output_size(
-        x.shape[3], k, s
-    )
-    dx = np.zeros_like(x)
+    h, w = x.shape[2:]
+    h_out, w_out = conv_output_size(h, k, s), conv_output_size(w, k, s)
+    if np.argsort(share.strides).tolist() != np.argsort(x.strides).tolist():
+        # One copy into x's memory layout (e.g. a gradient reshaped by Flatten, examples
+        # outermost, for examples-innermost images): every step below then reads and writes
+        # its arrays in the same order, several times faster than across layouts.
+        share_in_layout = np.empty_like(
+            x[:, :, :h_out, :w_out], dtype=share.dtype
+        )
+        share_in_layout[...] = share
+        share = share_in_layout
+    # Every pixel in exactly one window: nothing of dx is left unwritten, no zeros needed.
+    tiled = s == k and h == k * h_out and w == k * w_out
+    dx = np.empty_like(x) if tiled else np.zeros_like(x)
     for t in range(k * k):
         i, j = divmod(t, k)
         target = dx[:, :, i : i + s * h_out : s, j : j + s * w_out : s]
-        if s >= k:
-            target[...] = share_of(t)
+        if winner is not None and s >= k:
+            # straight into dx: no temporary array
+            np.multiply(share, winner == t, out=target)
+        elif winner is not None:
+            target += share * (winner == t)
+        elif s >= k:
+            target[...] = share
         else:
-            target += share_of(t)
+            target += share
     return dx
 
 
@@ -137,7 +154,9 @@ class MaxPool2D(_Pool2D):
         # Offset i*k + j of each window's maximum, in the smallest integer type that holds
         # k*k - 1 (uint8 up to 16x16 windows, wider beyond: a fixed int16 overflowed at 182x182).
         index = np.min_scalar_type(k * k - 1).type
-        winner = np.zeros(out.shape, dtype=index)
+        # In out's memory layout (x's), into which backward also copies a dout that arrives
+        # in another: arrays read in the same order combine several times faster.
+        winner = np.zeros_like(out, dtype=index)
         for t in range(1, k * k):
             v = win[..., t // k, t % k]
             # Branch-free updates (masked writes are several times slower here): winner only
@@ -157,9 +176,7 @@ class MaxPool2D(_Pool2D):
         if not need_dx:
             return None
         # Branch-free routing: offset t gets dout where t won its window, zero elsewhere.
-        return _scatter_windows(
-            x, self.size, self.stride, lambda t: dout * (winner == t)
-        )
+        return _scatter_windows(x, self.size, self.stride, dout, winner)
 
 
 class AvgPool2D(_Pool2D):
@@ -205,7 +222,7 @@ class AvgPool2D(_Pool2D):
         if not need_dx:
             return None
         share = dout * x.dtype.type(1 / (self.size * self.size))
-        return _scatter_windows(x, self.size, self.stride, lambda t: share)
+        return _scatter_windows(x, self.size, self.stride, share)
 
 
 class Flatten(Layer):
