@@ -1,9 +1,19 @@
-"""Time one training epoch of the reference CNN with nnscratch and with PyTorch (CPU).
+"""Time one training epoch of a CNN with nnscratch and with PyTorch (CPU).
 
-The reference network (issue 6, Step 7), float32, batch 64, SGD with momentum 0.9::
+Two networks, float32, chosen with ``--network``:
 
-    Conv2D(1→8, 5×5) → ReLU → MaxPool 2 → Conv2D(8→16, 5×5) → ReLU → MaxPool 2
-    → Flatten → Dense(256→10)
+- ``reference`` (the default): the reference network of issue 6, batch 64, SGD with
+  momentum 0.9::
+
+      Conv2D(1→8, 5×5) → ReLU → MaxPool 2 → Conv2D(8→16, 5×5) → ReLU → MaxPool 2
+      → Flatten → Dense(256→10)
+
+- ``step7``: the network Step 7's practice page trains to over 99%,
+  :func:`nnscratch.models.mnist_cnn`, as that page trains it: batch 128, Adam with rate
+  1e-3, dropout on (its cosine schedule changes the rate once an epoch and costs nothing)::
+
+      Conv2D(1→16, 5×5) → ReLU → MaxPool 2 → Conv2D(16→32, 5×5) → ReLU → MaxPool 2
+      → Flatten → Dense(512→128) → ReLU → Dropout 0.25 → Dense(128→10)
 
 Both libraries train on the same minibatches in the same run and take turns, a block of
 batches each, so that both see the same load on a shared machine: their ratio is meaningful
@@ -17,10 +27,11 @@ Usage, from the repository root::
     NNSCRATCH_DATA=/work/shared/data .venv/bin/python benchmarks/bench_cnn_epoch.py
     .venv/bin/python benchmarks/bench_cnn_epoch.py --batches 200 --profile
     .venv/bin/python benchmarks/bench_cnn_epoch.py --threads 1
+    .venv/bin/python benchmarks/bench_cnn_epoch.py --network step7
 
 ``--threads N`` times both libraries with N threads only. ``--profile`` adds the time spent in
 each layer's forward and backward pass (nnscratch, one thread). The goal is an nnscratch epoch
-at most 1.5× PyTorch's.
+at most 1.5× PyTorch's, for either network.
 """
 
 from __future__ import annotations
@@ -38,12 +49,19 @@ from threadpoolctl import threadpool_limits
 from nnscratch import losses
 from nnscratch.activations import ReLU
 from nnscratch.layers import Conv2D, Dense, Flatten, MaxPool2D
+from nnscratch.models import (
+    MNIST_CNN_CHANNELS,
+    MNIST_CNN_DROPOUT,
+    MNIST_CNN_HIDDEN,
+    mnist_cnn,
+)
 from nnscratch.network import Sequential
-from nnscratch.optim import SGD
+from nnscratch.optim import SGD, Adam
 
 BATCH = 64
 LR = 0.01
 MOMENTUM = 0.9
+STEP7_BATCH, STEP7_LR = 128, 1e-3  # as Step 7's practice page trains mnist_cnn
 
 
 def reference_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
@@ -68,10 +86,13 @@ def load_images(n_max: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
         return x, rng.integers(0, 10, n_max), "random images"
 
 
-def nnscratch_trainer(seed: int, profile: dict | None = None):
+def nnscratch_trainer(seed: int, profile: dict | None = None, network: str = "reference"):
     """A function ``step(xb, yb) -> loss`` doing one training step of the nnscratch CNN."""
-    model = reference_cnn(np.random.default_rng(seed))
-    opt = SGD(LR, momentum=MOMENTUM)
+    rng = np.random.default_rng(seed)
+    if network == "step7":
+        model, opt = mnist_cnn(rng), Adam(lr=STEP7_LR)
+    else:
+        model, opt = reference_cnn(rng), SGD(LR, momentum=MOMENTUM)
 
     def step(xb, yb) -> float:
         if profile is None:
@@ -98,18 +119,37 @@ def nnscratch_trainer(seed: int, profile: dict | None = None):
     return step
 
 
-def torch_trainer(seed: int):
+def torch_network(network: str = "reference"):
+    """The same network in PyTorch (its own initial weights: only the time is compared)."""
+    import torch
+
+    nn = torch.nn
+    if network == "step7":
+        c1, c2 = MNIST_CNN_CHANNELS
+        return nn.Sequential(
+            nn.Conv2d(1, c1, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * 4 * 4, MNIST_CNN_HIDDEN), nn.ReLU(),
+            nn.Dropout(MNIST_CNN_DROPOUT), nn.Linear(MNIST_CNN_HIDDEN, 10),
+        )
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 10),
+    )
+
+
+def torch_trainer(seed: int, network: str = "reference"):
     """The same network and step in PyTorch."""
     import torch
 
     torch.manual_seed(seed)
     nn = torch.nn
-    net = nn.Sequential(
-        nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(256, 10),
-    )
-    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+    net = torch_network(network)
+    if network == "step7":
+        opt = torch.optim.Adam(net.parameters(), lr=STEP7_LR)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
 
     def step(xb, yb) -> float:
         loss = nn.functional.cross_entropy(net(torch.from_numpy(xb)), torch.from_numpy(yb))
@@ -131,14 +171,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="time both libraries with this many threads only "
                              "(default: with 1 and with each library's default)")
     parser.add_argument("--profile", action="store_true", help="time each layer (nnscratch)")
+    parser.add_argument("--network", choices=["reference", "step7"], default="reference",
+                        help="the reference CNN of issue 6 (default) or Step 7's mnist_cnn, "
+                             "trained as its page trains it")
     parser.add_argument("--seed", type=int, default=0)
     add_bar_options(parser)
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
-    n_max = 60_000 if args.batches is None else args.batches * BATCH
+    batch = STEP7_BATCH if args.network == "step7" else BATCH
+    n_max = 60_000 if args.batches is None else args.batches * batch
     x, y, source = load_images(n_max, rng)
-    print(f"one epoch of {len(x)} {source}, batch {BATCH}, float32, SGD momentum {MOMENTUM}")
+    how = (f"Adam lr {STEP7_LR:g}" if args.network == "step7"
+           else f"SGD momentum {MOMENTUM}")
+    print(f"network {args.network}: one epoch of {len(x)} {source}, batch {batch}, "
+          f"float32, {how}")
 
     try:
         import torch
@@ -147,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print("PyTorch is not installed: no ratio (pip install torch to compare)")
 
     order = rng.permutation(len(x))
-    batch_idx = [order[i:i + BATCH] for i in range(0, len(x), BATCH)]
+    batch_idx = [order[i:i + batch] for i in range(0, len(x), batch)]
 
     def trainer(step):
         """A setting's ``run(i)``: train on batch ``i``, keeping its loss in ``run.losses``."""
@@ -161,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     # every setting trains its own model, from the same seed, on the same batches
-    trainers = settings_for(lambda: trainer(nnscratch_trainer(args.seed)),
-                            lambda: trainer(torch_trainer(args.seed)), args.threads, torch)
+    trainers = settings_for(
+        lambda: trainer(nnscratch_trainer(args.seed, network=args.network)),
+        lambda: trainer(torch_trainer(args.seed, network=args.network)), args.threads, torch)
     version = f" (torch {torch.__version__})" if torch is not None else ""
     print(f"{len(trainers)} settings: " + "; ".join(trainers) + version)
     print(blas_description())
@@ -192,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile:
         prof: dict = defaultdict(float)
-        step = nnscratch_trainer(args.seed, profile=prof)
+        step = nnscratch_trainer(args.seed, profile=prof, network=args.network)
         with threadpool_limits(limits=1, user_api="blas"):
             t = time.perf_counter()
             for idx in batch_idx:

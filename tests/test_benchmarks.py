@@ -71,6 +71,27 @@ def test_cnn_benchmark_times_the_reference_network(capsys):
         assert "PyTorch is not installed" in out
 
 
+def test_cnn_benchmark_times_step_7s_network_as_its_page_trains_it(capsys):
+    # --network step7: models.mnist_cnn (80,202 parameters, its docstring's count), batch
+    # 128 and Adam, in both libraries; the PyTorch twin has the same parameter count.
+    bench = load("bench_cnn_epoch")
+    ours = bench.mnist_cnn(np.random.default_rng(0))
+    assert ours.n_params == 80_202
+    if has_torch():
+        twin = bench.torch_network("step7")
+        assert sum(p.numel() for p in twin.parameters()) == ours.n_params
+    argv = ["--network", "step7", "--batches", "3", "--block", "1", "--pause", "0",
+            "--threads", "1", "--profile"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"network step7: one epoch of 384 .*batch 128, float32, Adam lr 0.001",
+                     out)
+    assert re.search(r"bwd Dropout\(p=0.25\)", out)  # the page's network, dropout and all
+    assert re.search(r"bwd Conv2D\(16, 32, kernel_size=5", out)
+    if has_torch():
+        assert re.search(r"ratio nnscratch / PyTorch, each at its faster setting: [\d.]+", out)
+
+
 def test_cnn_benchmark_with_fixed_threads(capsys):
     bench = load("bench_cnn_epoch")
     assert (
