@@ -110,6 +110,27 @@ def test_flatten_gradient_and_shapes(rng):
     assert layer.backward(np.ones((3, 40))).shape == x.shape
 
 
+def test_flatten_and_unflatten_give_the_gradient_the_layout_of_their_input(rng):
+    # Conv2D's outputs are stored examples-innermost, a Dense layer's gradient examples-
+    # outermost: Flatten's dx takes the layout of Flatten's input, so that the layer before
+    # it combines dx with its own cache in one order; Unflatten's dx is plain C-ordered rows,
+    # the layout of the Dense outputs it unflattens. Values are untouched either way.
+    dout = rng.standard_normal((3, 40))
+    maps = rng.standard_normal((3, 2, 4, 5))
+    for x in (maps, _examples_innermost(maps)):
+        layer = Flatten()
+        layer.forward(x)
+        dx = layer.backward(dout)
+        np.testing.assert_array_equal(dx, dout.reshape(x.shape))
+        assert np.argsort(dx.strides).tolist() == np.argsort(x.strides).tolist()
+    un = Unflatten((2, 4, 5))
+    un.forward(dout)
+    d_maps = _examples_innermost(rng.standard_normal((3, 2, 4, 5)))
+    dx = un.backward(d_maps)
+    assert dx.flags.c_contiguous
+    np.testing.assert_array_equal(dx, d_maps.reshape(3, 40))
+
+
 def test_unflatten_inverts_flatten_and_passes_gradients_back(rng):
     layer = Unflatten((2, 4, 5))
     x = rng.standard_normal((3, 40))

@@ -27,6 +27,27 @@ def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
     ]
 
 
+def _memory_order(a: np.ndarray) -> tuple[int, ...]:
+    """The axes of ``a`` from outermost to innermost in memory: its layout."""
+    return tuple(int(i) for i in np.argsort(a.strides, kind="stable")[::-1])
+
+
+def _in_layout(a: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    """``a`` itself if its axes lie in memory in ``order`` (outermost first), else a copy
+    that does.
+
+    NumPy combines two arrays fastest when they are laid out alike: across layouts, an
+    elementwise step reads one of them in short strided pieces, several times slower. The
+    layers of this module give their gradient the layout of their input, so that the layer
+    before combines it with what it cached at full speed.
+    """
+    if _memory_order(a) == tuple(order):
+        return a
+    return np.ascontiguousarray(a.transpose(order)).transpose(
+        np.argsort(order)
+    )
+
+
 def _scatter_windows(
     x: np.ndarray, size: int, stride: int, share: np.ndarray, winner=None
 ) -> np.ndarray:
@@ -43,15 +64,9 @@ def _scatter_windows(
     k, s = size, stride
     h, w = x.shape[2:]
     h_out, w_out = conv_output_size(h, k, s), conv_output_size(w, k, s)
-    if np.argsort(share.strides).tolist() != np.argsort(x.strides).tolist():
-        # One copy into x's memory layout (e.g. a gradient reshaped by Flatten, examples
-        # outermost, for examples-innermost images): every step below then reads and writes
-        # its arrays in the same order, several times faster than across layouts.
-        share_in_layout = np.empty_like(
-            x[:, :, :h_out, :w_out], dtype=share.dtype
-        )
-        share_in_layout[...] = share
-        share = share_in_layout
+    # e.g. a gradient reshaped by Flatten (examples outermost) for images stored examples
+    # innermost: one copy, then every step below reads its arrays in the same order
+    share = _in_layout(share, _memory_order(x))
     # Every pixel in exactly one window: nothing of dx is left unwritten, no zeros needed.
     tiled = s == k and h == k * h_out and w == k * w_out
     dx = np.empty_like(x) if tiled else np.zeros_like(x)
@@ -228,14 +243,19 @@ class AvgPool2D(_Pool2D):
 class Flatten(Layer):
     """Reshape ``(N, d1, d2, ...)`` to ``(N, d1·d2·...)``, e.g. feature maps to a Dense input.
 
-    Backward reshapes the gradient back. Nothing is learned.
+    Backward reshapes the gradient back, laid out in memory as the input was (Conv2D's
+    outputs are stored examples-innermost, a Dense layer's gradient examples-outermost), so
+    that the layers before read it at full speed. Nothing is learned.
     """
 
-    _forward_state = ("_shape",)
+    _forward_state = ("_shape", "_order")
 
     def __init__(self) -> None:
         super().__init__()
         self._shape: tuple | None = None
+        self._order: tuple | None = (
+            None  # the input's axes, outermost first in memory
+        )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x`` of shape (N, ...) as shape (N, prod(...))."""
@@ -244,7 +264,7 @@ class Flatten(Layer):
             raise ValueError(
                 f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}"
             )
-        self._shape = x.shape
+        self._shape, self._order = x.shape, _memory_order(x)
         return x.reshape(
             x.shape[0], int(np.prod(x.shape[1:]))
         )  # not -1: N may be 0
@@ -261,7 +281,9 @@ class Flatten(Layer):
             raise ValueError(
                 f"Flatten.backward: dout must have shape {expected}, got {dout.shape}"
             )
-        return dout.reshape(self._shape) if need_dx else None
+        if not need_dx:
+            return None
+        return _in_layout(dout.reshape(self._shape), self._order)
 
 
 class Unflatten(Layer):
@@ -269,6 +291,8 @@ class Unflatten(Layer):
 
     A generator's dense layer makes ``d = C·H·W`` numbers per example; ``Unflatten((C, H,
     W))`` turns them into feature maps for the convolutions that follow. Nothing is learned.
+    Backward returns rows ``(N, d)`` stored row after row (C order), as a dense layer's
+    outputs are, whatever the layout of the gradient the convolutions send back.
 
     Parameters
     ----------
@@ -309,7 +333,9 @@ class Unflatten(Layer):
                 f"Unflatten.backward: dout must have shape (N, "
                 f"{', '.join(map(str, self.shape))}), got {dout.shape}"
             )
-        return dout.reshape(dout.shape[0], self.size) if need_dx else None
+        if not need_dx:
+            return None
+        return np.ascontiguousarray(dout.reshape(dout.shape[0], self.size))
 
     def __repr__(self) -> str:
         return f"Unflatten({self.shape})"
