@@ -67,7 +67,9 @@ def check_float_array(
     array downstream.
     """
     check_array(x, name, ndim=ndim, where=where)
-    if not np.issubdtype(x.dtype, np.floating) or x.dtype.itemsize > 8:
+    # dtype.kind rather than np.issubdtype: the same test, and this runs in every forward
+    # and backward pass, where issubdtype's few microseconds add up over small batches
+    if x.dtype.kind != "f" or x.dtype.itemsize > 8:
         raise TypeError(
             f"{_prefix(where)}{name} must hold floating-point numbers (float16, float32 or "
             f"float64), got dtype {x.dtype}; convert it first, e.g. {name}.astype(np.float32)"

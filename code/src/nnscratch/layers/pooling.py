@@ -13,17 +13,27 @@ max pooling routes its gradient.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import accumulation_dtype, check_float_array, check_int
 from .base import Layer
 from .conv import conv_output_size
 
 
-def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
-    """View of every pooling window: shape (N, C, H_out, W_out, size, size), no copy."""
-    return sliding_window_view(x, (size, size), axis=(2, 3))[
-        :, :, ::stride, ::stride
+def _window_offsets(
+    x: np.ndarray, size: int, stride: int
+) -> list[np.ndarray]:
+    """The pixel at offset ``t = i·size + j`` of every window, for each ``t``: a list of
+    ``size²`` views of ``x``, each of shape (N, C, H_out, W_out), no copy.
+
+    View ``t`` is ``x[:, :, i::stride, j::stride]`` cut to the output's size: pooling is
+    ``size²`` whole-array steps, one per offset, rather than a loop over windows.
+    """
+    k, s = size, stride
+    h_out, w_out = (conv_output_size(n, k, s) for n in x.shape[2:])
+    return [
+        x[:, :, i : i + s * h_out : s, j : j + s * w_out : s]
+        for i in range(k)
+        for j in range(k)
     ]
 
 
@@ -70,9 +80,7 @@ def _scatter_windows(
     # Every pixel in exactly one window: nothing of dx is left unwritten, no zeros needed.
     tiled = s == k and h == k * h_out and w == k * w_out
     dx = np.empty_like(x) if tiled else np.zeros_like(x)
-    for t in range(k * k):
-        i, j = divmod(t, k)
-        target = dx[:, :, i : i + s * h_out : s, j : j + s * w_out : s]
+    for t, target in enumerate(_window_offsets(dx, k, s)):
         if winner is not None and s >= k:
             # straight into dx: no temporary array
             np.multiply(share, winner == t, out=target)
@@ -161,11 +169,13 @@ class MaxPool2D(_Pool2D):
         """Max-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k), a view
+        offsets = _window_offsets(
+            x, k, self.stride
+        )  # k² views (N, C, Ho, Wo)
         # One pass per window offset over whole (N, C, Ho, Wo) arrays, instead of one per
         # window: k² vectorized steps. A later offset wins only if strictly larger, so ties
         # go to the first maximum in row-major order.
-        out = np.copy(win[..., 0, 0], order="K")  # keeps x's memory layout
+        out = np.copy(offsets[0], order="K")  # keeps x's memory layout
         # Offset i*k + j of each window's maximum, in the smallest integer type that holds
         # k*k - 1 (uint8 up to 16x16 windows, wider beyond: a fixed int16 overflowed at 182x182).
         index = np.min_scalar_type(k * k - 1).type
@@ -173,7 +183,7 @@ class MaxPool2D(_Pool2D):
         # in another: arrays read in the same order combine several times faster.
         winner = np.zeros_like(out, dtype=index)
         for t in range(1, k * k):
-            v = win[..., t // k, t % k]
+            v = offsets[t]
             # Branch-free updates (masked writes are several times slower here): winner only
             # holds offsets below t, so max(winner, t·better) sets t exactly where v is better.
             np.maximum(winner, (v > out) * index(t), out=winner)
@@ -214,14 +224,16 @@ class AvgPool2D(_Pool2D):
         """Average-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k), a view
-        # A sum of k² whole-array views rather than win.mean(axis=(4, 5)): the same average,
-        # but the output keeps x's memory layout, as MaxPool2D's does. float16 windows are
-        # summed in float32 (a sum of k² values overflows long before their mean does).
+        offsets = _window_offsets(
+            x, k, self.stride
+        )  # k² views (N, C, Ho, Wo)
+        # A sum of k² whole-array views: the output keeps x's memory layout, as
+        # MaxPool2D's does. float16 windows are summed in float32 (a sum of k² values
+        # overflows long before their mean does).
         acc = accumulation_dtype(x.dtype)
-        out = win[..., 0, 0].astype(acc, order="K")
-        for t in range(1, k * k):
-            out += win[..., t // k, t % k]
+        out = offsets[0].astype(acc, order="K")
+        for v in offsets[1:]:
+            out += v
         out *= acc.type(1 / (k * k))
         out = out.astype(x.dtype, copy=False)
         self._cache = x
