@@ -42,6 +42,24 @@ def test_small_integer_ids_reach_the_right_rows(dtype, rng):
     np.testing.assert_allclose(layer.grads["W"], expected, rtol=1e-15)
 
 
+def test_float32_gradient_is_summed_in_float64_and_rounded_once(rng):
+    # About 190 tokens per row: summed in float32, the rows would differ from the float64
+    # sum in their last bits. An empty batch gives a zero gradient of the table's shape.
+    layer = Embedding(50, 4, rng=rng, dtype=np.float32)
+    x = rng.integers(0, 10, (64, 30))
+    dout = rng.standard_normal(x.shape + (4,)).astype(np.float32)
+    layer.forward(x)
+    layer.backward(dout)
+    expected = np.zeros((50, 4))
+    np.add.at(expected, x, dout.astype(np.float64))
+    assert layer.grads["W"].dtype == np.float32
+    np.testing.assert_array_equal(layer.grads["W"], expected.astype(np.float32))
+    empty = np.zeros((0, 5), dtype=np.int64)
+    layer.forward(empty)
+    layer.backward(np.zeros((0, 5, 4), dtype=np.float32))
+    assert layer.grads["W"].shape == (50, 4) and not layer.grads["W"].any()
+
+
 def test_float32_table_and_seeded_init():
     a = Embedding(6, 4, rng=np.random.default_rng(3), dtype=np.float32)
     b = Embedding(6, 4, rng=np.random.default_rng(3), dtype=np.float32)
