@@ -19,31 +19,27 @@ from .base import Layer
 def _table_gradient(
     x: np.ndarray, rows: np.ndarray, n_tokens: int, dtype
 ) -> np.ndarray:
-    """The gradient of a (V, D) table whose row ``x.flat[k]`` received ``rows[k]``.
+    """The gradient of a (V, D) table from the upstream rows of a batch of lookups.
 
-    ``rows`` has shape ``x.shape + (D,)``. Rows reached by several tokens get the sum of
-    theirs, accumulated in float64 (one ``bincount``, whatever the dtype); rows that no
-    token reached are zero. The sums are taken over the distinct ids only, numbered
-    ``0 .. U-1`` by ``np.unique``, then placed in the table: a batch uses a few hundred of
-    a vocabulary's tens of thousands of rows, and summing into a float64 copy of the whole
-    table made the pass twice as slow. Each row's addends are added in the same order
-    either way, so the result is the same to the last bit.
+    ``rows`` has shape ``x.shape + (D,)``: the upstream gradient of each lookup, added into
+    the table's row of its token. Rows used by several tokens get the sum of theirs,
+    accumulated in float64 whatever the dtype and rounded once; rows no token used are
+    zero. The sums are taken over the U distinct ids of the batch only (``np.unique``
+    numbers them ``0 .. U-1``) and then placed in a table of zeros: a batch uses a few
+    hundred of a vocabulary's tens of thousands of rows, and a sum over the whole table
+    would cost as much again as the rest of the backward pass.
     """
     d = rows.shape[-1]
-    ids, slot = np.unique(
-        x.reshape(-1), return_inverse=True
-    )  # (U,), (x.size,)
-    # flat position slot * D + column in a (U, D) array; intp, so nothing wraps round
-    flat = (
-        slot.astype(np.intp, copy=False)[:, None] * d + np.arange(d)
-    ).reshape(-1)
+    # the U distinct ids (U,), and each token's slot among them (x.size,)
+    ids, slot = np.unique(x.reshape(-1), return_inverse=True)
+    # position slot * D + column in a flat (U, D) array; intp: no wrap-round
+    flat = slot.astype(np.intp, copy=False)[:, None] * d + np.arange(d)
     sums = np.bincount(
-        flat, weights=rows.reshape(-1), minlength=ids.size * d
+        flat.reshape(-1), weights=rows.reshape(-1), minlength=ids.size * d
     )
     dw = np.zeros((n_tokens, d), dtype=dtype)
-    dw[ids] = sums.reshape(
-        ids.size, d
-    )  # rounded to dtype once, as astype would
+    # rounded to dtype once, as astype would
+    dw[ids] = sums.reshape(ids.size, d)
     return dw
 
 
