@@ -169,9 +169,8 @@ class MaxPool2D(_Pool2D):
         """Max-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        offsets = _window_offsets(
-            x, k, self.stride
-        )  # k² views (N, C, Ho, Wo)
+        # k² views (N, C, Ho, Wo), one per window offset
+        offsets = _window_offsets(x, k, self.stride)
         # One pass per window offset over whole (N, C, Ho, Wo) arrays, instead of one per
         # window: k² vectorized steps. A later offset wins only if strictly larger, so ties
         # go to the first maximum in row-major order.
@@ -224,9 +223,8 @@ class AvgPool2D(_Pool2D):
         """Average-pool ``x`` of shape (N, C, H, W); returns shape (N, C, H_out, W_out)."""
         self._check_input(x)
         k = self.size
-        offsets = _window_offsets(
-            x, k, self.stride
-        )  # k² views (N, C, Ho, Wo)
+        # k² views (N, C, Ho, Wo), one per window offset
+        offsets = _window_offsets(x, k, self.stride)
         # A sum of k² whole-array views: the output keeps x's memory layout, as
         # MaxPool2D's does. float16 windows are summed in float32 (a sum of k² values
         # overflows long before their mean does).
@@ -265,9 +263,8 @@ class Flatten(Layer):
     def __init__(self) -> None:
         super().__init__()
         self._shape: tuple | None = None
-        self._order: tuple | None = (
-            None  # the input's axes, outermost first in memory
-        )
+        # the input's axes, outermost first in memory
+        self._order: tuple | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x`` of shape (N, ...) as shape (N, prod(...))."""
