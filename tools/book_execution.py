@@ -257,13 +257,16 @@ def nonfinite_glue(nb) -> list[str]:
 
 # Kernels started at the same moment in two processes can pick the same free TCP port; the
 # loser dies before it runs a line ("Address already in use"), and is simply started again.
+# So is a kernel that died at start without a word in its log (seen on a loaded machine).
 KERNEL_START_RETRIES = 3
 
 
-def kernel_lost_its_port(exc_string: str | None, kernel_log: str) -> bool:
-    """Whether an execution failed only because its kernel could not bind its port at start."""
+def kernel_start_failed_transiently(exc_string: str | None, kernel_log: str) -> bool:
+    """Whether an execution failed only because its kernel died at start, before running a
+    line, for no fault of its own: it lost its port, or it died with an empty log. A kernel
+    whose start-up printed an error (an ImportError, a MemoryError) is not started again."""
     return bool(exc_string) and "Kernel died before replying to kernel_info" in exc_string \
-        and "Address already in use" in kernel_log
+        and ("Address already in use" in kernel_log or not kernel_log.strip())
 
 
 def _init_worker(env: dict[str, str]) -> None:
@@ -295,7 +298,8 @@ def _execute(docname: str, notebook_json: str, cwd: str, timeout: int | None, al
             os.close(saved_stderr)
             os.close(log)
         kernel_log = None if result.err is None else Path(log_path).read_text(errors="replace")
-        if kernel_log is None or not kernel_lost_its_port(result.exc_string, kernel_log):
+        if kernel_log is None or not kernel_start_failed_transiently(result.exc_string,
+                                                                     kernel_log):
             break  # the log is read once, and only when the attempt failed
     error = None
     if result.err is not None:
