@@ -32,8 +32,8 @@ def _table_gradient(
     d = rows.shape[-1]
     # the U distinct ids (U,), and each token's slot among them (x.size,)
     ids, slot = np.unique(x.reshape(-1), return_inverse=True)
-    # position slot * D + column in a flat (U, D) array; intp: no wrap-round
-    flat = slot.astype(np.intp, copy=False)[:, None] * d + np.arange(d)
+    # position slot * D + column in a flat (U, D) array; slots are intp
+    flat = slot[:, None] * d + np.arange(d)
     sums = np.bincount(
         flat.reshape(-1), weights=rows.reshape(-1), minlength=ids.size * d
     )

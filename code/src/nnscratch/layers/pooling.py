@@ -74,8 +74,8 @@ def _scatter_windows(
     k, s = size, stride
     h, w = x.shape[2:]
     h_out, w_out = conv_output_size(h, k, s), conv_output_size(w, k, s)
-    # e.g. a gradient reshaped by Flatten (examples outermost) for images stored examples
-    # innermost: one copy, then every step below reads its arrays in the same order
+    # e.g. a loss's gradient (examples outermost) for images stored examples innermost:
+    # one copy, then every step below reads its arrays in the same order
     share = _in_layout(share, _memory_order(x))
     # Every pixel in exactly one window: nothing of dx is left unwritten, no zeros needed.
     tiled = s == k and h == k * h_out and w == k * w_out
