@@ -62,6 +62,11 @@ BATCH = 64
 LR = 0.01
 MOMENTUM = 0.9
 STEP7_BATCH, STEP7_LR = 128, 1e-3  # as Step 7's practice page trains mnist_cnn
+# each network's batch size and optimizer, as the run's first line names them
+TRAINING = {
+    "reference": (BATCH, f"SGD momentum {MOMENTUM}"),
+    "step7": (STEP7_BATCH, f"Adam lr {STEP7_LR:g}"),
+}
 
 
 def reference_cnn(rng: np.random.Generator, dtype=np.float32) -> Sequential:
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="time both libraries with this many threads only "
                              "(default: with 1 and with each library's default)")
     parser.add_argument("--profile", action="store_true", help="time each layer (nnscratch)")
-    parser.add_argument("--network", choices=["reference", "step7"], default="reference",
+    parser.add_argument("--network", choices=list(TRAINING), default="reference",
                         help="the reference CNN of issue 6 (default) or Step 7's mnist_cnn, "
                              "trained as its page trains it")
     parser.add_argument("--seed", type=int, default=0)
@@ -179,11 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
-    batch = STEP7_BATCH if args.network == "step7" else BATCH
+    batch, how = TRAINING[args.network]
     n_max = 60_000 if args.batches is None else args.batches * batch
     x, y, source = load_images(n_max, rng)
-    how = (f"Adam lr {STEP7_LR:g}" if args.network == "step7"
-           else f"SGD momentum {MOMENTUM}")
     print(f"network {args.network}: one epoch of {len(x)} {source}, batch {batch}, "
           f"float32, {how}")
 
