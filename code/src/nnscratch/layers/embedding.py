@@ -69,10 +69,12 @@ class Embedding(Layer):
     without ever forming :math:`X_{oh}`. Its gradient is therefore
     :math:`dW = X_{oh}^\\top \\, d\\text{out}`: row :math:`v` of :math:`dW` is the sum of the
     upstream gradients at every position holding token :math:`v`, and zero for tokens absent
-    from the batch (a *sparse* gradient). It is computed by one ``np.bincount`` over the
-    flat index ``token * D + column``, which sums repeated tokens correctly (``dW[x] +=
-    dout`` would not: with repeated indices, fancy assignment keeps only one addend) and
-    accumulates in float64, so no addend is lost whatever the parameters' dtype.
+    from the batch (a *sparse* gradient). ``_table_gradient`` computes it: ``np.unique``
+    numbers the U distinct tokens of the batch, and one ``np.bincount`` over the flat index
+    ``slot * D + column`` sums the upstream rows into a (U, D) array, which sums repeated
+    tokens correctly (``dW[x] += dout`` would not: with repeated indices, fancy assignment
+    keeps only one addend) and accumulates in float64, so no addend is lost whatever the
+    parameters' dtype.
     The input is integers, so there is no input gradient: :meth:`backward` returns None.
 
     See Also
