@@ -3,7 +3,7 @@
 A ``Sequential`` follows the layer protocol itself, so anything that works on a layer
 (gradient checks, nesting) works on a whole network; so does a :class:`Residual` block,
 ``x + f(x)``. :func:`mlp` builds the fully connected network of any architecture
-``[n0, n1, ..., nL]``. :func:`save_params` and :func:`load_params` write and read a model's
+``[n0, n1, ..., nK]``. :func:`save_params` and :func:`load_params` write and read a model's
 learned state; a save never leaves a half-written file behind. :func:`clone` copies a
 trained model and :func:`replace_head` swaps its last layers for new ones (transfer
 learning, Book, Step 13). :func:`refresh_batchnorm` recomputes BatchNorm's running
@@ -262,12 +262,12 @@ def mlp(
     init: str | float | None = None,
     dtype=np.float64,
 ) -> Sequential:
-    """A fully connected network with widths ``sizes = [n0, n1, ..., nL]``.
+    """A fully connected network with widths ``sizes = [n0, n1, ..., nK]``.
 
     Parameters
     ----------
     sizes : list of int
-        ``n0`` input features, hidden widths ``n1 ... n(L-1)``, ``nL`` outputs; at least two.
+        ``n0`` input features, hidden widths ``n1 ... n(K-1)``, ``nK`` outputs; at least two.
     rng : numpy.random.Generator
         Source of the initial weights (layers draw from it in order).
     activation : {"relu", "leaky_relu", "tanh", "sigmoid"}, default "relu"
@@ -281,12 +281,12 @@ def mlp(
     Returns
     -------
     Sequential
-        ``Dense(n0, n1), act, Dense(n1, n2), act, ..., Dense(n(L-1), nL)``: ``2L - 1`` layers.
+        ``Dense(n0, n1), act, Dense(n1, n2), act, ..., Dense(n(K-1), nK)``: ``2K - 1`` layers.
 
     Notes
     -----
     Layer :math:`l` computes :math:`Z^{(l)} = A^{(l-1)} W^{(l)} + b^{(l)}` and
-    :math:`A^{(l)} = f(Z^{(l)})`, with :math:`A^{(0)} = X` and no :math:`f` at :math:`l = L`.
+    :math:`A^{(l)} = f(Z^{(l)})`, with :math:`A^{(0)} = X` and no :math:`f` at :math:`l = K`.
 
     See Also
     --------
@@ -296,7 +296,7 @@ def mlp(
     if len(sizes) < 2:
         raise ValueError(
             "mlp: sizes must be at least two positive integers [n0, ..., "
-            f"nL], got {sizes!r}"
+            f"nK], got {sizes!r}"
         )
     sizes = [
         check_int(n, f"sizes[{i}]", "mlp") for i, n in enumerate(sizes)
