@@ -741,3 +741,41 @@ def test_a_name_that_is_both_a_parameter_and_a_buffer_is_refused_before_saving(t
     assert list(tmp_path.iterdir()) == []            # no file, no temporary one
     net.layers[1].buffers = {"count": np.zeros(1)}
     assert sorted(model_state(net)) == ["0.W", "0.b", "1.count", "1.scale", "1.shift"]
+
+
+def test_refresh_batchnorm_reaches_a_batchnorm_inside_a_residual_block(rng):
+    from nnscratch.layers import BatchNorm
+    from nnscratch.network import Residual, refresh_batchnorm
+
+    # one BatchNorm outside the block, one inside it
+    net = Sequential(
+        [
+            Dense(3, 3, rng=rng),
+            BatchNorm(3),
+            Residual(Sequential([Dense(3, 3, rng=rng), BatchNorm(3)])),
+        ]
+    )
+    assert set(net.buffers) >= {"2.0.1.running_mean", "2.0.1.running_var"}
+    x = rng.standard_normal((40, 3))
+    refresh_batchnorm(net, x)
+    # the inner BatchNorm's statistics are those of what reaches it in a
+    # training pass, where the outer BatchNorm uses the batch's statistics
+    h = net[1].forward(net[0].forward(x), training=True)
+    inner_in = h @ net.params["2.0.0.W"] + net.params["2.0.0.b"]
+    assert np.allclose(net.buffers["2.0.1.running_mean"], inner_in.mean(axis=0))
+    assert np.allclose(net.buffers["2.0.1.running_var"], inner_in.var(axis=0, ddof=1))
+
+
+def test_residual_refuses_a_body_that_is_not_a_layer():
+    from nnscratch.network import Residual
+
+    with pytest.raises(TypeError, match="Residual: the body must be a Layer, got list"):
+        Residual([Dense(2, 2, rng=np.random.default_rng(0))])
+
+
+def test_a_layer_used_inside_a_residual_block_and_outside_it_is_refused(rng):
+    from nnscratch.network import Residual
+
+    dense = Dense(3, 3, rng=rng)
+    with pytest.raises(ValueError):
+        Sequential([dense, Residual(dense)])

@@ -184,7 +184,7 @@ class Sequential(Composite):
         return f"Sequential([\n{inner}\n])"
 
 
-class Residual(Layer):
+class Residual(Composite):
     """A residual block :math:`y = x + f(x)`, itself a layer (He et al., 2016).
 
     Parameters
@@ -198,25 +198,22 @@ class Residual(Layer):
     reaches ``x`` unchanged through the identity whatever ``f`` does to it. The body's
     ``params``, ``grads`` and ``buffers`` appear under keys ``"0.<name>"`` (``"0.0.W"`` for a
     ``Sequential`` body), as a one-layer ``Sequential`` would name them, so optimizers and
-    checkpoints see a block like any other layer.
+    checkpoints see a block like any other layer. The block is a
+    :class:`~nnscratch.layers.base.Composite` whose one part is the body, so whatever
+    looks inside a network's layers (:func:`refresh_batchnorm`, the check against one layer
+    used twice) looks inside the block too.
     """
 
     def __init__(self, body: Layer) -> None:
-        self._inner = Sequential([body])
+        if not isinstance(body, Layer):
+            raise TypeError(
+                f"Residual: the body must be a Layer, got {type(body).__name__}"
+            )
         self.body = body
 
-    params = property(
-        lambda self: self._inner.params,
-        doc="The body's parameters, keys ``0.<name>``.",
-    )
-    grads = property(
-        lambda self: self._inner.grads,
-        doc="The body's gradients, keys ``0.<name>``.",
-    )
-    buffers = property(
-        lambda self: self._inner.buffers,
-        doc="The body's buffers, keys ``0.<name>``.",
-    )
+    def parts(self) -> list[tuple[str, Layer]]:
+        """The one part, the body, named ``"0"``."""
+        return [("0", self.body)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x + body(x)``, same shape as ``x``."""
