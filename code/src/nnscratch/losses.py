@@ -1,5 +1,7 @@
 """Loss functions. Each returns ``(loss, grad)``: the scalar loss and its gradient with
-respect to the prediction, in the prediction's shape and dtype.
+respect to the prediction, in the prediction's shape and dtype. (One helper is not a loss
+but a score: :func:`bernoulli_nll_per_example` returns one value per image, no gradient,
+and accepts an empty batch.)
 
 Losses own the batch mean: the ``1/N`` appears here and nowhere else, so layers can simply
 sum over the batch in their backward pass. For the same reason a loss refuses an empty batch

@@ -672,11 +672,11 @@ class ParameterAverage:
         if params.keys() != self._m.keys() or any(
             params[k].shape != m.shape for k, m in self._m.items()
         ):
+            expected = {k: self._m[k].shape for k in sorted(self._m)}
+            got = {k: np.shape(params[k]) for k in sorted(params)}
             raise ValueError(
                 f"ParameterAverage.{where}: params must have the keys and shapes the "
-                f"average was made for, {sorted(self._m)}, got "
-                f"{sorted(params)} (shapes "
-                f"{[params[k].shape for k in sorted(params)]})"
+                f"average was made for, {expected}, got {got}"
             )
 
     def update(self, params: dict[str, np.ndarray]) -> None:

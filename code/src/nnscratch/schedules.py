@@ -19,7 +19,12 @@ from ._checks import check_int, check_number
 class Schedule:
     """Base class of learning-rate schedules: ``lr_at(epoch)`` and ``step()``.
 
-    The schedule remembers the optimizer's learning rate when it is created (``base_lr``).
+    The schedule remembers the learning rate it starts from (``base_lr``): the optimizer's
+    ``initial_lr`` if an earlier schedule of the same optimizer set it, as PyTorch does, so
+    that schedules built together (see :class:`Product`) share one starting rate; otherwise
+    the optimizer's ``lr`` when the schedule is created, which it then records as
+    ``initial_lr``. Delete ``optimizer.initial_lr`` to start a new schedule from a rate set
+    by hand.
     ``step()``, called once at the end of every epoch, advances ``epoch`` and sets
     ``optimizer.lr = lr_at(epoch)``. ``lr_at`` is a pure function of the epoch, so a schedule
     can be plotted without training, and two schedules compose by multiplying: see
