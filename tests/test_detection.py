@@ -44,10 +44,17 @@ def test_iou_matches_torchvision_formula_in_torch():
     area = lambda t: (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
     ref = inter / (area(ta)[:, None] + area(tb)[None] - inter)
     np.testing.assert_allclose(D.box_iou(a, b), ref.numpy(), rtol=1e-12)
-    try:
-        import torchvision.ops as ops
-    except ImportError:
-        return
+
+
+def test_iou_matches_torchvision_if_installed():
+    torch = pytest.importorskip("torch")
+    ops = pytest.importorskip("torchvision.ops")
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 20, (7, 2))
+    a = np.hstack([xy, xy + rng.uniform(1, 8, (7, 2))])
+    xy = rng.uniform(0, 20, (5, 2))
+    b = np.hstack([xy, xy + rng.uniform(1, 8, (5, 2))])
+    ta, tb = torch.tensor(a), torch.tensor(b)
     np.testing.assert_allclose(
         D.box_iou(a, b), ops.box_iou(ta, tb).numpy(), rtol=1e-12
     )
@@ -103,6 +110,34 @@ def test_nms_empty_and_bad_input():
         D.nms(np.zeros((2, 4)), np.zeros(3))
     with pytest.raises(ValueError, match="iou_threshold"):
         D.nms(np.zeros((2, 4)), np.zeros(2), 1.5)
+
+
+def _greedy_nms(boxes, scores, threshold):
+    """NMS as its definition reads, one box at a time: visit the boxes by decreasing
+    score (ties in index order) and keep a box unless a kept one overlaps it by more
+    than the threshold. IoU from the boxes' corners, written out again here."""
+    def iou(p, q):
+        w = max(0.0, min(p[2], q[2]) - max(p[0], q[0]))
+        h = max(0.0, min(p[3], q[3]) - max(p[1], q[1]))
+        union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - w * h
+        return w * h / union
+
+    keep = []
+    for i in sorted(range(len(scores)), key=lambda k: (-scores[k], k)):
+        if all(iou(boxes[i], boxes[k]) <= threshold for k in keep):
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.7])
+def test_nms_matches_the_greedy_definition_on_random_boxes(threshold):
+    rng = np.random.default_rng(int(threshold * 10))
+    xy = rng.uniform(0, 20, (60, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(2, 8, (60, 2))])
+    scores = rng.random(60).round(1)  # many ties, broken by index
+    keep = D.nms(boxes, scores, threshold)
+    assert 1 < len(keep) < 60  # some boxes kept, some suppressed
+    np.testing.assert_array_equal(keep, _greedy_nms(boxes, scores, threshold))
 
 
 def test_nms_matches_torchvision_if_installed():

@@ -227,10 +227,14 @@ def test_vae_backward_checks_dout_before_touching_any_gradient(rng):
     model = gen.vae((6, 5, 2), rng=rng, dtype=np.float64)
     x = rng.random((4, 6))
     out = model.forward(x, eps=rng.standard_normal((4, 2)))
+    model.backward(np.ones_like(out))  # gradients that are not all zero
     before = {k: v.copy() for k, v in model.grads.items()}
+    assert all(np.any(v != 0) for v in before.values())
+    # refused douts that are not zero either: a backward that wrote before
+    # refusing would leave other gradients behind
     for dout, error, message in [
-        (np.zeros((4, 11)), ValueError, r"VAE.backward: dout must have shape \(4, 10\), got \(4, 11\)"),
-        (np.zeros(out.shape, np.float32), TypeError, "VAE.backward: dout must have dtype float64"),
+        (np.ones((4, 11)), ValueError, r"VAE.backward: dout must have shape \(4, 10\), got \(4, 11\)"),
+        (np.full(out.shape, 2, np.float32), TypeError, "VAE.backward: dout must have dtype float64"),
     ]:
         with pytest.raises(error, match=message):
             model.backward(dout)

@@ -88,3 +88,36 @@ def test_a_training_mode_check_leaves_batchnorm_statistics_as_it_found_them():
     assert gradcheck.check_layer(bn, x, rng=rng, training=True).passed
     for k, v in bn.buffers.items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+class BrokenInputGradient(Dense):
+    """A Dense layer whose input gradient is twice what it should be."""
+
+    def backward(self, dout, need_dx=True):
+        dx = super().backward(dout, need_dx=need_dx)
+        return None if dx is None else 2 * dx
+
+
+def test_a_wrong_input_gradient_is_caught(rng):
+    result = gradcheck.check_layer(
+        BrokenInputGradient(3, 2, rng=rng), rng.standard_normal((4, 3)), rng=rng
+    )
+    assert not result.passed
+    assert result.errors["x"] > 0.1 and result.errors["W"] < 1e-7
+    with pytest.raises(AssertionError, match="x"):
+        result.assert_ok()
+
+
+def test_a_wrong_loss_gradient_is_caught(rng):
+    from nnscratch.losses import mean_squared_error
+
+    def doubled(y_hat, y):  # the right value, twice the gradient
+        loss, grad = mean_squared_error(y_hat, y)
+        return loss, 2 * grad
+
+    y_hat, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    assert gradcheck.check_loss(mean_squared_error, y_hat, y).passed
+    result = gradcheck.check_loss(doubled, y_hat, y)
+    assert not result.passed and result.errors["y_hat"] > 0.1
+    with pytest.raises(AssertionError, match="y_hat"):
+        result.assert_ok()

@@ -109,7 +109,6 @@ def test_a_sequence_is_mapped_step_by_step_without_copying_it(rng):
     assert out.shape == (4, 5, 2)
     np.testing.assert_allclose(out[:, 2], x[:, 2] @ layer.params["W"] + layer.params["b"])
     assert np.shares_memory(layer._x, x)                       # kept by reference
-    assert np.shares_memory(x.reshape(-1, 3), x)                # backward's rows: a view
     dout = rng.standard_normal((4, 5, 2))
     dx = layer.backward(dout)
     np.testing.assert_allclose(layer.grads["W"], sum(x[:, t].T @ dout[:, t] for t in range(5)))

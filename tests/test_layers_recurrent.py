@@ -135,14 +135,36 @@ def test_errors_name_what_was_expected_and_what_arrived(cell, rng):
         cell(3, 0, rng=rng)
 
 
-def test_lstm_cell_path_factor_is_the_forget_gate(rng):
-    """d c_t / d c_{t-1} = f_t: one step by hand against the layer's own cache."""
+def test_lstm_cell_update_is_f_c_plus_i_g(rng):
+    """c_t = f_t c_{t-1} + i_t g_t: one step by hand against the layer's own cache."""
     layer = LSTM(2, 3, rng=rng)
     x = rng.standard_normal((1, 2, 2))
     layer.forward(x)
     c_all, gates = layer._cache["c_all"], layer._cache["gates"]
     i, f, o, g = np.split(gates[1], 4, axis=0)
     np.testing.assert_allclose(c_all[2], f * c_all[1] + i * g)
+
+
+def test_lstm_cell_path_jacobian_is_the_forget_gate(rng):
+    """d c_t / d c_{t-1} = diag(f_t), measured: the previous cell state perturbed entry by
+    entry (central differences) against the forget gate the step computed."""
+    layer = LSTM(2, 3, rng=rng, stateful=True)
+    x = rng.standard_normal((1, 1, 2))
+    h0, c0 = rng.uniform(-0.9, 0.9, (1, 3)), rng.standard_normal((1, 3))
+
+    def c1(c_start):
+        layer.state = (h0.copy(), c_start)
+        layer.forward(x)
+        return layer.state[1][0]  # the cell state after the step, (3,)
+
+    eps = 1e-6
+    jacobian = np.stack(
+        [(c1(c0 + eps * e) - c1(c0 - eps * e)) / (2 * eps) for e in np.eye(3)[:, None, :]],
+        axis=1,
+    )  # column j: d c_1 / d c_0[j]
+    c1(c0.copy())
+    f = np.split(layer._cache["gates"][0], 4, axis=0)[1][:, 0]  # (3,)
+    np.testing.assert_allclose(jacobian, np.diag(f), rtol=1e-6, atol=1e-9)
 
 
 def test_sigmoid_in_place_is_stable():
