@@ -30,13 +30,16 @@ def test_iou_of_empty_sets_and_degenerate_boxes():
     )  # no area, no union: 0, not NaN
 
 
+def _random_boxes(rng, n):
+    """n boxes (x0, y0, x1, y1) with corners in [0, 10) and sides in [0.1, 5)."""
+    xy = rng.uniform(0, 10, (n, 2))
+    return np.hstack([xy, xy + rng.uniform(0.1, 5, (n, 2))])
+
+
 def test_iou_matches_torchvision_formula_in_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    xy = rng.uniform(0, 10, (7, 2))
-    a = np.hstack([xy, xy + rng.uniform(0.1, 5, (7, 2))])
-    xy = rng.uniform(0, 10, (5, 2))
-    b = np.hstack([xy, xy + rng.uniform(0.1, 5, (5, 2))])
+    a, b = _random_boxes(rng, 7), _random_boxes(rng, 5)
     ta, tb = torch.tensor(a), torch.tensor(b)
     lt = torch.max(ta[:, None, :2], tb[None, :, :2])
     rb = torch.min(ta[:, None, 2:], tb[None, :, 2:])
@@ -50,10 +53,7 @@ def test_iou_matches_torchvision_if_installed():
     torch = pytest.importorskip("torch")
     ops = pytest.importorskip("torchvision.ops")
     rng = np.random.default_rng(0)
-    xy = rng.uniform(0, 20, (7, 2))
-    a = np.hstack([xy, xy + rng.uniform(1, 8, (7, 2))])
-    xy = rng.uniform(0, 20, (5, 2))
-    b = np.hstack([xy, xy + rng.uniform(1, 8, (5, 2))])
+    a, b = _random_boxes(rng, 7), _random_boxes(rng, 5)
     ta, tb = torch.tensor(a), torch.tensor(b)
     np.testing.assert_allclose(
         D.box_iou(a, b), ops.box_iou(ta, tb).numpy(), rtol=1e-12
