@@ -769,7 +769,7 @@ def test_refresh_batchnorm_reaches_a_batchnorm_inside_a_residual_block(rng):
 def test_residual_refuses_a_body_that_is_not_a_layer():
     from nnscratch.network import Residual
 
-    with pytest.raises(TypeError, match="Residual: the body must be a Layer, got list"):
+    with pytest.raises(TypeError, match="Residual: the body must follow the layer protocol .*got list"):
         Residual([Dense(2, 2, rng=np.random.default_rng(0))])
 
 

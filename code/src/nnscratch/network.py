@@ -38,6 +38,16 @@ def _layers_within(layer: Layer):
             yield from _layers_within(part)
 
 
+def _require_layer_protocol(layer, what: str) -> None:
+    """Refuse ``layer`` unless it has what every layer has (a subclass of Layer or not)."""
+    attributes = ("forward", "backward", "params", "grads", "buffers")
+    if not all(hasattr(layer, a) for a in attributes):
+        raise TypeError(
+            f"{what} must follow the layer protocol "
+            f"(forward, backward, params, grads, buffers), got {type(layer).__name__}"
+        )
+
+
 def _refuse_reuse(layers: list[Layer]) -> None:
     """Refuse one layer object (or one parameter array) in two places of ``layers``.
 
@@ -91,20 +101,7 @@ class Sequential(Composite):
         super().__init__()
         layers = list(layers)
         for i, layer in enumerate(layers):
-            if not all(
-                hasattr(layer, a)
-                for a in (
-                    "forward",
-                    "backward",
-                    "params",
-                    "grads",
-                    "buffers",
-                )
-            ):
-                raise TypeError(
-                    f"Sequential: item {i} must follow the layer protocol "
-                    f"(forward, backward, params, grads, buffers), got {type(layer).__name__}"
-                )
+            _require_layer_protocol(layer, f"Sequential: item {i}")
         _refuse_reuse(layers)
         self.layers = layers
 
@@ -205,10 +202,8 @@ class Residual(Composite):
     """
 
     def __init__(self, body: Layer) -> None:
-        if not isinstance(body, Layer):
-            raise TypeError(
-                f"Residual: the body must be a Layer, got {type(body).__name__}"
-            )
+        super().__init__()
+        _require_layer_protocol(body, "Residual: the body")
         self.body = body
 
     def parts(self) -> list[tuple[str, Layer]]:
