@@ -543,6 +543,10 @@ def conv2d_forward_naive(
     x : ndarray of shape (N, C, H, W)
     W : ndarray of shape (c_out, C, k, k)
     b : ndarray of shape (c_out,)
+    stride : int
+        The step ``s`` between neighbouring patches, in both directions.
+    padding : int
+        Zeros added on every side of ``x`` before the patches are taken.
 
     Returns
     -------
@@ -580,6 +584,16 @@ def conv2d_backward_naive(
     Each output pixel ``(n, o, p, q)`` was computed from one patch; its upstream gradient
     flows back to that patch's inputs (weighted by ``W[o]``) and to ``W[o]`` (weighted by the
     patch).
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, c_out, H_out, W_out)
+        The upstream gradient, dL/dz.
+    x : ndarray of shape (N, C, H, W)
+        The forward pass's input (unpadded).
+    W : ndarray of shape (c_out, C, k, k)
+    stride, padding : int
+        As in the forward pass.
 
     Returns
     -------
@@ -628,6 +642,14 @@ def conv_transpose2d_forward_naive(
     x : ndarray of shape (N, c_in, H, W)
     W : ndarray of shape (c_in, c_out, k, k)
     b : ndarray of shape (c_out,)
+    stride : int
+        The step ``s`` in the output between the patches of neighbouring input pixels.
+    padding : int
+        Rows and columns cropped from every side of the output (the ``padding`` of the
+        convolution this one transposes).
+    output_padding : int
+        Rows and columns added at the bottom and right of the output, to pick among the
+        output sizes that a strided convolution maps to the same input size.
 
     Returns
     -------
