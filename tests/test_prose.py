@@ -133,10 +133,10 @@ ALLOWLIST: dict[str, list[tuple[str, str]]] = {
         ("15 parameters and 4 inputs", "the size of the symbolic network SymPy checks, chosen"),
     ],
     "05_regularization_practice.md": [
-        ("by at least 30 %", "a bound the cell above asserts on this run's numbers (< 0.7 x)"),
+        ("by at least 30%", "a bound the cell above asserts on this run's numbers (< 0.7 x)"),
     ],
     "04_optimization_theory.md": [
-        ("reach 90 % of its limit", "the target of an exercise, a chosen constant"),
+        ("reach 90% of its limit", "the target of an exercise, a chosen constant"),
     ],
 }
 
