@@ -164,6 +164,18 @@ def test_names_with_markdown_characters_show_as_written():
     assert r"η\* with a\_b \| c" in checks._repr_markdown_()
 
 
+def test_inline_maths_in_a_name_is_kept_and_the_text_around_it_escaped():
+    checks = symbolic.Checklist()
+    checks.equal(x, x, r"sum of $h_{t-1}^\top \delta a_t$ over t_0 ($|a|$)")
+    row = checks._repr_markdown_().splitlines()[-1]
+    assert row.startswith(
+        r"| 1 | sum of $h_{t-1}^\top \delta a_t$ over t\_0 ($\vert a\vert $) | "
+    )
+    assert symbolic._markdown_text(r"$p \| q$") == r"$p \Vert  q$"
+    # a lone dollar is text, escaped as before
+    assert symbolic._markdown_text("costs $5") == r"costs \$5"
+
+
 def test_identities_beyond_simplify_are_proved_and_wrong_ones_still_fail():
     # simplify alone misses all three: expanding first proves the first, rewriting in exp the
     # second, and the last, over integers (which the quick numeric test leaves alone), is

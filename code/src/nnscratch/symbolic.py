@@ -205,7 +205,8 @@ def verify_equal(
     claimed : sympy expression or Matrix
         The formula the text states.
     name : str
-        Short description shown with the verdict.
+        Short description shown with the verdict; inline maths in it, ``$...$``, is
+        typeset.
     lhs : sympy expression, optional
         The quantity as displayed (default: ``derived``). A name (a symbol such as
         ``Symbol("b_5")``, or :func:`d` ``("L", "W")``) is shown as given; anything else is a
@@ -445,12 +446,23 @@ class Checklist:
 
 
 def _markdown_text(text: str) -> str:
-    """``text`` with Markdown's markup characters escaped, so that it shows as written.
+    """``text`` with Markdown's markup characters escaped, so that it shows as written, and
+    its inline maths ``$...$`` kept as maths.
 
     A check's name may hold ``*`` (η*), ``_`` or ``|``; unescaped they would start emphasis
-    or end a table cell in the rendered output.
+    or end a table cell in the rendered output. Between two ``$`` the text is LaTeX, left as
+    it is but for ``|``, which would end a table cell there too and is written ``\\vert``
+    (``\\|``, ``\\Vert``).
     """
-    return re.sub(r"([\\`*_{}\[\]<>|$#])", r"\\\1", text)
+    parts = re.split(r"(\$[^$\n]+\$)", text)  # odd indices: the maths
+    return "".join(
+        (
+            part.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
+            if i % 2
+            else re.sub(r"([\\`*_{}\[\]<>|$#])", r"\\\1", part)
+        )
+        for i, part in enumerate(parts)
+    )
 
 
 class sigmoid(sp.Function):
