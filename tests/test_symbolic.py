@@ -172,6 +172,11 @@ def test_inline_maths_in_a_name_is_kept_and_the_text_around_it_escaped():
         r"| 1 | sum of $h_{t-1}^\top \delta a_t$ over t\_0 ($\vert a\vert $) | "
     )
     assert symbolic._markdown_text(r"$p \| q$") == r"$p \Vert  q$"
+    assert (
+        symbolic._markdown_text("max error 5.6e-17, then 2e+03 and 1.0e5 in x1e3")
+        == r"max error $5.6 \times 10^{-17}$, then $2 \times 10^{3}$ and "
+        r"$1.0 \times 10^{5}$ in x1e3"
+    )
     # a lone dollar is text, escaped as before
     assert symbolic._markdown_text("costs $5") == r"costs \$5"
 

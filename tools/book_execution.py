@@ -737,6 +737,9 @@ class BuildRecordDirective(SphinxDirective):
         # colwidths-given: the PDF sets these widths (wrapping columns) instead of
         # sizing the columns to their content, which ran past the margin.
         table = nodes.table(classes=["nnbook-build-record", "colwidths-given"])
+        # A caption: the PDF numbers every long table and repeats its number on each page.
+        table += nodes.title("", "Each chapter's execution time and budget, in seconds, "
+                             "and the commit its outputs come from.")
         group = nodes.tgroup(cols=4)
         table += group
         for width in (44, 12, 12, 32):

@@ -118,10 +118,12 @@ def mnist_cnn(
     Sequential
         Input ``(N, 1, 28, 28)`` images, output ``(N, 10)`` logits::
 
-            Conv2D(1, 16, 5)  -> ReLU -> MaxPool2D(2)    # (N, 16, 24, 24) -> (N, 16, 12, 12)
-            Conv2D(16, 32, 5) -> ReLU -> MaxPool2D(2)    # (N, 32, 8, 8)   -> (N, 32, 4, 4)
-            Flatten -> Dense(512, 128) -> ReLU -> Dropout(0.25) -> Dense(128, 10)
+            Conv2D(1, 16, 5)  -> ReLU -> MaxPool2D(2)  # (N, 16, 12, 12)
+            Conv2D(16, 32, 5) -> ReLU -> MaxPool2D(2)  # (N, 32, 4, 4)
+            Flatten -> Dense(512, 128) -> ReLU -> Dropout(0.25)
+                    -> Dense(128, 10)
 
+        (before pooling, the two convolutions' maps are 24 x 24 and 8 x 8), with
         ``16*25 + 16 + 32*16*25 + 32 + 512*128 + 128 + 128*10 + 10 = 80,202`` parameters, a
         third of the MLP's 235,146.
 
@@ -195,8 +197,11 @@ def transformer_block(
     Sequential
         Input and output (N, T, D)::
 
-            Residual(LayerNorm(D) -> MultiHeadAttention(D, H))        # x + attn(norm(x))
-            Residual(LayerNorm(D) -> Dense(D, 4D) -> GELU -> Dense(4D, D))   # x + mlp(norm(x))
+            # x + attn(norm(x)):
+            Residual(LayerNorm(D) -> MultiHeadAttention(D, H))
+            # x + mlp(norm(x)):
+            Residual(LayerNorm(D) -> Dense(D, 4D) -> GELU
+                                  -> Dense(4D, D))
 
         :math:`12 D^2 + 13 D` parameters at ``mlp_ratio=4``.
 
@@ -279,7 +284,8 @@ def gpt(
         Input (N, T) integer ids with T at most ``block_size``, output (N, T, V) logits, the
         logits at position t predicting token t + 1 from tokens 0..t::
 
-            Embedding(V, D) -> positions -> L x transformer_block -> LayerNorm(D) -> Dense(D, V)
+            Embedding(V, D) -> positions -> L x transformer_block
+                            -> LayerNorm(D) -> Dense(D, V)
 
     See Also
     --------

@@ -107,6 +107,8 @@ class Optimizer:
         ``state[key]`` holds the buffers of ``params[key]`` (created at its first step), in
         the parameter's dtype, or float32 for float16 parameters.
 
+    Notes
+    -----
     :meth:`snapshot` and :meth:`restore` copy and put back all of this, so that a step whose
     result is refused (a diverged batch in :func:`~nnscratch.train.fit`) leaves no trace.
     """

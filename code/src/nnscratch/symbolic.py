@@ -459,9 +459,22 @@ def _markdown_text(text: str) -> str:
         (
             part.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
             if i % 2
-            else re.sub(r"([\\`*_{}\[\]<>|$#])", r"\\\1", part)
+            else _scientific_as_maths(
+                re.sub(r"([\\`*_{}\[\]<>|$#])", r"\\\1", part)
+            )
         )
         for i, part in enumerate(parts)
+    )
+
+
+def _scientific_as_maths(text: str) -> str:
+    """Numbers such as ``5.6e-17`` in ``text`` as maths, :math:`5.6 \\times 10^{-17}`: read
+    as a power of ten, and never broken at the exponent's hyphen at the end of a line.
+    """
+    return re.sub(
+        r"\b(\d+(?:\.\d+)?)e([-+]?)0*(\d+)\b",
+        lambda m: f"${m[1]} \\times 10^{{{m[2].lstrip('+')}{m[3]}}}$",
+        text,
     )
 
 
