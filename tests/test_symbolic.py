@@ -177,6 +177,7 @@ def test_inline_maths_in_a_name_is_kept_and_the_text_around_it_escaped():
         == r"max error $5.6 \times 10^{-17}$, then $2 \times 10^{3}$ and "
         r"$1.0 \times 10^{5}$ in x1e3"
     )
+    assert symbolic._markdown_text("max error 0.0e+00, 1.5e+00") == "max error 0, 1.5"
     # a lone dollar is text, escaped as before
     assert symbolic._markdown_text("costs $5") == r"costs \$5"
 

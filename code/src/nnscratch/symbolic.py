@@ -470,12 +470,18 @@ def _markdown_text(text: str) -> str:
 def _scientific_as_maths(text: str) -> str:
     """Numbers such as ``5.6e-17`` in ``text`` as maths, :math:`5.6 \\times 10^{-17}`: read
     as a power of ten, and never broken at the exponent's hyphen at the end of a line.
+    Zero (``0.0e+00``) is written 0, and a power :math:`10^0` is left out.
     """
-    return re.sub(
-        r"\b(\d+(?:\.\d+)?)e([-+]?)0*(\d+)\b",
-        lambda m: f"${m[1]} \\times 10^{{{m[2].lstrip('+')}{m[3]}}}$",
-        text,
-    )
+
+    def as_maths(m: re.Match) -> str:
+        mantissa, sign, power = m[1], m[2].lstrip("+"), m[3]
+        if float(mantissa) == 0:
+            return "0"
+        if power == "0":
+            return mantissa
+        return f"${mantissa} \\times 10^{{{sign}{power}}}$"
+
+    return re.sub(r"\b(\d+(?:\.\d+)?)e([-+]?)0*(\d+)\b", as_maths, text)
 
 
 class sigmoid(sp.Function):
