@@ -204,6 +204,19 @@ def test_every_citation_is_in_the_bibliography():
     assert cited, "no page cites anything"
 
 
+def test_no_directive_argument_holds_a_backtick():
+    # CommonMark: the info string of a backtick fence may not contain a backtick, so
+    # ```{table} One `step` ...  is no fence at all, and its closing ``` opens a code block
+    # that swallows the page's next paragraphs (the build does not warn).
+    bad = [
+        f"{page.relative_to(ROOT)}:{i}"
+        for page in (ROOT / "book").rglob("*.md")
+        for i, line in enumerate(page.read_text().splitlines(), 1)
+        if re.match(r"\s*```+\{[\w:-]+\}.*`", line)
+    ]
+    assert not bad, f"a backtick in a directive's argument: {bad}"
+
+
 def load_book_extension():
     """tools/book_extension.py, loaded from its file (it is not an installed module)."""
     spec = importlib.util.spec_from_file_location("book_extension", ROOT / "tools" / "book_extension.py")
