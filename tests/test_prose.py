@@ -367,3 +367,29 @@ def test_the_spelling_scan_finds_ise_forms_and_passes_other_words():
     )
     assert ise_spellings(text) == ["initialisation", "initialised", "Normalises", "tokeniser"]
 
+
+
+#: An equation reference in parentheses of its own: ``{eq}`` already writes "(4.3)", so
+#: "({eq}`label`)" reads "((4.3))". Write "{eq}`label`", or "(see {eq}`label`)".
+DOUBLED_EQ_PARENS = re.compile(r"\(\{eq\}`[^`]*`[);,]")
+
+
+def doubled_eq_parens(text: str) -> list[str]:
+    return DOUBLED_EQ_PARENS.findall(text)
+
+
+def test_no_equation_reference_in_parentheses_of_its_own():
+    found = {
+        path.name: hits
+        for path in sorted((ROOT / "book").glob("*.md"))
+        if (hits := doubled_eq_parens(path.read_text(encoding="utf-8")))
+    }
+    assert not found, f"({{eq}}`...`) renders with two pairs of parentheses: {found}"
+
+
+def test_the_parentheses_scan_catches_doubles_and_passes_prose_around_a_reference():
+    text = (
+        "as ({eq}`eq-a`) and ({eq}`eq-b`; after it) shows; by {eq}`eq-c` (see "
+        "{eq}`eq-d`), and (the mean, {eq}`eq-e`)"
+    )
+    assert doubled_eq_parens(text) == ["({eq}`eq-a`)", "({eq}`eq-b`;"]
