@@ -353,18 +353,23 @@ def test_evaluate_lm_with_a_stride_scores_every_character_once_with_its_context(
         dtype=np.float64,
     )
     rows, seq_len, stride = ids.reshape(2, 41), 8, 3
-    losses = []
+    losses, later_contexts = [], []
     for row in rows:
         for t in range(
             1, row.size
         ):  # target t, read by the first window reaching it
             s = max(0, -(-(t - seq_len) // stride) * stride)
+            if s > 0:
+                later_contexts.append(t - s)
             z = model.forward(row[None, s:t], training=False)[0, -1]
             losses.append(
                 np.log(np.exp(z - z.max()).sum()) + z.max() - z[row[t]]
             )
     got = evaluate_lm(model, ids, n_rows=2, seq_len=seq_len, stride=stride)
     assert abs(got - np.mean(losses)) < 1e-12
+    # after the first window, at least seq_len - stride + 1 characters of
+    # context, as its docstring says, and no more is promised
+    assert min(later_contexts) == seq_len - stride + 1
     # a stride of the whole window is the default, disjoint windows
     assert evaluate_lm(
         model, ids, n_rows=2, seq_len=8, stride=8

@@ -210,7 +210,7 @@ def evaluate_lm(
     its context, at most the model's context length. With ``stride`` (such a model only)
     the windows overlap, each starting ``stride`` characters after the last, and only the
     characters no earlier window predicted are scored: after the first window every
-    character is predicted from at least ``seq_len - stride`` before it. Without it the
+    character is predicted from at least ``seq_len - stride + 1`` before it. Without it the
     windows are disjoint and character ``t`` of a window is predicted from the ``t``
     characters before it in the window.
     """
