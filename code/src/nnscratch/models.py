@@ -116,7 +116,9 @@ def mnist_cnn(
     Returns
     -------
     Sequential
-        Input ``(N, 1, 28, 28)`` images, output ``(N, 10)`` logits::
+        Input ``(N, 1, 28, 28)`` images, output ``(N, 10)`` logits:
+
+        ::
 
             Conv2D(1, 16, 5)  -> ReLU -> MaxPool2D(2)  # (N, 16, 12, 12)
             Conv2D(16, 32, 5) -> ReLU -> MaxPool2D(2)  # (N, 32, 4, 4)
@@ -195,7 +197,9 @@ def transformer_block(
     Returns
     -------
     Sequential
-        Input and output (N, T, D)::
+        Input and output (N, T, D):
+
+        ::
 
             # x + attn(norm(x)):
             Residual(LayerNorm(D) -> MultiHeadAttention(D, H))
