@@ -79,9 +79,10 @@ def test_every_entry_of_the_bibliography_gets_a_distinct_author_year_label():
 def _cell(hide_mode, parts):
     from docutils import nodes
 
-    cell = nodes.container(nb_element="cell_code")
+    cell = nodes.container(nb_element="cell_code", classes=["cell"])
     if hide_mode:
         cell["hide_mode"] = hide_mode
+        cell["classes"].append("tag_hide-cell")  # as myst-nb tags it
     for part in parts:
         cell += nodes.container(nb_element=part)
     return cell
@@ -112,4 +113,68 @@ def test_the_pdf_leaves_out_what_the_html_folds_away():
     remaining = list(document.findall(nodes.container))
     assert source_only not in remaining and cells["all"] not in remaining
     assert cells[None] in remaining and cells["input"] in remaining
+    # the cells folded away whole leave a note in their place, in the same order
+    notes = [c for c in document.children if "foldedcell" in c["classes"]]
+    assert len(notes) == 3
+    assert document.children.index(notes[0]) == 3  # after the three cells still printed
     assert book_extension.PrintedCells.formats == ("latex",)
+
+
+def test_a_cell_folded_away_whole_is_marked_with_what_its_opening_comment_says():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    cell = nodes.container(
+        nb_element="cell_code", hide_mode="all", classes=["cell", "tag_hide-cell"])
+    source = nodes.container(nb_element="cell_code_source")
+    source += nodes.literal_block(
+        text="\n# Exercise 4: the same network with\n# average pooling.\nx = 1  # not this\n")
+    cell += source
+    cell += nodes.container(nb_element="cell_code_output")
+    silent = _cell("all", ["cell_code_source"])  # no source text: no comment to quote
+    document += [cell, silent]
+    book_extension.PrintedCells(document).run()
+    notes = [c.astext() for c in document.children]
+    assert notes == [
+        "[Collapsed cell, not printed — Exercise 4: the same network with average pooling.]",
+        "[Collapsed cell, not printed.]",
+    ]
+    # and only the note's class: sphinx-jupyterbook-latex drops a "tag_hide-cell"
+    assert all(c["classes"] == ["foldedcell"] for c in document.children)
+    assert book_extension.leading_comment("x = 1\n# late") == ""
+    # one sentence, hyphenated words joined whole
+    assert book_extension.leading_comment(
+        "# Exercise 1: a budget of full-\n# batch steps. The rest\n# is not quoted.\n"
+    ) == "Exercise 1: a budget of full-batch steps."
+
+
+def test_a_folded_cell_that_only_asserts_is_marked_as_a_check():
+    from docutils import nodes
+
+    check = book_extension.folded_cell_note("assert a < b\n\nassert c, c  # why\n")
+    assert check.astext() == (
+        "[Collapsed cell, not printed — it asserts the claims of the text around it on this "
+        "run's numbers.]")
+    # computing anything, or not Python, is not just a check
+    for source in ("x = f()\nassert x", "%timeit f()", ""):
+        assert book_extension.folded_cell_note(source).astext() == "[Collapsed cell, not printed.]"
+    assert isinstance(check, nodes.container)
+
+
+def test_the_root_pages_titles_are_unnumbered_sections_in_the_pdf():
+    from docutils import nodes
+
+    class Translator:  # the two things of Sphinx's LaTeX translator that it uses
+        body: list = []
+
+        def encode(self, text):
+            return text.replace("&", r"\&")
+
+    translator = Translator()
+    for level, title in [(2, "How to read it"), (3, "Data & code")]:
+        header = nodes.Element(level=level)
+        header += nodes.Text(title)
+        with pytest.raises(nodes.SkipNode):  # its children are not visited again
+            book_extension.visit_root_header(translator, header)
+    assert translator.body == ["\n\\section*{How to read it}\n", "\n\\subsection*{Data \\& code}\n"]

@@ -216,6 +216,20 @@ def test_pdf_pages_are_found_in_the_table_of_contents_not_anywhere_in_the_text(t
     assert "cannot check" in check_pdf.missing_pages(tmp_path / "absent.toc", tmp_path, text)[0]
 
 
+def test_pdf_marks_every_cell_the_html_collapses_whole(tmp_path):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text(
+        "# Intro\n\n```{code-cell} ipython3\n:tags: [hide-cell]\nx = 1\n```\n\n"
+        "```{code-cell} ipython3\n---\ntags: [hide-input]\n---\ny = 2\n```\n\n"
+        "```{code-cell} ipython3\n---\nmystnb:\n  number_source_lines: true\ntags: [hide-cell]\n"
+        "---\nz = 3\n```\n\n```python\n# tags: [hide-cell] in a listing is not a cell\n```\n")
+    assert check_pdf.collapsed_cells(tmp_path / "intro.md") == 2
+    one = check_pdf.normalize("Intro [Collapsed cell, not printed.] text")
+    assert check_pdf.folded_note_problems(tmp_path, one + " " + one) == []
+    problems = check_pdf.folded_note_problems(tmp_path, one)
+    assert problems and problems[0].startswith("2 cells are collapsed in the HTML but only 1")
+
+
 def test_pdf_overfull_boxes_beyond_tolerance_are_problems(tmp_path):
     log = tmp_path / "book.log"
     log.write_text("Overfull \\hbox (2.1pt too wide) in paragraph at lines 10--12\n"

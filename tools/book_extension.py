@@ -36,11 +36,20 @@ The PDF prints what the HTML shows
     A cell's source or output that the HTML folds away (tags ``hide-input``,
     ``hide-output``, ``hide-cell``) cannot be unfolded on paper, so the PDF leaves it out
     (:class:`PrintedCells`): it shows the figures and the checks' results, not the plotting
-    code. The page's notebook and script downloads keep every line.
+    code, and marks with a line where a whole cell was folded away, since the text refers to
+    such cells. The page's notebook and script downloads keep every line.
+
+The PDF's front page
+    sphinx-jupyterbook-latex prints the root page (``book/index.md``) after the table of
+    contents, with its section titles as bold lines of large text, which LaTeX may leave
+    alone at the foot of a page. They are set as unnumbered sections instead
+    (:func:`visit_root_header`); the page opens its chapter itself, in a ``{raw} latex``
+    block.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -472,12 +481,54 @@ FOLDED = {
 }
 
 
+def leading_comment(source: str) -> str:
+    """The first sentence of the comment a cell's source opens with ("" if none).
+
+    Its lines are joined into one (a word hyphenated at a line's end is joined whole) and
+    cut after the first full stop followed by a space.
+    """
+    text = ""
+    for line in source.splitlines():
+        if not line.startswith("#"):
+            if text or line.strip():
+                break
+            continue
+        words = line.lstrip("#").strip()
+        text += words if text.endswith("-") or not text else " " + words
+    return re.split(r"(?<=\.)\s", text.strip(), maxsplit=1)[0]
+
+
+def only_asserts(source: str) -> bool:
+    """Whether a cell's source is nothing but ``assert`` statements (a check of the text)."""
+    try:
+        statements = ast.parse(source).body
+    except SyntaxError:  # IPython syntax (magics): not a plain check
+        return False
+    return bool(statements) and all(isinstance(s, ast.Assert) for s in statements)
+
+
+def folded_cell_note(source: str) -> nodes.container:
+    """What the PDF prints in place of a cell folded away whole: a line saying so.
+
+    The text refers to such cells ("the collapsed cell below runs the experiments of
+    Exercise 4"), so on paper the place must still be marked, with what the cell does when
+    its opening comment says it (or that it asserts the text's claims, when it only
+    asserts). The LaTeX environment ``sphinxclassfoldedcell`` (in the preamble of
+    ``_config.yml``) sets it small, in italics.
+    """
+    what = leading_comment(source).rstrip(".")
+    if not what and only_asserts(source):
+        what = "it asserts the claims of the text around it on this run's numbers"
+    text = "[Collapsed cell, not printed" + (f" — {what}.]" if what else ".]")
+    return nodes.container("", nodes.paragraph(text=text), classes=["foldedcell"])
+
+
 class PrintedCells(SphinxPostTransform):
     """Leave out of the PDF the parts of cells that the HTML folds away.
 
     myst-nb marks a code cell's container with ``hide_mode`` (from its tags) and folds
     those parts behind a toggle in HTML only; on paper they would print in full. A cell
-    left with nothing to show is removed.
+    left with nothing to show is replaced by a one-line note (:func:`folded_cell_note`).
     """
 
     default_priority = 199  # where myst-nb folds them for HTML
@@ -488,15 +539,44 @@ class PrintedCells(SphinxPostTransform):
             folded = FOLDED.get(cell.get("hide_mode"), set())
             if cell.get("nb_element") != "cell_code" or not folded:
                 continue
+            source = ""
             for part in list(cell.children):
+                if part.get("nb_element") == "cell_code_source":
+                    source = part.astext()
                 if part.get("nb_element") in folded:
                     cell.remove(part)
             if not cell.children:
-                cell.parent.remove(cell)
+                # not replace_self, which would give the note the cell's classes
+                # ("tag_hide-cell"), and sphinx-jupyterbook-latex drops those
+                cell.parent.replace(cell, folded_cell_note(source))
+
+
+def visit_root_header(self, node: nodes.Element) -> None:
+    """LaTeX for a section title of the root page: an unnumbered (sub)section.
+
+    ``\\section*`` keeps its title with the paragraph after it, which the bold line of
+    sphinx-jupyterbook-latex (its ``RootHeader`` node, ``level`` 2 for ``##``) does not.
+    """
+    command = "section" if node["level"] <= 2 else "subsection"
+    self.body.append(f"\n\\{command}*{{{self.encode(node.astext())}}}\n")
+    raise nodes.SkipNode
+
+
+def root_headers_as_sections(app: Sphinx) -> None:
+    """Render sphinx-jupyterbook-latex's root-page titles with :func:`visit_root_header`.
+
+    Registered once every extension is set up, so that it overrides theirs.
+    """
+    try:
+        from sphinx_jupyterbook_latex.nodes import RootHeader
+    except ImportError:  # the LaTeX extension is off: nothing to override
+        return
+    app.add_node(RootHeader, override=True, latex=(visit_root_header, None))
 
 
 def setup(app: Sphinx) -> dict:
     app.add_post_transform(PrintedCells)
+    app.connect("builder-inited", root_headers_as_sections)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
     app.connect("html-page-context", search_page_maths)   # before drop_thebe
@@ -516,3 +596,4 @@ def setup(app: Sphinx) -> dict:
     app.connect("autodoc-process-docstring", keep_attribute_prose, priority=400)
     app.connect("autodoc-process-docstring", keep_attribute_prose, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+

@@ -18,6 +18,9 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
   over the footer.
 - No character is lost: the log names none that its font lacks ("Missing character"), which
   the PDF would show as a blank (a ``ᵀ`` in a docstring, in the monospaced font).
+- Every cell that the HTML collapses whole (tag ``hide-cell``) left its bracketed line in the
+  PDF (tools/book_extension.py), since the text refers to such cells: at least as many
+  lines as such cells in the pages of ``_toc.yml``.
 
 Prints the page count; exit status 1 if a check fails.
 """
@@ -120,6 +123,28 @@ def missing_glyph_problems(log_file: Path) -> list[str]:
             for (char, code, font), n in Counter(found).items()]
 
 
+#: The line tools/book_extension.py prints for a folded cell, as :func:`normalize` leaves it.
+FOLDED_NOTE = "[collapsed cell, not printed"
+#: A code cell's opening fence and its options: ``:key: value`` lines or a ``---`` YAML block.
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(---\n.*?^---\n|(?::[^\n]*\n)*)", re.M | re.S)
+
+
+def collapsed_cells(page: Path) -> int:
+    """How many code cells of a page the HTML collapses whole (tag ``hide-cell``)."""
+    cells = CODE_CELL.findall(page.read_text(encoding="utf-8"))
+    return sum("hide-cell" in options for options in cells)
+
+
+def folded_note_problems(root: Path, text: str) -> list[str]:
+    """A shortfall of the lines that mark collapsed cells in the PDF (``text`` normalized)."""
+    wanted = sum(collapsed_cells(toc.source(root, docname)) for docname in toc.pages(root))
+    found = text.count(FOLDED_NOTE)
+    if found >= wanted:
+        return []
+    return [f"{wanted} cells are collapsed in the HTML but only {found} are marked in the PDF "
+            f"(\"{FOLDED_NOTE}...\"): the text refers to the others, which are not there"]
+
+
 def title(page: Path) -> str:
     """The page's first level-1 heading as plain text (no backticks or emphasis)."""
     text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M)
@@ -155,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     problems += overfull_problems(args.pdf.with_suffix(".log"))
     problems += float_problems(args.pdf.with_suffix(".log"))
     problems += missing_glyph_problems(args.pdf.with_suffix(".log"))
+    problems += folded_note_problems(args.root, text)
     for p in problems:
         print(f"check_pdf: {p}")
     print(f"check_pdf: {args.pdf} has {n_pages} pages and {len(pages) - len(missing)} of the "
