@@ -210,7 +210,7 @@ def check_layer(
 
 def check_loss(
     loss_fn: Callable,
-    y_hat: np.ndarray,
+    output: np.ndarray,
     y: np.ndarray,
     *,
     eps: float = 1e-6,
@@ -218,13 +218,15 @@ def check_loss(
 ) -> GradCheckResult:
     """Compare a loss's returned gradient with finite differences of its returned value.
 
-    ``loss_fn(y_hat, y)`` must return ``(loss, dy_hat)`` like every loss in
-    :mod:`nnscratch.losses`.
+    ``loss_fn(output, y)`` must return ``(loss, doutput)`` like every loss in
+    :mod:`nnscratch.losses`, where ``output`` is what the network feeds the loss: the
+    predictions :math:`\\hat y` of :func:`~nnscratch.losses.mean_squared_error`, the
+    logits :math:`Z` of the cross-entropies. The result's one entry is named ``"output"``.
     """
-    _require_float64(y_hat, "y_hat", "check_loss")
-    y_hat = y_hat.copy()
-    _, analytic = loss_fn(y_hat, y)
-    numeric = numerical_gradient(lambda: loss_fn(y_hat, y)[0], y_hat, eps)
+    _require_float64(output, "output", "check_loss")
+    output = output.copy()
+    _, analytic = loss_fn(output, y)
+    numeric = numerical_gradient(lambda: loss_fn(output, y)[0], output, eps)
     return GradCheckResult(
-        {"y_hat": relative_error(analytic, numeric)}, tol
+        {"output": relative_error(analytic, numeric)}, tol
     )
