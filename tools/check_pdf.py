@@ -125,14 +125,18 @@ def missing_glyph_problems(log_file: Path) -> list[str]:
 
 #: The line tools/book_extension.py prints for a folded cell, as :func:`normalize` leaves it.
 FOLDED_NOTE = "[collapsed cell, not printed"
-#: A code cell's opening fence and its options: ``:key: value`` lines or a ``---`` YAML block.
-CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(---\n.*?^---\n|(?::[^\n]*\n)*)", re.M | re.S)
 
 
 def collapsed_cells(page: Path) -> int:
-    """How many code cells of a page the HTML collapses whole (tag ``hide-cell``)."""
-    cells = CODE_CELL.findall(page.read_text(encoding="utf-8"))
-    return sum("hide-cell" in options for options in cells)
+    """How many code cells of a page the HTML collapses whole (tag ``hide-cell``).
+
+    The page is read into cells by jupytext (``md:myst``), as check_html and run_chapter
+    read pages, which parses both forms of a cell's options (``:tags:`` or a YAML block).
+    """
+    import jupytext
+
+    cells = jupytext.read(page, fmt="md:myst").cells
+    return sum("hide-cell" in c.metadata.get("tags", []) for c in cells if c.cell_type == "code")
 
 
 def folded_note_problems(root: Path, text: str) -> list[str]:
