@@ -94,15 +94,22 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
     assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "390 px" in broken[0]
     cut = check_html.layout_problems({
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
-        "phoneClippedMath": [r"\lambda_s |\hat w - w|"],
+        "phoneClippedMath": {"inline": ['300 px in 259 px: "a=b"'],
+                             "display": [r'"\lambda_s |\hat w - w|"']},
     })
-    assert len(cut) == 1 and "cut off" in cut[0] and "book.css" in cut[0]
+    assert len(cut) == 2 and all("cut off" in c for c in cut)
+    assert "inline" in cut[0] and "$a =$ $b$" in cut[0] and "300 px in 259 px" in cut[0]
+    assert "displayed" in cut[1] and "book.css" in cut[1]
 
 
 PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></script></head>
 <body><main><article>
 <p>A formula <span class="math" id="cut">{formula}</span> in a paragraph.</p>
 <p>Another <span class="math" id="scrolls" style="overflow-x: auto">{formula}</span>.</p>
+<p>Fits: <span class="math">a = b</span>.</p>
+<details><summary>Solution</summary><p><span class="math">{formula}y</span></p></details>
+<div class="math" style="overflow-x: auto">{formula}d</div>
+<div class="math">{formula}D</div>
 <div class="cell_output"><img src="figure.svg" alt="a figure"></div>
 <div class="cell_output"><pre>{long_output}</pre></div>
 <div class="cell_output"><pre>{short_output}</pre></div>
@@ -118,7 +125,8 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     if not Path(check_html.CHROMIUM).exists():
         pytest.skip(f"no {check_html.CHROMIUM}")
     # The theme's style for inline maths, which cuts a formula wider than the column.
-    css = "span.math { display: inline-flex; max-width: 100%; overflow: hidden; }"
+    css = ("span.math, div.math { display: flex; max-width: 100%; overflow: hidden; } "
+           "span.math { display: inline-flex; }")
     wide = "x" * 300  # no place to break, as a typeset formula has none
     page = tmp_path / "page.html"
     lines = [f"{0.69 - i / 1e4!r}," for i in range(check_html.MAX_OUTPUT_LINES + 1)]
@@ -139,7 +147,10 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
             report = tab.evaluate(check_html.PAGE_REPORT_JS, [check_html.RAW_TEX, check_html.NUMPY_REPR])
         finally:
             browser.close()
-    assert cut == [wide[:60]]                     # the first is cut, the scrolling one is not
+    # Inline formulas wider than the column are cut, scrolling or not, folded away or not; a
+    # displayed one only when its box does not scroll.
+    assert [c.endswith(f'"{wide[:60]}"') for c in cut["inline"]] == [True] * 3
+    assert cut["display"] == [f'"{wide[:60]}"']
     assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]

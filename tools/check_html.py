@@ -23,7 +23,7 @@ downloads nothing), with every request that leaves that server blocked, and chec
   (figures are made at the column's width), every figure drawn by a code cell captioned and
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
   (390 px) nothing makes the page scroll sideways, no formula is cut off at the column's
-  edge, and no word of a table is split across two lines without a hyphen ("scra" / "tch");
+  edge (inline ones, in solutions too, must fit: a phone shows no scroll bar), and no word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -361,17 +361,36 @@ PHONE_OVERFLOW_JS = r"""
 }
 """
 
-# Formulas cut off at the column's edge: wider than their box, and the box does not scroll.
+# Formulas cut off at the column's edge, in what the reader can open too (solutions, collapsed
+# cells). A displayed formula may be wider than the column if its box scrolls: it stands on its
+# own line, and the reader sees it run on. An inline formula may not: its box scrolls too
+# (_static/book.css), but a phone shows no scroll bar, and mid-sentence the formula just stops.
+# MathJax 3 cannot break a formula, so the source must offer the breaks, as TeX's convention
+# does after a relation or a binary operator: $a = b$ becomes $a =$ $b$, $a + b$ becomes
+# $a + {}$ $b$ (the {} keeps the + binary).
 PHONE_CLIPPED_MATH_JS = r"""
 () => {
-  const out = [];
-  for (const el of document.querySelectorAll('main span.math, main div.math')) {
-    const overflow = getComputedStyle(el).overflowX;
-    if (el.scrollWidth > el.clientWidth + 2 && !['auto', 'scroll'].includes(overflow)) {
-      out.push(el.textContent.trim().slice(0, 60));
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  const inline = [], display = [];
+  for (const el of document.querySelectorAll('main span.math')) {
+    if (el.offsetParent === null) continue;
+    // Typeset, the formula's own width; the box's scrollWidth also counts the few pixels of
+    // MathJax's hidden speech text and glyph overhang.
+    const math = el.querySelector('mjx-math');
+    const width = math ? math.getBoundingClientRect().width : el.scrollWidth;
+    if (width > el.clientWidth + 2) {
+      inline.push(`${Math.round(width)} px in ${el.clientWidth} px: ` +
+                  JSON.stringify(el.textContent.trim().slice(0, 60)));
     }
   }
-  return out;
+  for (const el of document.querySelectorAll('main div.math')) {
+    const overflow = getComputedStyle(el).overflowX;
+    if (el.scrollWidth > el.clientWidth + 2 && !['auto', 'scroll'].includes(overflow)) {
+      display.push(JSON.stringify(el.textContent.trim().slice(0, 60)));
+    }
+  }
+  return {inline, display};
 }
 """
 
@@ -411,9 +430,12 @@ def layout_problems(layout: dict) -> list[str]:
                  f"expression whose value it prints?" for o in layout.get("longOutputs", [])]
     problems += [f"at phone width ({PHONE['width']} px) the page scrolls sideways: {o}"
                  for o in layout.get("phoneOverflow", [])]
-    problems += [f"at phone width ({PHONE['width']} px) a formula is cut off (its box must "
-                 f"scroll: _static/book.css): {m!r}"
-                 for m in layout.get("phoneClippedMath", [])]
+    clipped = layout.get("phoneClippedMath", {})
+    problems += [f"at phone width ({PHONE['width']} px) an inline formula is cut off: {m} "
+                 f"(offer a line break: $a =$ $b$, $a + {{}}$ $b$)"
+                 for m in clipped.get("inline", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a displayed formula is cut off (its box "
+                 f"must scroll: _static/book.css): {m}" for m in clipped.get("display", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -456,10 +478,11 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.wait_for_timeout(100)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
-        layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
+        # Last: it opens every solution and collapsed cell.
+        layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
     finally:
         context.close()
 
