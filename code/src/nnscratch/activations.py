@@ -131,8 +131,12 @@ def gelu(z: np.ndarray) -> np.ndarray:
 
 
 def gelu_prime(z: np.ndarray) -> np.ndarray:
-    """Derivative of :func:`gelu`:
-    :math:`\\tfrac12(1 + \\tanh u) + \\tfrac12 z (1 - \\tanh^2 u)\\sqrt{2/\\pi}(1 + 3 \\cdot 0.044715 z^2)`.
+    """Derivative of :func:`gelu`, with :math:`u` as there.
+
+    .. math::
+
+        \\tfrac12(1 + \\tanh u)
+        + \\tfrac12 z\\,(1 - \\tanh^2 u)\\sqrt{2/\\pi}\\,(1 + 3 \\cdot 0.044715\\, z^2)
     """
     f = z.dtype.type if isinstance(z, np.ndarray) else float
     t = np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z))

@@ -81,8 +81,8 @@ def discriminator_loss(
     Returns
     -------
     loss : float
-        :math:`L_D = \\frac1N \\sum_i \\operatorname{softplus}(-s_i)
-        + \\frac1M \\sum_j \\operatorname{softplus}(s_j)`, that is
+        :math:`L_D = \\frac1N \\sum_i \\operatorname{softplus}(-s_i) + {}`
+        :math:`\\frac1M \\sum_j \\operatorname{softplus}(s_j)`, that is
         :math:`-\\overline{\\log D(x)} - \\overline{\\log(1 - D(G(z)))}`.
     d_real : ndarray, shape of ``real_logits``
         :math:`(\\sigma(s_i) - 1) / N`.
@@ -127,12 +127,13 @@ def generator_loss(
     fake_logits : ndarray of shape (M,) or (M, 1)
         The discriminator's logits :math:`s_j` on generated samples.
     kind : {"non_saturating", "saturating"}
-        ``"saturating"``: the minimax game's :math:`\\frac1M \\sum_j \\log(1 - \\sigma(s_j))
-        = -\\frac1M \\sum_j \\operatorname{softplus}(s_j)`, gradient
+        ``"saturating"``: the minimax game's :math:`\\frac1M \\sum_j \\log(1 - \\sigma(s_j)) =`
+        :math:`-\\frac1M \\sum_j \\operatorname{softplus}(s_j)`, gradient
         :math:`-\\sigma(s_j) / M`, which vanishes where the discriminator confidently
         rejects the samples (:math:`s \\to -\\infty`). ``"non_saturating"`` (default):
-        :math:`-\\frac1M \\sum_j \\log \\sigma(s_j) = \\frac1M \\sum_j
-        \\operatorname{softplus}(-s_j)`, gradient :math:`(\\sigma(s_j) - 1) / M`, which
+        :math:`-\\frac1M \\sum_j \\log \\sigma(s_j) =`
+        :math:`\\frac1M \\sum_j \\operatorname{softplus}(-s_j)`, gradient
+        :math:`(\\sigma(s_j) - 1) / M`, which
         tends to :math:`-1/M` there.
 
     Returns

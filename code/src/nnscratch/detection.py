@@ -502,8 +502,9 @@ def centernet_loss(
         + \\lambda_o |\\hat o - o|_1 \\Big],
 
     and its gradient with respect to the logits is :math:`(1 - p)^\\alpha(\\alpha p \\log p -
-    (1 - p)) / M` at the centres, :math:`(1 - y)^\\beta p^\\alpha (p - \\alpha (1 - p) \\log(1
-    - p)) / M` elsewhere; the L1 terms give :math:`\\lambda\\, \\mathrm{sign}(\\hat s - s) / M`
+    (1 - p)) / M` at the centres, :math:`(1 - y)^\\beta p^\\alpha \\bigl(p - {}`
+    :math:`\\alpha (1 - p) \\log(1 - p)\\bigr) / M` elsewhere; the L1 terms give
+    :math:`\\lambda\\, \\mathrm{sign}(\\hat s - s) / M`
     at the centres (0 where the prediction equals the target).
     """
     where = "centernet_loss"

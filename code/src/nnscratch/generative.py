@@ -155,8 +155,8 @@ def gaussian_kl(
     Returns
     -------
     loss : float
-        :math:`\\frac1N \\sum_{i,k} \\tfrac12 (\\mu_{ik}^2 + \\sigma_{ik}^2 - 1 -
-        \\log \\sigma_{ik}^2)`, in nats per example.
+        :math:`\\frac1N \\sum_{i,k} \\tfrac12 \\bigl(\\mu_{ik}^2 + \\sigma_{ik}^2 - {}`
+        :math:`1 - \\log \\sigma_{ik}^2\\bigr)`, in nats per example.
     dmu : ndarray of shape (N, K)
         :math:`\\mu / N`.
     dlogvar : ndarray of shape (N, K)
@@ -317,8 +317,9 @@ class VAE(Composite):
         Returns
         -------
         ndarray of shape (N,)
-            :math:`-\\mathrm{ELBO}(x_i) \\approx -\\log p(x_i \\mid z_i) +
-            \\mathrm{KL}(q(z \\mid x_i) \\,\\|\\, \\mathcal N(0, I))`, with
+            :math:`-\\mathrm{ELBO}(x_i) \\approx`
+            :math:`-\\log p(x_i \\mid z_i) + {}`
+            :math:`\\mathrm{KL}(q(z \\mid x_i) \\,\\|\\, \\mathcal N(0, I))`, with
             :math:`z_i \\sim q(z \\mid x_i)`: an unbiased estimate of the negative ELBO,
             which bounds :math:`-\\log p(x_i)` from above.
         """

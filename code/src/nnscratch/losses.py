@@ -81,7 +81,8 @@ def binary_cross_entropy(
     Returns
     -------
     loss : float
-        :math:`L = -\\frac1N \\sum_i [y_i \\log \\sigma(z_i) + (1 - y_i) \\log(1 - \\sigma(z_i))]`.
+        :math:`L = -\\frac1N \\sum_i [y_i \\log \\sigma(z_i) + {}`
+        :math:`(1 - y_i) \\log(1 - \\sigma(z_i))]`.
     dz : ndarray, same shape as ``z``
         :math:`\\partial L / \\partial z_i = (\\sigma(z_i) - y_i) / N`.
 
@@ -191,9 +192,9 @@ def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     Returns
     -------
     loss : float
-        :math:`L = \\frac1N \\sum_{i,j} [\\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij}]
-        = -\\frac1N \\sum_{i,j} [x_{ij} \\log \\sigma(z_{ij}) + (1 - x_{ij})
-        \\log(1 - \\sigma(z_{ij}))]`.
+        :math:`L = \\frac1N \\sum_{i,j} [\\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij}] =`
+        :math:`-\\frac1N \\sum_{i,j} [x_{ij} \\log \\sigma(z_{ij}) + {}`
+        :math:`(1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))]`.
     dz : ndarray of shape (N, D)
         :math:`\\partial L / \\partial z = (\\sigma(z) - x) / N`.
 

@@ -304,7 +304,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     Returns
     -------
     float
-        :math:`\\mathrm{AUC} = P(s^+ > s^-) + \\tfrac12 P(s^+ = s^-)` over all
+        :math:`\\mathrm{AUC} =` :math:`P(s^+ > s^-) + \\tfrac12 P(s^+ = s^-)` over all
         positive-negative pairs; 1 for a perfect ranking, 0.5 for a random one.
 
     Notes
@@ -461,8 +461,9 @@ def gaussian_frechet(
     Returns
     -------
     float
-        :math:`\\lVert \\mu_1 - \\mu_2 \\rVert^2 + \\operatorname{tr}\\big(\\Sigma_1 + \\Sigma_2
-        - 2 (\\Sigma_1^{1/2} \\Sigma_2 \\Sigma_1^{1/2})^{1/2}\\big)`, never negative.
+        :math:`\\lVert \\mu_1 - \\mu_2 \\rVert^2 + {}`
+        :math:`\\operatorname{tr}\\big(\\Sigma_1 + \\Sigma_2 - {}`
+        :math:`2 (\\Sigma_1^{1/2} \\Sigma_2 \\Sigma_1^{1/2})^{1/2}\\big)`, never negative.
 
     Notes
     -----

@@ -100,8 +100,9 @@ class StepLR(Schedule):
 class CosineLR(Schedule):
     """Cosine annealing from the initial learning rate down to ``lr_min`` over ``t_max`` epochs.
 
-    :math:`\\eta_e = \\eta_{\\min} + \\tfrac12(\\eta_0 - \\eta_{\\min})(1 + \\cos(\\pi e / T))` for
-    :math:`e \\le T` (PyTorch's ``CosineAnnealingLR``), and :math:`\\eta_{\\min}` afterwards.
+    :math:`\\eta_e =`
+    :math:`\\eta_{\\min} + \\tfrac12(\\eta_0 - \\eta_{\\min})(1 + \\cos(\\pi e / T))`
+    for :math:`e \\le T` (PyTorch's ``CosineAnnealingLR``), and :math:`\\eta_{\\min}` afterwards.
     """
 
     def __init__(self, optimizer, t_max: int, lr_min: float = 0.0) -> None:

@@ -198,7 +198,8 @@ class MultiHeadAttention(Layer):
     Notes
     -----
     With :math:`X` of shape (T, D) for one sequence, head :math:`h` computes
-    :math:`O_h = \\mathrm{attention}(X W_q^h + b_q^h, X W_k^h + b_k^h, X W_v^h + b_v^h)`,
+    :math:`O_h = \\mathrm{attention}(Q_h, K_h, V_h)` with :math:`Q_h = X W_q^h + b_q^h`,
+    :math:`K_h = X W_k^h + b_k^h` and :math:`V_h = X W_v^h + b_v^h`,
     and the layer returns :math:`[O_1 \\,|\\, \\cdots \\,|\\, O_H]\\, W_o + b_o`: the
     concatenation of H single-head attentions, projected. The heads are computed together as
     one batched product over the axes (N, H). Backward applies
