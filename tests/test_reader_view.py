@@ -279,6 +279,34 @@ def test_pdf_characters_missing_from_a_font_are_problems(tmp_path):
     assert "cannot check" in check_pdf.missing_glyph_problems(tmp_path / "absent.log")[0]
 
 
+def bbox_page(*lines: tuple[float, str]) -> str:
+    """One page of ``pdftotext -bbox`` output (792 pt tall): a running head, a footer and the
+    given lines of text, each at (its top, its words)."""
+    def word(y: float, w: str) -> str:
+        return (f'<word xMin="72.000000" yMin="{y:.6f}" xMax="90.000000" '
+                f'yMax="{y + 10:.6f}">{w}</word>')
+    words = [word(35.5, "Book")] + [word(y, w) for y, text in lines for w in text.split()]
+    return '<page width="612.000000" height="792.000000">' + "".join(words) + word(742, "7") + "</page>"
+
+
+def test_pdf_pages_ending_early_inside_a_chapter_are_problems():
+    full = bbox_page((80, "text"), (700, "last line"))
+    early = bbox_page((80, "text"), (400, "a question"))            # 48 % of the text height left
+    chapter = bbox_page((90, "CHAPTER 3 Title"), (700, "text"))
+    part = bbox_page((300, "Part II Images"))
+    html = "<doc>" + "".join([
+        bbox_page((80, "front matter")), part, chapter,   # front matter is not checked
+        full, early, full,                                 # a page broken early
+        early, chapter,                                    # a chapter's last page may end early
+        full, early, part, chapter,                        # and so may one before a part
+        early, early,                                      # the back matter is not checked
+    ]) + "</doc>"
+    assert check_pdf.early_break_problems(html) == [
+        "page 5 ends with 48% of its text height empty, and page 6 does not open a chapter: "
+        "a page break forced early"]
+    assert check_pdf.early_break_problems("<doc>" + full + early + "</doc>") == []
+
+
 @pytest.mark.slow
 def test_built_chapters_figures_and_equations_are_numbered_from_zero(tmp_path):
     """A small book built with the real extension: chapter N is Step N in every number."""

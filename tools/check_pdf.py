@@ -21,6 +21,10 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
 - Every cell that the HTML collapses whole (tag ``hide-cell``) left its bracketed line in the
   PDF (tools/book_extension.py), since the text refers to such cells: at least as many
   lines as such cells in the pages of ``_toc.yml``.
+- No page ends with more than ``EMPTY_PAGE_END`` of its text height empty, unless the next one
+  opens a chapter or a part (or it is in the front matter): that is a page break forced too
+  early, such as the one the needspace package made before boxes (see ``_config.yml``).
+  Measured on the words' positions (``pdftotext -bbox``).
 
 Prints the page count; exit status 1 if a check fails.
 """
@@ -149,6 +153,51 @@ def folded_note_problems(root: Path, text: str) -> list[str]:
             f"(\"{FOLDED_NOTE}...\"): the text refers to the others, which are not there"]
 
 
+EMPTY_PAGE_END = 0.3
+
+
+def page_words(bbox_html: str) -> list[tuple[float, list[tuple[float, float, str]]]]:
+    """Each page of ``pdftotext -bbox`` output: its height and its words as (yMin, yMax, word)."""
+    pages = []
+    for m in re.finditer(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', bbox_html, re.S):
+        words = [(float(y0), float(y1), w) for y0, y1, w in re.findall(
+            r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>',
+            m.group(2))]
+        pages.append((float(m.group(1)), words))
+    return pages
+
+
+def early_break_problems(bbox_html: str) -> list[str]:
+    """Pages that end far above the foot of the text without a chapter or part to follow.
+
+    The running head (above 8 % of the height) and the footer (below 90 %) are not text. The
+    foot of the text is the lowest line of any page. Front matter (before the first part) and
+    back matter (from the last chapter on: the references and the index, lists without
+    boxes) are not checked.
+    """
+    pages = page_words(bbox_html)
+    body = [[(y0, y1, w) for y0, y1, w in words if y0 > 0.08 * h and y1 < 0.9 * h]
+            for h, words in pages]
+    tops = [min((y0 for y0, _, _ in words), default=None) for words in body]
+    ends = [max((y1 for _, y1, _ in words), default=None) for words in body]
+    foot = max((e for e in ends if e is not None), default=0.0)
+    top = min((t for t in tops if t is not None), default=0.0)
+
+    def opens(i: int) -> bool:  # does page i open a chapter or a part? (in reading order)
+        return " ".join(w for _, _, w in body[i][:2]).startswith(("CHAPTER", "Part "))
+
+    openings = [i for i in range(len(pages)) if opens(i)]
+    problems = []
+    for i in range(openings[0] if openings else 0, openings[-1] if openings else 0):
+        if ends[i] is None or opens(i + 1):
+            continue
+        empty = (foot - ends[i]) / (foot - top)
+        if empty > EMPTY_PAGE_END:
+            problems.append(f"page {i + 1} ends with {empty:.0%} of its text height empty, and "
+                            f"page {i + 1 + 1} does not open a chapter: a page break forced early")
+    return problems
+
+
 def title(page: Path) -> str:
     """The page's first level-1 heading as plain text (no backticks or emphasis)."""
     text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M)
@@ -185,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     problems += float_problems(args.pdf.with_suffix(".log"))
     problems += missing_glyph_problems(args.pdf.with_suffix(".log"))
     problems += folded_note_problems(args.root, text)
+    problems += early_break_problems(subprocess.run(
+        ["pdftotext", "-bbox", "-enc", "UTF-8", str(args.pdf), "-"],
+        check=True, capture_output=True, text=True).stdout)
     for p in problems:
         print(f"check_pdf: {p}")
     print(f"check_pdf: {args.pdf} has {n_pages} pages and {len(pages) - len(missing)} of the "
