@@ -118,7 +118,8 @@ def gelu(z: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    :math:`\\mathrm{GELU}(z) = z\\,\\Phi(z) \\approx \\tfrac12 z \\big(1 + \\tanh u\\big)`,
+    :math:`\\mathrm{GELU}(z) = z\\,\\Phi(z) \\approx`
+    :math:`\\tfrac12 z \\big(1 + \\tanh u\\big)`,
     :math:`u = \\sqrt{2/\\pi}\\,(z + 0.044715 z^3)`: a ReLU whose corner is smoothed, slightly
     negative for small negative ``z``.
     """

@@ -81,9 +81,9 @@ def discriminator_loss(
     Returns
     -------
     loss : float
-        :math:`L_D = \\frac1N \\sum_i \\operatorname{softplus}(-s_i) + {}`
+        :math:`L_D =` :math:`\\frac1N \\sum_i \\operatorname{softplus}(-s_i) + {}`
         :math:`\\frac1M \\sum_j \\operatorname{softplus}(s_j)`, that is
-        :math:`-\\overline{\\log D(x)} - \\overline{\\log(1 - D(G(z)))}`.
+        :math:`-\\overline{\\log D(x)} - {}` :math:`\\overline{\\log(1 - D(G(z)))}`.
     d_real : ndarray, shape of ``real_logits``
         :math:`(\\sigma(s_i) - 1) / N`.
     d_fake : ndarray, shape of ``fake_logits``

@@ -137,7 +137,7 @@ def softmax_cross_entropy(
     Returns
     -------
     loss : float
-        :math:`L = \\frac1N \\sum_i (\\log \\sum_k e^{z_{ik}} - z_{i y_i})`.
+        :math:`L =` :math:`\\frac1N \\sum_i (\\log \\sum_k e^{z_{ik}} - z_{i y_i})`.
     dz : ndarray of shape (N, C)
         :math:`\\partial L / \\partial z = (p - Y) / N`, with :math:`p = \\mathrm{softmax}(z)`
         and :math:`Y` the one-hot labels.
@@ -192,9 +192,14 @@ def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     Returns
     -------
     loss : float
-        :math:`L = \\frac1N \\sum_{i,j} [\\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij}] =`
-        :math:`-\\frac1N \\sum_{i,j} [x_{ij} \\log \\sigma(z_{ij}) + {}`
-        :math:`(1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))]`.
+        The mean over the batch of each image's negative log-likelihood:
+
+        .. math::
+
+            L &= \\frac1N \\sum_{i,j} \\bigl[\\operatorname{softplus}(z_{ij})
+                 - x_{ij} z_{ij}\\bigr] \\\\
+              &= -\\frac1N \\sum_{i,j} \\bigl[x_{ij} \\log \\sigma(z_{ij})
+                 + (1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))\\bigr].
     dz : ndarray of shape (N, D)
         :math:`\\partial L / \\partial z = (\\sigma(z) - x) / N`.
 

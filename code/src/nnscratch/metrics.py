@@ -369,7 +369,8 @@ def classifier_score(probs: np.ndarray) -> float:
     Returns
     -------
     float
-        :math:`\\exp\\big(\\frac1N \\sum_i \\mathrm{KL}(p(y \\mid x_i) \\,\\|\\, \\hat p(y))\\big)`
+        :math:`\\exp\\big(\\frac1N \\sum_i {}`
+        :math:`\\mathrm{KL}(p(y \\mid x_i) \\,\\|\\, \\hat p(y))\\big)`
         with the marginal :math:`\\hat p(y) = \\frac1N \\sum_i p(y \\mid x_i)`. Between 1
         (every sample gets the same prediction, for instance a one-class generator) and
         :math:`C` (each sample confidently one class, all classes equally often).

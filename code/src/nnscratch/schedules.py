@@ -101,7 +101,7 @@ class CosineLR(Schedule):
     """Cosine annealing from the initial learning rate down to ``lr_min`` over ``t_max`` epochs.
 
     :math:`\\eta_e =`
-    :math:`\\eta_{\\min} + \\tfrac12(\\eta_0 - \\eta_{\\min})(1 + \\cos(\\pi e / T))`
+    :math:`\\eta_{\\min} + {}` :math:`\\tfrac12(\\eta_0 - \\eta_{\\min})(1 + \\cos(\\pi e / T))`
     for :math:`e \\le T` (PyTorch's ``CosineAnnealingLR``), and :math:`\\eta_{\\min}` afterwards.
     """
 
