@@ -91,7 +91,7 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
         "phoneBrokenWords": ["scratch", "frozen"],
     })
-    assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "390 px" in broken[0]
+    assert len(broken) == 1 and "'scratch', 'frozen'" in broken[0] and "360 px" in broken[0]
     cut = check_html.layout_problems({
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
         "phoneClippedMath": {"inline": ['300 px in 259 px: "a=b"'],

@@ -22,8 +22,10 @@ downloads nothing), with every request that leaves that server blocked, and chec
   150 lines (a printed list of 3,000 losses), no image shown at less than 3/4 of its size
   (figures are made at the column's width), every figure drawn by a code cell captioned and
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
-  (390 px) nothing makes the page scroll sideways, no formula is cut off at the column's
-  edge (inline ones, in solutions too, must fit: a phone shows no scroll bar), and no word of a table is split across two lines without a hyphen ("scra" / "tch");
+  (360 px, the narrowest of common phones) nothing makes the page scroll sideways, no
+  formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
+  shows no scroll bar), and no word of a table is split across two lines without a hyphen
+  ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -342,7 +344,7 @@ LAYOUT_REPORT_JS = r"""
 }
 """
 
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 360, "height": 800}  # many Android phones; an iPhone is 375-430
 # Elements that stick out of the window at phone width (the page would scroll sideways).
 PHONE_OVERFLOW_JS = r"""
 () => {
