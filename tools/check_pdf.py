@@ -22,8 +22,8 @@ Usage (after ``jupyter-book build . --builder pdflatex``; needs poppler's ``pdft
   PDF (tools/book_extension.py), since the text refers to such cells: at least as many
   lines as such cells in the pages of ``_toc.yml``.
 - No page ends with more than ``EMPTY_PAGE_END`` of its text height empty, unless the next one
-  opens a chapter or a part (or it is in the front matter): that is a page break forced too
-  early, such as the one the needspace package made before boxes (see ``_config.yml``).
+  opens a chapter or a part (front and back matter are not checked): that is a page break
+  forced too early, such as the one the needspace package made before boxes (see ``_config.yml``).
   Measured on the words' positions (``pdftotext -bbox``).
 
 Prints the page count; exit status 1 if a check fails.
@@ -194,7 +194,7 @@ def early_break_problems(bbox_html: str) -> list[str]:
         empty = (foot - ends[i]) / (foot - top)
         if empty > EMPTY_PAGE_END:
             problems.append(f"page {i + 1} ends with {empty:.0%} of its text height empty, and "
-                            f"page {i + 1 + 1} does not open a chapter: a page break forced early")
+                            f"page {i + 2} does not open a chapter: a page break forced early")
     return problems
 
 
