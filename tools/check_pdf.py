@@ -183,13 +183,13 @@ def early_break_problems(bbox_html: str) -> list[str]:
     foot = max((e for e in ends if e is not None), default=0.0)
     top = min((t for t in tops if t is not None), default=0.0)
 
-    def opens(i: int) -> bool:  # does page i open a chapter or a part? (in reading order)
-        return " ".join(w for _, _, w in body[i][:2]).startswith(("CHAPTER", "Part "))
-
-    openings = [i for i in range(len(pages)) if opens(i)]
+    # Does the page open a chapter or a part? (its first words, in reading order)
+    opens = [" ".join(w for _, _, w in words[:2]).startswith(("CHAPTER", "Part "))
+             for words in body]
+    openings = [i for i, o in enumerate(opens) if o]
     problems = []
     for i in range(openings[0] if openings else 0, openings[-1] if openings else 0):
-        if ends[i] is None or opens(i + 1):
+        if ends[i] is None or opens[i + 1]:
             continue
         empty = (foot - ends[i]) / (foot - top)
         if empty > EMPTY_PAGE_END:
