@@ -108,7 +108,9 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 <p>Another <span class="math" id="scrolls" style="overflow-x: auto">{formula}</span>.</p>
 <p>Fits: <span class="math">a = b</span>.</p>
 <details><summary>Solution</summary><p><span class="math">{formula}y</span></p></details>
-<div class="math" style="overflow-x: auto">{formula}d</div>
+<div class="math" style="overflow-x: auto; background: linear-gradient(#fff, #fff) local">
+{formula}d</div>
+<div class="math" style="overflow-x: auto">{formula}S</div>
 <div class="math">{formula}D</div>
 <div class="cell_output"><img src="figure.svg" alt="a figure"></div>
 <div class="cell_output"><pre>{long_output}</pre></div>
@@ -148,9 +150,11 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
         finally:
             browser.close()
     # Inline formulas wider than the column are cut, scrolling or not, folded away or not; a
-    # displayed one only when its box does not scroll.
+    # displayed one when its box does not scroll, or scrolls with no shadow to show it.
     assert [c.endswith(f'"{wide[:60]}"') for c in cut["inline"]] == [True] * 3
-    assert cut["display"] == [f'"{wide[:60]}"']
+    quoted = f'"{wide[:60]}"'
+    assert cut["display"] == [f"{quoted}: its box scrolls with no shadow at the edge to say so",
+                              f"{quoted}: its box does not scroll"]
     assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]

@@ -24,7 +24,7 @@ downloads nothing), with every request that leaves that server blocked, and chec
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
   (360 px, the narrowest of common phones) nothing makes the page scroll sideways, no
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
-  shows no scroll bar), and no word of a table is split across two lines without a hyphen
+  shows no scroll bar; a displayed one may scroll if a shadow at the edge shows it), and no word of a table is split across two lines without a hyphen
   ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
@@ -364,8 +364,10 @@ PHONE_OVERFLOW_JS = r"""
 """
 
 # Formulas cut off at the column's edge, in what the reader can open too (solutions, collapsed
-# cells). A displayed formula may be wider than the column if its box scrolls: it stands on its
-# own line, and the reader sees it run on. An inline formula may not: its box scrolls too
+# cells). A displayed formula may be wider than the column if its box scrolls and shows it: it
+# stands on its own line, and a shadow at the column's edge says that it runs on (a phone shows
+# no scroll bar; the shadow is a background that scrolls, `local`). An inline formula may not:
+# its box scrolls too
 # (_static/book.css), but a phone shows no scroll bar, and mid-sentence the formula just stops.
 # MathJax 3 cannot break a formula, so the source must offer the breaks, as TeX's convention
 # does after a relation or a binary operator: $a = b$ becomes $a =$ $b$, $a + b$ becomes
@@ -386,10 +388,14 @@ PHONE_CLIPPED_MATH_JS = r"""
                   JSON.stringify(el.textContent.trim().slice(0, 60)));
     }
   }
-  for (const el of document.querySelectorAll('main div.math')) {
-    const overflow = getComputedStyle(el).overflowX;
-    if (el.scrollWidth > el.clientWidth + 2 && !['auto', 'scroll'].includes(overflow)) {
-      display.push(JSON.stringify(el.textContent.trim().slice(0, 60)));
+  for (const el of document.querySelectorAll('main div.math, main mjx-container[display="true"]')) {
+    if (el.scrollWidth <= el.clientWidth + 2) continue;
+    const style = getComputedStyle(el);
+    const text = JSON.stringify(el.textContent.trim().slice(0, 60));
+    if (!['auto', 'scroll'].includes(style.overflowX)) {
+      display.push(`${text}: its box does not scroll`);
+    } else if (!style.backgroundAttachment.split(', ').includes('local')) {
+      display.push(`${text}: its box scrolls with no shadow at the edge to say so`);
     }
   }
   return {inline, display};
@@ -436,8 +442,8 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"at phone width ({PHONE['width']} px) an inline formula is cut off: {m} "
                  f"(offer a line break: $a =$ $b$, $a + {{}}$ $b$)"
                  for m in clipped.get("inline", [])]
-    problems += [f"at phone width ({PHONE['width']} px) a displayed formula is cut off (its box "
-                 f"must scroll: _static/book.css): {m}" for m in clipped.get("display", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a displayed formula is cut off: {m} "
+                 f"(_static/book.css)" for m in clipped.get("display", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
