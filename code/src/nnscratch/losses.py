@@ -192,19 +192,19 @@ def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     Returns
     -------
     loss : float
-        The mean over the batch of each image's negative log-likelihood:
-
-        .. math::
-
-            L &= \\frac1N \\sum_{i,j} \\bigl[\\operatorname{softplus}(z_{ij})
-                 - x_{ij} z_{ij}\\bigr] \\\\
-              &= -\\frac1N \\sum_{i,j} \\bigl[x_{ij} \\log \\sigma(z_{ij})
-                 + (1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))\\bigr].
+        :math:`L`, the mean over the batch of each image's negative log-likelihood (see Notes).
     dz : ndarray of shape (N, D)
         :math:`\\partial L / \\partial z = (\\sigma(z) - x) / N`.
 
     Notes
     -----
+    .. math::
+
+        L &= \\frac1N \\sum_{i,j} \\bigl[\\operatorname{softplus}(z_{ij})
+             - x_{ij} z_{ij}\\bigr] \\\\
+          &= -\\frac1N \\sum_{i,j} \\bigl[x_{ij} \\log \\sigma(z_{ij}) \\\\
+          &\\qquad\\qquad + (1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))\\bigr].
+
     :math:`\\operatorname{softplus}(z) = \\log(1 + e^z)` is computed as
     :math:`\\max(z, 0) + \\log(1 + e^{-|z|})`, which never overflows; PyTorch's
     ``binary_cross_entropy_with_logits(z, x, reduction="sum") / N`` is the same number.
