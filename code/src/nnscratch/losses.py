@@ -198,12 +198,13 @@ def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
 
     Notes
     -----
+    :math:`L = \\frac1N \\sum_{i,j} \\ell_{ij}`, where
+
     .. math::
 
-        L &= \\frac1N \\sum_{i,j} \\bigl[\\operatorname{softplus}(z_{ij})
-             - x_{ij} z_{ij}\\bigr] \\\\
-          &= -\\frac1N \\sum_{i,j} \\bigl[x_{ij} \\log \\sigma(z_{ij}) \\\\
-          &\\qquad\\qquad + (1 - x_{ij}) \\log(1 - \\sigma(z_{ij}))\\bigr].
+        \\ell_{ij} &= \\operatorname{softplus}(z_{ij}) - x_{ij} z_{ij} \\\\
+                  &= -x_{ij} \\log \\sigma(z_{ij}) \\\\
+                  &\\quad {} - (1 - x_{ij}) \\log(1 - \\sigma(z_{ij})).
 
     :math:`\\operatorname{softplus}(z) = \\log(1 + e^z)` is computed as
     :math:`\\max(z, 0) + \\log(1 + e^{-|z|})`, which never overflows; PyTorch's
