@@ -76,6 +76,27 @@ def test_format_cells_reports_code_black_cannot_parse(tmp_path):
     assert len(findings) == 1 and "cannot parse" in findings[0].message
 
 
+def test_format_cells_command_checks_formats_in_place_and_fails_on_what_black_cannot_shorten(
+        tmp_path, capsys):
+    page = tmp_path / "p.md"
+    text = "# T\n\n```{code-cell} ipython3\ny=[1,2 ,3]\n```\n"
+    page.write_text(text)
+    assert format_cells.main(["--check", str(page)]) == 1       # off, and left as it was
+    assert page.read_text() == text
+    assert f"{page}: not formatted" in capsys.readouterr().out
+    assert format_cells.main([str(page)]) == 0                  # formatted in place
+    assert "y = [1, 2, 3]" in page.read_text() and list(tmp_path.iterdir()) == [page]
+    assert format_cells.main(["--check", str(page)]) == 0
+    page.write_text("```{code-cell} ipython3\nx = '" + "a" * 80 + "'\n```\n")
+    assert format_cells.main([str(page)]) == 1                  # a line Black cannot shorten
+    assert "1 lines Black cannot shorten" in capsys.readouterr().out
+
+
+def test_check_pdf_says_when_there_is_no_pdf(tmp_path, capsys):
+    assert check_pdf.main([str(tmp_path / "book.pdf")]) == 1
+    assert f"no PDF at {tmp_path / 'book.pdf'}" in capsys.readouterr().err
+
+
 def test_layout_problems_name_the_cell_and_say_what_to_do():
     problems = check_html.layout_problems({
         "wideCode": ["code block starting 'x = 1': 40 px too wide (longest line 82 characters)"],

@@ -48,7 +48,7 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}: {self.message}"
+        return f"{shown(self.path)}:{self.line}: {self.message}"
 
 
 def format_code(code: str) -> str:
@@ -82,6 +82,11 @@ def format_page(text: str, path: Path) -> tuple[str, list[Finding]]:
     return "".join(out), findings
 
 
+def shown(path: Path) -> Path:
+    """A page's path as the messages show it: relative to the book, if it is in the book."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def chapters(root: Path = ROOT) -> list[Path]:
     return sorted(p for p in (root / "book").rglob("*.md") if "{code-cell}" in p.read_text(encoding="utf-8"))
 
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f)
     verb = "not formatted" if args.check else "formatted"
     for path in unformatted:
-        print(f"{path.relative_to(ROOT)}: {verb}")
+        print(f"{shown(path)}: {verb}")
     print(f"format_cells: {len(pages)} pages, {len(unformatted)} {verb}, "
           f"{len(findings)} lines Black cannot shorten")
     return 1 if findings or (args.check and unformatted) else 0
