@@ -34,9 +34,9 @@ from ._checks import (
 PAD, UNK = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 
-#: Penn-Treebank-like, as MR itself is tokenized: a word (letters and digits, inner
-#: hyphens: ``well-made``) before a clitic is cut there (``is|n't``, ``it|'s``); the
-#: clitic is a token; so is every other non-space character (punctuation).
+#: Penn-Treebank-like (MR itself splits punctuation off, not clitics): a word (letters
+#: and digits, inner hyphens: ``well-made``) before a clitic is cut there (``is|n't``,
+#: ``it|'s``); the clitic is a token; so is every other non-space character (punctuation).
 TOKEN = re.compile(
     r"[^\W_]+(?=n't)|n't|'[^\W_]+|[^\W_]+(?:-[^\W_]+)*|[^\w\s]|_"
 )

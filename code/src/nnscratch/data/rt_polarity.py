@@ -1,7 +1,8 @@
 """Movie reviews (MR): the sentence polarity data set v1.0 of Pang & Lee (2005).
 
 5,331 positive and 5,331 negative snippets of Rotten Tomatoes reviews, one sentence per
-line, already lower-cased and tokenized (``does n't``, ``it 's``), in two files,
+line, already lower-cased, with punctuation split off but clitics left attached
+(``isn't``, ``it's``: :func:`nnscratch.text.tokenize` cuts them), in two files,
 ``rt-polarity.pos`` and ``rt-polarity.neg``, **Latin-1 encoded**. The authors distribute
 them at Cornell inside ``rt-polaritydata.tar.gz``; the loader downloads that archive and
 keeps the two files, each verified against its MD5 (:mod:`nnscratch.data.store`). A local
