@@ -24,8 +24,8 @@ downloads nothing), with every request that leaves that server blocked, and chec
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
   (360 px, the narrowest of common phones) nothing makes the page scroll sideways, no
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
-  shows no scroll bar; a displayed one may scroll if a shadow at the edge shows it), and no word of a table is split across two lines without a hyphen
-  ("scra" / "tch");
+  shows no scroll bar; a displayed one may scroll if a shadow at the edge shows it), and no
+  word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -367,8 +367,8 @@ PHONE_OVERFLOW_JS = r"""
 # cells). A displayed formula may be wider than the column if its box scrolls and shows it: it
 # stands on its own line, and a shadow at the column's edge says that it runs on (a phone shows
 # no scroll bar; the shadow is a background that scrolls, `local`). An inline formula may not:
-# its box scrolls too
-# (_static/book.css), but a phone shows no scroll bar, and mid-sentence the formula just stops.
+# its box scrolls too (_static/book.css), but a phone shows no scroll bar, and mid-sentence the
+# formula just stops.
 # MathJax 3 cannot break a formula, so the source must offer the breaks, as TeX's convention
 # does after a relation or a binary operator: $a = b$ becomes $a =$ $b$, $a + b$ becomes
 # $a + {}$ $b$ (the {} keeps the + binary).
