@@ -116,9 +116,12 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
     cut = check_html.layout_problems({
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
         "phoneClippedMath": {"inline": ['300 px in 259 px: "a=b"'],
-                             "display": [r'"\lambda_s |\hat w - w|"']},
+                             "display": [r'"\lambda_s |\hat w - w|"'],
+                             "measured": ['broken for 80 px, shown in 264 px: "a=b"']},
     })
-    assert len(cut) == 2 and all("cut off" in c for c in cut)
+    assert len(cut) == 3 and all("cut off" in c for c in cut[:2])
+    assert "broke a displayed formula for another column" in cut[2]
+    assert "broken for 80 px, shown in 264 px" in cut[2] and "math_reflow.js" in cut[2]
     assert "inline" in cut[0] and "$a =$ $b$" in cut[0] and "300 px in 259 px" in cut[0]
     assert "displayed" in cut[1] and "book.css" in cut[1]
 
@@ -166,6 +169,8 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
             tab = browser.new_page(viewport=check_html.PHONE)
             tab.goto(page.as_uri())
             layout = tab.evaluate(check_html.LAYOUT_REPORT_JS, check_html.MAX_OUTPUT_LINES)
+            tab.evaluate(check_html.OPEN_HIDDEN_JS)
+            tab.evaluate(check_html.MATH_REFLOW_JS)
             cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
             report = tab.evaluate(check_html.PAGE_REPORT_JS, [check_html.RAW_TEX, check_html.NUMPY_REPR])
         finally:

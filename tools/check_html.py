@@ -24,7 +24,8 @@ downloads nothing), with every request that leaves that server blocked, and chec
   numbered, and a link to itself at full size (a phone shows it small); at a phone's width
   (360 px, the narrowest of common phones) nothing makes the page scroll sideways, no
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
-  shows no scroll bar; a displayed one may scroll if a shadow at the edge shows it), and no
+  shows no scroll bar; a displayed one is broken into lines for the column it is shown in,
+  and one that MathJax cannot break may scroll if a shadow at the edge shows it), and no
   word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
@@ -364,19 +365,30 @@ PHONE_OVERFLOW_JS = r"""
 """
 
 # Formulas cut off at the column's edge, in what the reader can open too (solutions, collapsed
-# cells). A displayed formula may be wider than the column if its box scrolls and shows it: it
-# stands on its own line, and a shadow at the column's edge says that it runs on (a phone shows
-# no scroll bar; the shadow is a background that scrolls, `local`). An inline formula may not:
-# its box scrolls too (_static/book.css), but a phone shows no scroll bar, and mid-sentence the
-# formula just stops.
-# MathJax 3 cannot break a formula, so the source must offer the breaks, as TeX's convention
-# does after a relation or a binary operator: $a = b$ becomes $a =$ $b$, $a + b$ becomes
-# $a + {}$ $b$ (the {} keeps the + binary).
+# cells), once _static/math_reflow.js has broken them again for the phone's column (and for
+# what was hidden, which MathJax typeset without a width). MathJax 4 breaks a displayed
+# formula to fit the column (tools/book_mathjax.py): one it broke for another width than the
+# one it is shown in (the column measured wrong, or not measured again) is a problem. One
+# wider than the column must be one that MathJax cannot break (a boxed result): its box
+# scrolls and shows it, a shadow at the column's edge saying that it runs on (a phone shows no
+# scroll bar; the shadow is a background that scrolls, `local`). An inline formula may not be
+# cut: its box scrolls too (_static/book.css), but mid-sentence the formula just stops.
+# MathJax 4 breaks an inline formula after a relation or a binary operator, where TeX's
+# convention does; one with no such place must fit.
+# Run after OPEN_HIDDEN_JS and MATH_REFLOW_JS.
 PHONE_CLIPPED_MATH_JS = r"""
 () => {
-  document.querySelectorAll('details').forEach(d => { d.open = true; });
-  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
-  const inline = [], display = [];
+  const inline = [], display = [], measured = [];
+  const items = window.MathJax?.startup?.document?.math;
+  for (const item of items ? [...items] : []) {
+    const box = item.typesetRoot;
+    if (!item.display || !box || box.offsetParent === null) continue;
+    const width = item.metrics.containerWidth;
+    if (Math.abs(width - box.clientWidth) > 4) {
+      measured.push(`broken for ${Math.round(width)} px, shown in ${box.clientWidth} px: ` +
+                    JSON.stringify(box.textContent.trim().slice(0, 60)));
+    }
+  }
   for (const el of document.querySelectorAll('main span.math')) {
     if (el.offsetParent === null) continue;
     // Typeset, the formula's own width; the box's scrollWidth also counts the few pixels of
@@ -398,7 +410,26 @@ PHONE_CLIPPED_MATH_JS = r"""
       display.push(`${text}: its box scrolls with no shadow at the edge to say so`);
     }
   }
-  return {inline, display};
+  return {inline, display, measured};
+}
+"""
+
+
+# Opens every solution and collapsed cell.
+OPEN_HIDDEN_JS = r"""
+() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+}
+"""
+
+
+# After the window changed width or hidden parts were opened: wait until _static/math_reflow.js has broken the formulas
+# again for the new column.
+MATH_REFLOW_JS = r"""
+async () => {
+  await new Promise(resolve => setTimeout(resolve, 400));   // the reflow's debounce
+  if (window.nnbookMathReflow) await window.nnbookMathReflow;
 }
 """
 
@@ -444,6 +475,9 @@ def layout_problems(layout: dict) -> list[str]:
                  for m in clipped.get("inline", [])]
     problems += [f"at phone width ({PHONE['width']} px) a displayed formula is cut off: {m} "
                  f"(_static/book.css)" for m in clipped.get("display", [])]
+    problems += [f"at phone width ({PHONE['width']} px) MathJax broke a displayed formula for "
+                 f"another column: {m} (_static/book.css, _static/math_reflow.js)"
+                 for m in clipped.get("measured", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -483,13 +517,15 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         # On a phone the column is narrower than any code: wide blocks must scroll inside
         # themselves, never make the whole page scroll sideways.
         browser_page.set_viewport_size(PHONE)
-        browser_page.wait_for_timeout(100)
+        browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
-        # Last: it opens every solution and collapsed cell.
+        # Last: every solution and collapsed cell opened.
+        browser_page.evaluate(OPEN_HIDDEN_JS)
+        browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
     finally:
         context.close()
