@@ -117,9 +117,11 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
         "phoneClippedMath": {"inline": ['300 px in 259 px: "a=b"'],
                              "display": [r'"\lambda_s |\hat w - w|"'],
-                             "measured": ['broken for 80 px, shown in 264 px: "a=b"']},
+                             "measured": ['broken for 80 px, shown in 264 px: "a=b"'],
+                             "numbers": ["(13.1)# overlaps its formula by 9 px"]},
     })
-    assert len(cut) == 3 and all("cut off" in c for c in cut[:2])
+    assert len(cut) == 4 and all("cut off" in c for c in cut[:2])
+    assert "number (13.1)# overlaps its formula by 9 px" in cut[3]
     assert "broke a displayed formula for another column" in cut[2]
     assert "broken for 80 px, shown in 264 px" in cut[2] and "math_reflow.js" in cut[2]
     assert "inline" in cut[0] and "$a =$ $b$" in cut[0] and "300 px in 259 px" in cut[0]
@@ -136,6 +138,9 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 {formula}d</div>
 <div class="math" style="overflow-x: auto">{formula}S</div>
 <div class="math">{formula}D</div>
+<div class="math" style="display: block; position: relative; padding-right: 2em">
+<span class="eqno" style="position: absolute; right: 0">(13.1) too wide</span>
+<mjx-container display="true" style="display: block">x</mjx-container></div>
 <div class="cell_output"><img src="figure.svg" alt="a figure"></div>
 <div class="cell_output"><pre>{long_output}</pre></div>
 <div class="cell_output"><pre>{short_output}</pre></div>
@@ -181,6 +186,10 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     quoted = f'"{wide[:60]}"'
     assert cut["display"] == [f"{quoted}: its box scrolls with no shadow at the edge to say so",
                               f"{quoted}: its box does not scroll"]
+    # An equation's number wider than the room the block leaves it.
+    assert len(cut["numbers"]) == 1
+    assert re.fullmatch(r"\(13\.1\) too wide overlaps its formula by \d+ px", cut["numbers"][0])
+    assert cut["measured"] == []    # no MathJax on this page
     assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]

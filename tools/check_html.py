@@ -378,7 +378,15 @@ PHONE_OVERFLOW_JS = r"""
 # Run after OPEN_HIDDEN_JS and MATH_REFLOW_JS.
 PHONE_CLIPPED_MATH_JS = r"""
 () => {
-  const inline = [], display = [], measured = [];
+  const inline = [], display = [], measured = [], numbers = [];
+  for (const block of document.querySelectorAll('main div.math')) {
+    const number = block.querySelector(':scope > span.eqno');
+    const box = block.querySelector('mjx-container');
+    if (!number || !box || block.offsetParent === null) continue;
+    const over = box.getBoundingClientRect().right - number.getBoundingClientRect().left;
+    if (over > 1) numbers.push(`${number.textContent.trim()} overlaps its formula by ` +
+                               `${Math.round(over)} px`);
+  }
   const items = window.MathJax?.startup?.document?.math;
   for (const item of items ? [...items] : []) {
     const box = item.typesetRoot;
@@ -410,7 +418,7 @@ PHONE_CLIPPED_MATH_JS = r"""
       display.push(`${text}: its box scrolls with no shadow at the edge to say so`);
     }
   }
-  return {inline, display, measured};
+  return {inline, display, measured, numbers};
 }
 """
 
@@ -478,6 +486,8 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"at phone width ({PHONE['width']} px) MathJax broke a displayed formula for "
                  f"another column: {m} (_static/book.css, _static/math_reflow.js)"
                  for m in clipped.get("measured", [])]
+    problems += [f"at phone width ({PHONE['width']} px) an equation's number {m} (the room "
+                 f"for it: div.math in _static/book.css)" for m in clipped.get("numbers", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
