@@ -163,16 +163,25 @@ def test_every_page_is_told_where_the_fonts_are_and_to_break_wide_formulas():
     assert config.mathjax3_config["tex"] == {"macros": {"R": "\\mathbb{R}"}}  # the book's own kept
 
 
-def test_only_an_html_build_fetches_mathjax(monkeypatch):
-    monkeypatch.setattr(book_mathjax, "ensure_mathjax", lambda: pytest.fail("fetched"))
+def test_only_an_html_build_fetches_mathjax(monkeypatch, tmp_path):
+    monkeypatch.setattr(book_mathjax, "served_folder", lambda: tmp_path / "mj")
+    monkeypatch.setattr(book_mathjax, "ensure_mathjax", lambda folder: pytest.fail("fetched"))
     app = SimpleNamespace(builder=SimpleNamespace(format="latex"),
                           config=SimpleNamespace(html_static_path=["_static"]))
     book_mathjax.add_static(app)
     assert app.config.html_static_path == ["_static"]
-    monkeypatch.setattr(book_mathjax, "ensure_mathjax", lambda: "/cache/mj")
+    said = []
+    monkeypatch.setattr(book_mathjax.logger, "info", said.append)
+    monkeypatch.setattr(book_mathjax, "ensure_mathjax", lambda folder: folder)
     app.builder.format = "html"
     book_mathjax.add_static(app)
-    assert app.config.html_static_path == ["_static", "/cache/mj"]
+    assert app.config.html_static_path == ["_static", str(tmp_path / "mj")]
+    assert said == [f"nnbook: MathJax 4.1.3 is not in {tmp_path / 'mj'}: taking it from the "
+                    f"npm registry (two packages, 19 MB)"]
+    (tmp_path / "mj" / "mathjax").mkdir(parents=True)
+    (tmp_path / "mj" / "mathjax" / "tex-chtml.js").write_text("// cached")
+    book_mathjax.add_static(app)      # in the cache: nothing to say
+    assert len(said) == 1
 
 
 # A numbered formula too wide for a phone, one folded away, and the theme's own CSS

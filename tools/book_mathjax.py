@@ -19,7 +19,8 @@ Where the packages come from, in order:
    them (``mathjax-4.1.3.tgz``, ``mathjax-mathjax-newcm-font-4.1.3.tgz``), for a build with
    no network; they are verified just the same;
 2. otherwise the npm registry, once, into the per-user cache
-   (``~/.cache/nnscratch/mathjax-4.1.3`` on Linux, :func:`nnscratch.data.store.default_cache_dir`).
+   (``~/.cache/nnscratch/mathjax-4.1.3-mathjax-newcm-font-4.1.3/`` on Linux:
+   :func:`served_folder`, :func:`nnscratch.data.store.default_cache_dir`).
 
 Registered in ``_config.yml`` under ``sphinx: local_extensions``. The PDF does not use it:
 LaTeX typesets the formulas there.
@@ -41,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from nnscratch.data.store import default_cache_dir
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 ENV = "NNBOOK_MATHJAX"
 REGISTRY = "https://registry.npmjs.org"
@@ -236,7 +240,12 @@ def add_static(app) -> None:
     """builder-inited: for an HTML build, fetch MathJax if needed and add it to the static files."""
     if app.builder.format != "html":
         return
-    folder = ensure_mathjax()
+    folder = served_folder()
+    if not (folder / "mathjax" / "tex-chtml.js").is_file():
+        source = os.environ.get(ENV) or "the npm registry (two packages, 19 MB)"
+        logger.info(f"nnbook: MathJax {PACKAGES[0].version} is not in {folder}: taking it "
+                    f"from {source}")
+    folder = ensure_mathjax(folder)
     app.config.html_static_path = [*app.config.html_static_path, str(folder)]
 
 
