@@ -219,11 +219,10 @@ def test_wide_formulas_break_to_the_phones_column_shown_or_unfolded(tmp_path, se
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(check_html.CHROMIUM):
         pytest.skip(f"no {check_html.CHROMIUM}")
-    served = book_mathjax.served_folder() / "mathjax"
-    if not (served / "tex-chtml.js").is_file():
+    if not book_mathjax.is_served(book_mathjax.served_folder()):
         pytest.skip("MathJax is not in the cache yet (the book's HTML build fetches it)")
     (tmp_path / "_static").mkdir()
-    (tmp_path / "_static" / "mathjax").symlink_to(served)
+    (tmp_path / "_static" / "mathjax").symlink_to(book_mathjax.served_folder() / "mathjax")
     for name in ("book.css", "math_reflow.js"):
         (tmp_path / "_static" / name).write_text((ROOT / "_static" / name).read_text())
     config = dict(book_mathjax.MATHJAX_CONFIG, options=dict(

@@ -79,7 +79,8 @@ PACKAGES = (
     Package(
         "mathjax",
         "4.1.3",
-        "sha512-BN/8Pkgn7G1pIDYJqd9md+JHsE/jydSYbyOZnSdSA0WziuVO8mRxdYiWFumkVVly/8U+hm9DpIIoWuvySverzw==",
+        "sha512-BN/8Pkgn7G1pIDYJqd9md+JHsE/jydSYbyOZnSdS"
+        "A0WziuVO8mRxdYiWFumkVVly/8U+hm9DpIIoWuvySverzw==",
         keep=("tex-chtml.js", "LICENSE", "package.json",
               "input", "output", "a11y", "adaptors", "sre", "ui"),
         into="",
@@ -89,7 +90,8 @@ PACKAGES = (
     Package(
         "@mathjax/mathjax-newcm-font",
         "4.1.3",
-        "sha512-gzAB3dFHilHX1l5x2xUqRL+1jDQt3Fyza1DkEMVXWC4E8SvsGdlgEza47HYi2WhVcgfkvf4zgUGzuhbq3Pjlew==",
+        "sha512-gzAB3dFHilHX1l5x2xUqRL+1jDQt3Fyza1DkEMVX"
+        "WC4E8SvsGdlgEza47HYi2WhVcgfkvf4zgUGzuhbq3Pjlew==",
         keep=("chtml", "package.json"),
         into="fonts/mathjax-newcm-font",
     ),
@@ -129,6 +131,16 @@ class IntegrityError(ValueError):
     """A package whose bytes are not the ones the registry published."""
 
 
+def is_served(folder: Path) -> bool:
+    """Whether ``folder`` holds the unpacked MathJax the book serves."""
+    return (Path(folder) / "mathjax" / "tex-chtml.js").is_file()
+
+
+def npm_pack_command() -> str:
+    """The command that writes the packed files ``NNBOOK_MATHJAX`` names a folder of."""
+    return "npm pack " + " ".join(f"{p.name}@{p.version}" for p in PACKAGES)
+
+
 def served_folder() -> Path:
     """The folder whose ``mathjax/`` subfolder the book serves, for these pinned versions."""
     tag = "-".join(f"{p.name.rsplit('/', 1)[-1]}-{p.version}" for p in PACKAGES)
@@ -166,8 +178,7 @@ def read_package(package: Package, local: Path | None, timeout: float = 60.0) ->
         raise RuntimeError(
             f"could not download {package.url} ({exc}). The HTML build serves MathJax "
             f"{package.version} from the book and fetches it once; without a network, put the "
-            f"files that `npm pack mathjax@4.1.3 @mathjax/mathjax-newcm-font@4.1.3` writes in "
-            f"a folder and point {ENV} at it."
+            f"files that `{npm_pack_command()}` writes in a folder and point {ENV} at it."
         ) from exc
     return check_integrity(data, package, package.url)
 
@@ -213,7 +224,7 @@ def ensure_mathjax(folder: Path | None = None, local: Path | None = None) -> Pat
     removed and ``folder`` is left as it was (absent).
     """
     folder = served_folder() if folder is None else Path(folder)
-    if (folder / "mathjax" / "tex-chtml.js").is_file():
+    if is_served(folder):
         return folder
     if local is None and os.environ.get(ENV):
         local = Path(os.environ[ENV]).expanduser()
@@ -241,7 +252,7 @@ def add_static(app) -> None:
     if app.builder.format != "html":
         return
     folder = served_folder()
-    if not (folder / "mathjax" / "tex-chtml.js").is_file():
+    if not is_served(folder):
         source = os.environ.get(ENV) or "the npm registry (two packages, 19 MB)"
         logger.info(f"nnbook: MathJax {PACKAGES[0].version} is not in {folder}: taking it "
                     f"from {source}")

@@ -432,10 +432,12 @@ OPEN_HIDDEN_JS = r"""
 """
 
 
-# After the window changed width or hidden parts were opened: wait until _static/math_reflow.js has broken the formulas
-# again for the new column.
+# After the window changed width or hidden parts were opened: wait until
+# _static/math_reflow.js has broken the formulas again for the new column. A page with no
+# displayed formula has nothing to wait for.
 MATH_REFLOW_JS = r"""
 async () => {
+  if (!document.querySelector('div.math')) return;
   await new Promise(resolve => setTimeout(resolve, 400));   // the reflow's debounce
   if (window.nnbookMathReflow) await window.nnbookMathReflow;
 }
