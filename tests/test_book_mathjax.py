@@ -96,6 +96,35 @@ def test_a_folder_already_served_is_used_as_it_is(packages, tmp_path):
     assert (folder / "mathjax" / "tex-chtml.js").read_bytes() == b"// kept"
 
 
+def test_a_build_that_finishes_second_uses_the_first_ones_folder(packages, tmp_path,
+                                                                 monkeypatch):
+    folder = tmp_path / "cache" / "mj"
+    read = book_mathjax.read_package
+    first = tmp_path / "first"
+    book_mathjax.ensure_mathjax(first, local=packages)
+    (first / "mathjax" / "tex-chtml.js").write_bytes(b"// the first build's")
+
+    def another_build_finishes_meanwhile(package, local):
+        if not folder.exists():
+            first.rename(folder)
+        return read(package, local)
+
+    monkeypatch.setattr(book_mathjax, "read_package", another_build_finishes_meanwhile)
+    assert book_mathjax.ensure_mathjax(folder, local=packages) == folder
+    assert (folder / "mathjax" / "tex-chtml.js").read_bytes() == b"// the first build's"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["mj"]   # no temporary left
+
+
+def test_a_rename_that_fails_for_another_reason_is_not_hidden(packages, tmp_path, monkeypatch):
+    def refused(src, dst):
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(book_mathjax.os, "replace", refused)
+    with pytest.raises(PermissionError):
+        book_mathjax.ensure_mathjax(tmp_path / "cache" / "mj", local=packages)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 def test_a_damaged_package_is_refused_and_leaves_nothing(packages, tmp_path):
     font = packages / "mathjax-some-font-9.0.2.tgz"
     font.write_bytes(font.read_bytes()[:-10])          # cut off: the second package fails

@@ -221,7 +221,9 @@ def ensure_mathjax(folder: Path | None = None, local: Path | None = None) -> Pat
 
     All or nothing: the packages are unpacked into a temporary folder beside ``folder``,
     which is renamed to ``folder`` only when every package is in; on any failure it is
-    removed and ``folder`` is left as it was (absent).
+    removed and ``folder`` is left as it was (absent). Two builds that start at once each
+    unpack their own copy; the first to finish renames it into place and the other, whose
+    rename then fails on the full folder, uses that one.
     """
     folder = served_folder() if folder is None else Path(folder)
     if is_served(folder):
@@ -233,7 +235,11 @@ def ensure_mathjax(folder: Path | None = None, local: Path | None = None) -> Pat
     try:
         for package in PACKAGES:
             unpack(read_package(package, local), package, tmp / "mathjax")
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not is_served(folder):    # not a build that finished first: a real failure
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
