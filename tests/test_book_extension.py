@@ -120,6 +120,27 @@ def test_the_pdf_leaves_out_what_the_html_folds_away():
     assert book_extension.PrintedCells.formats == ("latex",)
 
 
+def test_an_inline_formula_is_kept_with_the_characters_touching_it():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    paragraph = nodes.paragraph()
+    paragraph += [nodes.Text("the sum ("), nodes.math(text="a"), nodes.Text("): and "),
+                  nodes.math(text="b"), nodes.Text(" alone, then\n"), nodes.math(text="c"),
+                  nodes.Text("-th")]
+    document += paragraph
+    book_extension.MathKeepsItsPunctuation(document).run()
+    parts = [(c["classes"], c.astext()) if isinstance(c, nodes.inline) else c.astext()
+             for c in paragraph.children]
+    # a line's end in the source is a space: "then\n" keeps its last word
+    assert parts == ["the sum ", (["nnbook-nobreak"], "(a):"), " and ", "b", " alone, then\n",
+                     (["nnbook-nobreak"], "c-th")]
+    # the formula itself is moved, not copied: MathJax and the search index see it once
+    assert [m.astext() for m in document.findall(nodes.math)] == ["a", "b", "c"]
+    assert book_extension.MathKeepsItsPunctuation.formats == ("html",)
+
+
 def test_a_cell_folded_away_whole_is_marked_with_what_its_opening_comment_says():
     from docutils import nodes
     from docutils.utils import new_document

@@ -7,6 +7,7 @@ CI (.ci/run) on the built book.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import textwrap
 from pathlib import Path
@@ -150,11 +151,25 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 </article></main></body></html>"""
 
 
-@pytest.mark.slow
-def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figures(tmp_path):
+@contextlib.contextmanager
+def phone_tab(page: Path):
+    """A headless Chromium tab at a phone's width showing ``page``; skips without one."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(check_html.CHROMIUM).exists():
         pytest.skip(f"no {check_html.CHROMIUM}")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
+                                     args=check_html.CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport=check_html.PHONE)
+            tab.goto(page.as_uri())
+            yield tab
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figures(tmp_path):
     # The theme's style for inline maths, which cuts a formula wider than the column.
     css = ("span.math, div.math { display: flex; max-width: 100%; overflow: hidden; } "
            "span.math { display: inline-flex; }")
@@ -167,19 +182,12 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
         "</head>", f"<style>{css}</style></head>"))
     (tmp_path / "figure_links.js").write_text(
         (ROOT / "_static" / "figure_links.js").read_text())
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
-                                     args=check_html.CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport=check_html.PHONE)
-            tab.goto(page.as_uri())
-            layout = tab.evaluate(check_html.LAYOUT_REPORT_JS, check_html.MAX_OUTPUT_LINES)
-            tab.evaluate(check_html.OPEN_HIDDEN_JS)
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-            report = tab.evaluate(check_html.PAGE_REPORT_JS, [check_html.RAW_TEX, check_html.NUMPY_REPR])
-        finally:
-            browser.close()
+    with phone_tab(page) as tab:
+        layout = tab.evaluate(check_html.LAYOUT_REPORT_JS, check_html.MAX_OUTPUT_LINES)
+        tab.evaluate(check_html.OPEN_HIDDEN_JS)
+        tab.evaluate(check_html.MATH_REFLOW_JS)
+        cut = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+        report = tab.evaluate(check_html.PAGE_REPORT_JS, [check_html.RAW_TEX, check_html.NUMPY_REPR])
     # Inline formulas wider than the column are cut, scrolling or not, folded away or not; a
     # displayed one when its box does not scroll, or scrolls with no shadow to show it.
     assert [c.endswith(f'"{wide[:60]}"') for c in cut["inline"]] == [True] * 3
@@ -195,6 +203,38 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]
     assert not images["logo.svg"]["drawn"] and not images["logo.svg"]["linked"]
     assert report["reprs"] == ["np.float64(0.031885)"]  # the glued one; code is not prose
+
+
+DETACHED_PAGE = """<!DOCTYPE html><html><head><style>
+main p {{ width: 17ch; font: 16px monospace; }}
+span.math {{ display: inline-block; }}
+.kept {{ white-space: nowrap; }}
+</style></head><body><main>
+<p>{words} <span class="math">xxxx</span>: and on</p>
+<p>{words} <span class="kept"><span class="math">xxxx</span>:</span> and on</p>
+<p>{words} <span class="math">xxxx</span> : and on</p>
+<p>{words} <span class="kept">(<span class="math">xxxx</span></span> and on</p>
+<p>{words} (<span class="math">xxxxxxxxxx</span> and on</p>
+</main></body></html>"""
+
+
+@pytest.mark.slow
+def test_the_browser_check_finds_a_formula_on_another_line_than_its_punctuation(tmp_path):
+    # 17 characters to a line: "aaaa bbbb cc xxxx" fills it, so what touches the formula
+    # wraps unless something keeps the two together.
+    page = tmp_path / "page.html"
+    page.write_text(DETACHED_PAGE.format(words="aaaa bbbb cc"))
+    with phone_tab(page) as tab:
+        detached = tab.evaluate(check_html.PHONE_DETACHED_MATH_JS)
+    # The bare formula loses its colon; kept in a span, it does not; a spaced colon may go to
+    # the next line; an opening bracket left at the end of a line is found too.
+    assert detached == ['"xxxx" | ":"', '"(" | "xxxxxxxxxx"']
+    problems = check_html.layout_problems({
+        "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
+        "phoneDetachedMath": detached,
+    })
+    assert len(problems) == 2 and "on two lines" in problems[0]
+    assert "MathKeepsItsPunctuation" in problems[0]
 
 
 @pytest.mark.parametrize("text", [

@@ -39,6 +39,12 @@ The PDF prints what the HTML shows
     code, and marks with a line where a whole cell was folded away, since the text refers to
     such cells. The page's notebook and script downloads keep every line.
 
+A formula keeps its punctuation
+    A browser may break a line between an inline formula and the comma, colon or bracket
+    touching it, and a phone then starts a line with ":". In HTML each inline formula is
+    kept with the characters that touch it, up to the nearest space on either side
+    (:class:`MathKeepsItsPunctuation`; ``span.nnbook-nobreak`` in ``_static/book.css``).
+
 The PDF's front page
     sphinx-jupyterbook-latex prints the root page (``book/index.md``) after the table of
     contents, with its section titles as bold lines of large text, which LaTeX may leave
@@ -551,6 +557,61 @@ class PrintedCells(SphinxPostTransform):
                 cell.parent.replace(cell, folded_cell_note(source))
 
 
+class MathKeepsItsPunctuation(SphinxPostTransform):
+    """In HTML, keep each inline formula on a line with the characters that touch it.
+
+    ``$X^\top (p - y)$:`` is an inline formula followed by ``:`` with no space between them,
+    yet a browser may break the line there (MathJax's output is a run of inline boxes, and a
+    box's edge is a place to break), and a phone then shows a line that starts with a colon.
+    The formula and the text touching it, up to the nearest space on either side (``(``
+    before, ``):`` or ``-th`` after), are wrapped in ``<span class="nnbook-nobreak">``, which
+    ``_static/book.css`` keeps on one line; inside the formula, MathJax's own line breaks
+    still apply. LaTeX needs no help: TeX does not break there.
+    """
+
+    default_priority = 400
+    formats = ("html",)
+
+    def run(self, **kwargs) -> None:
+        for math in list(self.document.findall(nodes.math)):
+            parent = math.parent
+            index = parent.index(math)
+            before = parent[index - 1] if index > 0 else None
+            after = parent[index + 1] if index + 1 < len(parent) else None
+            lead = _touching(before, at_end=True)
+            tail = _touching(after, at_end=False)
+            if not lead and not tail:
+                continue
+            kept = nodes.inline("", classes=["nnbook-nobreak"])
+            if lead:
+                _replace_text(before, before.astext()[: -len(lead)])
+                kept += nodes.Text(lead)
+            parent.replace(math, kept)
+            kept += math
+            if tail:
+                _replace_text(after, after.astext()[len(tail):])
+                kept += nodes.Text(tail)
+
+
+def _replace_text(node: nodes.Text, text: str) -> None:
+    """Replace text ``node`` by ``text``, or remove it if nothing is left."""
+    if text:
+        node.parent.replace(node, nodes.Text(text))
+    else:
+        node.parent.remove(node)
+
+
+def _touching(node, at_end: bool) -> str:
+    """The characters of text ``node`` that touch a formula, up to the nearest whitespace.
+
+    ``at_end``: the text comes before the formula, so its last characters touch it.
+    """
+    if not isinstance(node, nodes.Text):
+        return ""
+    found = re.search(r"\S+\Z" if at_end else r"\A\S+", node.astext())  # not $: "a\n"
+    return found.group() if found else ""
+
+
 def visit_root_header(self, node: nodes.Element) -> None:
     """LaTeX for a section title of the root page: an unnumbered (sub)section.
 
@@ -576,6 +637,7 @@ def root_headers_as_sections(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_post_transform(PrintedCells)
+    app.add_post_transform(MathKeepsItsPunctuation)
     app.connect("builder-inited", root_headers_as_sections)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)

@@ -25,7 +25,8 @@ downloads nothing), with every request that leaves that server blocked, and chec
   (360 px, the narrowest of common phones) nothing makes the page scroll sideways, no
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
   shows no scroll bar; a displayed one is broken into lines for the column it is shown in,
-  and one that MathJax cannot break may scroll if a shadow at the edge shows it), and no
+  and one that MathJax cannot break may scroll if a shadow at the edge shows it), no inline
+  formula is on another line than the punctuation touching it (a line starting with ":"), and no
   word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
@@ -444,6 +445,46 @@ async () => {
 """
 
 
+# Inline formulas on another line than the character touching them: a line that starts with
+# the ":" after a formula, or ends with the "(" before one. The formula is Sphinx's span.math
+# (MathJax's output inside it); its neighbour is the text next to it, through any inline
+# element that wraps the two.
+PHONE_DETACHED_MATH_JS = r"""
+() => {
+  const inline = el => getComputedStyle(el).display.startsWith('inline');
+  const neighbour = (node, forward) => {
+    const side = n => forward ? n.nextSibling : n.previousSibling;
+    while (!side(node) && node.parentElement && inline(node.parentElement)) node = node.parentElement;
+    let next = side(node);
+    while (next && next.nodeType === 1 && inline(next) && !next.matches('span.math'))
+      next = forward ? next.firstChild : next.lastChild;
+    return next && next.nodeType === 3 ? next : null;
+  };
+  const out = [];
+  for (const math of document.querySelectorAll('main span.math')) {
+    const rects = [...math.getClientRects()].filter(r => r.width > 0);
+    if (!rects.length || !math.offsetParent) continue;     // folded away
+    const tex = (math.querySelector('mjx-math[data-latex]')?.dataset.latex
+                 ?? math.textContent).trim().slice(0, 60);
+    for (const forward of [true, false]) {
+      const text = neighbour(math, forward);
+      if (!text || !text.data) continue;
+      const at = forward ? 0 : text.data.length - 1;
+      if (/\s/.test(text.data[at])) continue;
+      const range = document.createRange();
+      range.setStart(text, at);
+      range.setEnd(text, at + 1);
+      const char = range.getBoundingClientRect();
+      const edge = forward ? rects[rects.length - 1] : rects[0];
+      const apart = forward ? char.top >= edge.bottom - 2 : char.bottom <= edge.top + 2;
+      if (apart) out.push(forward ? `"${tex}" | "${text.data[at]}"` : `"${text.data[at]}" | "${tex}"`);
+    }
+  }
+  return out;
+}
+"""
+
+
 # Words of four letters or more in table cells that the browser split across lines (a
 # word-break, not a hyphenation): a narrow table is to scroll inside its container instead.
 PHONE_BROKEN_WORDS_JS = r"""
@@ -490,6 +531,9 @@ def layout_problems(layout: dict) -> list[str]:
                  for m in clipped.get("measured", [])]
     problems += [f"at phone width ({PHONE['width']} px) an equation's number {m} (the room "
                  f"for it: div.math in _static/book.css)" for m in clipped.get("numbers", [])]
+    problems += [f"at phone width ({PHONE['width']} px) an inline formula and the character "
+                 f"touching it are on two lines: {m} (book_extension.MathKeepsItsPunctuation)"
+                 for m in layout.get("phoneDetachedMath", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -539,6 +583,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.evaluate(OPEN_HIDDEN_JS)
         browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
+        layout["phoneDetachedMath"] = browser_page.evaluate(PHONE_DETACHED_MATH_JS)
     finally:
         context.close()
 
