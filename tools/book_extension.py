@@ -558,7 +558,7 @@ class PrintedCells(SphinxPostTransform):
 
 
 class MathKeepsItsPunctuation(SphinxPostTransform):
-    """In HTML, keep each inline formula on a line with the characters that touch it.
+    r"""In HTML, keep each inline formula on a line with the characters that touch it.
 
     ``$X^\top (p - y)$:`` is an inline formula followed by ``:`` with no space between them,
     yet a browser may break the line there (MathJax's output is a run of inline boxes, and a

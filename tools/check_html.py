@@ -26,8 +26,8 @@ downloads nothing), with every request that leaves that server blocked, and chec
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
   shows no scroll bar; a displayed one is broken into lines for the column it is shown in,
   and one that MathJax cannot break may scroll if a shadow at the edge shows it), no inline
-  formula is on another line than the punctuation touching it (a line starting with ":"), and no
-  word of a table is split across two lines without a hyphen ("scra" / "tch");
+  formula is on another line than the punctuation touching it (a line starting with ":"), and
+  no word of a table is split across two lines without a hyphen ("scra" / "tch");
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -454,7 +454,8 @@ PHONE_DETACHED_MATH_JS = r"""
   const inline = el => getComputedStyle(el).display.startsWith('inline');
   const neighbour = (node, forward) => {
     const side = n => forward ? n.nextSibling : n.previousSibling;
-    while (!side(node) && node.parentElement && inline(node.parentElement)) node = node.parentElement;
+    while (!side(node) && node.parentElement && inline(node.parentElement))
+      node = node.parentElement;
     let next = side(node);
     while (next && next.nodeType === 1 && inline(next) && !next.matches('span.math'))
       next = forward ? next.firstChild : next.lastChild;
@@ -477,7 +478,8 @@ PHONE_DETACHED_MATH_JS = r"""
       const char = range.getBoundingClientRect();
       const edge = forward ? rects[rects.length - 1] : rects[0];
       const apart = forward ? char.top >= edge.bottom - 2 : char.bottom <= edge.top + 2;
-      if (apart) out.push(forward ? `"${tex}" | "${text.data[at]}"` : `"${text.data[at]}" | "${tex}"`);
+      const char0 = `"${text.data[at]}"`;
+      if (apart) out.push(forward ? `"${tex}" | ${char0}` : `${char0} | "${tex}"`);
     }
   }
   return out;
