@@ -199,3 +199,21 @@ def test_the_root_pages_titles_are_unnumbered_sections_in_the_pdf():
         with pytest.raises(nodes.SkipNode):  # its children are not visited again
             book_extension.visit_root_header(translator, header)
     assert translator.body == ["\n\\section*{How to read it}\n", "\n\\subsection*{Data \\& code}\n"]
+
+
+def test_a_glued_negative_number_gets_a_minus_sign_and_nothing_else_changes():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    paragraph = nodes.paragraph()
+    texts = ["-1.2", "+0.6", "-.5", "0.3", "-", "-based", "1-2"]
+    pasted = [nodes.inline(t, t, classes=["pasted-text"]) for t in texts]
+    typed = nodes.inline("-3", "-3")  # not glued: the prose's own text is left alone
+    paragraph += [*pasted, typed]
+    document += paragraph
+    book_extension.GluedNumbersHaveAMinusSign(document).run()
+    assert [p.astext() for p in pasted] == ["\u22121.2", "+0.6", "\u2212.5", "0.3", "-",
+                                            "-based", "1-2"]
+    assert typed.astext() == "-3"
+    assert book_extension.GluedNumbersHaveAMinusSign.formats == ()  # HTML and the PDF

@@ -45,6 +45,10 @@ A formula keeps its punctuation
     kept with the characters that touch it, up to the nearest space on either side
     (:class:`MathKeepsItsPunctuation`; ``span.nnbook-nobreak`` in ``_static/book.css``).
 
+A glued negative number has a minus sign
+    Python writes ``-1.2`` with a hyphen; a number pasted into the prose is set with the
+    minus sign the prose itself uses (:class:`GluedNumbersHaveAMinusSign`).
+
 The PDF's front page
     sphinx-jupyterbook-latex prints the root page (``book/index.md``) after the table of
     contents, with its section titles as bold lines of large text, which LaTeX may leave
@@ -593,6 +597,30 @@ class MathKeepsItsPunctuation(SphinxPostTransform):
                 kept += nodes.Text(tail)
 
 
+MINUS = "\u2212"
+
+
+class GluedNumbersHaveAMinusSign(SphinxPostTransform):
+    """A negative number glued into the prose is set with a minus sign, not a hyphen.
+
+    Python formats ``-1.2`` with a hyphen-minus (U+002D), which is shorter than a plus sign
+    and sits lower, so ``-1.2`` beside ``+0.6`` in a table's column looks like a dash. The
+    prose writes a minus sign (U+2212) where it types one; a pasted number (myst-nb's
+    ``span.pasted-text``) that starts with a hyphen before a digit gets one too, in HTML and
+    in the PDF (xelatex takes U+2212 from the font, as it does the prose's).
+    """
+
+    default_priority = 400  # after myst-nb pastes glue from other pages (priority 5)
+
+    def run(self, **kwargs) -> None:
+        for pasted in self.document.findall(nodes.inline):
+            if "pasted-text" not in pasted["classes"] or not pasted.children:
+                continue
+            text = pasted.children[0]
+            if isinstance(text, nodes.Text) and re.match(r"-[0-9.]", text.astext()):
+                pasted.replace(text, nodes.Text(MINUS + text.astext()[1:]))
+
+
 def _replace_text(node: nodes.Text, text: str) -> None:
     """Replace text ``node`` by ``text``, or remove it if nothing is left."""
     if text:
@@ -638,6 +666,7 @@ def root_headers_as_sections(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_post_transform(PrintedCells)
     app.add_post_transform(MathKeepsItsPunctuation)
+    app.add_post_transform(GluedNumbersHaveAMinusSign)
     app.connect("builder-inited", root_headers_as_sections)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
