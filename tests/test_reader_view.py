@@ -237,6 +237,40 @@ def test_the_browser_check_finds_a_formula_on_another_line_than_its_punctuation(
     assert "MathKeepsItsPunctuation" in problems[0]
 
 
+CAPTIONS_PAGE = """<!DOCTYPE html><html><head><link rel="stylesheet" href="book.css">
+</head><body><main>
+<div class="pst-scrollable-table-container" style="overflow-x: auto">
+<table><caption>Kept {caption}</caption><tr><td>{row}</td></tr></table></div>
+<div style="overflow-x: auto">
+<table><caption>Scrolls away {caption}</caption><tr><td>{row}</td></tr></table></div>
+<div class="pst-scrollable-table-container" style="overflow-x: auto">
+<table><caption>Fits {caption}</caption><tr><td>narrow</td></tr></table></div>
+</main></body></html>"""
+
+
+@pytest.mark.slow
+def test_a_wide_tables_caption_stays_in_view_on_a_phone(tmp_path):
+    # The theme wraps every table in a container that scrolls (pydata-sphinx-theme): without
+    # the book's style a wide table's caption scrolls away with it; with it, the caption
+    # stays. A table that fits has nothing to scroll.
+    page = tmp_path / "page.html"
+    page.write_text(CAPTIONS_PAGE.format(caption="words " * 60, row="x" * 200))
+    (tmp_path / "book.css").write_text("")
+    with phone_tab(page) as tab:
+        cut = tab.evaluate(check_html.PHONE_CUT_CAPTIONS_JS)
+    assert [c.split()[0] for c in cut] == ['"Kept', '"Scrolls']
+    (tmp_path / "book.css").write_text((ROOT / "_static" / "book.css").read_text())
+    with phone_tab(page) as tab:
+        cut = tab.evaluate(check_html.PHONE_CUT_CAPTIONS_JS)
+    assert [c.split()[0] for c in cut] == ['"Scrolls']
+    problems = check_html.layout_problems({
+        "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
+        "phoneCutCaptions": cut,
+    })
+    assert len(problems) == 1 and "caption is cut off" in problems[0]
+    assert "book.css" in problems[0]
+
+
 @pytest.mark.parametrize("text", [
     "$x$ is", "$$", r"\\(a\\)", r"\\begin{aligned}",
     r"$\\mathrm{JSD}(p ,|, q) = \\tfrac12 \\mathrm{KL}(p ,|, m)",   # a formula cut by a list

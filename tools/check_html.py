@@ -509,6 +509,32 @@ PHONE_BROKEN_WORDS_JS = r"""
 """
 
 
+# Table captions a phone cannot read whole: where a table scrolls inside its box, a caption
+# wider than the box, or one that scrolls out of it with the columns.
+PHONE_CUT_CAPTIONS_JS = r"""
+() => {
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const out = [];
+  for (const caption of document.querySelectorAll('main table > caption')) {
+    let box = caption.parentElement;
+    while (box && !scrolls(box)) box = box.parentElement;
+    if (!box || !box.offsetParent || box.scrollWidth <= box.clientWidth + 1) continue;
+    const start = box.scrollLeft;
+    for (const at of [0, box.scrollWidth]) {
+      box.scrollLeft = at;
+      const r = caption.getBoundingClientRect(), b = box.getBoundingClientRect();
+      if (r.left < b.left - 1 || r.right > b.left + box.clientWidth + 1) {
+        out.push(JSON.stringify(caption.textContent.trim().slice(0, 60)));
+        break;
+      }
+    }
+    box.scrollLeft = start;
+  }
+  return out;
+}
+"""
+
+
 def layout_problems(layout: dict) -> list[str]:
     """The findings of LAYOUT_REPORT_JS as problems, one line each."""
     problems = [f"wider than the column: {w}" for w in layout["wideCode"]]
@@ -536,6 +562,9 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"at phone width ({PHONE['width']} px) an inline formula and the character "
                  f"touching it are on two lines: {m} (book_extension.MathKeepsItsPunctuation)"
                  for m in layout.get("phoneDetachedMath", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a table's caption is cut off at the "
+                 f"edge of the box its table scrolls in: {c} (_static/book.css)"
+                 for c in layout.get("phoneCutCaptions", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -578,6 +607,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
+        layout["phoneCutCaptions"] = browser_page.evaluate(PHONE_CUT_CAPTIONS_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
