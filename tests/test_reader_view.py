@@ -238,7 +238,7 @@ def test_the_browser_check_finds_a_formula_on_another_line_than_its_punctuation(
 
 
 CAPTIONS_PAGE = """<!DOCTYPE html><html><head><link rel="stylesheet" href="book.css">
-</head><body><main>
+<script src="table_scroll.js"></script></head><body><main>
 <div class="pst-scrollable-table-container" style="overflow-x: auto">
 <table><caption>Kept {caption}</caption><tr><td>{row}</td></tr></table></div>
 <div style="overflow-x: auto">
@@ -249,26 +249,40 @@ CAPTIONS_PAGE = """<!DOCTYPE html><html><head><link rel="stylesheet" href="book.
 
 
 @pytest.mark.slow
-def test_a_wide_tables_caption_stays_in_view_on_a_phone(tmp_path):
+def test_a_wide_table_on_a_phone_keeps_its_caption_in_view_and_shows_that_it_scrolls(tmp_path):
     # The theme wraps every table in a container that scrolls (pydata-sphinx-theme): without
-    # the book's style a wide table's caption scrolls away with it; with it, the caption
-    # stays. A table that fits has nothing to scroll.
+    # the book's style and script a wide table's caption scrolls away with it, and nothing
+    # shows that the table goes on; with them, the caption stays and the edge fades. A
+    # table that fits has nothing to scroll.
     page = tmp_path / "page.html"
     page.write_text(CAPTIONS_PAGE.format(caption="words " * 60, row="x" * 200))
-    (tmp_path / "book.css").write_text("")
+    for name in ("book.css", "table_scroll.js"):
+        (tmp_path / name).write_text("")
     with phone_tab(page) as tab:
-        cut = tab.evaluate(check_html.PHONE_CUT_CAPTIONS_JS)
+        found = tab.evaluate(check_html.PHONE_SCROLLING_TABLES_JS)
+    cut, unmarked = found["captions"], found["unmarked"]
     assert [c.split()[0] for c in cut] == ['"Kept', '"Scrolls']
-    (tmp_path / "book.css").write_text((ROOT / "_static" / "book.css").read_text())
+    assert [c.split()[0] for c in unmarked] == ['"Kept', '"Scrolls']
+    for name in ("book.css", "table_scroll.js"):
+        (tmp_path / name).write_text((ROOT / "_static" / name).read_text())
     with phone_tab(page) as tab:
-        cut = tab.evaluate(check_html.PHONE_CUT_CAPTIONS_JS)
-    assert [c.split()[0] for c in cut] == ['"Scrolls']
+        tab.wait_for_function("document.querySelector('.nnbook-more-right')")
+        found = tab.evaluate(check_html.PHONE_SCROLLING_TABLES_JS)
+        # The fade is on the side where the table goes on, and goes with the scroll.
+        box = tab.locator(".pst-scrollable-table-container").first
+        sides = [box.evaluate(f"b => {{ b.scrollLeft = {at}; return new Promise(r => "
+                              f"setTimeout(() => r(b.className), 100)); }}")
+                 for at in (0, 50, 10_000)]
+    assert [c.split()[0] for c in found["captions"]] == ['"Scrolls']
+    assert [c.split()[0] for c in found["unmarked"]] == ['"Scrolls']
+    assert [sorted(s.split()[1:]) for s in sides] == [
+        ["nnbook-more-right"], ["nnbook-more-left", "nnbook-more-right"], ["nnbook-more-left"]]
     problems = check_html.layout_problems({
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
-        "phoneCutCaptions": cut,
+        "phoneScrollingTables": found,
     })
-    assert len(problems) == 1 and "caption is cut off" in problems[0]
-    assert "book.css" in problems[0]
+    assert len(problems) == 2 and "caption is cut off" in problems[0]
+    assert "book.css" in problems[0] and "no fade" in problems[1]
 
 
 @pytest.mark.parametrize("text", [

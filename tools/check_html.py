@@ -509,28 +509,35 @@ PHONE_BROKEN_WORDS_JS = r"""
 """
 
 
-# Table captions a phone cannot read whole: where a table scrolls inside its box, a caption
-# wider than the box, or one that scrolls out of it with the columns.
-PHONE_CUT_CAPTIONS_JS = r"""
+# Tables that scroll sideways inside their box, as a phone shows them: a caption the reader
+# cannot read whole (wider than the box, or scrolled out of it with the columns), and a box
+# with nothing to say that the table goes on (a phone shows no scroll bar; the box must fade
+# at that edge: _static/table_scroll.js).
+PHONE_SCROLLING_TABLES_JS = r"""
 () => {
   const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
-  const out = [];
-  for (const caption of document.querySelectorAll('main table > caption')) {
-    let box = caption.parentElement;
+  const quote = el => JSON.stringify((el ? el.textContent : '').trim().slice(0, 60));
+  const captions = [], unmarked = [];
+  for (const table of document.querySelectorAll('main table')) {
+    let box = table.parentElement;
     while (box && !scrolls(box)) box = box.parentElement;
     if (!box || !box.offsetParent || box.scrollWidth <= box.clientWidth + 1) continue;
+    if (getComputedStyle(box).maskImage === 'none') {
+      unmarked.push(quote(table.querySelector('caption, th, td')));
+    }
+    const caption = table.querySelector(':scope > caption');
     const start = box.scrollLeft;
-    for (const at of [0, box.scrollWidth]) {
+    for (const at of caption ? [0, box.scrollWidth] : []) {
       box.scrollLeft = at;
       const r = caption.getBoundingClientRect(), b = box.getBoundingClientRect();
       if (r.left < b.left - 1 || r.right > b.left + box.clientWidth + 1) {
-        out.push(JSON.stringify(caption.textContent.trim().slice(0, 60)));
+        captions.push(quote(caption));
         break;
       }
     }
     box.scrollLeft = start;
   }
-  return out;
+  return {captions, unmarked};
 }
 """
 
@@ -564,7 +571,10 @@ def layout_problems(layout: dict) -> list[str]:
                  for m in layout.get("phoneDetachedMath", [])]
     problems += [f"at phone width ({PHONE['width']} px) a table's caption is cut off at the "
                  f"edge of the box its table scrolls in: {c} (_static/book.css)"
-                 for c in layout.get("phoneCutCaptions", [])]
+                 for c in layout.get("phoneScrollingTables", {}).get("captions", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a table scrolls sideways with no fade "
+                 f"at the edge to say so: the table starting {t} (_static/table_scroll.js)"
+                 for t in layout.get("phoneScrollingTables", {}).get("unmarked", [])]
     if layout.get("phoneBrokenWords"):
         words = ", ".join(repr(w) for w in layout["phoneBrokenWords"][:8])
         problems.append(f"at phone width ({PHONE['width']} px) table words split across lines: "
@@ -607,7 +617,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneOverflow"] = browser_page.evaluate(PHONE_OVERFLOW_JS)
         layout["phoneBrokenWords"] = browser_page.evaluate(PHONE_BROKEN_WORDS_JS)
-        layout["phoneCutCaptions"] = browser_page.evaluate(PHONE_CUT_CAPTIONS_JS)
+        layout["phoneScrollingTables"] = browser_page.evaluate(PHONE_SCROLLING_TABLES_JS)
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
