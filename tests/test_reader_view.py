@@ -209,12 +209,19 @@ DETACHED_PAGE = """<!DOCTYPE html><html><head><style>
 main p {{ width: 17ch; font: 16px monospace; }}
 span.math {{ display: inline-block; }}
 .kept {{ white-space: nowrap; }}
+span.math.box {{ display: inline-flex; align-items: baseline; width: 5ch; }}
+.box > span {{ display: block; white-space: normal; }}
+span.math.flow {{ display: inline; white-space: normal; }}
 </style></head><body><main>
 <p>{words} <span class="math">xxxx</span>: and on</p>
 <p>{words} <span class="kept"><span class="math">xxxx</span>:</span> and on</p>
 <p>{words} <span class="math">xxxx</span> : and on</p>
 <p>{words} <span class="kept">(<span class="math">xxxx</span></span> and on</p>
 <p>{words} (<span class="math">xxxxxxxxxx</span> and on</p>
+<p>{words} <span class="kept"><span class="math box"><span><mjx-math>xxxx yyyy</mjx-math></span>
+</span>;</span> and on</p>
+<p>{words} <span class="kept"><span class="math flow"><mjx-math>xxxx yyyy</mjx-math></span>;</span>
+and on</p>
 </main></body></html>"""
 
 
@@ -225,16 +232,22 @@ def test_the_browser_check_finds_a_formula_on_another_line_than_its_punctuation(
     page = tmp_path / "page.html"
     page.write_text(DETACHED_PAGE.format(words="aaaa bbbb cc"))
     with phone_tab(page) as tab:
-        detached = tab.evaluate(check_html.PHONE_DETACHED_MATH_JS)
+        detached = tab.evaluate(check_html.DETACHED_MATH_JS)
     # The bare formula loses its colon; kept in a span, it does not; a spaced colon may go to
-    # the next line; an opening bracket left at the end of a line is found too.
-    assert detached == ['"xxxx" | ":"', '"(" | "xxxxxxxxxx"']
+    # the next line; an opening bracket left at the end of a line is found too. A formula
+    # broken into two lines inside an inline-flex box (the theme's span.math) has the ";"
+    # after it beside its first line; one that flows with the text has it after its last.
+    assert detached == ['"xxxx" | ":"', '"(" | "xxxxxxxxxx"', '"xxxx yyyy" | ";"']
     problems = check_html.layout_problems({
         "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
         "phoneDetachedMath": detached,
     })
-    assert len(problems) == 2 and "on two lines" in problems[0]
+    assert len(problems) == 3 and "on two lines" in problems[0] and "360 px" in problems[0]
     assert "MathKeepsItsPunctuation" in problems[0]
+    assert "1280 px" in check_html.layout_problems({
+        "wideCode": [], "wideMath": [], "shrunk": [], "uncaptioned": [],
+        "detachedMath": detached[:1],
+    })[0]
 
 
 CAPTIONS_PAGE = """<!DOCTYPE html><html><head><link rel="stylesheet" href="book.css">

@@ -26,8 +26,10 @@ downloads nothing), with every request that leaves that server blocked, and chec
   formula is cut off at the column's edge (inline ones, in solutions too, must fit: a phone
   shows no scroll bar; a displayed one is broken into lines for the column it is shown in,
   and one that MathJax cannot break may scroll if a shadow at the edge shows it), no inline
-  formula is on another line than the punctuation touching it (a line starting with ":"), and
-  no word of a table is split across two lines without a hyphen ("scra" / "tch");
+  formula is on another line than the punctuation touching it (a line starting with ":", at
+  1280 px too), no word of a table is split across two lines without a hyphen ("scra" /
+  "tch"), and a table too wide for the column scrolls in its box with its caption in view
+  and a fade at the edge where it goes on;
 - chapters (notebook pages): the download menu offers ``.ipynb`` and ``.py`` files that
   exist, are valid, and hold exactly the code cells of the chapter's source;
 - no request is answered with an error status (a missing file is a 404, not a failure);
@@ -399,7 +401,9 @@ PHONE_CLIPPED_MATH_JS = r"""
     }
   }
   for (const el of document.querySelectorAll('main span.math')) {
-    if (el.offsetParent === null) continue;
+    // A formula set inline (in a table: _static/book.css) has no box to be cut by: it flows
+    // with the text, and a table too wide for the column scrolls inside its own box.
+    if (el.offsetParent === null || getComputedStyle(el).display === 'inline') continue;
     // Typeset, the formula's own width; the box's scrollWidth also counts the few pixels of
     // MathJax's hidden speech text and glyph overhang.
     const math = el.querySelector('mjx-math');
@@ -446,10 +450,11 @@ async () => {
 
 
 # Inline formulas on another line than the character touching them: a line that starts with
-# the ":" after a formula, or ends with the "(" before one. The formula is Sphinx's span.math
-# (MathJax's output inside it); its neighbour is the text next to it, through any inline
-# element that wraps the two.
-PHONE_DETACHED_MATH_JS = r"""
+# the ":" after a formula, or ends with the "(" before one, or a formula that MathJax broke
+# into lines inside its box with the ";" after it beside the first. The formula is Sphinx's
+# span.math (MathJax's output inside it); its neighbour is the text next to it, through any
+# inline element that wraps the two. Run at 1280 px and at a phone's width.
+DETACHED_MATH_JS = r"""
 () => {
   const inline = el => getComputedStyle(el).display.startsWith('inline');
   const neighbour = (node, forward) => {
@@ -463,8 +468,14 @@ PHONE_DETACHED_MATH_JS = r"""
   };
   const out = [];
   for (const math of document.querySelectorAll('main span.math')) {
-    const rects = [...math.getClientRects()].filter(r => r.width > 0);
-    if (!rects.length || !math.offsetParent) continue;     // folded away
+    const shown = [...math.getClientRects()].some(r => r.width > 0);
+    if (!shown || !math.offsetParent) continue;            // folded away
+    // The formula's lines: those of MathJax's output, which it may break inside the box
+    // (the theme's span.math is an inline-flex box: a character after it then sits on
+    // the box's first line, however many lines the formula takes).
+    const typeset = math.querySelector('mjx-math') ?? math;
+    const rects = [...typeset.getClientRects()].filter(r => r.width > 0);
+    if (!rects.length) continue;
     const tex = (math.querySelector('mjx-math[data-latex]')?.dataset.latex
                  ?? math.textContent).trim().slice(0, 60);
     for (const forward of [true, false]) {
@@ -477,7 +488,7 @@ PHONE_DETACHED_MATH_JS = r"""
       range.setEnd(text, at + 1);
       const char = range.getBoundingClientRect();
       const edge = forward ? rects[rects.length - 1] : rects[0];
-      const apart = forward ? char.top >= edge.bottom - 2 : char.bottom <= edge.top + 2;
+      const apart = char.top >= edge.bottom - 2 || char.bottom <= edge.top + 2;
       const char0 = `"${text.data[at]}"`;
       if (apart) out.push(forward ? `"${tex}" | ${char0}` : `${char0} | "${tex}"`);
     }
@@ -566,9 +577,12 @@ def layout_problems(layout: dict) -> list[str]:
                  for m in clipped.get("measured", [])]
     problems += [f"at phone width ({PHONE['width']} px) an equation's number {m} (the room "
                  f"for it: div.math in _static/book.css)" for m in clipped.get("numbers", [])]
-    problems += [f"at phone width ({PHONE['width']} px) an inline formula and the character "
-                 f"touching it are on two lines: {m} (book_extension.MathKeepsItsPunctuation)"
-                 for m in layout.get("phoneDetachedMath", [])]
+    problems += [f"at {width} an inline formula and the character touching it are on two "
+                 f"lines: {m} (book_extension.MathKeepsItsPunctuation; in a table cell, "
+                 f"_static/book.css; or offer a line break: $a =$ $b$)"
+                 for key, width in (("detachedMath", "1280 px"),
+                                    ("phoneDetachedMath", f"phone width ({PHONE['width']} px)"))
+                 for m in layout.get(key, [])]
     problems += [f"at phone width ({PHONE['width']} px) a table's caption is cut off at the "
                  f"edge of the box its table scrolls in: {c} (_static/book.css)"
                  for c in layout.get("phoneScrollingTables", {}).get("captions", [])]
@@ -611,6 +625,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
             problems.append(f"load failed: {response.status}")
         report = browser_page.evaluate(PAGE_REPORT_JS, [RAW_TEX, NUMPY_REPR])
         layout = browser_page.evaluate(LAYOUT_REPORT_JS, MAX_OUTPUT_LINES)
+        layout["detachedMath"] = browser_page.evaluate(DETACHED_MATH_JS)
         # On a phone the column is narrower than any code: wide blocks must scroll inside
         # themselves, never make the whole page scroll sideways.
         browser_page.set_viewport_size(PHONE)
@@ -625,7 +640,7 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.evaluate(OPEN_HIDDEN_JS)
         browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
-        layout["phoneDetachedMath"] = browser_page.evaluate(PHONE_DETACHED_MATH_JS)
+        layout["phoneDetachedMath"] = browser_page.evaluate(DETACHED_MATH_JS)
     finally:
         context.close()
 

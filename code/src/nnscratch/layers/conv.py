@@ -551,7 +551,8 @@ def conv2d_forward_naive(
     Returns
     -------
     z : ndarray of shape (N, c_out, H_out, W_out)
-        :math:`Z_{n,o,p,q} =` :math:`b_o + \\sum_{c,i,j} X^{pad}_{n,c,sp+i,sq+j} W_{o,c,i,j}`.
+        :math:`Z_{n,o,p,q} =` :math:`b_o +`
+        :math:`\\sum_{c,i,j} X^{pad}_{n,c,sp+i,sq+j} W_{o,c,i,j}`.
     """
     n, _, h, w = x.shape
     c_out, _, k, _ = W.shape
