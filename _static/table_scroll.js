@@ -6,13 +6,16 @@
 document.addEventListener("DOMContentLoaded", () => {
   for (const box of document.querySelectorAll(".pst-scrollable-table-container")) {
     const caption = box.querySelector(":scope > table > caption");
-    const update = () => {
+    const fade = () => {
       box.classList.toggle("nnbook-more-left", box.scrollLeft > 1);
       box.classList.toggle("nnbook-more-right",
                            box.scrollLeft + box.clientWidth < box.scrollWidth - 1);
-      box.style.setProperty("--nn-caption", `${caption ? caption.offsetHeight : 0}px`);
     };
-    box.addEventListener("scroll", update, {passive: true});
-    new ResizeObserver(update).observe(box);
+    box.addEventListener("scroll", fade, {passive: true});
+    // The caption's height changes with the width only, not with the scroll.
+    new ResizeObserver(() => {
+      box.style.setProperty("--nn-caption", `${caption ? caption.offsetHeight : 0}px`);
+      fade();
+    }).observe(box);
   }
 });
