@@ -56,6 +56,7 @@ _SUBMODULES = frozenset(
         "sentiment",
         "symbolic",
         "text",
+        "timing",
         "train",
     }
 )

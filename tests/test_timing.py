@@ -1,0 +1,93 @@
+"""nnscratch.timing: the fastest call of each run, the runs taking turns."""
+
+import itertools
+
+import pytest
+
+from nnscratch.timing import fastest
+
+
+class FakeClock:
+    """A clock that each run advances by the time it says it took."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def run(self, log, name, durations):
+        """A run called ``name`` that takes ``durations`` seconds, one per call, in turn."""
+        it = iter(durations)
+
+        def call():
+            log.append(name)
+            self.now += next(it)
+
+        return call
+
+
+def test_each_run_gets_its_fastest_call():
+    clock, log = FakeClock(), []
+    runs = {
+        "a": clock.run(log, "a", [3.0, 1.0, 2.0]),
+        "b": clock.run(log, "b", [0.5, 0.7, 0.25]),
+    }
+    assert fastest(runs, rounds=3, clock=clock) == {"a": 1.0, "b": 0.25}
+
+
+def test_the_runs_take_turns_and_each_round_starts_with_the_next():
+    clock, log = FakeClock(), []
+    runs = {k: clock.run(log, k, itertools.repeat(1.0)) for k in "abc"}
+    result = fastest(runs, rounds=4, clock=clock)
+    assert log == list("abc" "bca" "cab" "abc")
+    assert list(result) == ["a", "b", "c"]  # the order of runs, not of the last round
+
+
+def test_warmup_calls_are_made_first_and_not_timed():
+    clock, log = FakeClock(), []
+    runs = {
+        "a": clock.run(log, "a", [0.01, 5.0, 4.0]),
+        "b": clock.run(log, "b", [0.01, 6.0, 3.0]),
+    }
+    result = fastest(runs, rounds=2, warmup=1, clock=clock)
+    assert log == ["a", "b", "a", "b", "b", "a"]
+    assert result == {"a": 4.0, "b": 3.0}  # not the warm-up calls' 0.01
+
+    log.clear()
+    runs = {"a": clock.run(log, "a", [1.0, 2.0, 3.0])}
+    assert fastest(runs, rounds=1, warmup=2, clock=clock) == {"a": 3.0}
+    assert log == ["a", "a", "a"]
+
+
+def test_with_the_real_clock_a_longer_run_is_slower():
+    def spin(n):
+        return lambda: sum(range(n))
+
+    result = fastest({"short": spin(1_000), "long": spin(200_000)}, rounds=3)
+    assert 0 < result["short"] < result["long"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"runs": [lambda: None]}, TypeError, "runs must be a mapping of names to functions"),
+        ({"runs": {}}, ValueError, "runs must name at least one function, got none"),
+        ({"runs": {"a": 3}}, TypeError, r"runs\['a'\] must be a function of no argument, "
+                                        "got int"),
+        ({"runs": {"a": print}, "rounds": 0}, ValueError,
+         "rounds must be a positive integer, got 0"),
+        ({"runs": {"a": print}, "rounds": 2.0}, TypeError,
+         "rounds must be a positive integer, got 2.0"),
+        ({"runs": {"a": print}, "warmup": -1}, ValueError,
+         "warmup must be a non-negative integer, got -1"),
+    ],
+)
+def test_bad_arguments_say_what_was_expected_and_call_nothing(kwargs, error, message):
+    called = []
+    runs = kwargs.pop("runs")
+    if isinstance(runs, dict) and runs.get("a") is print:
+        runs = {"a": lambda: called.append(1)}
+    with pytest.raises(error, match=f"^fastest: {message}"):
+        fastest(runs, **kwargs)
+    assert called == []
