@@ -142,6 +142,9 @@ PHONE_PAGE = """<!DOCTYPE html><html><head><script src="figure_links.js"></scrip
 <div class="math" style="display: block; position: relative; padding-right: 2em">
 <span class="eqno" style="position: absolute; right: 0">(13.1) too wide</span>
 <mjx-container display="true" style="display: block">x</mjx-container></div>
+<div class="math" style="display: flex; flex-direction: column-reverse">
+<span class="eqno" style="align-self: flex-end">(13.2) under its formula</span>
+<mjx-container display="true" style="display: block">x</mjx-container></div>
 <div class="cell_output"><img src="figure.svg" alt="a figure"></div>
 <div class="cell_output"><pre>{long_output}</pre></div>
 <div class="cell_output"><pre>{short_output}</pre></div>
@@ -194,7 +197,8 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     quoted = f'"{wide[:60]}"'
     assert cut["display"] == [f"{quoted}: its box scrolls with no shadow at the edge to say so",
                               f"{quoted}: its box does not scroll"]
-    # An equation's number wider than the room the block leaves it.
+    # An equation's number wider than the room the block leaves it; not one on a line of its
+    # own under its formula (as on a phone), across the formula's width.
     assert len(cut["numbers"]) == 1
     assert re.fullmatch(r"\(13\.1\) too wide overlaps its formula by \d+ px", cut["numbers"][0])
     assert cut["measured"] == []    # no MathJax on this page

@@ -386,8 +386,10 @@ PHONE_CLIPPED_MATH_JS = r"""
     const number = block.querySelector(':scope > span.eqno');
     const box = block.querySelector('mjx-container');
     if (!number || !box || block.offsetParent === null) continue;
-    const over = box.getBoundingClientRect().right - number.getBoundingClientRect().left;
-    if (over > 1) numbers.push(`${number.textContent.trim()} overlaps its formula by ` +
+    // Beside the formula, or (on a phone: _static/book.css) on a line of its own under it.
+    const f = box.getBoundingClientRect(), n = number.getBoundingClientRect();
+    const over = Math.min(f.right - n.left, n.right - f.left);
+    if (over > 1 && Math.min(f.bottom, n.bottom) - Math.max(f.top, n.top) > 1) numbers.push(`${number.textContent.trim()} overlaps its formula by ` +
                                `${Math.round(over)} px`);
   }
   const items = window.MathJax?.startup?.document?.math;
