@@ -217,3 +217,34 @@ def test_a_glued_negative_number_gets_a_minus_sign_and_nothing_else_changes():
                                             "-based", "1-2"]
     assert typed.astext() == "-3"
     assert book_extension.GluedNumbersHaveAMinusSign.formats == ()  # HTML and the PDF
+
+
+def test_a_list_of_equations_breaks_between_them_not_before_a_relation():
+    tex = (r"S = \frac{Q K^\top}{\sqrt d}, \qquad" "\n"
+           r"P = \operatorname{softmax}_{\text{rows}}(S), \qquad O = P V,")
+    assert book_extension.break_between_equations(tex) == (
+        r"S = \frac{Q K^\top}{\sqrt d}, \qquad" "\n"
+        r"P \nobreak =\nobreak  \operatorname{softmax}_{\text{rows}}(S), \qquad "
+        r"O \nobreak =\nobreak  P V,")
+    # the first relation outside braces, of each equation; \quad separates equations too
+    assert book_extension.break_between_equations(
+        r"a, \quad \frac{b = c}{d} \leftarrow e = f \quad (s \to -\infty)"
+    ) == r"a, \quad \frac{b = c}{d} \nobreak \leftarrow\nobreak  e = f \quad (s \nobreak \to\nobreak  -\infty)"
+    # left alone: the first equation, an aligned column's relation, an equation without one
+    for tex in [r"x = 1", r"a \qquad x &= 1 \\ y &= 2", r"a, \qquad b, \qquad c",
+                r"a \qquad \text{i.e.}, \ b = c"]:
+        assert book_extension.break_between_equations(tex) == tex
+
+
+def test_only_the_html_gets_the_breaks():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    listed = nodes.math_block(r"a = 1, \qquad b = 2", r"a = 1, \qquad b = 2")
+    single = nodes.math_block("c = 3", "c = 3")
+    document += [listed, single]
+    book_extension.EquationsBreakBetween(document).run()
+    assert listed.astext() == r"a = 1, \qquad b \nobreak =\nobreak  2"
+    assert single.astext() == "c = 3"
+    assert book_extension.EquationsBreakBetween.formats == ("html",)

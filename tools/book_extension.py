@@ -597,6 +597,69 @@ class MathKeepsItsPunctuation(SphinxPostTransform):
                 kept += nodes.Text(tail)
 
 
+# The relations after which a formula of a list may continue ("P = ...", "v \leftarrow ...").
+_RELATIONS = frozenset("=<>") | {
+    r"\approx", r"\equiv", r"\ge", r"\geq", r"\in", r"\le", r"\leftarrow", r"\leq", r"\ne",
+    r"\neq", r"\propto", r"\sim", r"\to",
+}
+# Where an equation ends without a relation: a row, a column, a comma, the next equation.
+_ENDS = frozenset({"&", ",", r"\\", r"\qquad", r"\quad"})
+# Where the next equation of a list starts: the space after a comma.
+_STARTS = frozenset({r"\qquad", r"\quad"})
+
+
+def break_between_equations(tex: str) -> str:
+    r"""``tex`` with each equation's first relation kept with what stands either side of it.
+
+    A display that lists equations, ``S = \frac{QK^\top}{\sqrt d}, \qquad P =
+    \operatorname{softmax}(S)``, is one line to MathJax, and on a phone it broke at a
+    relation, leaving ``P`` alone at the end of a line and ``= softmax(S)`` on the next.
+    ``\nobreak`` on both sides of the first relation of each equation after a ``\quad`` or
+    ``\qquad`` keeps ``P = softmax`` together, and MathJax breaks between the equations, or
+    later in the right side. Only relations outside braces count (``\frac{a = b}{c}`` is left
+    alone); an equation with none before its end (``&``, ``,``, ``\\``, the next space) is
+    left as it is: in an aligned row the relation starts its own column. The first equation
+    of a display keeps MathJax's own breaks: held to its relation, a left side such as
+    ``\texttt{relu\_prime}(z)`` beside a tall right side broke inside instead.
+    """
+    tokens = re.findall(r"\\[A-Za-z]+|\\.|.", tex, flags=re.S)
+    out, looking, depth = [], False, 0
+    for token in tokens:
+        if looking:
+            if token == "{":
+                depth += 1
+            elif token == "}":
+                depth -= 1
+            elif depth == 0 and token in _ENDS:
+                looking = False
+            elif depth == 0 and token in _RELATIONS:
+                out += [r"\nobreak ", token, r"\nobreak "]
+                looking = False
+                continue
+        if token in _STARTS:
+            looking, depth = True, 0
+        out.append(token)
+    return "".join(out)
+
+
+class EquationsBreakBetween(SphinxPostTransform):
+    """In HTML, a displayed list of equations breaks between them (:func:`break_between_equations`).
+
+    The PDF's displays never break, and its TeX is left as written.
+    """
+
+    default_priority = 400
+    formats = ("html",)
+
+    def run(self, **kwargs) -> None:
+        for block in self.document.findall(nodes.math_block):
+            tex = block.astext()
+            kept = break_between_equations(tex)
+            if kept != tex:
+                block.children = []
+                block += nodes.Text(kept)
+
+
 MINUS = "\u2212"
 
 
@@ -667,6 +730,7 @@ def setup(app: Sphinx) -> dict:
     app.add_post_transform(PrintedCells)
     app.add_post_transform(MathKeepsItsPunctuation)
     app.add_post_transform(GluedNumbersHaveAMinusSign)
+    app.add_post_transform(EquationsBreakBetween)
     app.connect("builder-inited", root_headers_as_sections)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
