@@ -389,8 +389,10 @@ PHONE_CLIPPED_MATH_JS = r"""
     // Beside the formula, or (on a phone: _static/book.css) on a line of its own under it.
     const f = box.getBoundingClientRect(), n = number.getBoundingClientRect();
     const over = Math.min(f.right - n.left, n.right - f.left);
-    if (over > 1 && Math.min(f.bottom, n.bottom) - Math.max(f.top, n.top) > 1) numbers.push(`${number.textContent.trim()} overlaps its formula by ` +
-                               `${Math.round(over)} px`);
+    const sameLines = Math.min(f.bottom, n.bottom) - Math.max(f.top, n.top) > 1;
+    if (over > 1 && sameLines) {
+      numbers.push(`${number.textContent.trim()} overlaps its formula by ${Math.round(over)} px`);
+    }
   }
   const items = window.MathJax?.startup?.document?.math;
   for (const item of items ? [...items] : []) {
