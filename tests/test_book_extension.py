@@ -248,3 +248,88 @@ def test_only_the_html_gets_the_breaks():
     assert listed.astext() == r"a = 1, \qquad b \nobreak =\nobreak  2"
     assert single.astext() == "c = 3"
     assert book_extension.EquationsBreakBetween.formats == ("html",)
+
+
+def test_a_long_tables_columns_share_the_line_as_tabulary_shares_it():
+    line, pad = 80, 3
+    # a table narrower than the line: widths in proportion to the longest cells
+    assert book_extension.column_widths([7, 7], line, pad) == [50, 50]
+    assert book_extension.column_widths([17, 37], line, pad) == [33, 67]  # 20 : 40, with padding
+    # wider: a column that needs less than an equal share gets what it needs (2 + 3 of 80
+    # characters), the others share the rest in proportion (75 × 83/136 and 75 × 53/136)
+    assert book_extension.column_widths([2, 80, 50], line, pad) == [6, 57, 37]
+    assert book_extension.column_widths([200, 200, 2], line, pad) == [47, 47, 6]
+    # no column gets less than 1 %, and the widths always add up to 100
+    widths = book_extension.column_widths([0, 5000, 0, 3000], line, pad)
+    assert min(widths) >= 1 and sum(widths) == 100
+    for bad in ([], [3, -1]):
+        with pytest.raises(ValueError, match="lengths of one or more columns"):
+            book_extension.column_widths(bad)
+
+
+def _table(rows, widths=None, merged=False):
+    """A docutils table of ``rows`` rows (its header included) and three columns."""
+    from docutils import nodes
+
+    table = nodes.table(classes=["colwidths-given"] if widths else [])
+    group = nodes.tgroup(cols=3)
+    table += group
+    for width in widths or [33, 33, 33]:
+        group += nodes.colspec(colwidth=width)
+    head, body = nodes.thead(), nodes.tbody()
+    group += [head, body]
+    for i in range(rows):
+        row = nodes.row()
+        for text in [str(i), "a formula's name", "SymPy"]:
+            row += nodes.entry("", nodes.paragraph(text=text))
+        (head if i == 0 else body).append(row)
+    if merged:
+        body[0][0]["morecols"] = 1
+    return table
+
+
+def test_a_table_of_twelve_rows_or_more_breaks_across_the_pdfs_pages():
+    from docutils.utils import new_document
+
+    document = new_document("page")
+    rows = book_extension.LONG_TABLE_ROWS
+    long, short = _table(rows), _table(rows - 1)
+    given, merged = _table(rows, widths=[10, 60, 30]), _table(rows, merged=True)
+    document += [long, short, given, merged]
+    book_extension.LongTablesBreak(document).run()
+    assert long["classes"] == ["colwidths-given", "longtable"]
+    widths = [spec["colwidth"] for spec in long.findall(lambda n: n.tagname == "colspec")]
+    assert widths == book_extension.column_widths([2, 16, 5])   # from the longest cells
+    assert given["classes"] == ["colwidths-given", "longtable"]   # its own widths kept
+    assert [s["colwidth"] for s in given.findall(lambda n: n.tagname == "colspec")] == [10, 60, 30]
+    assert short["classes"] == [] and merged["classes"] == []
+    assert book_extension.LongTablesBreak.formats == ("latex",)
+
+
+def test_a_continued_table_without_a_caption_names_no_table_number(monkeypatch):
+    from pathlib import Path
+
+    import sphinx
+    from sphinx.writers.latex import LaTeXTranslator
+
+    # the words it removes are the ones Sphinx's template writes
+    template = Path(sphinx.__file__).parent / "templates" / "latex" / "longtable.tex.jinja"
+    continued = book_extension._TABLE_NUMBER + "<%= _('continued from previous page') %>"
+    assert continued in template.read_text()
+
+    def sphinx_depart(self, node):   # what Sphinx appends: its template's text, rendered
+        self.body += ["\n\n", book_extension._TABLE_NUMBER + "continued from previous page"]
+
+    monkeypatch.setattr(LaTeXTranslator, "depart_table", sphinx_depart)
+
+    class Translator:
+        def __init__(self, caption):
+            self.table = type("Table", (), {"caption": caption})()
+            self.body = [book_extension._TABLE_NUMBER + "(an earlier table's line)"]
+
+    bare, captioned = Translator([]), Translator(["Every result."])
+    for translator in (bare, captioned):
+        book_extension.depart_table(translator, None)
+    assert bare.body[-1] == "continued from previous page"
+    assert captioned.body[-1] == book_extension._TABLE_NUMBER + "continued from previous page"
+    assert bare.body[0] == captioned.body[0]   # what came before the table is left alone

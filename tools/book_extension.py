@@ -49,6 +49,12 @@ A glued negative number has a minus sign
     Python writes ``-1.2`` with a hyphen; a number pasted into the prose is set with the
     minus sign the prose itself uses (:class:`GluedNumbersHaveAMinusSign`).
 
+Long tables break across the PDF's pages
+    A table of :data:`LONG_TABLE_ROWS` rows or more is set as a ``longtable``, which
+    continues on the next page instead of leaving the end of its page empty
+    (:class:`LongTablesBreak`); a continued table without a caption names no table number
+    (:func:`depart_table`).
+
 The PDF's front page
     sphinx-jupyterbook-latex prints the root page (``book/index.md``) after the table of
     contents, with its section titles as bold lines of large text, which LaTeX may leave
@@ -70,6 +76,7 @@ from urllib.parse import urlparse
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.writers.latex import LaTeXTranslator
 from sphinx.util import logging
 
 from toc import is_notebook, step_pages  # tools/, beside this extension
@@ -660,6 +667,93 @@ class EquationsBreakBetween(SphinxPostTransform):
                 block += nodes.Text(kept)
 
 
+# A table of at least this many rows (its header included) breaks across the PDF's pages.
+LONG_TABLE_ROWS = 12
+# A column's padding, and the text column of the PDF, in characters of its body font.
+_PAD_CHARS = 3
+_LINE_CHARS = 80
+
+
+def column_widths(lengths: list[int], line: int = _LINE_CHARS, pad: int = _PAD_CHARS) -> list[int]:
+    """Percent widths of columns whose longest cells hold ``lengths`` characters.
+
+    The line is shared as LaTeX's ``tabulary`` shares it: a column that needs less than an
+    equal share of what is left gets what it needs (its longest cell and its padding), and
+    the others share the rest in proportion to their longest cells. Every column gets at
+    least 1 %, and the widths add up to 100.
+    """
+    if not lengths or min(lengths) < 0:
+        raise ValueError(f"expected the lengths of one or more columns, got {lengths!r}")
+    need = [n + pad for n in lengths]
+    fixed: dict[int, float] = {}
+    if sum(need) > line:
+        while True:
+            free = [j for j in range(len(need)) if j not in fixed]
+            share = (line - sum(fixed.values())) / len(free)
+            small = [j for j in free if need[j] <= share]
+            if not small or len(small) == len(free):
+                break
+            fixed.update({j: need[j] for j in small})
+    rest = min(line, sum(need)) - sum(fixed.values())
+    free_need = sum(n for j, n in enumerate(need) if j not in fixed)
+    share = [fixed.get(j, rest * n / free_need) for j, n in enumerate(need)]
+    widths = [max(1, round(100 * s / sum(share))) for s in share]
+    widths[widths.index(max(widths))] += 100 - sum(widths)
+    return widths
+
+
+class LongTablesBreak(SphinxPostTransform):
+    """In the PDF, a table of :data:`LONG_TABLE_ROWS` rows or more may break across pages.
+
+    Sphinx sets a table of up to 30 rows as a ``tabulary``, a box that cannot break, so a
+    table of 20 rows that does not fit where it stands moves whole to the next page and leaves
+    the end of its page empty; a few lines added earlier in a chapter then open a gap of half
+    a page. Here a long table gets the ``longtable`` class, which Sphinx's LaTeX writer sets
+    as a ``longtable`` that continues on the next page under its repeated header. A
+    longtable's columns do not size themselves, so a table without ``:widths:`` gets widths
+    from its cells' lengths (:func:`column_widths`). A table with merged cells is left alone.
+    """
+
+    default_priority = 400
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for table in self.document.findall(nodes.table):
+            group = table.next_node(nodes.tgroup)
+            rows = list(group.findall(nodes.row)) if group else []
+            if len(rows) < LONG_TABLE_ROWS or any(
+                entry.get("morecols") or entry.get("morerows") for row in rows for entry in row
+            ):
+                continue
+            if "colwidths-given" not in table["classes"]:
+                specs = list(group.findall(nodes.colspec))
+                lengths = [max(len(row[j].astext()) for row in rows) for j in range(len(specs))]
+                for spec, width in zip(specs, column_widths(lengths)):
+                    spec["colwidth"] = width
+                table["classes"].append("colwidths-given")
+            if "longtable" not in table["classes"]:
+                table["classes"].append("longtable")
+
+
+# What Sphinx's longtable template writes before "continued from previous page".
+_TABLE_NUMBER = r"\tablename\ \thetable{} \textendash{} "
+
+
+def depart_table(self, node: nodes.Element) -> None:
+    """Sphinx's LaTeX for a table, but an uncaptioned longtable does not name a number.
+
+    On the page after a break, a longtable repeats its header under "Table 4.2 – continued
+    from previous page". A table without a caption has no number, and ``\\thetable`` is then
+    that of the chapter's last captioned table: the line says "continued from previous page"
+    alone (:class:`LongTablesBreak` makes the verified-formula lists such tables).
+    """
+    captioned = bool(self.table.caption)
+    start = len(self.body)
+    LaTeXTranslator.depart_table(self, node)
+    if not captioned:
+        self.body[start:] = [part.replace(_TABLE_NUMBER, "") for part in self.body[start:]]
+
+
 MINUS = "\u2212"
 
 
@@ -731,6 +825,8 @@ def setup(app: Sphinx) -> dict:
     app.add_post_transform(MathKeepsItsPunctuation)
     app.add_post_transform(GluedNumbersHaveAMinusSign)
     app.add_post_transform(EquationsBreakBetween)
+    app.add_post_transform(LongTablesBreak)
+    app.add_node(nodes.table, override=True, latex=(LaTeXTranslator.visit_table, depart_table))
     app.connect("builder-inited", root_headers_as_sections)
     app.connect("config-inited", theme_defaults)
     app.connect("config-inited", repository_buttons)
