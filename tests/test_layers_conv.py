@@ -187,3 +187,23 @@ def test_need_dx_false_skips_dx_but_not_the_parameter_gradients(rng):
     assert first.backward(dout, need_dx=False) is None
     for k in full.grads:
         np.testing.assert_array_equal(first.grads[k], full.grads[k])
+
+
+@pytest.mark.parametrize("rows_a, rows_b", [(3, 7), (7, 3), (4, 4)])
+def test_the_kernel_gradients_product_is_the_same_in_either_order(rows_a, rows_b, rng):
+    from nnscratch.layers.conv import _rows_against_rows
+
+    a, b = rng.standard_normal((rows_a, 50)), rng.standard_normal((rows_b, 50))
+    product = _rows_against_rows(a, b)
+    assert product.shape == (rows_a, rows_b) and product.flags.c_contiguous
+    np.testing.assert_allclose(product, a @ b.T, rtol=1e-13, atol=1e-13)
+
+
+def test_a_kernel_gradient_is_laid_out_as_its_kernel(rng):
+    # (b @ a.T).T is a transposed view, which reshapes to the kernel's shape as a
+    # strided view: the optimizers' buffers (zeros_like) would copy its layout
+    for layer in (Conv2D(2, 3, 3, rng=rng), Conv2D(3, 8, 1, rng=rng)):  # both orders
+        out = layer.forward(rng.standard_normal((2, layer.c_in, 5, 5)))
+        layer.backward(rng.standard_normal(out.shape))
+        assert layer.grads["W"].flags.c_contiguous
+        assert layer.grads["W"].shape == layer.params["W"].shape

@@ -139,6 +139,20 @@ def col2im(
     )  # (N, C, H, W), a view
 
 
+def _rows_against_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T``: every row of ``a`` against every row of ``b``, summed over their
+    long shared axis (a kernel's gradient sums over every pixel of every example).
+
+    Computed as ``(b @ a.T).T`` when ``b`` has more rows: the same sums, which
+    OpenBLAS's float32 kernels run faster with the taller matrix on the left (the
+    convolutions' backward passes in ``benchmarks/bench_cnn_epoch.py``). Either way
+    the result is C-contiguous (a transposed product is copied: a small matrix).
+    """
+    if len(a) >= len(b):
+        return a @ b.T
+    return np.ascontiguousarray((b @ a.T).T)
+
+
 class _Convolution(Layer):
     """What :class:`Conv2D` and :class:`ConvTranspose2D` share: their sizes, a kernel and a
     bias per output channel, and the checks of the input's channels and of ``dout``.
@@ -320,7 +334,9 @@ class Conv2D(_Convolution):
             self.c_out, -1
         )  # (c_out, Ho*Wo*N), like z
         w_mat = self.params["W"].reshape(self.c_out, -1)  # (c_out, C*k*k)
-        self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
+        self.grads["W"] = _rows_against_rows(d, cols).reshape(
+            self.params["W"].shape
+        )
         self.grads["b"] = policy_sum(d, axis=1)  # float16 summed in float32
         if not need_dx:
             return None
@@ -499,7 +515,9 @@ class ConvTranspose2D(_Convolution):
         d = im2col(
             dout, self.kernel_size, self.stride, self.padding
         )  # (c_out*k*k, H*W*N)
-        self.grads["W"] = (xm @ d.T).reshape(self.params["W"].shape)
+        self.grads["W"] = _rows_against_rows(xm, d).reshape(
+            self.params["W"].shape
+        )
         self.grads["b"] = policy_sum(
             _examples_last(dout).reshape(self.c_out, -1), axis=1
         )
