@@ -76,8 +76,8 @@ from urllib.parse import urlparse
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
-from sphinx.writers.latex import LaTeXTranslator
 from sphinx.util import logging
+from sphinx.writers.latex import LaTeXTranslator
 
 from toc import is_notebook, step_pages  # tools/, beside this extension
 
