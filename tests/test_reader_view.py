@@ -537,10 +537,10 @@ def test_every_page_that_draws_sets_the_book_style_first():
     """A page that shows a figure calls plots.use_book_style() in its first code cell: one look
     (column width, fonts, palette, grid) and vector images (SVG in the HTML, PDF in print) on
     every page. Without it a page's figures are PNGs in matplotlib's default look."""
-    cell = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
     missing = []
     for path in format_cells.chapters(ROOT):
-        cells = cell.findall(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        cells = [m["code"] for m in format_cells.CELL.finditer(text)]
         draws = any("plt.show()" in c or "plots." in c for c in cells)
         if draws and "plots.use_book_style()" not in (cells[0] if cells else ""):
             missing.append(str(path.relative_to(ROOT)))
