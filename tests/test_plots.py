@@ -117,7 +117,35 @@ def test_reliability_plot_draws_filled_bins(rng):
     ax = plots.plot_reliability(rel)
     assert len(ax.patches) == 2
     assert any("ECE" in t.get_text() for t in ax.get_legend().get_texts())
+    # Each bin's count is legible where the dashed diagonal passes through it: drawn over
+    # the line, on an opaque white ground.
+    counts = [t for t in ax.texts if t.get_text().startswith("n=")]
+    assert sorted(t.get_text() for t in counts) == ["n=1", "n=2"]
+    (diagonal,) = ax.get_lines()
+    for t in counts:
+        ground = t.get_bbox_patch()
+        assert t.get_zorder() > diagonal.get_zorder()
+        assert ground is not None and ground.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
     plt.close("all")
+
+
+@pytest.mark.parametrize("colour", ["0.6", "tab:gray"])
+def test_frame_draws_all_four_sides_of_an_image_in_one_colour(colour):
+    import matplotlib
+    from matplotlib.colors import to_rgba
+
+    with matplotlib.rc_context():
+        plots.use_book_style()  # two spines and a grid, as on every page
+        _, ax = plt.subplots()
+        ax.imshow(np.eye(3))
+        assert not ax.spines["top"].get_visible()
+        assert plots.frame(ax, colour) is ax
+        for spine in ax.spines.values():
+            assert spine.get_visible() and spine.get_edgecolor() == to_rgba(colour)
+        assert not any(line.get_visible() for line in ax.get_xgridlines())
+        plots.frame(ax, None)
+        assert not any(spine.get_visible() for spine in ax.spines.values())
+        plt.close("all")
 
 
 def test_decision_boundary_regions_and_points_share_colours(rng):

@@ -212,6 +212,31 @@ def small_text(
     return sorted(small, key=lambda t: t[1])
 
 
+def frame(ax, colour: str | None = "0.6"):
+    """Frame an image panel on all four sides, or on none (``colour=None``).
+
+    The book's style shows only the left and bottom spines, which suits a plot but leaves an
+    image (a canvas, a strip of digits, a diagram of pixels) half framed. This draws all
+    four spines in ``colour``, or hides all four, and turns off the style's grid, whose
+    lines would cross the pixels.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    colour : str or None, default "0.6" (light grey)
+        Any matplotlib colour for the frame; None for no frame.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    ax.grid(False)
+    ax.spines[:].set_visible(colour is not None)
+    if colour is not None:
+        ax.spines[:].set_color(colour)
+    return ax
+
+
 def _axes(ax):
     if ax is None:
         _, ax = plt.subplots(figsize=(COLUMN_WIDTH * 0.6, 3.4))
@@ -857,8 +882,12 @@ def plot_reliability(rel, *, ax=None, label: str | None = None):
             f"n={n}",
             ha="center",
             fontsize=8,
+            zorder=3,  # over the diagonal, whose dashes would cross it out
+            bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none"),
         )
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
+    ax.plot(
+        [0, 1], [0, 1], "--", color="grey", label="calibrated", zorder=2
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (probability of the predicted class)")
