@@ -284,7 +284,8 @@ def test_wide_formulas_break_to_the_phones_column_shown_or_unfolded(tmp_path, se
             browser.close()
     if css and reflow:
         for report in (on_load, unfolded, turned):
-            assert report == {"inline": [], "display": [], "measured": [], "numbers": []}
+            assert report == {"inline": [], "display": [], "measured": [], "numbers": [],
+                              "aligned": []}
         assert lines >= 4 and wide_lines < lines   # 40 terms: several lines on a phone only
     elif not css:
         # The theme's flex row: MathJax measured a sliver of the column (35 px of 305).
@@ -298,3 +299,99 @@ def test_wide_formulas_break_to_the_phones_column_shown_or_unfolded(tmp_path, se
         assert on_load["measured"] == []
         assert unfolded["measured"]
         assert all(m.startswith("broken for 1000000 px") for m in unfolded["measured"])
+
+
+# Sphinx's HTML for a numbered derivation of several lines (a "split" around the aligned
+# rows), too wide for a phone, after a flat formula that MathJax breaks for the column and
+# one it breaks for a narrow box (as a formula in a table's cell).
+ALIGNED = r"""\begin{split}
+\begin{aligned}
+\langle G, X\,\mathrm dW \rangle &= \operatorname{tr}(G^\top X\,\mathrm dW)
+= \langle X^\top G, \mathrm dW \rangle \;\Rightarrow\; \tfrac{\partial L}{\partial W} = X^\top G, \\
+\langle G, \mathrm dX\, W \rangle &= \operatorname{tr}(W G^\top \mathrm dX)
+= \langle G W^\top, \mathrm dX \rangle \;\Rightarrow\; \tfrac{\partial L}{\partial X} = G\, W^\top
+\end{aligned}
+\end{split}"""
+ALIGNED_PAGE = """<!DOCTYPE html><html><head>
+<style>:root {{ --pst-color-background: #fff; --pst-color-text-base: #222832; }}</style>
+<link rel="stylesheet" href="_static/book.css">
+<script>window.MathJax = {config};</script>
+{aligned_js}
+<script defer src="_static/mathjax/tex-chtml.js"></script>
+<script src="_static/math_reflow.js"></script>
+</head><body><main><article>
+<div class="math" id="flat"><span class="eqno">(3.1)</span>\\[{wide}\\]</div>
+<div style="width: 60px"><div class="math" id="narrow">\\[a + b + c + d\\]</div></div>
+<div class="math" id="aligned"><span class="eqno">(3.2)</span>\\[{aligned}\\]</div>
+</article></main></body></html>"""
+# For each row of the aligned formula: the right edge of its left-hand side, and the left
+# edge of the relation that starts its right-hand side.
+ROWS_JS = r"""() => [...document.querySelectorAll('#aligned mjx-mtable')].filter(t =>
+    t.querySelector(':scope > mjx-table > mjx-itable > mjx-mtr > mjx-mtd + mjx-mtd')).flatMap(t =>
+  [...t.querySelectorAll(':scope > mjx-table > mjx-itable > mjx-mtr')].map(row => {
+    const [left, right] = row.querySelectorAll(':scope > mjx-mtd');
+    return [left.getBoundingClientRect().right,
+            right.querySelector('mjx-mo').getBoundingClientRect().left];
+  }))"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aligned_js", [True, False])
+def test_an_aligned_derivation_keeps_its_columns_on_a_phone_and_scrolls(tmp_path, serve,
+                                                                        aligned_js):
+    """With math_aligned.js, a derivation too wide for a phone is set whole, its relations
+    in one column, and scrolls in its box; a flat formula still breaks. Without it, MathJax
+    breaks the derivation's lines, and check_html says so."""
+    import json
+    import os
+
+    import check_html
+    from _book import ROOT
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(check_html.CHROMIUM):
+        pytest.skip(f"no {check_html.CHROMIUM}")
+    if not book_mathjax.is_served(book_mathjax.served_folder()):
+        pytest.skip("MathJax is not in the cache yet (the book's HTML build fetches it)")
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "mathjax").symlink_to(book_mathjax.served_folder() / "mathjax")
+    for name in ("book.css", "math_reflow.js", "math_aligned.js"):
+        (tmp_path / "_static" / name).write_text((ROOT / "_static" / name).read_text())
+    config = dict(book_mathjax.MATHJAX_CONFIG, options=dict(
+        book_mathjax.MATHJAX_CONFIG["options"], processHtmlClass="math"))
+    (tmp_path / "page.html").write_text(ALIGNED_PAGE.format(
+        config=json.dumps(config), wide=WIDE, aligned=ALIGNED,
+        aligned_js='<script src="_static/math_aligned.js"></script>' if aligned_js else ""))
+    url = serve(tmp_path) + "page.html"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
+                                     args=check_html.CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport=check_html.PHONE)
+            tab.goto(url, wait_until="load")
+            tab.evaluate("async () => { await MathJax.startup.promise; }")
+            tab.evaluate(check_html.MATH_REFLOW_JS)
+            report = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+            flat_lines = tab.evaluate("document.querySelectorAll('#flat mjx-linebox').length")
+            rows = tab.evaluate(ROWS_JS)
+            scrolls = tab.evaluate("(() => { const b = document.querySelector("
+                                   "'#aligned mjx-container'); "
+                                   "return b.scrollWidth > b.clientWidth + 10; })()")
+            tab.set_viewport_size({"width": 1280, "height": 900})
+            tab.evaluate(check_html.MATH_REFLOW_JS)
+            wide_rows = tab.evaluate(ROWS_JS)
+        finally:
+            browser.close()
+    assert flat_lines >= 4    # the flat formula is broken for the phone either way
+    if aligned_js:
+        assert report == {"inline": [], "display": [], "measured": [], "numbers": [],
+                          "aligned": []}
+        assert scrolls
+        for page_rows in (rows, wide_rows):
+            assert len(page_rows) == 2
+            relations = [right for _, right in page_rows]
+            assert max(relations) - min(relations) < 1           # one column of "="
+            assert all(left <= right + 1 for left, right in page_rows)   # none overlaps
+    else:
+        assert len(report["aligned"]) == 1 and report["aligned"][0].startswith('"⟨')
+        assert report["aligned"][0].endswith(": broken into lines")

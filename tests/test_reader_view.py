@@ -119,9 +119,13 @@ def test_layout_problems_name_the_cell_and_say_what_to_do():
         "phoneClippedMath": {"inline": ['300 px in 259 px: "a=b"'],
                              "display": [r'"\lambda_s |\hat w - w|"'],
                              "measured": ['broken for 80 px, shown in 264 px: "a=b"'],
-                             "numbers": ["(13.1)# overlaps its formula by 9 px"]},
+                             "numbers": ["(13.1)# overlaps its formula by 9 px"],
+                             "aligned": ['"⟨G, X dW⟩": broken into lines']},
     })
-    assert len(cut) == 4 and all("cut off" in c for c in cut[:2])
+    assert len(cut) == 5 and all("cut off" in c for c in cut[:2])
+    assert "a table in a formula (aligned rows, a matrix) lost its columns" in cut[4]
+    assert "math_aligned.js" in cut[4]
+    assert '"⟨G, X dW⟩": broken into lines' in cut[4]
     assert "number (13.1)# overlaps its formula by 9 px" in cut[3]
     assert "broke a displayed formula for another column" in cut[2]
     assert "broken for 80 px, shown in 264 px" in cut[2] and "math_reflow.js" in cut[2]
@@ -201,7 +205,7 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     # own under its formula (as on a phone), across the formula's width.
     assert len(cut["numbers"]) == 1
     assert re.fullmatch(r"\(13\.1\) too wide overlaps its formula by \d+ px", cut["numbers"][0])
-    assert cut["measured"] == []    # no MathJax on this page
+    assert cut["measured"] == [] and cut["aligned"] == []   # no MathJax on this page
     assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]

@@ -377,11 +377,14 @@ PHONE_OVERFLOW_JS = r"""
 # scroll bar; the shadow is a background that scrolls, `local`). An inline formula may not be
 # cut: its box scrolls too (_static/book.css), but mid-sentence the formula just stops.
 # MathJax 4 breaks an inline formula after a relation or a binary operator, where TeX's
-# convention does; one with no such place must fit.
+# convention does; one with no such place must fit. No line is broken inside a table of
+# several columns (an aligned derivation, a matrix): MathJax would break left-hand sides and
+# entries and unalign the relations (_static/math_aligned.js). Such a formula scrolls like
+# one that cannot break, and no column of it is drawn over the next.
 # Run after OPEN_HIDDEN_JS and MATH_REFLOW_JS.
 PHONE_CLIPPED_MATH_JS = r"""
 () => {
-  const inline = [], display = [], measured = [], numbers = [];
+  const inline = [], display = [], measured = [], numbers = [], aligned = [];
   for (const block of document.querySelectorAll('main div.math')) {
     const number = block.querySelector(':scope > span.eqno');
     const box = block.querySelector('mjx-container');
@@ -417,6 +420,34 @@ PHONE_CLIPPED_MATH_JS = r"""
                   JSON.stringify(el.textContent.trim().slice(0, 60)));
     }
   }
+  // The glyphs of a table's cell, left to right: [left edge of the first, right of the last].
+  const extent = cell => {
+    const xs = [...cell.querySelectorAll('mjx-c')].map(c => c.getBoundingClientRect())
+      .filter(r => r.width > 0);
+    return xs.length ? [Math.min(...xs.map(r => r.left)), Math.max(...xs.map(r => r.right))]
+                     : null;
+  };
+  for (const box of document.querySelectorAll('main mjx-container[display="true"]')) {
+    if (box.offsetParent === null) continue;
+    const text = JSON.stringify(box.textContent.trim().slice(0, 60));
+    for (const table of box.querySelectorAll('mjx-mtable')) {
+      const rows = [...table.querySelectorAll(':scope > mjx-table > mjx-itable > mjx-mtr')]
+        .map(row => [...row.querySelectorAll(':scope > mjx-mtd')]);
+      if (!rows.some(cells => cells.length > 1)) continue;
+      if (table.querySelector('mjx-linestack')) {
+        aligned.push(`${text}: broken into lines`);
+        break;
+      }
+      const overlaps = rows.some(cells => cells.slice(1).some((cell, i) => {
+        const [left, right] = [extent(cells[i]), extent(cell)];
+        return left && right && left[1] > right[0] + 1;
+      }));
+      if (overlaps) {
+        aligned.push(`${text}: a column is drawn over the next`);
+        break;
+      }
+    }
+  }
   for (const el of document.querySelectorAll('main div.math, main mjx-container[display="true"]')) {
     if (el.scrollWidth <= el.clientWidth + 2) continue;
     const style = getComputedStyle(el);
@@ -427,7 +458,7 @@ PHONE_CLIPPED_MATH_JS = r"""
       display.push(`${text}: its box scrolls with no shadow at the edge to say so`);
     }
   }
-  return {inline, display, measured, numbers};
+  return {inline, display, measured, numbers, aligned};
 }
 """
 
@@ -581,6 +612,9 @@ def layout_problems(layout: dict) -> list[str]:
                  for m in clipped.get("measured", [])]
     problems += [f"at phone width ({PHONE['width']} px) an equation's number {m} (the room "
                  f"for it: div.math in _static/book.css)" for m in clipped.get("numbers", [])]
+    problems += [f"at phone width ({PHONE['width']} px) a table in a formula (aligned rows, a "
+                 f"matrix) lost its columns: {m} (_static/math_aligned.js)"
+                 for m in clipped.get("aligned", [])]
     problems += [f"at {width} an inline formula and the character touching it are on two "
                  f"lines: {m} (book_extension.MathKeepsItsPunctuation; in a table cell, "
                  f"_static/book.css; or offer a line break: $a =$ $b$)"
