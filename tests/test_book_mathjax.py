@@ -5,6 +5,7 @@ No test touches the network: the packages are small tarballs made here, served f
 """
 
 import base64
+import contextlib
 import hashlib
 import io
 import re
@@ -213,6 +214,43 @@ def test_only_an_html_build_fetches_mathjax(monkeypatch, tmp_path):
     assert len(said) == 1
 
 
+@contextlib.contextmanager
+def phone_math_tab(tmp_path, serve, page: str):
+    """A headless Chromium tab at a phone's width showing ``page`` (HTML whose ``{config}``
+    is filled with the book's MathJax configuration), served with MathJax and the book's
+    ``book.css``, ``math_reflow.js`` and ``math_aligned.js``, once MathJax has typeset it;
+    skips without Chromium or without MathJax in the cache."""
+    import json
+    import os
+
+    import check_html
+    from _book import ROOT
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(check_html.CHROMIUM):
+        pytest.skip(f"no {check_html.CHROMIUM}")
+    if not book_mathjax.is_served(book_mathjax.served_folder()):
+        pytest.skip("MathJax is not in the cache yet (the book's HTML build fetches it)")
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "mathjax").symlink_to(book_mathjax.served_folder() / "mathjax")
+    for name in ("book.css", "math_reflow.js", "math_aligned.js"):
+        (tmp_path / "_static" / name).write_text((ROOT / "_static" / name).read_text())
+    config = dict(book_mathjax.MATHJAX_CONFIG, options=dict(
+        book_mathjax.MATHJAX_CONFIG["options"], processHtmlClass="math"))
+    (tmp_path / "page.html").write_text(page.replace("{config}", json.dumps(config)))
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
+                                     args=check_html.CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport=check_html.PHONE)
+            tab.goto(serve(tmp_path) + "page.html", wait_until="load")
+            tab.evaluate("async () => { await MathJax.startup.promise; }")
+            tab.evaluate(check_html.MATH_REFLOW_JS)
+            yield tab
+        finally:
+            browser.close()
+
+
 # A numbered formula too wide for a phone, one folded away, and the theme's own CSS
 # for displayed maths (a flex row, the number beside the formula), which book.css replaces.
 WIDE = " + ".join(f"a_{{{i}}}" for i in range(1, 41))
@@ -239,49 +277,24 @@ def test_wide_formulas_break_to_the_phones_column_shown_or_unfolded(tmp_path, se
                                                                     reflow):
     """With book.css and math_reflow.js, MathJax breaks every formula for the column it is
     shown in; without them, check_html sees formulas broken for another width."""
-    import json
-    import os
-
     import check_html
-    from _book import ROOT
 
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(check_html.CHROMIUM):
-        pytest.skip(f"no {check_html.CHROMIUM}")
-    if not book_mathjax.is_served(book_mathjax.served_folder()):
-        pytest.skip("MathJax is not in the cache yet (the book's HTML build fetches it)")
-    (tmp_path / "_static").mkdir()
-    (tmp_path / "_static" / "mathjax").symlink_to(book_mathjax.served_folder() / "mathjax")
-    for name in ("book.css", "math_reflow.js"):
-        (tmp_path / "_static" / name).write_text((ROOT / "_static" / name).read_text())
-    config = dict(book_mathjax.MATHJAX_CONFIG, options=dict(
-        book_mathjax.MATHJAX_CONFIG["options"], processHtmlClass="math"))
-    (tmp_path / "page.html").write_text(MATH_PAGE.format(
-        config=json.dumps(config), wide=WIDE,
+    page = MATH_PAGE.format(
+        config="{config}", wide=WIDE,
         book_css='<link rel="stylesheet" href="_static/book.css">' if css else "",
-        reflow='<script src="_static/math_reflow.js"></script>' if reflow else ""))
-    url = serve(tmp_path) + "page.html"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
-                                     args=check_html.CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport=check_html.PHONE)
-            tab.goto(url, wait_until="load")
-            tab.evaluate("async () => { await MathJax.startup.promise; }")
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            on_load = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-            lines = tab.evaluate("document.querySelectorAll('#shown mjx-linebox').length")
-            tab.evaluate(check_html.OPEN_HIDDEN_JS)
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            unfolded = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-            tab.set_viewport_size({"width": 1280, "height": 900})
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            wide_lines = tab.evaluate("document.querySelectorAll('#shown mjx-linebox').length")
-            tab.set_viewport_size(check_html.PHONE)
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            turned = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-        finally:
-            browser.close()
+        reflow='<script src="_static/math_reflow.js"></script>' if reflow else "")
+    with phone_math_tab(tmp_path, serve, page) as tab:
+        on_load = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+        lines = tab.evaluate("document.querySelectorAll('#shown mjx-linebox').length")
+        tab.evaluate(check_html.OPEN_HIDDEN_JS)
+        tab.evaluate(check_html.MATH_REFLOW_JS)
+        unfolded = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+        tab.set_viewport_size({"width": 1280, "height": 900})
+        tab.evaluate(check_html.MATH_REFLOW_JS)
+        wide_lines = tab.evaluate("document.querySelectorAll('#shown mjx-linebox').length")
+        tab.set_viewport_size(check_html.PHONE)
+        tab.evaluate(check_html.MATH_REFLOW_JS)
+        turned = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
     if css and reflow:
         for report in (on_load, unfolded, turned):
             assert report == {"inline": [], "display": [], "measured": [], "numbers": [],
@@ -342,46 +355,21 @@ def test_an_aligned_derivation_keeps_its_columns_on_a_phone_and_scrolls(tmp_path
     """With math_aligned.js, a derivation too wide for a phone is set whole, its relations
     in one column, and scrolls in its box; a flat formula still breaks. Without it, MathJax
     breaks the derivation's lines, and check_html says so."""
-    import json
-    import os
-
     import check_html
-    from _book import ROOT
 
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(check_html.CHROMIUM):
-        pytest.skip(f"no {check_html.CHROMIUM}")
-    if not book_mathjax.is_served(book_mathjax.served_folder()):
-        pytest.skip("MathJax is not in the cache yet (the book's HTML build fetches it)")
-    (tmp_path / "_static").mkdir()
-    (tmp_path / "_static" / "mathjax").symlink_to(book_mathjax.served_folder() / "mathjax")
-    for name in ("book.css", "math_reflow.js", "math_aligned.js"):
-        (tmp_path / "_static" / name).write_text((ROOT / "_static" / name).read_text())
-    config = dict(book_mathjax.MATHJAX_CONFIG, options=dict(
-        book_mathjax.MATHJAX_CONFIG["options"], processHtmlClass="math"))
-    (tmp_path / "page.html").write_text(ALIGNED_PAGE.format(
-        config=json.dumps(config), wide=WIDE, aligned=ALIGNED,
-        aligned_js='<script src="_static/math_aligned.js"></script>' if aligned_js else ""))
-    url = serve(tmp_path) + "page.html"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=check_html.CHROMIUM,
-                                     args=check_html.CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport=check_html.PHONE)
-            tab.goto(url, wait_until="load")
-            tab.evaluate("async () => { await MathJax.startup.promise; }")
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            report = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
-            flat_lines = tab.evaluate("document.querySelectorAll('#flat mjx-linebox').length")
-            rows = tab.evaluate(ROWS_JS)
-            scrolls = tab.evaluate("(() => { const b = document.querySelector("
-                                   "'#aligned mjx-container'); "
-                                   "return b.scrollWidth > b.clientWidth + 10; })()")
-            tab.set_viewport_size({"width": 1280, "height": 900})
-            tab.evaluate(check_html.MATH_REFLOW_JS)
-            wide_rows = tab.evaluate(ROWS_JS)
-        finally:
-            browser.close()
+    page = ALIGNED_PAGE.format(
+        config="{config}", wide=WIDE, aligned=ALIGNED,
+        aligned_js='<script src="_static/math_aligned.js"></script>' if aligned_js else "")
+    with phone_math_tab(tmp_path, serve, page) as tab:
+        report = tab.evaluate(check_html.PHONE_CLIPPED_MATH_JS)
+        flat_lines = tab.evaluate("document.querySelectorAll('#flat mjx-linebox').length")
+        rows = tab.evaluate(ROWS_JS)
+        scrolls = tab.evaluate("(() => { const b = document.querySelector("
+                               "'#aligned mjx-container'); "
+                               "return b.scrollWidth > b.clientWidth + 10; })()")
+        tab.set_viewport_size({"width": 1280, "height": 900})
+        tab.evaluate(check_html.MATH_REFLOW_JS)
+        wide_rows = tab.evaluate(ROWS_JS)
     assert flat_lines >= 4    # the flat formula is broken for the phone either way
     if aligned_js:
         assert report == {"inline": [], "display": [], "measured": [], "numbers": [],
