@@ -37,24 +37,35 @@ def render(browser, svg: str, size: int, background: str | None) -> Image.Image:
     return Image.open(io.BytesIO(png)).convert("RGBA")
 
 
-def main() -> None:
+def icons(svg: str) -> dict[str, bytes]:
+    """The raster icons of the logo ``svg`` (its text), as the files' bytes by file name."""
     from urllib.parse import quote
 
     from playwright.sync_api import sync_playwright
 
-    svg = quote(LOGO.read_text(encoding="utf-8"))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # One large rendering; Pillow scales it down to each size of the .ico.
-        big = render(browser, svg, 256, None)
-        inner = render(browser, svg, TOUCH_SIZE - 2 * TOUCH_PADDING, "#ffffff")
-        browser.close()
-    big.save(LOGO.with_name("favicon.ico"), sizes=[(s, s) for s in ICO_SIZES])
+        try:
+            # One large rendering; Pillow scales it down to each size of the .ico.
+            big = render(browser, quote(svg), 256, None)
+            inner = render(browser, quote(svg), TOUCH_SIZE - 2 * TOUCH_PADDING, "#ffffff")
+        finally:
+            browser.close()
+    ico, png = io.BytesIO(), io.BytesIO()
+    big.save(ico, format="ICO", sizes=[(s, s) for s in ICO_SIZES])
     touch = Image.new("RGB", (TOUCH_SIZE, TOUCH_SIZE), "#ffffff")
     touch.paste(inner.convert("RGB"), (TOUCH_PADDING, TOUCH_PADDING))
-    touch.save(LOGO.with_name("apple-touch-icon.png"), optimize=True)
-    for name in ("favicon.ico", "apple-touch-icon.png"):
-        print(f"wrote {LOGO.with_name(name)}")
+    touch.save(png, format="PNG", optimize=True)
+    return {"favicon.ico": ico.getvalue(), "apple-touch-icon.png": png.getvalue()}
+
+
+def main() -> None:
+    for name, data in icons(LOGO.read_text(encoding="utf-8")).items():
+        path = LOGO.with_name(name)
+        partial = path.with_name(path.name + ".partial")  # never a half-written icon
+        partial.write_bytes(data)
+        partial.replace(path)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
