@@ -35,3 +35,19 @@ def test_a_sum_of_matrices_keeps_its_plus_and_minus_signs():
     assert latex(A - B) == "A - B"
     assert latex(-A + B) == "B - A"                               # subtracted terms last
     assert latex(sp.OneMatrix(2, 2) - A) == r"\mathbf{1} - A"
+
+
+def test_a_fraction_in_front_of_a_matrix_product_is_printed_without_brackets():
+    quarter = sp.Rational(1, 4)
+    mm = lambda *args: sp.MatMul(*args, evaluate=False)
+    assert latex(mm(quarter, A)) == r"\frac{1}{4} A"
+    assert latex(mm(quarter, A, B)) == r"\frac{1}{4} A B"
+    assert latex(mm(quarter, A + B)) == r"\frac{1}{4} \left(A + B\right)"
+    assert latex(mm(quarter, sp.Matrix([[1, 2]]))) == (
+        r"\frac{1}{4} \left[\begin{matrix}1 & 2\end{matrix}\right]"
+    )
+    # what SymPy already printed well is unchanged: minus signs, integers, symbolic fractions
+    assert latex(mm(-quarter, A)) == r"- \frac{1}{4} A"
+    assert latex(mm(2, A, B)) == "2 A B"
+    N = sp.Symbol("N")
+    assert latex(mm(2 / N, A - B)) == r"\frac{2}{N} \left(A - B\right)"

@@ -100,6 +100,17 @@ class _BookLatexPrinter(LatexPrinter):
                 out += " + " + self._print(t)
         return out
 
+    def _print_MatMul(self, expr):
+        # A fraction in front is printed bare, "1/4 [...]", as SymPy already prints a product
+        # such as 2/(N D) (A - B); SymPy's own printer puts a lone Rational in brackets.
+        coeff, *rest = expr.args
+        if coeff.is_Rational and coeff.q != 1 and coeff > 0:
+            factors = (
+                self.parenthesize(f, PRECEDENCE["Mul"]) for f in rest
+            )
+            return " ".join([self._print(coeff), *factors])
+        return super()._print_MatMul(expr)
+
     def _print_Derivative(self, expr):
         f = self._print(expr.expr)
         if len(f) > 12 and not isinstance(
