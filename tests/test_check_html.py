@@ -88,3 +88,11 @@ def test_search_results_with_typeset_maths_pass_and_console_errors_fail():
     counts = {"snippets": 5, "formulas": 3, "raw": []}
     assert check_html.search_problems("gradient", counts, []) == []
     assert check_html.search_problems("gradient", counts, ["boom"]) == ["console error: boom"]
+
+
+def test_the_formulas_that_scroll_on_a_phone_are_named_in_the_pages_account():
+    assert check_html.scrolling_account([]) == ""
+    assert check_html.scrolling_account(['"a=b": 519 px in 358 px']) == (
+        '; at phone width 1 displayed formula scrolls: "a=b": 519 px in 358 px')
+    assert check_html.scrolling_account(["x", "y"]) == (
+        "; at phone width 2 displayed formulas scroll: x; y")

@@ -206,6 +206,9 @@ def test_the_browser_checks_find_a_cut_formula_a_long_output_and_unlinked_figure
     assert len(cut["numbers"]) == 1
     assert re.fullmatch(r"\(13\.1\) too wide overlaps its formula by \d+ px", cut["numbers"][0])
     assert cut["measured"] == [] and cut["aligned"] == []   # no MathJax on this page
+    # the one that scrolls with its shadow is no problem, but it is named, with its width
+    assert len(cut["scrolling"]) == 1
+    assert re.fullmatch(rf'{quoted}: \d{{4}} px in \d{{3}} px', cut["scrolling"][0])
     assert len(layout["longOutputs"]) == 1 and "151 lines" in layout["longOutputs"][0]
     images = {Path(img["src"]).name: img for img in report["images"]}
     assert images["figure.svg"]["drawn"] and images["figure.svg"]["linked"]
