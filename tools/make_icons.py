@@ -43,12 +43,13 @@ def icons(svg: str) -> dict[str, bytes]:
 
     from playwright.sync_api import sync_playwright
 
+    svg = quote(svg)  # for the data: URL of each rendering
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             # One large rendering; Pillow scales it down to each size of the .ico.
-            big = render(browser, quote(svg), 256, None)
-            inner = render(browser, quote(svg), TOUCH_SIZE - 2 * TOUCH_PADDING, "#ffffff")
+            big = render(browser, svg, 256, None)
+            inner = render(browser, svg, TOUCH_SIZE - 2 * TOUCH_PADDING, "#ffffff")
         finally:
             browser.close()
     ico, png = io.BytesIO(), io.BytesIO()
