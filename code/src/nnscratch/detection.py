@@ -496,10 +496,11 @@ def centernet_loss(
 
     .. math::
 
-        L = \\frac1M \\Big[ &\\sum_{y = 1} -(1 - p)^\\alpha \\log p
-        + \\sum_{y < 1} -(1 - y)^\\beta p^\\alpha \\log(1 - p) \\\\
-        &+ \\sum_{\\text{centres}} \\lambda_s |\\hat s - s|_1
-        + \\lambda_o |\\hat o - o|_1 \\Big],
+        L &= \\tfrac1M \\big(L_\\text{heat} + L_\\text{box}\\big), \\\\
+        L_\\text{heat} &= -\\sum_{y = 1} (1 - p)^\\alpha \\log p \\\\
+        &\\quad {} - \\sum_{y < 1} (1 - y)^\\beta p^\\alpha \\log(1 - p), \\\\
+        L_\\text{box} &= \\sum_{\\text{centres}} \\lambda_s |\\hat s - s|_1 \\\\
+        &\\quad {} + \\lambda_o |\\hat o - o|_1,
 
     and its gradient with respect to the logits is :math:`(1 - p)^\\alpha(\\alpha p \\log p -
     (1 - p)) / M` at the centres, :math:`(1 - y)^\\beta p^\\alpha \\bigl(p - {}`

@@ -145,9 +145,9 @@ def attention_backward(
 
     .. math::
 
-        \\bar V &= P^\\top \\bar O, \\qquad \\bar P = \\bar O V^\\top, \\\\
+        \\bar V &= P^\\top \\bar O, \\quad \\bar P = \\bar O V^\\top, \\\\
         \\bar S &= P \\odot \\big(\\bar P - \\mathrm{rowsum}(\\bar P \\odot P)\\big), \\\\
-        \\bar Q &= \\bar S K / \\sqrt d, \\qquad \\bar K = \\bar S^\\top Q / \\sqrt d.
+        \\bar Q &= \\bar S K / \\sqrt d, \\quad \\bar K = \\bar S^\\top Q / \\sqrt d.
 
     A masked weight is 0, so its :math:`\\bar S_{ij}` is 0 too: the mask needs no code here.
 

@@ -217,10 +217,10 @@ class LayerNorm(Layer):
 
     .. math::
 
-        dx &= r \\Big(d\\hat x - \\tfrac1D \\textstyle\\sum_j d\\hat x_j
-             - \\hat x \\, \\tfrac1D \\sum_j d\\hat x_j \\hat x_j\\Big), \\\\
-        d\\gamma &= \\textstyle\\sum_{\\text{rows}} dy \\odot \\hat x, \\qquad
-        d\\beta = \\sum_{\\text{rows}} dy.
+        dx &= r \\Big(d\\hat x - \\tfrac1D \\textstyle\\sum_j d\\hat x_j \\\\
+        &\\qquad {} - \\hat x \\, \\tfrac1D \\textstyle\\sum_j d\\hat x_j \\hat x_j\\Big), \\\\
+        d\\gamma &= \\textstyle\\sum_{\\text{rows}} dy \\odot \\hat x, \\\\
+        d\\beta &= \\textstyle\\sum_{\\text{rows}} dy.
 
     See Also
     --------

@@ -293,22 +293,23 @@ class LSTM(_Recurrent):
 
     .. math::
 
-        i_t &= \\sigma(a^i_t), \\quad f_t = \\sigma(a^f_t), \\quad
-        o_t = \\sigma(a^o_t), \\quad g_t = \\tanh(a^g_t), \\\\
-        c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
+        i_t &= \\sigma(a^i_t), \\quad f_t = \\sigma(a^f_t), \\\\
+        o_t &= \\sigma(a^o_t), \\quad g_t = \\tanh(a^g_t), \\\\
+        c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\\\
+        h_t &= o_t \\odot \\tanh(c_t).
 
     Backward, from :math:`t = T` down, with :math:`\\bar h_t` = ``dout[:, t]`` and
     :math:`\\delta a_{T+1} = 0,\\ \\delta c_{T+1} = 0`:
 
     .. math::
 
-        \\delta h_t &= \\bar h_t + \\delta a_{t+1} W_h^\\top \\\\
-        \\delta c_t &= \\delta h_t \\odot o_t \\odot (1 - \\tanh^2 c_t)
-                      + \\delta c_{t+1} \\odot f_{t+1} \\\\
-        \\delta a^o_t &= \\delta h_t \\odot \\tanh c_t \\odot o_t (1 - o_t), \\quad
-        \\delta a^i_t = \\delta c_t \\odot g_t \\odot i_t (1 - i_t), \\\\
-        \\delta a^f_t &= \\delta c_t \\odot c_{t-1} \\odot f_t (1 - f_t), \\quad
-        \\delta a^g_t = \\delta c_t \\odot i_t \\odot (1 - g_t^2),
+        \\delta h_t &= \\bar h_t + \\delta a_{t+1} W_h^\\top, \\\\
+        \\delta c_t &= \\delta h_t \\odot o_t \\odot (1 - \\tanh^2 c_t) \\\\
+        &\\quad {} + \\delta c_{t+1} \\odot f_{t+1}, \\\\
+        \\delta a^o_t &= \\delta h_t \\odot \\tanh c_t \\odot o_t (1 - o_t), \\\\
+        \\delta a^i_t &= \\delta c_t \\odot g_t \\odot i_t (1 - i_t), \\\\
+        \\delta a^f_t &= \\delta c_t \\odot c_{t-1} \\odot f_t (1 - f_t), \\\\
+        \\delta a^g_t &= \\delta c_t \\odot i_t \\odot (1 - g_t^2),
 
     and the weight and input gradients as in :class:`RNN`, one matrix product each over
     all steps. The cell path's factor :math:`\\partial c_t / \\partial c_{t-1} = f_t` is
