@@ -155,6 +155,16 @@ def test_display_names_may_stand_for_expressions_in_other_names():
                               where={b_t: mu * b_prev + g})
 
 
+def test_a_display_name_may_stand_for_a_plain_python_number():
+    total = sp.Symbol(r"8 \cdot 26 + 16 \cdot 201")
+    v = symbolic.verify_equal(sp.Integer(3424), sp.Integer(3424), "count", rhs=total,
+                              where={total: 8 * 26 + 16 * 201})
+    assert v.latex().endswith(r"8 \cdot 26 + 16 \cdot 201")
+    with pytest.raises(AssertionError, match="not the formula"):
+        symbolic.verify_equal(sp.Integer(3424), sp.Integer(3424), "count", rhs=total,
+                              where={total: 8 * 26 + 16 * 200})
+
+
 def test_names_with_markdown_characters_show_as_written():
     x = sp.Symbol("x")
     checks = symbolic.Checklist()

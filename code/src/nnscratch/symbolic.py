@@ -87,6 +87,8 @@ def _require_sympy(value, what: str):
 
 def _bind(display, where: dict | None):
     """``display`` with the symbols of ``where`` replaced by their values, evaluated."""
+    if where:  # values may be plain numbers (a count computed in Python)
+        where = {name: sp.sympify(value) for name, value in where.items()}
     expr = display
     for _ in range(10):  # names may stand for expressions in other names
         bound = expr.xreplace(where) if where else expr
