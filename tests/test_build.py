@@ -81,11 +81,12 @@ def make_book(root: Path, answer: int = 41) -> Path:
 
         The answer is {glue:text}`value`; BLAS threads: {glue:text}`threads`.
     """))
+    (root / "notes.txt").write_text("first\n")
     (root / "two.md").write_text(chapter("Two", """
         ```{code-cell} ipython3
-        print("two", 6 * 7)
+        print("two", 6 * 7, open("notes.txt").read().strip())
         ```
-    """))
+    """, extra="nnbook:\n  depends: [notes.txt]\n"))
     (root / "build.md").write_text("# Build\n\nTotal: {build}`total_seconds` s.\n\n```{build-record}\n```\n")
     return root
 
@@ -142,6 +143,13 @@ def test_rebuilds_execute_exactly_what_changed(tmp_path):
     assert status == 0, log
     assert executed(log) == 1
     assert "two 54" in html(root, "two") and "The answer is 42" in html(root, "one")
+
+    # A change to a file that a chapter declares it reads (nnbook: depends:) executes it.
+    (root / "notes.txt").write_text("second\n")
+    status, log = build(root)
+    assert status == 0, log
+    assert executed(log) == 1
+    assert "two 54 second" in html(root, "two")
 
     # The record page shows both chapters with their times and budget, built by the extension.
     record = html(root, "build")
@@ -415,6 +423,9 @@ def test_fingerprint_follows_content_not_timestamps(tmp_path):
     ("nnbook:\n  data: mnist\n", "list of data set names"),
     ("nnbook:\n  budget: -1\n  budget_reason: x\n", "positive number of seconds"),
     ("nnbook:\n  budget: 300\n", "needs a 'budget_reason:'"),
+    ("nnbook:\n  depends: tests\n", "list of paths from the book's root"),
+    ("nnbook:\n  depends: [../tests]\n", "paths inside the book"),
+    ("nnbook:\n  depends: [/etc]\n", "paths inside the book"),
 ])
 def test_page_options_refuse_malformed_front_matter(tmp_path, front, words):
     page = tmp_path / "page.md"
@@ -441,6 +452,44 @@ def test_pages_that_read_a_data_set_declare_it():
         assert used <= declared, f"{page} reads {used - declared} without 'nnbook: data:' in its front matter"
         for name in declared:
             book_execution.data_fingerprint(name)  # the data module exists and can be located
+
+
+def test_pages_that_read_the_repository_declare_what_they_read():
+    """A page's outputs that count or read files outside the package (the reflection counts
+    the tests) go stale unless its fingerprint covers them: it must declare them."""
+    outside = {"tests", "benchmarks", "tools"}
+    pages_reading = 0
+    for page in toc.notebooks(ROOT):
+        path = toc.source(ROOT, page)
+        named = set(re.findall(r'"(\w+)"', path.read_text())) & outside
+        declared = set(book_execution.page_options(path).depends)
+        assert named <= declared, f"{page} reads {sorted(named - declared)} without 'nnbook: depends:'"
+        pages_reading += bool(named)
+    assert pages_reading >= 1  # the reflection counts the tests
+
+
+def test_the_commit_is_marked_changed_by_any_file_git_would_see(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / ".gitignore").write_text("_build/\n")
+    (tmp_path / "a.py").write_text("A = 1\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    clean = book_execution.git_commit(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{10}", clean)
+    (tmp_path / "_build").mkdir()
+    (tmp_path / "_build" / "out.html").write_text("ignored")
+    assert book_execution.git_commit(tmp_path) == clean
+    (tmp_path / "b.py").write_text("B = 2\n")  # new, not yet committed: the inputs differ
+    assert book_execution.git_commit(tmp_path) == clean + "+changes"
+    (tmp_path / "b.py").unlink()
+    (tmp_path / "a.py").write_text("A = 2\n")
+    assert book_execution.git_commit(tmp_path) == clean + "+changes"
+    assert book_execution.git_commit(tmp_path / "_build") == clean + "+changes"  # any folder of it
+    assert book_execution.git_commit(tmp_path.parent / "elsewhere-missing") == "not a git checkout"
 
 
 def test_record_is_written_atomically_and_read_defensively(tmp_path):

@@ -16,8 +16,10 @@ When a chapter is executed: never stale
     outputs computed by older code after a change under ``code/``. Here each chapter has a
     *fingerprint*: a hash of its source, of every file under ``nnbook_dependencies`` (the
     package, ``requirements.txt``), of the data sets its front matter declares
-    (``nnbook: {data: [mnist]}``, hashed from the files the loader would read), of the Python
-    and library versions and of the execution rule. A chapter is executed when its
+    (``nnbook: {data: [mnist]}``, hashed from the files the loader would read), of any other
+    files or folders of the book that it reads and declares (``nnbook: {depends: [tests]}``,
+    paths from the book's root), of the Python and library versions and of the execution
+    rule. A chapter is executed when its
     fingerprint differs from the one recorded at its last execution, or when the cache has no
     outputs for its code. Sphinx re-reads a page only when its source changed; the
     ``env-get-outdated`` hook adds every chapter whose fingerprint differs from the one its
@@ -126,6 +128,7 @@ class PageOptions:
     data: tuple[str, ...] = ()
     budget: float | None = None
     budget_reason: str = ""
+    depends: tuple[str, ...] = ()
 
 
 def page_options(path: Path) -> PageOptions:
@@ -133,10 +136,10 @@ def page_options(path: Path) -> PageOptions:
     raw = front_matter(path).get("nnbook") or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: front matter 'nnbook:' must be a mapping, got {raw!r}")
-    unknown = set(raw) - {"data", "budget", "budget_reason"}
+    unknown = set(raw) - {"data", "budget", "budget_reason", "depends"}
     if unknown:
         raise ValueError(f"{path}: unknown keys under 'nnbook:': {sorted(unknown)}; "
-                         "expected data, budget, budget_reason")
+                         "expected data, budget, budget_reason, depends")
     data = raw.get("data") or []
     if isinstance(data, str) or not all(isinstance(d, str) for d in data):
         raise ValueError(f"{path}: 'nnbook: data:' must be a list of data set names, got {data!r}")
@@ -147,7 +150,15 @@ def page_options(path: Path) -> PageOptions:
             raise ValueError(f"{path}: 'nnbook: budget:' must be a positive number of seconds, got {budget!r}")
         if not reason:
             raise ValueError(f"{path}: 'nnbook: budget: {budget}' needs a 'budget_reason:' saying why")
-    return PageOptions(tuple(data), None if budget is None else float(budget), reason)
+    depends = raw.get("depends") or []
+    if isinstance(depends, str) or not all(isinstance(d, str) and d.strip() for d in depends):
+        raise ValueError(f"{path}: 'nnbook: depends:' must be a list of paths from the book's root, "
+                         f"got {depends!r}")
+    for rel in depends:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise ValueError(f"{path}: 'nnbook: depends:' names paths inside the book, from its root; "
+                             f"got {rel!r}")
+    return PageOptions(tuple(data), None if budget is None else float(budget), reason, tuple(depends))
 
 
 def data_fingerprint(name: str) -> str:
@@ -205,11 +216,15 @@ def save_record(path: Path, record: dict) -> None:
 
 
 def git_commit(root: Path) -> str:
-    """The checked-out commit, with ``+changes`` if tracked files differ from it."""
+    """The checked-out commit, with ``+changes`` if the working tree differs from it.
+
+    Untracked files count (those ``.gitignore`` leaves visible): a new module under ``code/``
+    changes the chapters' fingerprints, so the commit alone would not name their inputs.
+    """
     try:
         head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root,
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
@@ -363,6 +378,12 @@ def fingerprint(app: Sphinx, docname: str) -> str:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
         for name in sorted(options.data):
             digest.update(f"data:{name}:{data_fingerprint(name)}".encode())
+        if options.depends:
+            missing = [rel for rel in options.depends if not (Path(app.srcdir) / rel).exists()]
+            if missing:
+                raise ValueError(f"{path}: 'nnbook: depends:' names {missing}, not found under the "
+                                 f"book's root {app.srcdir}")
+            digest.update(f"files:{hash_paths(Path(app.srcdir), list(options.depends))}".encode())
         state.fingerprints[docname] = digest.hexdigest()
     return state.fingerprints[docname]
 
