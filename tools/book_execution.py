@@ -366,8 +366,8 @@ def fingerprint(app: Sphinx, docname: str) -> str:
     """The fingerprint of a chapter now (computed once per build)."""
     state = _state(app)
     if docname not in state.fingerprints:
+        root = Path(app.srcdir)
         if state.shared is None:
-            root = Path(app.srcdir)
             state.shared = hashlib.sha256(
                 (hash_paths(root, list(app.config.nnbook_dependencies)) + environment_fingerprint()).encode()
             ).hexdigest()
@@ -379,11 +379,11 @@ def fingerprint(app: Sphinx, docname: str) -> str:
         for name in sorted(options.data):
             digest.update(f"data:{name}:{data_fingerprint(name)}".encode())
         if options.depends:
-            missing = [rel for rel in options.depends if not (Path(app.srcdir) / rel).exists()]
+            missing = [rel for rel in options.depends if not (root / rel).exists()]
             if missing:
                 raise ValueError(f"{path}: 'nnbook: depends:' names {missing}, not found under the "
-                                 f"book's root {app.srcdir}")
-            digest.update(f"files:{hash_paths(Path(app.srcdir), list(options.depends))}".encode())
+                                 f"book's root {root}")
+            digest.update(f"files:{hash_paths(root, list(options.depends))}".encode())
         state.fingerprints[docname] = digest.hexdigest()
     return state.fingerprints[docname]
 
