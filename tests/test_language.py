@@ -13,7 +13,7 @@ from nnscratch.language import (
 )
 from nnscratch.losses import softmax_cross_entropy
 from nnscratch.models import gpt
-from nnscratch.optim import Adam
+from nnscratch.optim import SGD, Adam, global_norm
 from nnscratch.train import TrainingDiverged
 
 PATTERN = np.array(
@@ -153,12 +153,41 @@ def test_training_learns_a_periodic_text_and_is_seeded(kind):
     assert hist["val_loss"] == again["val_loss"]  # same seed, same numbers
     assert hist["step"] == [30, 60] and len(hist["loss"]) == 2
     assert hist["val_loss"][-1] < 0.5 * np.log(4)  # far better than uniform
-    assert 0 <= hist["clipped"][-1] <= 1 and hist["grad_norm"][-1] > 0
     assert all(
         layer.state is None and not getattr(layer, "stateful", False)
         for layer in model.layers
         if hasattr(layer, "stateful")
     )
+
+
+@pytest.mark.parametrize("clip_norm", [None, 1e-3])
+def test_a_step_moves_the_weights_by_the_clipped_gradient(clip_norm):
+    """With SGD one step moves the weights by lr times the gradient, whose norm the report
+    gives before clipping: the move's norm is lr * grad_norm unclipped, lr * clip_norm clipped.
+    """
+    model, lr = small("rnn"), 0.1
+    before = {k: p.copy() for k, p in model.params.items()}
+    hist = train_lm(
+        model,
+        SGD(lr),
+        PATTERN,
+        rng=np.random.default_rng(1),
+        steps=1,
+        batch_size=4,
+        seq_len=12,
+        clip_norm=clip_norm,
+        progress=False,
+    )
+    moved = global_norm(
+        {k: p - before[k] for k, p in model.params.items()}
+    )
+    assert hist["grad_norm"][0] > 1e-2  # so a clip at 1e-3 must act
+    norm = hist["grad_norm"][0]
+    # clip_grad_norm scales by clip_norm / (norm + 1e-6), as PyTorch does
+    expected = lr * (clip_norm * norm / (norm + 1e-6) if clip_norm else norm)
+    assert moved == pytest.approx(expected, rel=1e-9)
+    assert hist["clipped"] == [float(clip_norm is not None)]
+    assert hist["lr"] == [lr] and hist["time"][0] > 0
 
 
 def test_evaluation_does_not_depend_on_the_window_length():
@@ -219,6 +248,36 @@ def test_sampling_is_seeded_and_temperature_sharpens():
         TypeError, match="rng must be a numpy.random.Generator"
     ):
         sample(model, prompt, 5, rng=0)
+
+
+class FixedLogits:
+    """A stand-in model whose next-token logits are always ``z``."""
+
+    def __init__(self, z):
+        self.z = np.asarray(z, dtype=np.float64)
+
+    def forward(self, x, training=False):
+        return np.broadcast_to(self.z, (*x.shape, len(self.z)))
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_tokens_are_drawn_with_the_softmax_of_the_logits_over_temperature(
+    temperature,
+):
+    z = np.array([0.0, 1.0, 2.0, -1.0])
+    n = 40_000
+    drawn = sample(
+        FixedLogits(z),
+        np.array([0]),
+        n,
+        rng=np.random.default_rng(5),
+        temperature=temperature,
+        context=1,
+    )
+    p = np.exp(z / temperature) / np.exp(z / temperature).sum()
+    freq = np.bincount(drawn, minlength=len(z)) / n
+    # five standard errors of a frequency, at most 0.0125 here
+    np.testing.assert_allclose(freq, p, atol=5 * np.sqrt(0.25 / n))
 
 
 def test_divergence_is_reported():
