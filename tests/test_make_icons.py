@@ -49,10 +49,11 @@ def test_the_icons_have_the_sizes_browsers_ask_for(drawn):
     touch = Image.open(io.BytesIO(drawn["apple-touch-icon.png"]))
     assert touch.size == (make_icons.TOUCH_SIZE,) * 2
     assert touch.mode == "RGB"  # opaque: iOS fills transparency with black
-    # the logo sits inside the white margin, which stays white
+    # the logo sits inside the white margin, which stays white on all four sides
     px = np.asarray(touch, dtype=np.int64)
     pad = make_icons.TOUCH_PADDING
-    assert (px[:pad] == 255).all() and (px[-pad:] == 255).all()
+    assert (px[:pad] == 255).all() and (px[-pad:] == 255).all()  # top, bottom
+    assert (px[:, :pad] == 255).all() and (px[:, -pad:] == 255).all()  # left, right
     assert (px[pad:-pad, pad:-pad] < 250).any()
 
 

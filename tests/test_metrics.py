@@ -34,6 +34,23 @@ def test_confusion_matrix_small_integer_labels_land_in_the_right_cell():
     assert cm[19, 19] == 1 and cm[19, 2] == 1 and cm[3, 3] == 1 and cm.sum() == 3
 
 
+def test_confusion_matrix_takes_labels_of_any_integer_dtype():
+    # uint64 plus the widened intp labels promoted to float64, and bincount raised a bare
+    # TypeError ("Cannot cast array data from dtype('float64')")
+    y_true = np.array([0, 2, 2, 1, 0])
+    y_pred = np.array([0, 1, 2, 1, 2])
+    expected = np.array([[1, 0, 1], [0, 1, 0], [0, 1, 1]])
+    for t_dtype, p_dtype in [
+        (np.int64, np.uint64),
+        (np.uint64, np.int64),
+        (np.uint64, np.uint64),
+        (np.uint32, np.int8),
+    ]:
+        cm = confusion_matrix(y_true.astype(t_dtype), y_pred.astype(p_dtype), 3)
+        assert cm.dtype == np.int64, (t_dtype, p_dtype)
+        np.testing.assert_array_equal(cm, expected)
+
+
 def test_confusion_matrix_checks_labels():
     with pytest.raises(ValueError, match=r"confusion_matrix: y_true must lie in \[0, 3\), "
                                          r"got values from 0 to 3"):
@@ -52,6 +69,34 @@ def test_most_confused_sorted_and_skips_diagonal_and_zeros():
                    [0, 1, 60]])
     assert most_confused(cm, k=10) == [(1, 0, 7), (0, 1, 3), (1, 2, 3), (2, 1, 1)]
     assert most_confused(cm, k=1) == [(1, 0, 7)]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint64, np.int32])
+def test_most_confused_ranks_unsigned_and_narrow_counts_like_int64(dtype):
+    # -off of an unsigned matrix wrapped round: the zeros ranked first, and with k=2 the
+    # result was [] (the two zeros picked, then left out)
+    cm = np.array([[50, 3, 0], [7, 40, 0], [0, 1, 60]], dtype=dtype)
+    assert most_confused(cm, k=2) == [(1, 0, 7), (0, 1, 3)]
+    assert most_confused(cm, k=10) == [(1, 0, 7), (0, 1, 3), (2, 1, 1)]
+    assert all(type(c) is int for _, _, c in most_confused(cm))
+
+
+def test_most_confused_refuses_rates_and_booleans():
+    # a row-normalised matrix gave [] (int() truncated every rate to 0), silently
+    cm = np.array([[50, 3, 0], [7, 40, 3], [0, 1, 60]])
+    rates = cm / cm.sum(axis=1, keepdims=True)
+    with pytest.raises(
+        TypeError,
+        match=r"most_confused: cm must hold integer counts \(a "
+        r"confusion matrix as confusion_matrix returns it\), "
+        r"got dtype float64$",
+    ):
+        most_confused(rates)
+    with pytest.raises(
+        TypeError,
+        match="most_confused: cm must hold integer counts .*, got dtype bool$",
+    ):
+        most_confused(cm > 2)
 
 
 def test_reliability_bins_by_hand():
@@ -124,13 +169,23 @@ def test_roc_auc_agrees_with_the_pairwise_definition_and_the_curve(rng):
         scores = rng.integers(0, 8, n).astype(float)       # many ties
         labels = rng.integers(0, 2, n)
         labels[:2] = [0, 1]
+        fpr, tpr, thresholds = roc_curve(scores, labels)
+        # after the +inf that flags nothing, every distinct score once, the highest first
+        assert thresholds[0] == np.inf
+        np.testing.assert_array_equal(thresholds[1:], np.unique(scores)[::-1])
+        # the rates of each threshold, counted one by one: score >= threshold flags
+        pos, neg = scores[labels == 1], scores[labels == 0]
+        np.testing.assert_array_equal(
+            tpr, [np.sum(pos >= t) / len(pos) for t in thresholds]
+        )
+        np.testing.assert_array_equal(
+            fpr, [np.sum(neg >= t) / len(neg) for t in thresholds]
+        )
         auc = roc_auc(scores, labels)
         assert auc == pytest.approx(pairwise_auc(scores, labels), abs=1e-12)
-        fpr, tpr, thresholds = roc_curve(scores, labels)
         assert auc == pytest.approx(np.trapezoid(tpr, fpr), abs=1e-12)
         assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
         assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
-        assert thresholds[0] == np.inf and np.all(np.diff(thresholds[1:]) < 0)
 
 
 def test_roc_auc_extremes_and_symmetry(rng):
@@ -285,7 +340,10 @@ def test_reliability_refuses_non_boolean_correct_and_non_finite_confidence():
                                          r"got 1 non-finite values of 3, the first nan at "
                                          r"index 1"):
         reliability(np.array([0.2, np.nan, 0.9]), np.array([True, False, True]))
-    assert reliability(conf, np.array([True, False, True])).ece >= 0   # bool still accepted
+    # bool still accepted: one prediction per bin, ECE = (|1 - 0.2| + |0 - 0.5| + |1 - 0.9|) / 3
+    rel = reliability(conf, np.array([True, False, True]))
+    assert rel.counts.sum() == 3 and rel.counts.max() == 1
+    assert rel.ece == pytest.approx(7 / 15, rel=1e-12)
 
 
 def test_accuracy_refuses_float_labels_and_labels_outside_the_classes():

@@ -10,8 +10,16 @@ sig = 1 / (1 + sp.exp(-x))
 
 def test_correct_derivative_passes_and_renders():
     v = symbolic.verify_derivative(sig, x, sig * (1 - sig), "sigmoid'")
-    md = v._repr_markdown_()
-    assert "✓" in md and "$$" in md
+    # the equation shown is d/dx of f (the default lhs) = the stated formula, sigma (1 - sigma)
+    # as SymPy typesets it, not the derivative SymPy found
+    equation = (
+        r"\frac{d}{d x} \frac{1}{1 + e^{- x}} = "
+        r"\frac{1 - \frac{1}{1 + e^{- x}}}{1 + e^{- x}}"
+    )
+    assert v.latex() == equation
+    assert v._repr_markdown_() == (
+        f"✓ **sigmoid'** (SymPy: derivative matches)\n\n$$\n{equation}\n$$\n"
+    )
 
 
 def test_a_check_without_its_formula_shows_its_line_alone():
@@ -258,6 +266,43 @@ def test_a_numeric_check_shows_a_display_form_only_once_it_is_checked(rng):
     with pytest.raises(AssertionError, match="sigmoid': the displayed right-hand side is not"):
         symbolic.verify_numeric(sig * (1 - sig), [x], package, rng=rng, name="sigmoid'",
                                 rhs=s * (1 + s), where={s: sig})
+
+
+def test_a_numeric_check_draws_its_points_from_sample():
+    # |x| and the package's x agree only for x >= 0: standard normal points (sample ignored)
+    # would include negative ones and fail
+    gen, drawn = np.random.default_rng(0), []
+
+    def positive(rng, k):
+        assert rng is gen  # the caller's generator draws the points
+        vals = rng.uniform(1.0, 2.0, k)
+        drawn.append(vals)
+        return vals
+
+    seen = []
+
+    def package(v):
+        seen.append(v)
+        return v
+
+    v = symbolic.verify_numeric(
+        sp.Abs(x), [x], package, rng=gen, name="|x|", n_points=6, sample=positive
+    )
+    assert v.how.startswith("package = SymPy at 6 random points")
+    # one draw of one value per point, and the package was given exactly those values
+    assert [d.shape for d in drawn] == [(1,)] * 6
+    assert seen == [d[0] for d in drawn]
+    with pytest.raises(
+        AssertionError, match=r"\|x\|: the package disagrees with SymPy"
+    ):
+        symbolic.verify_numeric(
+            sp.Abs(x),
+            [x],
+            package,
+            rng=np.random.default_rng(0),
+            name="|x|",
+            n_points=6,
+        )
 
 
 def test_a_numeric_check_of_a_different_shape_fails_naming_both():

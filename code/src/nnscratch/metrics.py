@@ -125,8 +125,9 @@ def confusion_matrix(
         name="y_pred",
     )
     # each (true, pred) pair gets one flat index; bincount counts them all in one pass.
-    # Widened first: in uint8, y_true * n_classes would wrap round to the wrong cell.
-    flat = y_true.astype(np.intp) * n_classes + y_pred
+    # Both widened first: in uint8, y_true * n_classes would wrap round to the wrong cell,
+    # and intp plus uint64 promotes to float64, which bincount refuses.
+    flat = y_true.astype(np.intp) * n_classes + y_pred.astype(np.intp)
     return (
         np.bincount(flat, minlength=n_classes * n_classes)
         .reshape(n_classes, n_classes)
@@ -137,19 +138,40 @@ def confusion_matrix(
 def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
     """The ``k`` largest off-diagonal entries of a confusion matrix.
 
+    Parameters
+    ----------
+    cm : ndarray of shape (C, C), any integer dtype (signed or unsigned)
+        Counts, as :func:`confusion_matrix` returns them. A matrix of rates (a
+        row-normalised, floating-point one) is refused: its entries are not counts.
+    k : int, default 5
+        How many pairs at most (0: none).
+
     Returns
     -------
     list of (true, predicted, count)
         Sorted by count, largest first (ties: smaller true class, then smaller predicted
-        class first); pairs with count 0 are left out.
+        class first); pairs with count 0 are left out. The counts are ``int``.
+
+    Raises
+    ------
+    TypeError
+        If ``cm`` does not hold integers (a float or boolean matrix).
+    ValueError
+        If ``cm`` is not square.
     """
     check_array(cm, "cm", ndim=2, where="most_confused")
     if cm.shape[0] != cm.shape[1]:
         raise ValueError(
             f"most_confused: cm must be a square confusion matrix (C, C), got {cm.shape}"
         )
+    if not np.issubdtype(cm.dtype, np.integer):
+        raise TypeError(
+            f"most_confused: cm must hold integer counts (a confusion matrix as "
+            f"confusion_matrix returns it), got dtype {cm.dtype}"
+        )
     k = check_int(k, "k", "most_confused", minimum=0)
-    off = cm.copy()
+    # a signed copy: -off of an unsigned matrix would wrap round, ranking the zeros first
+    off = cm.astype(np.int64)
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None, kind="stable")[:k]
     pairs = [
