@@ -61,6 +61,24 @@ def test_fit_learns_and_records_history():
     assert evaluate(model, losses.softmax_cross_entropy, Xv, yv) == pytest.approx((h["val_loss"][-1], h["val_acc"][-1]))
 
 
+def test_best_epoch_is_none_without_validation_data_or_early_stopping():
+    # nothing monitored, nothing best: not the last epoch, nor the one of the lowest loss
+    X, y = _blobs(64)
+    h = fit(
+        _model(0),
+        losses.softmax_cross_entropy,
+        SGD(0.1),
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        epochs=3,
+        batch_size=32,
+        progress=False,
+    )
+    assert h.epochs == 3 and "val_loss" not in h
+    assert h.best_epoch is None and not h.stopped_early
+
+
 def test_same_seed_same_history_different_seed_different():
     X, y = _blobs()
     runs = []
@@ -169,10 +187,24 @@ def test_progress_auto_is_lines_when_not_a_terminal_and_false_is_silent(capsys):
 
 def test_progress_bar_goes_to_stderr(capsys):
     X, y = _blobs(50)
-    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y, rng=np.random.default_rng(0),
-        epochs=2, progress="bar")
+    Xv, yv = _blobs(20, seed=1)
+    h = fit(
+        _model(0),
+        losses.softmax_cross_entropy,
+        SGD(0.1),
+        X,
+        y,
+        rng=np.random.default_rng(0),
+        epochs=2,
+        val_data=(Xv, yv),
+        progress="bar",
+    )
     out = capsys.readouterr()
-    assert out.out == "" and "epoch 2/2" in out.err and "val" not in out.err
+    # nothing on stdout, not even the lines' legend; the bar ends with the epoch's metrics,
+    # the validation ones included
+    assert out.out == "" and "epoch 2/2" in out.err
+    for k in ("loss", "acc", "val_loss", "val_acc"):
+        assert f"{k}={h[k][-1]:.4f}" in out.err, k
 
 
 def test_format_epoch():
@@ -594,7 +626,12 @@ def test_a_bad_label_in_a_later_batch_leaves_model_optimizer_and_rng_as_before_f
     rng_state = rng.bit_generator.state
     sched = StepLR(opt, step_size=1, gamma=0.5)
     y[np.random.default_rng(3).permutation(64)[-1]] = 7  # 3 classes: met in the last batch
-    with pytest.raises(ValueError, match="7"):
+    # raised by the loss in the last batch of the first epoch, after three steps
+    with pytest.raises(
+        ValueError,
+        match=r"^softmax_cross_entropy: y must lie in \[0, 3\), "
+        r"got values from 0 to 7$",
+    ):
         fit(model, losses.softmax_cross_entropy, opt, X, y, rng=rng, epochs=2, batch_size=16,
             schedule=sched, progress=False)
     _assert_state_equal(model, state)
@@ -801,3 +838,42 @@ def test_a_failed_fit_leaves_early_stopping_with_no_best_epoch_of_the_undone_tra
     assert (stopper.best, stopper.best_epoch, stopper.best_params, stopper.wait) == (None, None, None, 0)
     stopper.restore({**model.params, **model.buffers})  # a no-op now
     _assert_state_equal(model, before)
+
+
+def test_integer_targets_of_several_columns_are_not_class_labels():
+    """Integer targets of shape (N, 1) are regression targets: no accuracy (a running
+    accuracy of (N,) predictions against (N, 1) labels would count N² pairs).
+    """
+    X, _ = _blobs(40)
+    y = (X[:, :1] > 0).astype(np.int64)  # (N, 1)
+    hist = fit(
+        _model(0, n_out=1), losses.mean_squared_error, SGD(0.05), X, y,
+        rng=np.random.default_rng(0), epochs=2, batch_size=10,
+        val_data=(X, y), progress=False,
+    )
+    assert "acc" not in hist and "val_acc" not in hist
+    assert np.isnan(evaluate(_model(0, n_out=1), losses.mean_squared_error, X, y)[1])
+
+
+def test_a_lone_last_example_for_batchnorm_is_refused_before_training():
+    from nnscratch.layers import BatchNorm
+
+    X, y = _blobs(65)
+    rng = np.random.default_rng(0)
+    model = Sequential(
+        [Dense(2, 8, rng=rng), BatchNorm(8), ReLU(), Dense(8, 3, rng=rng)]
+    )
+    before = {k: v.copy() for k, v in model.params.items()}
+    with pytest.raises(
+        ValueError,
+        match=r"fit: N=65 examples in minibatches of 64 leave 1 example .* BatchNorm",
+    ):
+        fit(model, losses.softmax_cross_entropy, SGD(0.1), X, y,
+            rng=np.random.default_rng(0), epochs=1, batch_size=64, progress=False)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, before[k])
+    # without a BatchNorm, or with 2 left over, the same split trains
+    fit(_model(0), losses.softmax_cross_entropy, SGD(0.1), X, y,
+        rng=np.random.default_rng(0), epochs=1, batch_size=64, progress=False)
+    fit(model, losses.softmax_cross_entropy, SGD(0.1), X, y,
+        rng=np.random.default_rng(0), epochs=1, batch_size=63, progress=False)

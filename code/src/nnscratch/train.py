@@ -31,8 +31,9 @@ from ._checks import (
     check_number,
     check_rng,
 )
+from .layers.normalization import BatchNorm
 from .metrics import accuracy, predict_classes
-from .network import PREDICT_BATCH, model_state
+from .network import PREDICT_BATCH, _layers_within, model_state
 from .optim import clip_grad_norm
 from .progress import make_reporter
 
@@ -68,7 +69,26 @@ class History(dict):
 
 
 def _is_classification(y: np.ndarray) -> bool:
-    return np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
+    """True for class labels: integers (or booleans) of shape (N,)."""
+    return y.ndim == 1 and (
+        np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
+    )
+
+
+def _refuse_a_lone_last_example(model, n: int, batch_size: int) -> None:
+    """Refuse, before training, an epoch whose last minibatch would hold one example for a
+    model with a BatchNorm, which cannot estimate a variance from one row.
+    """
+    if n % batch_size != 1:
+        return
+    if any(
+        type(layer) is BatchNorm for layer in _layers_within(model)
+    ):  # BatchNorm2D has H·W values per channel even for one image
+        raise ValueError(
+            f"fit: N={n} examples in minibatches of {batch_size} leave 1 example for the "
+            "last minibatch of every epoch, and BatchNorm cannot train on one; choose a "
+            f"batch_size that leaves 0 or at least 2 over (N mod batch_size is now 1)"
+        )
 
 
 def evaluate(
@@ -88,7 +108,7 @@ def evaluate(
     loss : float
         Mean loss over all examples (batch means weighted by batch size).
     acc : float
-        Accuracy, or NaN when ``y`` does not hold integer class labels.
+        Accuracy, or NaN when ``y`` does not hold integer class labels of shape (N,).
     """
     n = len(X)
     if n == 0 or len(y) != n:
@@ -321,12 +341,13 @@ def fit(
     X : ndarray of shape (N, ...)
         Training inputs, in the model's dtype (nothing is cast).
     y : ndarray of shape (N,) or (N, D)
-        Targets. Integer labels also give accuracies.
+        Targets. Integer labels of shape (N,) also give accuracies.
     rng : numpy.random.Generator
         Shuffles the training set at the start of every epoch.
     epochs : int
     batch_size : int, default 64
-        The last minibatch of an epoch holds the remaining ``N mod batch_size`` examples.
+        The last minibatch of an epoch holds the remaining ``N mod batch_size`` examples
+        (refused when that is 1 and the model has a ``BatchNorm``).
     val_data : (X_val, y_val), optional
         Evaluated after every epoch (``val_loss``, ``val_acc``).
     schedule : Schedule, optional
@@ -379,6 +400,7 @@ def fit(
         )
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
+    _refuse_a_lone_last_example(model, n, batch_size)
     log_every = check_int(log_every, "log_every", "fit")
     if clip_norm is not None:
         check_number(clip_norm, "clip_norm", "fit", low=0, low_open=True)
