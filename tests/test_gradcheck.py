@@ -72,6 +72,15 @@ def test_relative_error_edge_cases():
         gradcheck.relative_error(np.ones(2), np.ones(3))
 
 
+@pytest.mark.parametrize("errors", [{"W": np.nan, "b": 1e-10}, {"b": 1e-10, "W": np.nan}])
+def test_a_nan_error_fails_wherever_it_stands(errors):
+    """A gradient that holds a NaN gives a NaN error; Python's max skips a NaN not first."""
+    result = gradcheck.GradCheckResult(errors)
+    assert not result.passed and np.isnan(result.worst)
+    with pytest.raises(AssertionError, match="W: nan"):
+        result.assert_ok()
+
+
 def test_empty_result_never_passes():
     assert not gradcheck.GradCheckResult({}).passed
     with pytest.raises(AssertionError, match="compared nothing"):

@@ -14,6 +14,7 @@ Book, Step 0 "Before you start": how the book checks itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -102,11 +103,19 @@ class GradCheckResult:
 
     @property
     def worst(self) -> float:
-        return max(self.errors.values(), default=0.0)
+        """The largest error; NaN when any error is NaN (a gradient that holds a NaN)."""
+        values = list(self.errors.values())
+        if any(math.isnan(v) for v in values):
+            return (
+                math.nan
+            )  # Python's max would skip a NaN that is not first
+        return max(values, default=0.0)
 
     @property
     def passed(self) -> bool:
-        return bool(self.errors) and self.worst < self.tol
+        return bool(self.errors) and all(
+            v < self.tol for v in self.errors.values()
+        )
 
     def assert_ok(self) -> GradCheckResult:
         """Raise ``AssertionError`` naming every array whose error is not below ``tol``."""
