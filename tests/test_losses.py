@@ -109,7 +109,13 @@ def test_bernoulli_nll_value_gradient_and_sympy(rng):
     term = sp.log(1 + sp.exp(zs)) - xs * zs          # softplus(z) - x z
     dterm = sp.lambdify((zs, xs), sp.diff(term, zs))
     np.testing.assert_allclose(dz, dterm(z, x) / 4, rtol=1e-12)
-    np.testing.assert_allclose(losses.bernoulli_nll_per_example(z, x).mean(), loss, rtol=1e-12)
+    per_image = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)
+    np.testing.assert_allclose(losses.bernoulli_nll_per_example(z, x), per_image, rtol=1e-12)
+
+
+def test_bernoulli_nll_per_example_accepts_an_empty_batch():
+    out = losses.bernoulli_nll_per_example(np.zeros((0, 6)), np.zeros((0, 6)))
+    assert out.shape == (0,)
 
 
 def test_bernoulli_nll_is_finite_for_huge_logits():

@@ -115,6 +115,17 @@ def accumulation_dtype(dtype) -> np.dtype:
     return np.promote_types(dtype, np.float32)
 
 
+def policy_divide(a: np.ndarray, n: float) -> np.ndarray:
+    """``a / n`` in ``a``'s dtype; for float16, divided in float32 and rounded once.
+
+    A loss's ``1/N``: float16 has no number above 65504, so ``float16(N)`` for a larger
+    batch (a sequence loss over N·T positions, say) would be infinite and every gradient 0.
+    """
+    if a.dtype == np.float16:
+        return (a.astype(np.float32) / np.float32(n)).astype(np.float16)
+    return a / a.dtype.type(n)
+
+
 def policy_sum(a: np.ndarray, axis: int) -> np.ndarray:
     """``a.sum(axis)`` accumulated in :func:`accumulation_dtype`, returned in ``a``'s dtype.
 

@@ -36,6 +36,7 @@ from ._checks import (
     check_nonempty_batch,
     check_number,
     check_rng,
+    policy_divide,
 )
 from .activations import sigmoid
 from .layers.base import Layer
@@ -108,8 +109,8 @@ def discriminator_loss(
         np.mean(_softplus(-r), dtype=acc) + np.mean(_softplus(f), dtype=acc)
     )
     # sigma(s) - 1 = -sigma(-s), which keeps its relative precision for large s
-    d_real = -sigmoid(-r) / r.dtype.type(len(r))
-    d_fake = sigmoid(f) / f.dtype.type(len(f))
+    d_real = policy_divide(-sigmoid(-r), len(r))
+    d_fake = policy_divide(sigmoid(f), len(f))
     return (
         loss,
         d_real.reshape(real_logits.shape),
@@ -148,13 +149,13 @@ def generator_loss(
         )
     f = _check_logits(fake_logits, "fake_logits", where)
     acc = accumulation_dtype(f.dtype)
-    n = f.dtype.type(len(f))
     if kind == "saturating":
         loss = -float(np.mean(_softplus(f), dtype=acc))
-        d = -sigmoid(f) / n
+        d = policy_divide(-sigmoid(f), len(f))
     else:
         loss = float(np.mean(_softplus(-f), dtype=acc))
-        d = -sigmoid(-f) / n  # sigma(s) - 1, without the cancellation
+        # sigma(s) - 1, without the cancellation
+        d = policy_divide(-sigmoid(-f), len(f))
     return loss, d.reshape(fake_logits.shape)
 
 

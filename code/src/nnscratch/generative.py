@@ -33,6 +33,7 @@ from ._checks import (
     check_nonempty_batch,
     check_rng,
     check_same_shape,
+    policy_divide,
 )
 from .activations import ReLU, sigmoid
 from .layers.base import Composite, Layer
@@ -171,12 +172,12 @@ def gaussian_kl(
     check_float_array(logvar, "logvar", ndim=2, where=where)
     check_same_shape(mu, logvar, ("mu", "logvar"), where=where)
     check_nonempty_batch(mu.shape[0], "mu", where=where)
-    n = mu.dtype.type(mu.shape[0])
+    n = mu.shape[0]
     var = np.exp(logvar)
     loss = float(
         np.mean(gaussian_kl_per_example(mu, logvar), dtype=np.float64)
     )
-    return loss, mu / n, (var - 1) / (2 * n)
+    return loss, policy_divide(mu, n), policy_divide(var - 1, 2 * n)
 
 
 def gaussian_kl_per_example(

@@ -29,6 +29,7 @@ from ._checks import (
     check_labels,
     check_nonempty_batch,
     check_same_shape,
+    policy_divide,
 )
 from .activations import sigmoid
 
@@ -63,6 +64,9 @@ def mean_squared_error(
     loss = float(
         np.mean(np.square(diff, dtype=accumulation_dtype(diff.dtype)))
     )
+    # 2/size is subnormal in float16 from 2^15 elements: scaled in float32
+    if diff.dtype == np.float16:
+        return loss, (np.float32(2.0 / diff.size) * diff).astype(np.float16)
     return loss, y_hat.dtype.type(2.0 / diff.size) * diff
 
 
@@ -118,7 +122,7 @@ def binary_cross_entropy(
     # sigma(z) - 1 as -sigma(-z): the subtraction rounds to 0 for z > 37
     positive = yf == 1
     s = sigmoid(np.where(positive, -zf, zf))
-    dz = np.where(positive, -s, s) / z.dtype.type(n)
+    dz = policy_divide(np.where(positive, -s, s), n)
     return loss, dz.reshape(z.shape)
 
 
@@ -170,8 +174,7 @@ def _softmax_cross_entropy(
     loss = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y], dtype=acc))
     dz = e / norm  # softmax(z), reusing the exponentials
     dz[rows, y] -= 1
-    dz /= z.dtype.type(n)
-    return loss, dz
+    return loss, policy_divide(dz, n)
 
 
 def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -222,7 +225,7 @@ def bernoulli_nll(z: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     check_nonempty_batch(z.shape[0], "z", where=where)
     n = z.shape[0]
     loss = float(np.mean(bernoulli_nll_per_example(z, x), dtype=np.float64))
-    dz = (sigmoid(z) - x.astype(z.dtype, copy=False)) / z.dtype.type(n)
+    dz = policy_divide(sigmoid(z) - x.astype(z.dtype, copy=False), n)
     return loss, dz
 
 
