@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -191,6 +193,22 @@ def test_gelu_in_float16_stays_finite_far_out():
     z64 = z.astype(np.float64)
     np.testing.assert_allclose(out, gelu(z64), rtol=2e-3, atol=1e-3)
     np.testing.assert_allclose(dz, gelu_prime(z64), rtol=2e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_slope_is_0_or_1_where_z_cubed_overflows(dtype):
+    """|z|^3 is infinite here; the slope is still 0 on the left and 1 on the right (as in
+    PyTorch), not inf * 0 = nan, and no overflow warning reaches the reader.
+    """
+    big = np.finfo(dtype).max ** 0.5  # its cube overflows
+    z = np.array([-big, -3e13, 3e13, big], dtype=dtype)
+    layer = GELU()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = layer.forward(z)
+        dz = layer.backward(np.ones_like(z))
+    np.testing.assert_array_equal(out, np.array([0, 0, 3e13, big], dtype=dtype))
+    np.testing.assert_array_equal(dz, [0, 0, 1, 1])
 
 
 def test_gelu_equals_torch_tanh_form(rng):

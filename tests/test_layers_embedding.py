@@ -91,20 +91,22 @@ BAGS = np.array([[3, 1, 4, 0], [2, 0, 0, 0], [4, 4, 2, 5]])   # 0 pads
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean"])
-def test_bag_is_the_dense_count_product_and_its_gradient_a_bincount(mode, rng):
-    layer = EmbeddingBag(6, 3, rng=rng, mode=mode)
+@pytest.mark.parametrize("pad", [0, 3])
+def test_bag_is_the_dense_count_product_and_its_gradient_a_bincount(mode, pad, rng):
+    bags = np.where(BAGS == 0, pad, np.where(BAGS == pad, 0, BAGS))  # pad swapped with 0
+    layer = EmbeddingBag(6, 3, rng=rng, mode=mode, padding_idx=pad)
     counts = np.zeros((3, 6))
-    np.add.at(counts, (np.arange(3)[:, None].repeat(4, 1), BAGS), 1.0)
-    counts[:, 0] = 0                                      # padding counts for nothing
+    np.add.at(counts, (np.arange(3)[:, None].repeat(4, 1), bags), 1.0)
+    counts[:, pad] = 0                                    # padding counts for nothing
     if mode == "mean":
         counts /= counts.sum(1, keepdims=True)
-    out = layer.forward(BAGS)
+    out = layer.forward(bags)
     np.testing.assert_allclose(out, counts @ layer.params["W"], rtol=1e-13)
     dout = rng.standard_normal((3, 3))
     assert layer.backward(dout) is None
     np.testing.assert_allclose(layer.grads["W"], counts.T @ dout, rtol=1e-13, atol=1e-15)
-    assert np.all(layer.grads["W"][0] == 0)               # the padding row: exactly zero
-    result = check_layer(layer, BAGS, rng=rng).assert_ok()
+    assert np.all(layer.grads["W"][pad] == 0)             # the padding row: exactly zero
+    result = check_layer(layer, bags, rng=rng).assert_ok()
     assert set(result.errors) == {"W"}
 
 

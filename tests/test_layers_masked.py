@@ -131,3 +131,21 @@ def test_attention_pooling_without_dx_returns_none_and_the_same_gradient_of_q(rn
     assert layer.backward(dout, need_dx=False) is None
     assert dx.shape == x.shape
     np.testing.assert_array_equal(layer.grads["q"], dq)
+
+
+@pytest.mark.parametrize("kind", [MeanOverTime, MaxOverTime, AttentionPooling])
+def test_a_sequence_without_positions_is_refused_with_or_without_a_mask(kind, rng):
+    layer = make(kind, rng)
+    with pytest.raises(
+        ValueError,
+        match=rf"{kind.__name__}.forward: x must hold at least one position \(T >= 1\) to pool "
+        r"over, got shape \(2, 0, 4\)",
+    ):
+        layer.forward(np.zeros((2, 0, 4)))
+
+
+@pytest.mark.parametrize("kind", [MeanOverTime, MaxOverTime])
+def test_pooling_without_dx_returns_none(kind, rng):
+    layer = kind()
+    layer.forward(rng.standard_normal((3, 5, 4)), mask=MASK)
+    assert layer.backward(np.ones((3, 4)), need_dx=False) is None

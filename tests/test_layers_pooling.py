@@ -145,8 +145,18 @@ def test_unflatten_inverts_flatten_and_passes_gradients_back(rng):
 def test_unflatten_errors_name_expected_and_actual():
     with pytest.raises(ValueError, match=r"x must have shape \(N, 40\) to become \(N, 2, 4, 5\), got \(3, 41\)"):
         Unflatten((2, 4, 5)).forward(np.zeros((3, 41)))
-    with pytest.raises(ValueError, match=r"dout must have shape \(N, 2, 4, 5\), got \(3, 40\)"):
-        Unflatten((2, 4, 5)).backward(np.zeros((3, 40)))
+    with pytest.raises(RuntimeError, match="Unflatten.backward called before forward"):
+        Unflatten((2, 4, 5)).backward(np.zeros((3, 2, 4, 5)))
+    layer = Unflatten((2, 4, 5))
+    layer.forward(np.zeros((3, 40), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"dout must have shape \(3, 2, 4, 5\), got \(3, 40\)"):
+        layer.backward(np.zeros((3, 40), dtype=np.float32))
+    with pytest.raises(TypeError, match="Unflatten.backward: dout must .*dtype float32, got float64"):
+        layer.backward(np.zeros((3, 2, 4, 5)))  # a float64 dout would make dx float64
+    flat = Flatten()
+    flat.forward(np.zeros((3, 2, 4, 5), dtype=np.float32))
+    with pytest.raises(TypeError, match="Flatten.backward: dout must .*dtype float32, got float64"):
+        flat.backward(np.zeros((3, 40)))
     with pytest.raises(TypeError, match="non-empty tuple of positive ints, got 40"):
         Unflatten(40)
     with pytest.raises(ValueError, match=r"shape\[1\] must be a positive integer, got 0"):

@@ -113,6 +113,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
 _GELU_C, _GELU_A = float(np.sqrt(2.0 / np.pi)), 0.044715
 
 
+def _float_type(z, where: str):
+    """The scalar type to write constants in: ``z``'s for an array (refused unless it holds
+    floats: an integer ``z`` would turn 0.5 into 0), Python's float for a number.
+    """
+    if isinstance(z, np.ndarray):
+        check_float_array(z, "z", where=where)
+        return z.dtype.type
+    return float
+
+
 def gelu(z: np.ndarray) -> np.ndarray:
     """Gaussian error linear unit, tanh form (GPT-2's; PyTorch's ``approximate="tanh"``).
 
@@ -123,7 +133,7 @@ def gelu(z: np.ndarray) -> np.ndarray:
     :math:`u = \\sqrt{2/\\pi}\\,(z + 0.044715 z^3)`: a ReLU whose corner is smoothed, slightly
     negative for small negative ``z``.
     """
-    f = z.dtype.type if isinstance(z, np.ndarray) else float
+    f = _float_type(z, "gelu")
     return (
         f(0.5)
         * z
@@ -139,7 +149,7 @@ def gelu_prime(z: np.ndarray) -> np.ndarray:
         \\tfrac12(1 + \\tanh u)
         + \\tfrac12 z\\,(1 - \\tanh^2 u)\\sqrt{2/\\pi}\\,(1 + 3 \\cdot 0.044715\\, z^2)
     """
-    f = z.dtype.type if isinstance(z, np.ndarray) else float
+    f = _float_type(z, "gelu_prime")
     t = np.tanh(f(_GELU_C) * (z + f(_GELU_A) * z * z * z))
     return f(0.5) * (f(1) + t) + f(0.5) * z * (f(1) - t * t) * f(
         _GELU_C
@@ -300,12 +310,13 @@ class GELU(_Elementwise):
         # works in float32, as the dtype policy's sums do
         w = x.astype(accumulation_dtype(x.dtype), copy=False)
         f = w.dtype.type
-        s = w * w
-        s *= f(-2 * _GELU_C * _GELU_A)
-        s -= f(2 * _GELU_C)
-        s *= w  # -2u
-        # exp(-2u) = inf gives s = 0, as it should
+        # |z|^3 = inf (|z| beyond about 1e13 in float32) gives u = -inf or inf and
+        # exp(-2u) = inf or 0, so s = 0 or 1, as it should
         with np.errstate(over="ignore"):
+            s = w * w
+            s *= f(-2 * _GELU_C * _GELU_A)
+            s -= f(2 * _GELU_C)
+            s *= w  # -2u
             np.exp(s, out=s)
         s += f(1)
         np.reciprocal(s, out=s)  # s = sigma(2u) = (1 + tanh u) / 2
@@ -316,12 +327,17 @@ class GELU(_Elementwise):
         s = self._s
         z = z.astype(s.dtype, copy=False)  # float16: float32, as in forward
         f = z.dtype.type
-        slope = z * z  # 2 z s (1 - s) c (1 + 3 a z^2) + s
-        slope *= f(6 * _GELU_C * _GELU_A)
-        slope += f(2 * _GELU_C)
-        slope *= z
-        slope *= s
-        slope *= f(1) - s
+        # s (1 - s) is exactly 0 where |z| is so large that z^3 may be infinite: the
+        # term is 0 there (the slope is 0 or 1), not inf * 0 = nan
+        tails = (s == 0) | (s == 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            slope = z * z  # 2 z s (1 - s) c (1 + 3 a z^2) + s
+            slope *= f(6 * _GELU_C * _GELU_A)
+            slope += f(2 * _GELU_C)
+            slope *= z
+            slope *= s
+            slope *= f(1) - s
+        slope[tails] = 0
         slope += s
         slope *= dout
         return slope.astype(dout.dtype, copy=False)

@@ -70,7 +70,7 @@ class Dropout(Layer):
         """Return ``x * M / (1 - p)`` in training (``x`` itself in evaluation); same shape."""
         check_float_array(x, "x", where="Dropout.forward")
         if not training or self.p == 0:
-            self._cache = ("identity",)
+            self._cache = ("identity", x.shape, x.dtype)
             return x
         if self._fixed:
             if (
@@ -95,7 +95,7 @@ class Dropout(Layer):
             self._scaled_mask = keep.astype(x.dtype) * x.dtype.type(
                 1 / (1 - self.p)
             )
-        self._cache = ("mask", x.shape)
+        self._cache = ("mask", x.shape, x.dtype)
         return x * self._scaled_mask
 
     def backward(
@@ -103,18 +103,13 @@ class Dropout(Layer):
     ) -> np.ndarray | None:
         """Return ``dout`` times the mask of the last forward pass (no parameters)."""
         self._require_forward(self._cache)
-        check_float_array(dout, "dout", where="Dropout.backward")
+        kind, shape, dtype = self._cache
+        # x's shape and dtype: a float64 dout would silently make dx float64
+        check_dout(dout, shape, dtype, "Dropout.backward")
         if not need_dx:
             return None
-        if self._cache[0] == "identity":
+        if kind == "identity":
             return dout
-        # the mask has x's dtype: a float64 dout would silently make dx float64
-        check_dout(
-            dout,
-            self._cache[1],
-            self._scaled_mask.dtype,
-            "Dropout.backward",
-        )
         return dout * self._scaled_mask
 
     @property

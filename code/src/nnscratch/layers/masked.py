@@ -37,6 +37,11 @@ def _check(layer: Layer, x: np.ndarray, mask, dtype=None) -> np.ndarray:
         raise ValueError(
             f"{where}: x must have shape (N, T, D) (batch, time, features), got {x.shape}"
         )
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{where}: x must hold at least one position (T >= 1) to pool over, "
+            f"got shape {x.shape}"
+        )
     if mask is None:
         return np.ones(x.shape[:2], dtype=bool)
     mask = np.asarray(mask)
@@ -83,6 +88,8 @@ class MeanOverTime(Layer):
         check_dout(
             dout, (len(w), self._d), w.dtype, "MeanOverTime.backward"
         )
+        if not need_dx:
+            return None
         return w[..., None] * dout[:, None, :]  # (N, T, D)
 
 
@@ -110,6 +117,8 @@ class MaxOverTime(Layer):
         check_dout(
             dout, (shape[0], shape[2]), dtype, "MaxOverTime.backward"
         )
+        if not need_dx:
+            return None
         dx = np.zeros(shape, dtype=dout.dtype)
         np.put_along_axis(dx, arg[:, None, :], dout[:, None, :], axis=1)
         return dx

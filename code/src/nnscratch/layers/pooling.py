@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import accumulation_dtype, check_float_array, check_int
+from .._checks import (
+    accumulation_dtype,
+    check_dout,
+    check_float_array,
+    check_int,
+)
 from .base import Layer
 from .conv import conv_output_size
 
@@ -274,6 +279,7 @@ class Flatten(Layer):
                 f"Flatten.forward: x must have at least 2 dimensions (N, ...), got shape {x.shape}"
             )
         self._shape, self._order = x.shape, _memory_order(x)
+        self._dtype = x.dtype
         return x.reshape(
             x.shape[0], int(np.prod(x.shape[1:]))
         )  # not -1: N may be 0
@@ -283,13 +289,9 @@ class Flatten(Layer):
     ) -> np.ndarray | None:
         """Reshape ``dout`` of shape (N, prod(...)) back to the input's shape."""
         self._require_forward(self._shape)
-        check_float_array(dout, "dout", ndim=2, where="Flatten.backward")
         n = self._shape[0]
         expected = (n, int(np.prod(self._shape[1:])))
-        if dout.shape != expected:
-            raise ValueError(
-                f"Flatten.backward: dout must have shape {expected}, got {dout.shape}"
-            )
+        check_dout(dout, expected, self._dtype, "Flatten.backward")
         if not need_dx:
             return None
         return _in_layout(dout.reshape(self._shape), self._order)
@@ -321,6 +323,7 @@ class Unflatten(Layer):
             check_int(d, f"shape[{i}]", where) for i, d in enumerate(shape)
         )
         self.size = int(np.prod(self.shape))
+        self._out: tuple | None = None  # (shape, dtype) of the last output
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Return ``x`` of shape ``(N, d)`` as shape ``(N, *shape)``."""
@@ -330,18 +333,15 @@ class Unflatten(Layer):
                 f"Unflatten.forward: x must have shape (N, {self.size}) to become "
                 f"(N, {', '.join(map(str, self.shape))}), got {x.shape}"
             )
+        self._out = ((x.shape[0], *self.shape), x.dtype)
         return x.reshape((x.shape[0], *self.shape))
 
     def backward(
         self, dout: np.ndarray, need_dx: bool = True
     ) -> np.ndarray | None:
         """Reshape ``dout`` of shape ``(N, *shape)`` back to ``(N, d)``."""
-        check_float_array(dout, "dout", where="Unflatten.backward")
-        if dout.shape[1:] != self.shape:
-            raise ValueError(
-                f"Unflatten.backward: dout must have shape (N, "
-                f"{', '.join(map(str, self.shape))}), got {dout.shape}"
-            )
+        self._require_forward(self._out)
+        check_dout(dout, *self._out, "Unflatten.backward")
         if not need_dx:
             return None
         return np.ascontiguousarray(dout.reshape(dout.shape[0], self.size))
