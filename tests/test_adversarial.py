@@ -116,7 +116,8 @@ def test_loss_input_errors():
         adv.generator_loss(np.zeros(3), "minimax")
     with pytest.raises(TypeError, match="same dtype"):
         adv.discriminator_loss(np.zeros(3), np.zeros(3, dtype=np.float32))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="generator_loss: fake_logits must hold floating-point "
+                                        "numbers .*got dtype int64"):
         adv.generator_loss(np.zeros(3, dtype=np.int64))
 
 
@@ -169,6 +170,41 @@ def test_step_updates_d_then_g_and_is_reproducible():
         np.testing.assert_array_equal(v, b.generator.params[k])
 
 
+def test_step_is_d_then_g_on_fresh_noise_against_the_updated_d():
+    """With SGD, one step rebuilt by hand: D's update on the first noise draw, then G's
+    gradient through the *updated* D on a second, fresh draw."""
+    lr, m = 0.1, 6
+    x = np.random.default_rng(1).standard_normal((m, 2))
+    nets = lambda: (_net((3, 8, 2), np.random.default_rng(3)),
+                    _net((2, 8, 1), np.random.default_rng(4)))
+    G, D = nets()
+    gan = adv.GAN(G, D, SGD(lr), SGD(lr), noise_dim=3, rng=np.random.default_rng(7),
+                  dtype=np.float64)
+    G0, D0 = nets()  # the same weights, stepped by hand
+    noise = np.random.default_rng(7)
+    z1, z2 = noise.standard_normal((m, 3)), noise.standard_normal((m, 3))
+    assert not np.allclose(z1, z2)
+    logits = D0.forward(np.concatenate([x, G0.forward(z1)]))
+    d_loss, dr, df = adv.discriminator_loss(logits[:m], logits[m:])
+    D0.backward(np.concatenate([dr, df]))
+    for k, p in D0.params.items():
+        p -= lr * D0.grads[k]
+    g_loss, ds = adv.generator_loss(D0.forward(G0.forward(z2)))
+    G0.backward(D0.backward(ds))
+    for k, p in G0.params.items():
+        p -= lr * G0.grads[k]
+
+    out = gan.step(x)
+    assert out.d_loss == pytest.approx(d_loss, rel=1e-12)
+    assert out.g_loss == pytest.approx(g_loss, rel=1e-12)
+    for k, p in D.params.items():
+        np.testing.assert_allclose(p, D0.params[k], rtol=1e-12, atol=1e-15, err_msg=k)
+    for k, p in G.params.items():
+        np.testing.assert_allclose(p, G0.params[k], rtol=1e-12, atol=1e-15, err_msg=k)
+    # the step drew exactly the two batches of noise
+    assert gan.rng.bit_generator.state == noise.bit_generator.state
+
+
 def test_step_leaves_both_networks_unchanged_on_error():
     gan = _gan(np.random.default_rng(2))
     gan.step(np.ones((8, 2), dtype=np.float32))  # optimizers have state now
@@ -176,6 +212,24 @@ def test_step_leaves_both_networks_unchanged_on_error():
     g_before = {k: v.copy() for k, v in gan.generator.params.items()}
     d_t = gan.d_optimizer.t
     d_state = {k: {n: a.copy() for n, a in s.items()} for k, s in gan.d_optimizer.state.items()}
+    g_saved = gan.g_optimizer.snapshot()
+    rng_state = gan.rng.bit_generator.state
+
+    def unchanged():
+        for k, v in gan.discriminator.params.items():
+            np.testing.assert_array_equal(v, d_before[k])
+        for k, v in gan.generator.params.items():
+            np.testing.assert_array_equal(v, g_before[k])
+        assert gan.d_optimizer.t == d_t and gan.g_optimizer.t == g_saved["t"]
+        for k, s in gan.d_optimizer.state.items():
+            for n, a in s.items():
+                np.testing.assert_array_equal(a, d_state[k][n])
+        assert gan.g_optimizer.steps == g_saved["steps"]
+        assert gan.g_optimizer.state.keys() == g_saved["state"].keys()
+        for k, s in gan.g_optimizer.state.items():
+            for n, a in s.items():
+                np.testing.assert_array_equal(a, g_saved["state"][k][n])
+        assert gan.rng.bit_generator.state == rng_state  # a retry draws the same noise
 
     class Boom(Exception):
         pass
@@ -186,19 +240,22 @@ def test_step_leaves_both_networks_unchanged_on_error():
     gan.generator.backward = fail  # the generator's half fails after D's update
     with pytest.raises(Boom):
         gan.step(np.ones((8, 2), dtype=np.float32))
-    for k, v in gan.discriminator.params.items():
-        np.testing.assert_array_equal(v, d_before[k])
-    for k, v in gan.generator.params.items():
-        np.testing.assert_array_equal(v, g_before[k])
-    assert gan.d_optimizer.t == d_t
-    for k, s in gan.d_optimizer.state.items():
-        for n, a in s.items():
-            np.testing.assert_array_equal(a, d_state[k][n])
+    unchanged()
     del gan.generator.backward
     with pytest.raises(adv.GANDiverged, match="neither network was updated"):
         gan.step(np.full((8, 2), np.nan, dtype=np.float32))
-    for k, v in gan.discriminator.params.items():
-        np.testing.assert_array_equal(v, d_before[k])
+    unchanged()
+    backward = gan.generator.backward
+
+    def poisoned(*args, **kwargs):  # D's half is finite, G's gradient is not
+        out = backward(*args, **kwargs)
+        next(iter(gan.generator.grads.values()))[...] = np.nan
+        return out
+
+    gan.generator.backward = poisoned
+    with pytest.raises(adv.GANDiverged, match="the generator's loss .* neither network"):
+        gan.step(np.ones((8, 2), dtype=np.float32))
+    unchanged()
 
 
 def test_a_refused_step_puts_back_batchnorm_statistics_and_the_noise():

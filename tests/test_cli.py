@@ -56,14 +56,20 @@ def test_train_saves_weights_and_ends_with_the_test_accuracy(tiny_dir, tmp_path,
 
 def test_same_seed_same_weights(tiny_dir, tmp_path, capsys):
     directory, md5 = tiny_dir
-    paths = []
-    for name in ("a", "b"):
-        paths.append(tmp_path / f"{name}.npz")
-        main(["train", "mlp", "--data-dir", str(directory), "--epochs", "1", "--val-size", "0",
-              "--out", str(paths[-1])], checksums=md5)
-    with np.load(paths[0]) as a, np.load(paths[1]) as b:
-        for k in a.files:
-            np.testing.assert_array_equal(a[k], b[k])
+
+    def weights(name, seed):
+        path = tmp_path / f"{name}.npz"
+        assert main(["train", "mlp", "--data-dir", str(directory), "--epochs", "1",
+                     "--val-size", "5", "--seed", str(seed), "--out", str(path)],
+                    checksums=md5) == 0
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+
+    a, b, c = weights("a", 3), weights("b", 3), weights("c", 4)
+    assert a.keys() == b.keys() == c.keys() and a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not any(np.array_equal(a[k], c[k]) for k in a if k.endswith("W"))  # --seed is used
 
 
 def test_evaluate_without_weights_explains(tiny_dir, tmp_path, capsys):
@@ -77,9 +83,10 @@ def test_evaluate_without_weights_explains(tiny_dir, tmp_path, capsys):
 
 
 def test_unknown_model_is_rejected(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as info:
         main(["train", "resnet", "--out", "x.npz"])
-    assert "invalid choice: 'resnet'" in capsys.readouterr().err
+    assert info.value.code == 2
+    assert "invalid choice: 'resnet'" in _one_line(capsys.readouterr().err)
 
 
 def test_module_runs_as_a_script():
@@ -244,6 +251,46 @@ def test_a_failed_run_leaves_no_new_folders_behind(tmp_path, capsys):
     (tmp_path / "kept").mkdir()  # a folder that was there before stays
     status = main(["train", "mlp", "--out", str(tmp_path / "kept" / "w.npz"), "--data-dir", str(empty)])
     assert status == 1 and (tmp_path / "kept").is_dir()
+
+
+def test_a_failed_download_exits_1_naming_each_mirror_and_what_to_do(no_env, tmp_path, capsys,
+                                                                      monkeypatch):
+    """The one failure whose message is more than a line: a line per mirror tried."""
+    import functools
+
+    import nnscratch.cli as cli
+    from conftest import closed_port_url
+
+    mirrors = (closed_port_url(), closed_port_url())
+    monkeypatch.setattr(cli, "load_mnist", functools.partial(cli.load_mnist, mirrors=mirrors,
+                                                             progress=False))
+    assert main(["train", "mlp", "--out", str(tmp_path / "w.npz"), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    name = FILES["train_images"]
+    assert lines[0] == f"nnscratch train: error: could not download {name}; every mirror failed:"
+    assert len(lines) == 4
+    for line, mirror in zip(lines[1:3], mirrors):
+        assert line.startswith(f"  {mirror}{name}: ")
+    assert lines[3].startswith("Check your connection")
+
+
+def test_data_dir_then_the_mnist_variable_then_the_data_root(tiny_dir, tmp_path, capsys,
+                                                             monkeypatch):
+    directory, md5 = tiny_dir
+    empty = tmp_path / "root" / "mnist"
+    empty.mkdir(parents=True)
+    monkeypatch.setenv("NNSCRATCH_DATA", str(empty.parent))     # holds no MNIST
+    monkeypatch.setenv("NNSCRATCH_MNIST_DIR", str(directory))   # holds it, and wins
+    out = tmp_path / "w.npz"
+    assert main(["train", "mlp", "--epochs", "1", "--val-size", "0", "--out", str(out)],
+                checksums=md5) == 0
+    monkeypatch.setenv("NNSCRATCH_MNIST_DIR", str(empty))
+    assert main(["evaluate", "mlp", str(out)], checksums=md5) == 1
+    assert "named by NNSCRATCH_MNIST_DIR" in _one_line(capsys.readouterr().err)
+    # --data-dir wins over both
+    assert main(["evaluate", "mlp", str(out), "--data-dir", str(directory)], checksums=md5) == 0
 
 
 def test_a_failed_run_keeps_a_new_folder_that_something_was_put_in(tmp_path, capsys, monkeypatch):

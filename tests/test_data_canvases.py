@@ -73,8 +73,78 @@ def test_takes_mnist_layouts_and_refuses_bad_input():
         make_canvases(images, labels[:5], 2, rng=rng)
     with pytest.raises(ValueError, match="scale"):
         make_canvases(images, labels, 2, rng=rng, size=28, scale=(0.5, 1.5))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="make_canvases: rng must be a numpy.random.Generator"):
         make_canvases(images, labels, 2, rng=0)
+
+
+@pytest.mark.parametrize("labels, dtype", [
+    (np.array([0.7, 2.9] * 5), "float64"),   # would be cut to 0 and 2
+    (np.arange(10) == 3, "bool"),
+])
+def test_labels_that_are_not_integers_are_refused(labels, dtype):
+    images, _ = _digits()
+    with pytest.raises(TypeError, match="make_canvases: labels must hold integer class "
+                                        f"labels, got dtype {dtype}"):
+        make_canvases(images, labels, 2, rng=np.random.default_rng(0))
+
+
+def test_images_must_be_floats_in_0_1_and_at_least_one():
+    images, labels = _digits()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"make_canvases: images holds no digits \(M = 0, "
+                                         r"shape \(0, 28, 28\)\); pass at least one"):
+        make_canvases(images[:0], labels[:0], 2, rng=rng)
+    with pytest.raises(ValueError, match=r"images holds no digits \(M = 0, shape \(0, 784\)"):
+        make_canvases(np.zeros((0, 784), np.float32), labels[:0], 2, rng=rng)
+    for raw in ((images * 255).astype(np.uint8), images.astype(np.int64)):
+        with pytest.raises(TypeError, match=r"make_canvases: images must hold pixel values in "
+                                            r"\[0, 1\] as float16, float32 or float64, got "
+                                            rf"dtype {raw.dtype}; for raw MNIST bytes pass "
+                                            r"images.astype\(np.float32\) / 255"):
+            make_canvases(raw, labels, 2, rng=rng)
+    for low, high in ((0.0, 255.0), (-0.5, 1.0)):
+        bad = images.copy()
+        bad[0, 0, 0], bad[1, 0, 0] = low, high
+        with pytest.raises(ValueError, match=r"make_canvases: images must hold pixel values in "
+                                             rf"\[0, 1\], got values from {low} to {high}"):
+            make_canvases(bad, labels, 2, rng=rng)
+    bad = images.copy()
+    bad[3, 10, 10] = np.nan
+    with pytest.raises(ValueError, match=r"pixel values in \[0, 1\], got values from nan"):
+        make_canvases(bad, labels, 2, rng=rng)
+    # float16 and float64 images, and images exactly 0 and 1, are fine
+    for dtype in (np.float16, np.float64):
+        x, _, _ = make_canvases(images.astype(dtype), labels, 2, rng=np.random.default_rng(0))
+        x0, _, _ = make_canvases(images, labels, 2, rng=np.random.default_rng(0))
+        np.testing.assert_array_equal(x, x0)
+
+
+def test_the_canvas_dtype_must_be_a_float():
+    images, labels = _digits()
+    images = images * np.float32(0.5)   # ink of 0.5: integer canvases would be blank
+    for dtype in (np.int64, np.uint8, "bool"):
+        with pytest.raises(TypeError, match="make_canvases: dtype must be float16, float32 or "
+                                            "float64, got"):
+            make_canvases(images, labels, 2, rng=np.random.default_rng(0), dtype=dtype)
+    x, _, _ = make_canvases(images, labels, 2, rng=np.random.default_rng(0), dtype=np.float64)
+    assert x.dtype == np.float64 and x.max() == 0.5
+
+
+@pytest.mark.parametrize("scale, error, words", [
+    (0.8, TypeError, "scale must be a pair (low, high) of numbers, got 0.8"),
+    ((0.5, 0.8, 1.0), TypeError, "scale must be a pair (low, high) of numbers, got (0.5, 0.8, 1.0)"),
+    ((0.5,), TypeError, "scale must be a pair (low, high) of numbers, got (0.5,)"),
+    (("a", 1.0), TypeError, "scale's low must be finite, got 'a' of type str"),
+    ((0.5, None), TypeError, "scale's high must be finite, got None of type NoneType"),
+    ((0.5, np.nan), ValueError, "scale's high must be finite, got nan"),
+    ((0.8, 0.6), ValueError, "scale must satisfy 0 < low <= high <= size / 28, got (0.8, 0.6)"),
+    ((0.0, 1.0), ValueError, "scale must satisfy 0 < low <= high <= size / 28, got (0.0, 1.0)"),
+])
+def test_a_scale_that_is_not_a_pair_in_range_is_refused(scale, error, words):
+    images, labels = _digits()
+    with pytest.raises(error) as info:
+        make_canvases(images, labels, 2, rng=np.random.default_rng(0), scale=scale)
+    assert str(info.value) == f"make_canvases: {words}"
 
 
 def test_a_blank_image_gives_no_box_and_no_label():

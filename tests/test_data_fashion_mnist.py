@@ -23,13 +23,16 @@ N_TRAIN, N_TEST = 20, 10
 
 
 def make_tiny(rng):
-    """File name -> IDX bytes of a tiny look-alike, the arrays, and its MD5 table."""
+    """File name -> IDX bytes of a tiny look-alike, the arrays, and its MD5 table.
+
+    Training image ``i`` carries its index in its first pixel."""
     arrays = {
         "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
         "train_labels": (np.arange(N_TRAIN) % 10).astype(np.uint8),
         "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
         "test_labels": (np.arange(N_TEST) % 10).astype(np.uint8),
     }
+    arrays["train_images"][:, 0, 0] = np.arange(N_TRAIN)
     raw = {FILES[role]: idx_bytes(a) for role, a in arrays.items()}
     return arrays, raw, {n: hashlib.md5(b).hexdigest() for n, b in raw.items()}
 
@@ -61,7 +64,12 @@ def test_options_are_those_of_load_mnist(tmp_path, rng):
     data = load_fashion_mnist(directory, checksums=md5, flatten=False, normalize=False,
                               dtype=np.uint8, val_size=5, rng=np.random.default_rng(0))
     assert data.x_train.shape == (N_TRAIN - 5, 1, 28, 28) and data.x_val.shape == (5, 1, 28, 28)
-    assert sorted(np.concatenate([data.y_train, data.y_val])) == sorted(arrays["train_labels"])
+    train, val = data.x_train[:, 0, 0, 0].astype(int), data.x_val[:, 0, 0, 0].astype(int)
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(N_TRAIN))
+    np.testing.assert_array_equal(data.x_train[:, 0], arrays["train_images"][train])
+    np.testing.assert_array_equal(data.y_train, arrays["train_labels"][train])
+    np.testing.assert_array_equal(data.y_val, arrays["train_labels"][val])
+    assert np.all(np.diff(train) > 0), train  # the training set keeps its original order
     with pytest.raises(TypeError, match="load_fashion_mnist: normalize=True .* float dtype"):
         load_fashion_mnist(directory, checksums=md5, dtype=np.uint8)
     with pytest.raises(TypeError, match="load_fashion_mnist: val_size > 0 needs rng"):

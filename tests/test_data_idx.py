@@ -1,6 +1,7 @@
 """The IDX reader: round trips, hand-written bytes, and every kind of broken file."""
 
 import gzip
+import math
 
 import numpy as np
 import pytest
@@ -23,6 +24,52 @@ def test_multibyte_values_are_big_endian():
     np.testing.assert_array_equal(out, [1, -2])
     assert out.dtype == np.dtype(np.int32)  # native order: the caller never sees '>i4'
     assert out.dtype.isnative
+
+
+@pytest.mark.parametrize("code, values, expected, dtype", [
+    # int16 258 = 0x0102 and -2 = 0xFFFE, most significant byte first
+    (0x0B, [0x01, 0x02, 0xFF, 0xFE], [258, -2], np.int16),
+    # float32 1.5 = 0x3FC00000 and -2.0 = 0xC0000000 (IEEE 754, big-endian)
+    (0x0D, [0x3F, 0xC0, 0, 0, 0xC0, 0, 0, 0], [1.5, -2.0], np.float32),
+    # float64 0.1 = 0x3FB999999999999A
+    (0x0E, [0x3F, 0xB9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9A], [0.1], np.float64),
+    (0x09, [0xFE, 0x7F], [-2, 127], np.int8),            # int8: two's complement
+])
+def test_hand_written_values_of_every_signed_or_multibyte_code(code, values, expected, dtype):
+    data = bytes([0, 0, code, 1, 0, 0, 0, len(expected)]) + bytes(values)
+    out = parse_idx(data)
+    assert out.dtype == np.dtype(dtype) and out.dtype.isnative
+    np.testing.assert_array_equal(out, np.array(expected, dtype=dtype))
+    assert idx_bytes(out) == data                        # and written back the same way
+
+
+@pytest.mark.parametrize("order", [">", "<", "="])
+def test_idx_bytes_takes_either_byte_order(order):
+    """'>i4' is IDX's own byte order; the bytes written are the same for every order."""
+    data = bytes([0, 0, 0x0C, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE])
+    assert idx_bytes(np.array([1, -2], dtype=order + "i4")) == data
+    floats = np.array([[1.5, -2.0]], dtype=order + "f4")
+    assert idx_bytes(floats) == bytes([0, 0, 0x0D, 2, 0, 0, 0, 1, 0, 0, 0, 2,
+                                       0x3F, 0xC0, 0, 0, 0xC0, 0, 0, 0])
+    np.testing.assert_array_equal(parse_idx(idx_bytes(floats)), floats)
+    with pytest.raises(TypeError, match=f"idx_bytes: dtype {np.dtype(order + 'u2')} has no IDX code"):
+        idx_bytes(np.zeros(3, dtype=order + "u2"))
+
+
+@pytest.mark.parametrize("code, dims", [
+    (0x08, (2**31, 2**31, 4)),         # 2**64 elements: 0 in int64
+    (0x08, (2**32 - 1, 2**32 - 1)),    # (2**32 - 1)**2: negative in int64
+    (0x0E, (2**32 - 1, 2**32 - 1, 2**32 - 1)),
+])
+def test_a_header_announcing_more_elements_than_int64_holds_is_truncated(code, dims):
+    header = bytes([0, 0, code, len(dims)]) + np.array(dims, dtype=">u4").tobytes()
+    needs = len(header) + math.prod(dims) * IDX_DTYPES[code].itemsize  # exact: Python ints
+    assert needs > 2**63
+    for data in (header, header + bytes(8)):
+        with pytest.raises(IDXError, match=rf"^big.idx: truncated: a header announcing shape "
+                                           rf"\({', '.join(map(str, dims))}\) .* needs "
+                                           rf"{needs} bytes, the file has {len(data)}$"):
+            parse_idx(data, name="big.idx")
 
 
 @pytest.mark.parametrize("code", sorted(IDX_DTYPES))

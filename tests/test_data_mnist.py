@@ -22,13 +22,17 @@ N_TRAIN, N_TEST = 30, 12
 
 
 def make_tiny_mnist(rng):
-    """File name -> IDX bytes (decompressed) of a tiny MNIST look-alike, and its MD5 table."""
+    """File name -> IDX bytes (decompressed) of a tiny MNIST look-alike, and its MD5 table.
+
+    Training image ``i`` carries its index in its first pixel, so that a row of a split
+    says which image it is."""
     arrays = {
         "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
         "train_labels": (np.arange(N_TRAIN) % 10).astype(np.uint8),
         "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
         "test_labels": (np.arange(N_TEST)[::-1] % 10).astype(np.uint8),
     }
+    arrays["train_images"][:, 0, 0] = np.arange(N_TRAIN)
     raw = {FILES[role]: idx_bytes(a) for role, a in arrays.items()}
     md5 = {name: hashlib.md5(b).hexdigest() for name, b in raw.items()}
     return arrays, raw, md5
@@ -88,20 +92,25 @@ def test_raw_pixels_without_normalization(tiny):
     assert load_mnist(directory, checksums=md5, normalize=False, dtype=np.int16).x_train.max() == 255
 
 
-def test_validation_split_is_seeded_and_disjoint(tiny):
+def test_validation_split_is_seeded_disjoint_and_keeps_the_training_order(tiny):
     arrays, _, md5, directory = tiny
-    a = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(1))
-    b = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(1))
-    c = load_mnist(directory, checksums=md5, val_size=7, rng=np.random.default_rng(2))
+    kw = dict(checksums=md5, normalize=False, dtype=np.uint8, val_size=7)
+    a = load_mnist(directory, rng=np.random.default_rng(1), **kw)
+    b = load_mnist(directory, rng=np.random.default_rng(1), **kw)
+    c = load_mnist(directory, rng=np.random.default_rng(2), **kw)
     assert a.x_train.shape == (N_TRAIN - 7, 784) and a.x_val.shape == (7, 784)
     np.testing.assert_array_equal(a.x_val, b.x_val)
     assert not np.array_equal(a.x_val, c.x_val)
-    # together the two parts are exactly the original training set
-    full = load_mnist(directory, checksums=md5)
-    both = np.concatenate([a.x_train, a.x_val])
-    order = np.lexsort(both.T)
-    np.testing.assert_array_equal(both[order], full.x_train[np.lexsort(full.x_train.T)])
-    assert sorted(np.concatenate([a.y_train, a.y_val])) == sorted(full.y_train)
+    train, val = a.x_train[:, 0].astype(int), a.x_val[:, 0].astype(int)  # which images
+    # together the two parts are exactly the original training set, each image once...
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(N_TRAIN))
+    # ...whole, with its own label...
+    for x, y, idx in ((a.x_train, a.y_train, train), (a.x_val, a.y_val, val)):
+        np.testing.assert_array_equal(x, arrays["train_images"][idx].reshape(-1, 784))
+        np.testing.assert_array_equal(y, arrays["train_labels"][idx])
+    # ...the validation images drawn at random, and the training set in its original order
+    assert np.any(np.diff(np.sort(val)) > 1), val  # not a block cut off one end
+    assert np.all(np.diff(train) > 0), train
 
 
 def test_validation_split_arguments_are_checked(tiny):

@@ -40,6 +40,49 @@ def test_split_and_one_hot(rng):
     np.testing.assert_array_equal(data.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
 
 
+def test_split_keeps_rows_paired_disjoint_and_complete_and_follows_the_seed():
+    n = 40
+    y = np.arange(n)                                  # each example's index...
+    X = np.stack([y, -10 * y], axis=1).astype(float)  # ...written into its row of X too
+
+    def split(seed):
+        return data.train_test_split(X, y, rng=np.random.default_rng(seed), test_fraction=0.25)
+
+    Xtr, Xte, ytr, yte = split(0)
+    assert len(yte) == 10 and len(ytr) == 30
+    for Xp, yp in ((Xtr, ytr), (Xte, yte)):
+        np.testing.assert_array_equal(Xp, X[yp])      # every row with its own label
+    assert not set(ytr) & set(yte)                    # disjoint...
+    np.testing.assert_array_equal(np.sort(np.concatenate([ytr, yte])), y)  # ...and complete
+    assert not np.array_equal(np.sort(yte), np.arange(n)[-10:])  # shuffled, not a plain cut
+    again = split(0)
+    for a, b in zip((Xtr, Xte, ytr, yte), again):
+        np.testing.assert_array_equal(a, b)           # same seed, same split
+    assert not np.array_equal(split(1)[3], yte)       # another seed, another split
+
+
+def test_make_blobs_draws_class_k_around_centers_k_and_checks_them():
+    centers = [(-4.0, 0.0), (0.0, 4.0), (4.0, 0.0)]
+    X, y = data.make_blobs(300, np.random.default_rng(0), centers=centers, std=0.1)
+    assert sorted(set(y)) == [0, 1, 2]
+    for k, c in enumerate(centers):
+        np.testing.assert_allclose(X[y == k].mean(axis=0), c, atol=0.05)
+    rng = np.random.default_rng(0)
+    for bad, shape in ((np.zeros((3, 3)), r"\(3, 3\)"), ([], r"\(0,\)"),
+                       (np.zeros((0, 2)), r"\(0, 2\)"), ((1.0, 2.0), r"\(2,\)"),
+                       (None, r"\(\)")):
+        with pytest.raises(ValueError, match=r"make_blobs: centers must be k >= 1 points "
+                                             r"\(x, y\), an array-like of shape \(k, 2\), "
+                                             f"got shape {shape}"):
+            data.make_blobs(10, rng, centers=bad)
+    for bad in ("ab", [(0, 0), (1, 2, 3)], {"a": 1}):
+        with pytest.raises(TypeError, match=r"make_blobs: centers must be .* of numbers, got"):
+            data.make_blobs(10, rng, centers=bad)
+    with pytest.raises(ValueError, match=r"make_blobs: centers must be finite, got 1 "
+                                         r"non-finite values of 4, the first nan"):
+        data.make_blobs(10, rng, centers=[(0, 0), (np.nan, 1)])
+
+
 def test_bad_arguments():
     with pytest.raises(TypeError, match="Generator"):
         data.make_moons(10, 0)
@@ -64,6 +107,13 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"train_test_split: test_fraction must be a finite "
                                          r"number in \(0, 1\), got 1.5"):
         data.train_test_split(X, np.zeros(3), rng=rng, test_fraction=1.5)
+    with pytest.raises(TypeError, match="train_test_split: X must be a numpy.ndarray, got list"):
+        data.train_test_split([[0, 1], [2, 3]], np.zeros(2), rng=rng)
+    with pytest.raises(TypeError, match="train_test_split: y must be a numpy.ndarray, got list"):
+        data.train_test_split(X, [0, 1, 0], rng=rng)
+    with pytest.raises(ValueError, match="train_test_split: y must hold one row per example "
+                                         r"\(at least 1 dimension\), got a 0-d array"):
+        data.train_test_split(X, np.array(3), rng=rng)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         data.one_hot(np.array([3]), 3)
     with pytest.raises(TypeError, match="one_hot: y must hold integer class labels, "

@@ -36,6 +36,21 @@ def test_vocabulary_is_the_sorted_characters_and_round_trips():
     assert [vocab.chars[i] for i in ids[:5]] == list(TEXT[:5])
 
 
+def test_a_vocabulary_in_any_order_numbers_each_character_by_its_place_in_chars():
+    vocab = CharVocab("cab")                          # not sorted: c is 0, a is 1, b is 2
+    np.testing.assert_array_equal(vocab.encode("abc"), [1, 2, 0])
+    np.testing.assert_array_equal(vocab.encode("cab"), [0, 1, 2])
+    assert vocab.decode([1, 2, 0]) == "abc"
+    chars = "zé!\n a"                                 # codes 122, 233, 33, 10, 32, 97
+    vocab = CharVocab(chars)
+    text = "a zé!\nzz éa !"
+    ids = vocab.encode(text)
+    np.testing.assert_array_equal(ids, [chars.index(c) for c in text])
+    assert vocab.decode(ids) == text
+    with pytest.raises(ValueError, match=r"characters \['b'\] are not in the vocabulary of 6"):
+        vocab.encode("ab")
+
+
 def test_unknown_characters_and_ids_are_errors_that_name_them():
     vocab = CharVocab("abc")
     with pytest.raises(ValueError, match=r"characters \['z'\] are not in the vocabulary of 3"):

@@ -7,14 +7,17 @@
 
 (``nnscratch train ...`` once the package is installed.) Training shows a progress bar in a
 terminal and one line per epoch otherwise; both commands end with the line
-``test accuracy: 0.9812``. MNIST is found as :func:`nnscratch.data.load_mnist` finds it
-(``--data-dir``, then ``$NNSCRATCH_DATA/mnist``, then the per-user cache, downloading).
+``test accuracy: 0.9812``. MNIST is found as :func:`nnscratch.data.load_mnist` finds it:
+``--data-dir``, then ``$NNSCRATCH_MNIST_DIR`` (the MNIST folder itself), then
+``$NNSCRATCH_DATA/mnist``, then the per-user cache, where missing files are downloaded.
 
 Every argument is checked before any data is loaded, and the weights file before training:
 its name must end in ``.npz`` (the name given is the file written) and its directory must be
 writable. A mistake in the arguments prints one line to stderr and exits with status 2; a
-failure (a missing or unreadable file, a download that fails, training that diverges) prints
-one line and exits with status 1. Neither shows a traceback.
+failure (a missing or unreadable file, training that diverges) prints one line and exits
+with status 1. A download that fails exits with status 1 too, but its message takes several
+lines: one for each mirror tried, saying what went wrong there, and a last one saying what
+to do. Neither kind of error shows a traceback.
 
 See Also
 --------
@@ -72,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="folder with the MNIST files (default: $NNSCRATCH_DATA/mnist, "
-        "else the per-user cache, downloading what is missing)",
+        help="folder with the MNIST files (default: $NNSCRATCH_MNIST_DIR, else "
+        "$NNSCRATCH_DATA/mnist, else the per-user cache, downloading what is "
+        "missing)",
     )
 
     train = sub.add_parser(

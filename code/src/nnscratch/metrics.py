@@ -142,7 +142,7 @@ def most_confused(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
     ----------
     cm : ndarray of shape (C, C), any integer dtype (signed or unsigned)
         Counts, as :func:`confusion_matrix` returns them. A matrix of rates (a
-        row-normalised, floating-point one) is refused: its entries are not counts.
+        row-normalized, floating-point one) is refused: its entries are not counts.
     k : int, default 5
         How many pairs at most (0: none).
 

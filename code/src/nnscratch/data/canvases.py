@@ -14,9 +14,17 @@ Book, Step 14 "Object detection — practice".
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._checks import check_int, check_number, check_rng
+from .._checks import (
+    check_float_dtype,
+    check_int,
+    check_labels,
+    check_number,
+    check_rng,
+)
 
 
 def _resize_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -56,7 +64,8 @@ def make_canvases(
 
     Parameters
     ----------
-    images : ndarray of shape (M, 28, 28), (M, 1, 28, 28) or (M, 784), values in [0, 1]
+    images : ndarray of shape (M, 28, 28), (M, 1, 28, 28) or (M, 784), M >= 1
+        Floating-point pixel values in [0, 1] (raw MNIST bytes: divide by 255 first).
     labels : ndarray of shape (M,), integers
     n : int
         Number of canvases.
@@ -67,11 +76,14 @@ def make_canvases(
     max_digits : int, default 4
         Each canvas holds a number of digits drawn uniformly from 1..max_digits.
     scale : (float, float), default (0.6, 1.1)
-        Range of the factor applied to a digit's ink crop (an MNIST digit's ink is about
-        20 pixels tall, so digits are about 12 to 22 pixels tall).
+        Range ``(low, high)`` of the factor applied to a digit's ink crop (an MNIST
+        digit's ink is about 20 pixels tall, so digits are about 12 to 22 pixels tall);
+        ``0 < low <= high <= size / 28``.
     max_overlap : float, default 0.1
         Largest IoU allowed between a new digit's box and each earlier one; a digit that
         finds no such place in 20 draws is left out (so a canvas may hold fewer digits).
+    dtype : float16, float32 or float64, default float32
+        dtype of the canvases.
 
     Returns
     -------
@@ -79,6 +91,15 @@ def make_canvases(
         Canvases, pixel-wise maximum of the pasted digits, in ``dtype``.
     boxes : list of n ndarrays of shape (G_i, 4)
     labels : list of n ndarrays of shape (G_i,), int64
+
+    Raises
+    ------
+    TypeError
+        For labels that are not integers, images or a ``dtype`` that are not floats, or a
+        ``scale`` that is not a pair of numbers.
+    ValueError
+        For no images, images of another shape or with values outside [0, 1], one label
+        per image missing, or a ``scale`` out of range.
     """
     where = "make_canvases"
     check_rng(rng, where)
@@ -86,12 +107,30 @@ def make_canvases(
     size = check_int(size, "size", where, minimum=28)
     max_digits = check_int(max_digits, "max_digits", where)
     check_number(max_overlap, "max_overlap", where, low=0, high=1)
+    dtype = check_float_dtype(dtype, where)
     images = np.asarray(images)
     labels = np.asarray(labels)
-    if images.ndim < 2 or images[0].size != 784:
+    if images.ndim < 2 or math.prod(images.shape[1:]) != 784:
         raise ValueError(
             f"{where}: images must be 28x28 digits, shape (M, 28, 28), (M, 1, 28, 28) "
             f"or (M, 784), got {images.shape}"
+        )
+    if len(images) == 0:
+        raise ValueError(
+            f"{where}: images holds no digits (M = 0, shape {images.shape}); pass at "
+            f"least one to draw from"
+        )
+    if images.dtype.kind != "f" or images.dtype.itemsize > 8:
+        raise TypeError(
+            f"{where}: images must hold pixel values in [0, 1] as float16, float32 or "
+            f"float64, got dtype {images.dtype}; for raw MNIST bytes pass "
+            f"images.astype(np.float32) / 255"
+        )
+    lo_px, hi_px = images.min(), images.max()
+    if not (lo_px >= 0 and hi_px <= 1):  # also refuses NaN
+        raise ValueError(
+            f"{where}: images must hold pixel values in [0, 1], got values from "
+            f"{lo_px} to {hi_px}"
         )
     images = images.reshape(-1, 28, 28)
     if labels.shape != (len(images),):
@@ -99,7 +138,15 @@ def make_canvases(
             f"{where}: labels must have shape ({len(images)},), one per image, got "
             f"{labels.shape}"
         )
-    lo_s, hi_s = scale
+    check_labels(labels, len(images), where=where, name="labels")
+    try:
+        lo_s, hi_s = scale
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{where}: scale must be a pair (low, high) of numbers, got {scale!r}"
+        ) from None
+    lo_s = check_number(lo_s, "scale's low", where)
+    hi_s = check_number(hi_s, "scale's high", where)
     if not 0 < lo_s <= hi_s or hi_s * 28 > size:
         raise ValueError(
             f"{where}: scale must satisfy 0 < low <= high <= size / 28, got {scale}"

@@ -20,6 +20,7 @@ Book, Step 6 "MNIST": the IDX format in a few lines.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -120,9 +121,8 @@ def parse_idx(
         int(s) for s in np.frombuffer(data, dtype=">u4", count=d, offset=4)
     )
     dtype = IDX_DTYPES[code]
-    expected = (
-        header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    )
+    # in Python ints: 255 dimensions of up to 2**32 - 1 overflow int64
+    expected = header_len + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXError(
@@ -152,12 +152,14 @@ def idx_bytes(array: np.ndarray) -> bytes:
     """Encode ``array`` as IDX bytes (the inverse of :func:`parse_idx`)."""
     array = np.asarray(array)
     codes = {dt.newbyteorder("="): c for c, dt in IDX_DTYPES.items()}
-    if array.dtype not in codes:
+    # by value, whatever the byte order: '>i4' (IDX's own) and '<i4' are both int32
+    native = array.dtype.newbyteorder("=")
+    if native not in codes:
         raise TypeError(
             f"idx_bytes: dtype {array.dtype} has no IDX code; use one of "
             f"{sorted(str(dt) for dt in codes)}"
         )
-    code = codes[array.dtype]
+    code = codes[native]
     header = (
         bytes([0, 0, code, array.ndim])
         + np.asarray(array.shape, dtype=">u4").tobytes()

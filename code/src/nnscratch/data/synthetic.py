@@ -18,6 +18,7 @@ import numpy as np
 
 from .._checks import (
     check_array,
+    check_finite,
     check_int,
     check_labels,
     check_number,
@@ -48,9 +49,26 @@ def make_blobs(
     centers=((-1.5, -1.0), (1.5, 1.0)),
     std: float = 0.8,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian blobs, one per center; class ``k`` is drawn around ``centers[k]``."""
-    _check(n, rng, std, "make_blobs", "std")
-    centers = np.asarray(centers, dtype=np.float64)
+    """Gaussian blobs, one per center; class ``k`` is drawn around ``centers[k]``.
+
+    ``centers`` is a sequence of ``k >= 1`` points ``(x, y)``: an array-like of shape
+    (k, 2) of finite numbers. A ``TypeError`` or ``ValueError`` says what arrived otherwise.
+    """
+    where = "make_blobs"
+    _check(n, rng, std, where, "std")
+    try:
+        points = np.asarray(centers, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{where}: centers must be k >= 1 points (x, y), an array-like of shape "
+            f"(k, 2) of numbers, got {centers!r}"
+        ) from None
+    if points.ndim != 2 or points.shape[0] < 1 or points.shape[1] != 2:
+        raise ValueError(
+            f"{where}: centers must be k >= 1 points (x, y), an array-like of shape "
+            f"(k, 2), got shape {points.shape}"
+        )
+    centers = check_finite(points, "centers", where)
     y = np.arange(n) % len(centers)
     X = centers[y] + std * rng.standard_normal((n, 2))
     return _shuffled(X, y, rng)
@@ -141,8 +159,20 @@ def train_test_split(
     rng: np.random.Generator,
     test_fraction: float = 0.25,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffle with ``rng`` and split into ``X_train, X_test, y_train, y_test``."""
+    """Shuffle with ``rng`` and split into ``X_train, X_test, y_train, y_test``.
+
+    ``X`` and ``y`` are NumPy arrays with one row per example (shapes (N, ...) and
+    (N, ...)); their rows stay paired. The test part holds ``round(test_fraction * N)``
+    examples (at least one), the training part the rest (at least one).
+    """
     check_rng(rng, "train_test_split")
+    for name, a in (("X", X), ("y", y)):
+        check_array(a, name, where="train_test_split")
+        if a.ndim == 0:
+            raise ValueError(
+                f"train_test_split: {name} must hold one row per example (at least 1 "
+                f"dimension), got a 0-d array"
+            )
     if len(X) != len(y):
         raise ValueError(
             f"train_test_split: X and y must have the same length, got "

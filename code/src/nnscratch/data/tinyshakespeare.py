@@ -50,7 +50,7 @@ def resolve_directory(
 
 
 class CharVocab:
-    """The characters of a text, numbered in sorted order; encodes text to ids and back.
+    """Numbers the characters of a text and encodes text to ids and back.
 
     Parameters
     ----------
