@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from nnscratch import detection as D
-from nnscratch.gradcheck import numerical_gradient, relative_error
+from nnscratch.activations import sigmoid
+from nnscratch.gradcheck import check_loss, numerical_gradient, relative_error
 
 # ----------------------------------------------------------------- IoU
 
@@ -484,3 +485,342 @@ def test_nan_scores_are_refused_wherever_boxes_are_ranked():
         D.mean_average_precision([(_GT3, scores, labels)], [(_GT3, labels)], 1)
     with pytest.raises(TypeError, match="average_precision: n_gt must be a non-negative integer, got 0.5"):
         D.average_precision(np.array([0.9]), np.array([True]), 0.5)
+
+
+# ------------------------------------- CenterNet: peaks, k, min_score, float16, bad input
+
+
+def _cone_logits(c, hw, peaks, n=1, floor=None):
+    """A detector output (n, c + 4, hw, hw) whose heatmaps peak exactly at ``peaks``.
+
+    ``peaks`` maps (image, class, i, j) to a logit; each is the apex of a cone falling by
+    2 per cell of Euclidean distance, and a channel is the maximum of its cones, so no
+    other cell is the maximum of its 3x3 neighbourhood (a step towards the nearest apex
+    always climbs). ``floor``: the logit of cells far from every cone, a plateau. Every
+    cell predicts a 2 x 3-cell box, offset (0.25, 0.5) in its cell.
+    """
+    out = np.full((n, c + 4, hw, hw), -np.inf if floor is None else floor)
+    ii, jj = np.mgrid[:hw, :hw]
+    for (e, cls, i, j), logit in peaks.items():
+        cone = logit - 2 * np.hypot(ii - i, jj - j)
+        np.maximum(out[e, cls], cone, out=out[e, cls])
+    out[:, c:] = np.array([2.0, 3.0, 0.25, 0.5])[None, :, None, None]
+    return out
+
+
+def test_decode_centernet_returns_peaks_only_even_at_min_score_zero():
+    # two peaks on a 4 x 4 grid; every other cell has a higher neighbour. Non-peaks were
+    # given score 0 and kept by "score >= min_score": 16 boxes at min_score=0, 14 of score 0
+    out = _cone_logits(1, 4, {(0, 0, 1, 1): 3.0, (0, 0, 3, 3): 2.0})
+    assert out.shape == (1, 5, 4, 4) and np.isfinite(out).all()
+    s3, s2 = sigmoid(np.array([3.0, 2.0]))
+    for min_score, scores in [
+        (0, [s3, s2]),
+        (0.0, [s3, s2]),
+        (s2, [s3, s2]),  # a score equal to min_score is kept
+        (0.9, [s3]),  # between the two scores
+        (1.0, []),
+    ]:
+        ((boxes, got, labels),) = D.decode_centernet(
+            out, stride=4, min_score=min_score
+        )
+        np.testing.assert_array_equal(got, scores)
+        np.testing.assert_array_equal(labels, [0] * len(scores))
+        assert boxes.shape == (len(scores), 4)
+    ((boxes, _, _),) = D.decode_centernet(out, stride=4, min_score=0)
+    # centres ((j + 0.25) * 4, (i + 0.5) * 4), sizes 8 x 12
+    np.testing.assert_array_equal(
+        boxes, [[1.0, 0.0, 9.0, 12.0], [9.0, 8.0, 17.0, 20.0]]
+    )
+
+
+def test_decode_centernet_keeps_the_k_highest_peaks():
+    # image 0: six peaks in three classes, every score above the default 0.05; image 1: two
+    peaks = {
+        (0, 2, 4, 3): 0.5,
+        (0, 0, 1, 1): 3.0,
+        (0, 1, 6, 1): -1.0,
+        (0, 1, 2, 5): 2.5,
+        (0, 0, 5, 6): 1.0,
+        (0, 2, 7, 7): 2.0,
+        (1, 1, 3, 3): 1.5,
+        (1, 2, 0, 7): 0.0,
+    }
+    out = _cone_logits(3, 8, peaks, n=2, floor=-30.0)
+    by_score = sorted(peaks, key=peaks.get, reverse=True)
+    for k in (1, 4, 5, 6, 20):
+        dets = D.decode_centernet(out, stride=4, k=k)
+        for e, (boxes, scores, labels) in enumerate(dets):
+            best = [p for p in by_score if p[0] == e][:k]
+            assert len(scores) == min(k, 6 if e == 0 else 2)
+            np.testing.assert_array_equal(
+                scores, sigmoid(np.array([peaks[p] for p in best]))
+            )
+            np.testing.assert_array_equal(labels, [p[1] for p in best])
+            i = np.array([p[2] for p in best])
+            j = np.array([p[3] for p in best])
+            np.testing.assert_array_equal(
+                boxes,
+                np.stack(
+                    [4 * j - 3, 4 * i - 4, 4 * j + 5, 4 * i + 8], 1
+                ).astype(float),
+            )
+    # k and min_score together: of the four highest, those of at least 0.85
+    (boxes, scores, labels), _ = D.decode_centernet(
+        out, stride=4, k=4, min_score=0.85
+    )
+    np.testing.assert_array_equal(labels, [0, 1, 2])  # logits 3, 2.5, 2
+    assert (scores >= 0.85).all() and len(scores) == 3
+
+
+def test_decode_centernet_refuses_bad_min_score_and_too_few_channels():
+    out = _cone_logits(1, 4, {(0, 0, 1, 1): 3.0})
+    for bad in (-0.1, 1.5, np.nan):
+        with pytest.raises(
+            ValueError,
+            match=r"decode_centernet: min_score must be a finite number in \[0, 1\], "
+            rf"got {bad}",
+        ):
+            D.decode_centernet(out, stride=4, min_score=bad)
+    with pytest.raises(
+        TypeError, match="decode_centernet: min_score must be"
+    ):
+        D.decode_centernet(out, stride=4, min_score="0.1")
+    # no class channel: 4 channels returned no boxes, 3 failed with "index 0 is out of
+    # bounds for array with size -16"
+    for channels in (4, 3):
+        message = (
+            r"must have C \+ 4 channels, C >= 1 heatmap logits and then w, h, dx, dy, "
+            rf"so at least 5; got shape \(1, {channels}, 4, 4\) \({channels} channels\)"
+        )
+        with pytest.raises(
+            ValueError, match="decode_centernet: out " + message
+        ):
+            D.decode_centernet(out[:, :channels].copy(), stride=4)
+        target = np.zeros((1, channels + 1, 4, 4))
+        with pytest.raises(
+            ValueError, match="centernet_loss: out " + message
+        ):
+            D.centernet_loss(out[:, :channels].copy(), target)
+
+
+def _centernet_terms(out, target, alpha, beta):
+    """The parts of CenterNet's loss, computed from its formula one cell at a time:
+    the focal heatmap sum, the L1 sums of sizes and of offsets at the centres, and M.
+    """
+    c = out.shape[1] - 4
+    heat = 0.0
+    for index in np.ndindex(out[:, :c].shape):
+        p = 1 / (1 + np.exp(-out[index]))
+        y = target[index]
+        if y == 1:
+            heat -= (1 - p) ** alpha * np.log(p)
+        else:
+            heat -= (1 - y) ** beta * p**alpha * np.log(1 - p)
+    size = offset = 0.0
+    for e, i, j in zip(*np.nonzero(target[:, c + 4])):
+        d = np.abs(out[e, c : c + 4, i, j] - target[e, c : c + 4, i, j])
+        size += d[0] + d[1]
+        offset += d[2] + d[3]
+    return heat, size, offset, int(target[:, c + 4].sum())
+
+
+def _away_from_the_kink(target, rng):
+    """A random output whose sizes and offsets differ from the target's by 0.5 to 1."""
+    out = rng.normal(size=target[:, :-1].shape)
+    c = target.shape[1] - 5
+    step = rng.uniform(0.5, 1.0, out[:, c:].shape)
+    out[:, c:] = target[:, c : c + 4] + np.where(
+        rng.random(step.shape) < 0.5, -step, step
+    )
+    return out
+
+
+def test_centernet_loss_value_follows_the_formula_at_other_weights():
+    boxes, labels, _ = _targets()
+    t = D.encode_centernet(boxes, labels, 10, 8, 8, dtype=np.float64)
+    out = _away_from_the_kink(t, np.random.default_rng(3))
+    for alpha, beta in [(2.0, 4.0), (1.5, 3.0), (0.0, 0.0), (3.0, 1.0)]:
+        heat, size, offset, m = _centernet_terms(out, t, alpha, beta)
+        assert m == 3 and size > 0 and offset > 0
+        for lam_s, lam_o in [(0.1, 1.0), (0.7, 0.3), (0.0, 2.0)]:
+            loss, _ = D.centernet_loss(
+                out,
+                t,
+                alpha=alpha,
+                beta=beta,
+                size_weight=lam_s,
+                offset_weight=lam_o,
+            )
+            expected = (heat + lam_s * size + lam_o * offset) / m
+            assert loss == pytest.approx(expected, rel=1e-12)
+    # doubling a weight adds its term once more, and nothing else
+    base = D.centernet_loss(out, t, size_weight=0.2, offset_weight=0.5)[0]
+    heat, size, offset, m = _centernet_terms(out, t, 2.0, 4.0)
+    more_size = D.centernet_loss(
+        out, t, size_weight=0.4, offset_weight=0.5
+    )[0]
+    more_offset = D.centernet_loss(
+        out, t, size_weight=0.2, offset_weight=1.0
+    )[0]
+    assert more_size - base == pytest.approx(0.2 * size / m, rel=1e-9)
+    assert more_offset - base == pytest.approx(0.5 * offset / m, rel=1e-9)
+
+
+def test_centernet_loss_gradient_float64_at_other_weights():
+    boxes, labels, _ = _targets()
+    t = D.encode_centernet(boxes, labels, 10, 8, 8, dtype=np.float64)
+    out = _away_from_the_kink(t, np.random.default_rng(4))
+    for weights in [
+        dict(alpha=1.5, beta=3.0, size_weight=0.7, offset_weight=0.3),
+        dict(alpha=0.0, beta=0.0, size_weight=2.0, offset_weight=0.0),
+    ]:
+        result = check_loss(
+            lambda o, y: D.centernet_loss(o, y, **weights), out, t
+        )
+        assert result.passed, (weights, result.errors)
+
+
+def test_centernet_loss_float16_sums_in_float32():
+    # 64 images of 3 classes on a 32 x 32 grid, every logit 2: the heatmap sum is about
+    # 325,000, past float16's largest number 65504; it was inf
+    boxes = [np.array([[8.0, 8.0, 40.0, 40.0]])] * 64
+    labels = [np.array([1])] * 64
+    t16 = D.encode_centernet(boxes, labels, 3, 32, 4, dtype=np.float16)
+    out16 = np.full((64, 7, 32, 32), 2.0, np.float16)
+    loss16, dout16 = D.centernet_loss(out16, t16)
+    loss64, dout64 = D.centernet_loss(
+        out16.astype(np.float64), t16.astype(np.float64)
+    )
+    assert loss64 > 5000 and loss16 == pytest.approx(loss64, rel=1e-3)
+    assert dout16.dtype == np.float16
+    np.testing.assert_allclose(dout16, dout64, rtol=1e-2, atol=1e-6)
+
+
+def test_centernet_loss_float16_with_more_centres_than_float16_can_count():
+    # 70000 one-cell images, each a centre: M = 70000 is inf in float16, which made the
+    # loss and every gradient 0; the L1 sum, 2.2 per image, overflowed too
+    n = 70_000
+    t = np.zeros((n, 6, 1, 1), np.float16)
+    t[:, :, 0, 0] = [
+        1.0,
+        2.0,
+        3.0,
+        0.25,
+        0.5,
+        1.0,
+    ]  # heatmap, w, h, dx, dy, mask
+    out = np.zeros((n, 5, 1, 1), np.float16)
+    out[:, 1:] = t[:, 1:5] + 1  # every L1 difference 1
+    loss, dout = D.centernet_loss(out, t)
+    ref_loss, ref_dout = D.centernet_loss(
+        out.astype(np.float64), t.astype(np.float64)
+    )
+    # per image: -(1/2)^2 log(1/2) + 0.1 + 0.1 + 1 + 1
+    assert ref_loss == pytest.approx(0.25 * np.log(2) + 2.2, rel=1e-12)
+    assert loss == pytest.approx(ref_loss, rel=1e-3)
+    # the gradients are about 1e-6 to 1e-5, float16's subnormal range: a few percent
+    assert (dout != 0).all()
+    np.testing.assert_allclose(dout, ref_dout, rtol=0.05)
+
+
+def test_centernet_loss_bad_input_says_what_was_expected():
+    _, _, t = _targets()
+    out = np.zeros((2, 14, 16, 16), np.float32)
+    with pytest.raises(
+        TypeError,
+        match="centernet_loss: target must be a numpy.ndarray, got list",
+    ):
+        D.centernet_loss(out, [[1]])
+    with pytest.raises(
+        TypeError,
+        match=r"centernet_loss: target must hold floating-point numbers .*got dtype int64",
+    ):
+        D.centernet_loss(out, t.astype(np.int64))
+    with pytest.raises(
+        ValueError,
+        match=r"centernet_loss: target must have 4 dimensions, got shape \(15, 16, 16\)",
+    ):
+        D.centernet_loss(out, t[0])
+    with pytest.raises(
+        TypeError, match="centernet_loss: out must hold floating-point"
+    ):
+        D.centernet_loss(out.astype(np.int32), t)
+    for name in ("alpha", "beta", "size_weight", "offset_weight"):
+        with pytest.raises(
+            ValueError,
+            match=rf"centernet_loss: {name} must be non-negative and finite, got -1.0",
+        ):
+            D.centernet_loss(out, t, **{name: -1.0})
+        with pytest.raises(
+            TypeError,
+            match=rf"centernet_loss: {name} must be non-negative and finite, got '1'",
+        ):
+            D.centernet_loss(out, t, **{name: "1"})
+    # the book's plain cross-entropy: alpha = beta = 0 is allowed
+    assert np.isfinite(D.centernet_loss(out, t, alpha=0.0, beta=0.0)[0])
+
+
+def test_boxes_and_scores_that_are_not_numbers_are_refused_by_name():
+    boxes = np.array([[0.0, 0, 10, 10], [1, 1, 11, 11]])
+    words = [["a", "b", "c", "d"]]
+    for call, message in [
+        (
+            lambda: D.box_iou(words, boxes),
+            r"box_iou: a must hold real numbers",
+        ),
+        (
+            lambda: D.box_iou(boxes, words),
+            r"box_iou: b must hold real numbers",
+        ),
+        (
+            lambda: D.box_area([[None, 0, 1, 1]]),
+            r"box_area: boxes must hold real",
+        ),
+        (lambda: D.box_area(boxes > 0), r"box_area: boxes must hold real"),
+        (
+            lambda: D.nms(words, ["0.9"]),
+            r"nms: boxes must hold real numbers",
+        ),
+        (
+            lambda: D.nms(boxes, ["0.9", "0.8"]),
+            r"nms: scores must hold real",
+        ),
+        (
+            lambda: D.match_detections(boxes, [0.9, 0.8], boxes, ["0.5"]),
+            r"match_detections: thresholds must hold real numbers",
+        ),
+        (
+            lambda: D.precision_recall(["0.9"], [True], 1),
+            r"precision_recall: scores must hold real numbers",
+        ),
+        (
+            lambda: D.mean_average_precision(
+                [(words, [0.9], [0])], [(boxes, [0, 0])], 1
+            ),
+            r"mean_average_precision: the boxes of detections\[0\] must hold real",
+        ),
+    ]:
+        with pytest.raises(
+            TypeError, match=message + r".*, got dtype \S+$"
+        ):
+            call()
+    with pytest.raises(
+        TypeError,
+        match=r"box_iou: a must hold real numbers \(floats or integers\), got dtype <U1",
+    ):
+        D.box_iou(words, boxes)
+    with pytest.raises(
+        ValueError,
+        match=r"box_area: boxes must be a rectangular array of numbers, got a ragged "
+        r"sequence \(.*inhomogeneous",
+    ):
+        D.box_area([[0, 0, 1, 1], [0, 0, 1]])
+    # numbers of any kind still work: integers, float32, lists
+    np.testing.assert_allclose(
+        D.box_iou(
+            np.array([[0, 0, 2, 2]], np.uint8), boxes.astype(np.float32)
+        ),
+        [[4 / 100, 1 / 103]],
+        rtol=1e-15,
+    )

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (
+    accumulation_dtype,
     check_finite,
     check_float_array,
     check_int,
@@ -44,8 +45,30 @@ from .activations import sigmoid
 COCO_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
 
 
+def _real_array(x, name: str, where: str) -> np.ndarray:
+    """``x`` as a float64 array if it holds real numbers (floats or integers).
+
+    Strings, None, booleans and complex numbers are refused naming the dtype that
+    arrived, ragged nested lists naming the shape NumPy found: NumPy's own "could not
+    convert string to float" names neither the function nor the argument.
+    """
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:  # a ragged nested list
+        raise ValueError(
+            f"{where}: {name} must be a rectangular array of numbers, got a ragged "
+            f"sequence ({e})"
+        ) from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{where}: {name} must hold real numbers (floats or integers), got dtype "
+            f"{arr.dtype}"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
 def _check_boxes(boxes, name: str, where: str) -> np.ndarray:
-    boxes = np.asarray(boxes, dtype=np.float64)
+    boxes = _real_array(boxes, name, where)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(
             f"{where}: {name} must have shape (N, 4), rows (x0, y0, x1, y1), "
@@ -108,7 +131,7 @@ def _check_scores(scores, n: int, name: str, where: str) -> np.ndarray:
     A NaN score would sort as the largest (``argsort`` puts NaN last, and the order is
     by ``-scores``), silently ranking that box first.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _real_array(scores, name, where)
     if scores.shape != (n,):
         raise ValueError(
             f"{where}: {name} must have shape ({n},), one per box, "
@@ -169,7 +192,7 @@ def precision_recall(
     precision, recall : ndarrays of shape (D,)
         After the k highest-scoring detections (ties in index order).
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _real_array(scores, "scores", "precision_recall")
     tp = np.asarray(tp, dtype=bool)
     if scores.ndim != 1 or tp.shape != scores.shape:
         raise ValueError(
@@ -236,7 +259,9 @@ def match_detections(
     tp : ndarray of shape (T, D), bool
         For each of the T thresholds, in the detections' original order.
     """
-    thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    thresholds = np.atleast_1d(
+        _real_array(thresholds, "thresholds", "match_detections")
+    )
     det_boxes = _check_boxes(det_boxes, "det_boxes", "match_detections")
     gt_boxes = _check_boxes(gt_boxes, "gt_boxes", "match_detections")
     n_t, n_d, n_g = len(thresholds), len(det_boxes), len(gt_boxes)
@@ -291,7 +316,7 @@ def _check_box_labels(
 
 def _image_boxes(boxes, name: str, where: str) -> np.ndarray:
     """One image's boxes, (N, 4), checked; an empty list (no box) of any shape is (0, 4)."""
-    boxes = np.asarray(boxes, dtype=np.float64)
+    boxes = _real_array(boxes, name, where)
     if boxes.size == 0:
         return boxes.reshape(0, 4)
     return _check_boxes(boxes, name, where)
@@ -331,7 +356,7 @@ def mean_average_precision(
             f"{where}: one list entry per image: {len(detections)} detections but "
             f"{len(ground_truth)} ground truths"
         )
-    thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    thresholds = np.atleast_1d(_real_array(thresholds, "thresholds", where))
     n_t = len(thresholds)
     scores = [[] for _ in range(n_classes)]
     tps = [[] for _ in range(n_classes)]
@@ -456,6 +481,19 @@ def encode_centernet(
     return target
 
 
+def _centernet_classes(out, where: str) -> int:
+    """The number C of classes of a detector's output (N, C + 4, H, W), at least 1."""
+    check_float_array(out, "out", ndim=4, where=where)
+    c = out.shape[1] - 4
+    if c < 1:
+        raise ValueError(
+            f"{where}: out must have C + 4 channels, C >= 1 heatmap logits and then "
+            f"w, h, dx, dy, so at least 5; got shape {out.shape} ({out.shape[1]} "
+            f"channels)"
+        )
+    return c
+
+
 def _log_sigmoid(z: np.ndarray) -> np.ndarray:
     """:math:`\\log \\sigma(z) = -\\operatorname{softplus}(-z)`, without overflow."""
     return -(np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
@@ -509,18 +547,27 @@ def centernet_loss(
     at the centres (0 where the prediction equals the target).
     """
     where = "centernet_loss"
-    check_float_array(out, "out", ndim=4, where=where)
-    n, ch, hh, ww = out.shape
-    c = ch - 4
-    if c < 1 or target.shape != (n, c + 5, hh, ww):
+    c = _centernet_classes(out, where)
+    check_float_array(target, "target", ndim=4, where=where)
+    n, _, hh, ww = out.shape
+    if target.shape != (n, c + 5, hh, ww):
         raise ValueError(
             f"{where}: out (N, C + 4, H, W) and target (N, C + 5, H, W) "
             f"must agree, got {out.shape} and {target.shape}"
         )
+    for name, value in (
+        ("alpha", alpha),
+        ("beta", beta),
+        ("size_weight", size_weight),
+        ("offset_weight", offset_weight),
+    ):
+        check_number(value, name, where, low=0)
+    # float16 accumulates its sums, and is divided by M, in float32
+    acc = accumulation_dtype(np.result_type(out, target))
     z = out[:, :c]
     y = target[:, :c]
     mask = target[:, c + 4 : c + 5]  # (N, 1, H, W)
-    m = max(float(mask.sum()), 1.0)
+    m = max(float(mask.sum(dtype=acc)), 1.0)
     log_p = _log_sigmoid(z)
     log_q = log_p - z  # log(1 - p) = log sigma(-z) = log sigma(z) - z
     p = np.exp(log_p)
@@ -529,7 +576,7 @@ def centernet_loss(
     loss_pos = -(q**alpha) * log_p
     neg_w = (1 - y) ** beta
     loss_neg = -neg_w * p**alpha * log_q
-    heat = np.where(pos, loss_pos, loss_neg).sum()
+    heat = np.where(pos, loss_pos, loss_neg).sum(dtype=acc)
     dz = np.where(
         pos,
         q**alpha * (alpha * p * log_p - q),
@@ -540,10 +587,11 @@ def centernet_loss(
         [size_weight, size_weight, offset_weight, offset_weight],
         dtype=out.dtype,
     )[None, :, None, None]
-    reg = float(np.sum(weights * np.abs(diff)))
-    dout = np.empty_like(out)
-    dout[:, :c] = dz / m
-    dout[:, c:] = weights * np.sign(diff) / m
+    reg = float(np.sum(weights * np.abs(diff), dtype=acc))
+    scale = acc.type(m)  # M in float32 for float16, where M >= 65520 is inf
+    dout = np.empty_like(out)  # the quotients, cast back to out's dtype
+    dout[:, :c] = dz.astype(acc, copy=False) / scale
+    dout[:, c:] = (weights * np.sign(diff)).astype(acc, copy=False) / scale
     return float((heat + reg) / m), dout
 
 
@@ -558,23 +606,29 @@ def decode_centernet(
     A cell is a peak if its heatmap score :math:`\\sigma(z)` is the maximum of its 3x3
     neighbourhood in its class's channel (this replaces NMS); the ``k`` highest peaks of
     each image with a score of at least ``min_score`` become boxes centred at
-    ``(cell + offset) * stride`` with size ``(w, h) * stride``.
+    ``(cell + offset) * stride`` with size ``(w, h) * stride``. Cells that are not
+    peaks never become boxes, whatever ``min_score``.
 
     Parameters
     ----------
     out : ndarray of shape (N, C + 4, H, W)
+        C >= 1 heatmap logits, then ``w, h, dx, dy``.
     stride : int
+    k : int, default 20
+        The most boxes per image (positive).
+    min_score : float in [0, 1], default 0.05
+        The lowest score of a box; 0 keeps every peak (up to ``k``).
 
     Returns
     -------
     list of (boxes (D, 4), scores (D,), labels (D,)), one per image, by decreasing score
     """
     where = "decode_centernet"
-    check_float_array(out, "out", ndim=4, where=where)
+    c = _centernet_classes(out, where)
     stride = check_int(stride, "stride", where)
     k = check_int(k, "k", where)
-    n, ch, hh, ww = out.shape
-    c = ch - 4
+    check_number(min_score, "min_score", where, low=0, high=1)
+    n, _, hh, ww = out.shape
     heat = sigmoid(out[:, :c].astype(np.float64))  # (N, C, H, W)
     padded = np.pad(
         heat, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-1
@@ -582,14 +636,17 @@ def decode_centernet(
     windows = np.lib.stride_tricks.sliding_window_view(
         padded, (3, 3), axis=(2, 3)
     )  # (N, C, H, W, 3, 3)
-    peaks = np.where(heat >= windows.max(axis=(4, 5)), heat, 0.0)
-    flat = peaks.reshape(n, -1)  # (N, C*H*W)
+    peak = heat >= windows.max(axis=(4, 5))  # (N, C, H, W), bool
+    # ranked by score, non-peaks at 0 (below every peak of a positive score);
+    # kept by the mask: peaks of at least min_score, never a non-peak's 0
+    flat = np.where(peak, heat, 0.0).reshape(n, -1)  # (N, C*H*W)
+    kept = (peak & (heat >= min_score)).reshape(n, -1)
     k = min(k, flat.shape[1])
     top = np.argpartition(-flat, k - 1, axis=1)[:, :k]  # (N, k)
     result = []
     for e in range(n):
         idx = top[e][np.argsort(-flat[e, top[e]], kind="stable")]
-        idx = idx[flat[e, idx] >= min_score]
+        idx = idx[kept[e, idx]]
         cls, i, j = np.unravel_index(idx, (c, hh, ww))
         w, h, dx, dy = out[e, c:, i, j].astype(np.float64).T  # (4, D)
         cx, cy = (j + dx) * stride, (i + dy) * stride
