@@ -3,11 +3,21 @@
 import numpy as np
 import pytest
 
+from nnscratch import sentiment
 from nnscratch.gradcheck import check_layer
+from nnscratch.layers import Dense, Embedding, SinusoidalPositions
+from nnscratch.layers.masked import MeanOverTime
 from nnscratch.losses import binary_cross_entropy
+from nnscratch.network import Sequential
 from nnscratch.optim import Adam
-from nnscratch.sentiment import (BagOfNgrams, predict_logits, text_classifier,
-                                 train_classifier)
+from nnscratch.sentiment import (
+    BagOfNgrams,
+    TextClassifier,
+    _buckets,
+    predict_logits,
+    text_classifier,
+    train_classifier,
+)
 from nnscratch.text import PAD, pad
 
 IDS = np.array([[3, 4, 5, 0, 0], [6, 0, 0, 0, 0], [2, 7, 7, 3, 5], [4, 2, 0, 0, 0]])
@@ -87,8 +97,86 @@ def test_training_learns_a_keyword_task_and_is_seeded(kw):
         runs.append(h)
     assert runs[0] == runs[1]                                       # same seed, same numbers
     assert runs[0]["val_acc"][-1] > 0.9 and runs[0]["loss"][-1] < runs[0]["loss"][0]
-    z = predict_logits(model, x[300:])
+    # the recorded accuracy is the trained model's on the validation set, all 100 sentences
+    # in one forward pass (padding changes nothing), without predict_logits' batches
+    z = model.forward(x[300:], training=False)
     assert z.shape == (100, 1) and np.mean((z[:, 0] > 0) == y[300:]) == runs[0]["val_acc"][-1]
+
+
+def test_predict_logits_is_the_models_forward_for_every_row_in_every_batch():
+    # 45 sentences of lengths 1..7 in batches of 7 (sorted by length): every row of every
+    # batch, the last one short, is the model's output for that sentence alone, in evaluation
+    # mode (the dropout would change it in training)
+    x, _ = toy(np.random.default_rng(3), 45)
+    model = text_classifier(
+        12,
+        4,
+        rng=np.random.default_rng(0),
+        dtype=np.float64,
+        pool="mean",
+        lstm=3,
+        dropout=0.5,
+    )
+    z = predict_logits(model, x, batch_size=7)
+    assert z.shape == (45, 1)
+    for i, n in enumerate((x != PAD).sum(axis=1)):
+        np.testing.assert_allclose(
+            z[i],
+            model.forward(x[i : i + 1, :n], training=False)[0],
+            rtol=1e-12,
+            err_msg=f"row {i}",
+        )
+
+
+def test_buckets_partition_every_epoch_into_batches_of_similar_lengths():
+    lengths = np.random.default_rng(1).integers(1, 30, 100)
+    # one chunk (100 <= 7 * 20): the batches are the sorted examples cut every 7, shuffled
+    batches = _buckets(lengths, 7, np.random.default_rng(0))
+    assert [len(b) for b in batches].count(7) == 14 and len(batches) == 15
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(100))
+    by_length = sorted(batches, key=lambda b: (lengths[b].min(), lengths[b].max()))
+    np.testing.assert_array_equal(lengths[np.concatenate(by_length)], np.sort(lengths))
+    assert [b.tolist() for b in batches] != [b.tolist() for b in by_length]  # shuffled
+    # chunks of 3 batches: each epoch (one call) still partitions the examples, into batches
+    # of at most 7, each sorted by length
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        batches = _buckets(lengths, 7, rng, chunk=3)
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(100))
+        assert all(1 <= len(b) <= 7 for b in batches)
+        assert all(np.all(np.diff(lengths[b]) >= 0) for b in batches)
+
+
+def test_train_classifier_loss_is_the_size_weighted_mean_of_its_batch_losses(
+    monkeypatch,
+):
+    # 50 sentences in batches of 15: three of 15 and one of 5 per epoch. The epoch's loss
+    # weighs each batch's mean loss by its size and divides by N = 50.
+    x, y = toy(np.random.default_rng(0), 50)
+    seen = []  # (loss, batch size) of every batch trained on
+
+    def recording(z, t):
+        loss, dz = binary_cross_entropy(z, t)
+        seen.append((loss, len(t)))
+        return loss, dz
+
+    monkeypatch.setattr(sentiment, "binary_cross_entropy", recording)
+    h = train_classifier(
+        text_classifier(12, 4, rng=np.random.default_rng(1)),
+        x,
+        y,
+        optimizer=Adam(0.05),
+        rng=np.random.default_rng(2),
+        epochs=2,
+        batch_size=15,
+    )
+    assert len(seen) == 8 and len(h["loss"]) == 2
+    for epoch in range(2):
+        batch = seen[4 * epoch : 4 * epoch + 4]
+        assert sorted(n for _, n in batch) == [5, 15, 15, 15]
+        assert h["loss"][epoch] == pytest.approx(
+            sum(loss * n for loss, n in batch) / 50, rel=1e-12
+        )
 
 
 def test_training_logs_one_line_per_epoch_and_errors_are_clear():
@@ -238,3 +326,94 @@ def test_train_classifier_checks_clip_norm_first():
     with pytest.raises(ValueError, match="train_classifier: clip_norm must be"):
         train_classifier(model, x, y, optimizer=Adam(0.01), rng=np.random.default_rng(0),
                          epochs=1, batch_size=4, clip_norm=-1.0)
+
+
+def test_train_classifier_checks_every_length_against_the_encoders_positions_first():
+    # 40 sentences of 3 tokens and one of 12, for positions up to max_len = 8: the long one
+    # used to raise in PositionEmbedding.forward mid-epoch, after the optimizer's first steps
+    rng = np.random.default_rng(0)
+    x = pad([rng.integers(2, 12, 3) for _ in range(40)] + [rng.integers(2, 12, 12)])
+    y = rng.integers(0, 2, 41)
+
+    def transformer():
+        return text_classifier(
+            12, 4, rng=np.random.default_rng(0), transformer=2, max_len=8
+        )
+
+    def attempt(make, ids, labels, val=None):
+        model = make()
+        before = {k: v.copy() for k, v in model.params.items()}
+        opt = Adam(0.01)
+        with pytest.raises(ValueError) as err:
+            train_classifier(
+                model,
+                ids,
+                labels,
+                optimizer=opt,
+                rng=np.random.default_rng(0),
+                epochs=1,
+                batch_size=4,
+                val=val,
+            )
+        assert opt.t == 0
+        assert all(np.array_equal(before[k], v) for k, v in model.params.items())
+        return err
+
+    err = attempt(transformer, x, y)
+    assert err.match(
+        r"^train_classifier: ids must hold sentences of at most max_len = 8 tokens "
+        r"\(the positions of the model's encoder\), got 1 longer, the first in "
+        r"row 40, the longest of 12 tokens; cut them \(pad\(\.\.\., max_len=8\)\) "
+        r"or build the model with max_len >= 12$"
+    )
+    # the validation set too, which used to be read only after the first epoch's steps
+    err = attempt(transformer, x[:40], y[:40], val=(x[[5, 40, 40]], y[[5, 40, 40]]))
+    assert err.match(
+        r"^train_classifier: ids_val must hold sentences of at most max_len = 8 "
+        r"tokens .*, got 2 longer, the first in row 1, the longest of 12 tokens"
+    )
+
+    # any encoder's positions, however deep, e.g. fixed ones for sentences of up to 6 tokens
+    def sinusoidal():
+        r = np.random.default_rng(0)
+        encoder = Sequential(
+            [Sequential([SinusoidalPositions(6, 4, dtype=np.float32)])]
+        )
+        return TextClassifier(
+            Embedding(12, 4, rng=r, dtype=np.float32),
+            MeanOverTime(),
+            Dense(4, 1, rng=r, dtype=np.float32),
+            encoder=encoder,
+        )
+
+    err = attempt(sinusoidal, x[:40], y[:40], val=(x[[0, 40], :7], y[[0, 40]]))
+    assert err.match(
+        r"ids_val must hold sentences of at most max_len = 6 tokens .*, got 1 "
+        r"longer, the first in row 1, the longest of 7 tokens"
+    )
+    # a sentence of exactly max_len tokens trains, however much padding follows it: the
+    # batch is cut to its longest sentence before the encoder
+    x8 = np.zeros((41, 20), np.int64)
+    x8[:, :8] = x[:, :8]
+    model, opt = transformer(), Adam(0.01)
+    h = train_classifier(
+        model,
+        x8,
+        y,
+        optimizer=opt,
+        rng=np.random.default_rng(0),
+        epochs=1,
+        batch_size=4,
+        val=(x8, y),
+    )
+    assert opt.t == 11 and len(h["val_acc"]) == 1
+
+
+def test_a_classifier_with_dropout_passes_the_gradient_check_in_training(rng):
+    # the gradient goes back through the dropped units' mask, frozen here so that every
+    # training-mode forward of the check drops the same units
+    model = text_classifier(8, 4, rng=rng, dtype=np.float64, lstm=3, dropout=0.5)
+    model.forward(IDS, training=True)
+    mask = model.dropout.fix_mask().mask
+    assert mask.any() and not mask.all()
+    check_layer(model, IDS, rng=rng, training=True).assert_ok()

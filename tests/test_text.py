@@ -30,7 +30,15 @@ def test_vocab_orders_by_frequency_then_alphabet_and_cuts_rare_tokens():
     assert v.counts.tolist() == [0, 0, 3, 2]
     np.testing.assert_array_equal(v.encode(["b", "zzz", "a"]), [3, UNK, 2])
     assert v.decode([2, 0]) == ["a", "<pad>"]
-    assert Vocab.build(sents[::-1], min_count=2).tokens == v.tokens   # order-free
+    # Ties in frequency are broken alphabetically, whatever the order of the sentences: "d",
+    # "c" and "b" are all seen twice, first met in the order d, c, b (or b, c, d reversed)
+    ties = [["d", "c", "a"], ["a", "b", "z"], ["b", "c", "a", "d"]]
+    for order in (ties, ties[::-1]):
+        w = Vocab.build(order, min_count=2)
+        assert w.tokens == ["<pad>", "<unk>", "a", "b", "c", "d"]
+        assert w.counts.tolist() == [0, 0, 3, 2, 2, 2]
+        # and max_size cuts within the tie by the same order
+        assert Vocab.build(order, max_size=2).tokens == ["<pad>", "<unk>", "a", "b"]
     assert Vocab.build(sents, max_size=1).tokens == ["<pad>", "<unk>", "a"]
     with pytest.raises(ValueError, match="must start with '<pad>', '<unk>'"):
         Vocab(["a", "b"])
@@ -135,3 +143,61 @@ def test_vocab_counts_must_match_the_tokens():
     with pytest.raises(ValueError, match="Vocab: counts must hold one count per token, 3, got 2"):
         Vocab(["<pad>", "<unk>", "film"], [0, 0])
     assert Vocab(["<pad>", "<unk>", "film"], [0, 0, 7]).counts.tolist() == [0, 0, 7]
+
+
+def test_tokenize_cuts_a_quote_off_and_keeps_only_english_clitics():
+    # an opening quote used to be glued to the next word: "'great", then "'"
+    quoted = "he said ' great ' and left ."
+    assert tokenize("He said 'great' and left.") == quoted.split()
+    assert tokenize("the '70s 'it's'") == "the ' 70s ' it 's '".split()
+    for clitic, word in [
+        ("'s", "sad"),
+        ("'re", "really"),
+        ("'ve", "very"),
+        ("'ll", "llama"),
+        ("'d", "dull"),
+        ("'m", "mess"),
+    ]:
+        # the clitic is a token, cut from its word or already cut (as in MR)
+        assert tokenize(f"They{clitic} here") == ["they", clitic, "here"]
+        assert tokenize(f"they {clitic} here") == ["they", clitic, "here"]
+        # a quoted word that starts with the clitic's letters is a word between quotes
+        assert tokenize(f"a '{word}' one") == ["a", "'", word, "'", "one"]
+    assert tokenize("We don't, do we?") == "we do n't , do we ?".split()
+
+
+def test_a_str_is_refused_where_tokens_are_expected():
+    v = Vocab.build([["the", "cat"]])
+    # a str used to be read as its characters: 7 ids for "the cat"
+    with pytest.raises(
+        TypeError,
+        match=r"Vocab.encode: tokens must be a sequence of tokens "
+        r"\(a list of str\), got a str, 'the cat'; cut it "
+        r"into tokens first, e.g. with tokenize\(\)",
+    ):
+        v.encode("the cat")
+    with pytest.raises(
+        TypeError,
+        match=r"Vocab.build: sentences must be an iterable of "
+        r"tokenized sentences \(lists of str\), got a str, "
+        r"'the cat'",
+    ):
+        Vocab.build("the cat")
+    with pytest.raises(
+        TypeError,
+        match=r"Vocab.build: sentences\[1\] must be a sequence of "
+        r"tokens \(a list of str\), got a str, "
+        r"'a dog that barks at every c\.\.\.'",
+    ):
+        Vocab.build(iter([["a", "cat"], "a dog that barks at every cat it sees"]))
+    with pytest.raises(
+        TypeError,
+        match=r"ngrams: tokens must be a sequence of tokens \(a list "
+        r"of str\), got a str, 'not good'",
+    ):
+        ngrams("not good")
+    # sequences of tokens of any kind still work, a generator of sentences too
+    np.testing.assert_array_equal(v.encode(("cat", "dog", "the")), [2, UNK, 3])
+    known = Vocab.build(s for s in [("b", "a"), ["a"]])
+    assert known.tokens == ["<pad>", "<unk>", "a", "b"]
+    assert ngrams(("a", "b")) == ["a", "b", "a b"]

@@ -38,7 +38,7 @@ from ._checks import (
 from .layers import Dense, Dropout, Embedding, EmbeddingBag, LSTM, Layer
 from .layers.base import Composite
 from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
-from .layers.position import PositionEmbedding
+from .layers.position import PositionEmbedding, SinusoidalPositions
 from .losses import binary_cross_entropy
 from .models import transformer_block
 from .network import Sequential
@@ -335,6 +335,31 @@ def _check_ids(model, ids, name: str, where: str) -> None:
     check_token_ids(ids, _n_tokens(model), where=where, name=name)
 
 
+def _max_len(model) -> int | None:
+    """The longest sentence a model's encoder takes (its positions' ``max_len``), if any."""
+    stack, found = [getattr(model, "encoder", None)], []
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, (PositionEmbedding, SinusoidalPositions)):
+            found.append(layer.max_len)
+        elif isinstance(layer, Composite):
+            stack += [part for _, part in layer.parts()]
+    return min(found, default=None)
+
+
+def _check_length(ids, max_len: int, name: str, where: str) -> None:
+    """Refuse ``ids`` if a sentence (to its last non-padding id) is over ``max_len``."""
+    longer = np.flatnonzero((ids[:, max_len:] != PAD).any(axis=1))
+    if longer.size:
+        longest = _trim(ids).shape[1]
+        raise ValueError(
+            f"{where}: {name} must hold sentences of at most max_len = {max_len} tokens "
+            f"(the positions of the model's encoder), got {longer.size} longer, the "
+            f"first in row {longer[0]}, the longest of {longest} tokens; cut them "
+            f"(pad(..., max_len={max_len})) or build the model with max_len >= {longest}"
+        )
+
+
 def predict_logits(
     model, ids: np.ndarray, batch_size: int = 500
 ) -> np.ndarray:
@@ -392,8 +417,9 @@ def train_classifier(
 
     Notes
     -----
-    Every argument is checked before the first step, so a bad id or label anywhere
-    raises before the model or the optimizer has changed.
+    Every argument is checked before the first step, so a bad id or label anywhere, or
+    a sentence longer than a Transformer encoder's ``max_len``, raises before the model
+    or the optimizer has changed.
     """
     where = "train_classifier"
     check_rng(rng, where)
@@ -420,8 +446,11 @@ def train_classifier(
             )
         val = (val[0], np.asarray(val[1]))
         sets.append(("ids_val", val[0], "y_val", val[1]))
+    max_len = _max_len(model)
     for ids_name, x, y_name, labels in sets:
         _check_ids(model, x, ids_name, where)
+        if max_len is not None:
+            _check_length(x, max_len, ids_name, where)
         check_labels(labels, len(x), where=where, name=y_name)
         check_binary(labels, f"{y_name} must contain only 0 and 1", where)
     dtype = next(iter(model.params.values())).dtype

@@ -37,16 +37,41 @@ PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 #: Penn-Treebank-like (MR itself splits punctuation off, not clitics): a word (letters
 #: and digits, inner hyphens: ``well-made``) before a clitic is cut there (``is|n't``,
 #: ``it|'s``); the clitic is a token; so is every other non-space character (punctuation).
+#: The clitics are the English ones, ``n't 's 're 've 'll 'd 'm``, each followed by no
+#: letter or digit; any other apostrophe is a quote, punctuation (``'great'`` is
+#: ``' great '``, ``'dull`` is ``' dull``).
 TOKEN = re.compile(
-    r"[^\W_]+(?=n't)|n't|'[^\W_]+|[^\W_]+(?:-[^\W_]+)*|[^\w\s]|_"
+    r"[^\W_]+(?=n't)|n't"  # a word before n't; n't
+    r"|'(?:s|re|ve|ll|d|m)(?![^\W_])"  # the other clitics, whole
+    r"|[^\W_]+(?:-[^\W_]+)*|[^\w\s]|_"  # a word; a punctuation mark
 )
+
+
+def _refuse_str(
+    value,
+    name: str,
+    where: str,
+    expected: str = "a sequence of tokens (a list of str)",
+) -> None:
+    """Refuse a str where tokens are expected: iterating over it would give its characters."""
+    if isinstance(value, str):
+        shown = value if len(value) <= 30 else value[:27] + "..."
+        raise TypeError(
+            f"{where}: {name} must be {expected}, got a str, {shown!r}; "
+            f"cut it into tokens first, e.g. with tokenize()"
+        )
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased tokens of ``text``: words, clitics and punctuation marks.
 
+    The clitics are ``n't 's 're 've 'll 'd 'm``; any other apostrophe is a quote, a
+    punctuation mark of its own.
+
     >>> tokenize("It's a well-made film, isn't it?")
     ['it', "'s", 'a', 'well-made', 'film', ',', 'is', "n't", 'it', '?']
+    >>> tokenize("He said 'great' and left.")
+    ['he', 'said', "'", 'great', "'", 'and', 'left', '.']
     """
     if not isinstance(text, str):
         raise TypeError(
@@ -61,6 +86,7 @@ def ngrams(tokens: Sequence[str], n_max: int = 2) -> list[str]:
     >>> ngrams(["not", "good", "at", "all"], 2)
     ['not', 'good', 'at', 'all', 'not good', 'good at', 'at all']
     """
+    _refuse_str(tokens, "tokens", "ngrams")
     n_max = check_int(n_max, "n_max", "ngrams")
     out = list(tokens)
     for n in range(2, n_max + 1):
@@ -142,8 +168,18 @@ class Vocab:
         Ties in frequency are broken alphabetically, so the ids do not depend on the order
         of the sentences.
         """
-        min_count = check_int(min_count, "min_count", "Vocab.build")
-        counts = Counter(t for s in sentences for t in s)
+        where = "Vocab.build"
+        _refuse_str(
+            sentences,
+            "sentences",
+            where,
+            "an iterable of tokenized sentences (lists of str)",
+        )
+        min_count = check_int(min_count, "min_count", where)
+        counts: Counter[str] = Counter()
+        for i, s in enumerate(sentences):
+            _refuse_str(s, f"sentences[{i}]", where)
+            counts.update(s)
         for special in (PAD_TOKEN, UNK_TOKEN):
             counts.pop(special, None)
         # (-count, token) tuples compare in C: ten times faster than a key function
@@ -152,7 +188,7 @@ class Vocab:
         )
         kept = [t for _, t in ranked]
         if max_size is not None:
-            kept = kept[: check_int(max_size, "max_size", "Vocab.build")]
+            kept = kept[: check_int(max_size, "max_size", where)]
         return cls(
             [PAD_TOKEN, UNK_TOKEN] + kept,
             [0, 0] + [counts[t] for t in kept],
@@ -162,7 +198,12 @@ class Vocab:
         return len(self.tokens)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """Ids of ``tokens``, int64 of shape (len(tokens),); unknown tokens get ``UNK``."""
+        """Ids of ``tokens``, int64 of shape (len(tokens),); unknown tokens get ``UNK``.
+
+        ``tokens`` is a sequence of str, one per token; a str is refused (its characters
+        are not its tokens).
+        """
+        _refuse_str(tokens, "tokens", "Vocab.encode")
         get = self.index.get
         return np.array([get(t, UNK) for t in tokens], dtype=np.int64)
 
