@@ -172,6 +172,10 @@ def test_every_data_module_resolves_like_the_store(no_env, monkeypatch, tmp_path
 def test_real_data_sanity_facts():
     data = load_rt_polarity()
     assert len(data) == 10_662 and int(data.y.sum()) == 5_331
+    # the pinned checksums are those of the real files, hashed here independently
+    folder = rt.resolve_directory()[0]
+    for name in (rt.POS, rt.NEG):
+        assert hashlib.md5((folder / name).read_bytes()).hexdigest() == rt.MD5[name]
     assert all(s and s == s.strip() for s in data.sentences)
 
 

@@ -190,6 +190,9 @@ def test_every_data_module_resolves_like_the_store(no_env, monkeypatch, tmp_path
 def test_real_corpus_sanity_facts():
     data = load_tinyshakespeare()
     assert len(data.text) == 1_115_394 and len(data.vocab) == 65
+    # the pinned checksum is that of the real file, hashed here independently
+    raw = (ts.resolve_directory()[0] / "input.txt").read_bytes()
+    assert hashlib.md5(raw).hexdigest() == ts.MD5["input.txt"]
     assert data.text.startswith("First Citizen:")
     assert len(data.train_ids) == 1_003_854 and len(data.val_ids) == 111_540
 
