@@ -5,7 +5,13 @@ import pytest
 
 from nnscratch.losses import softmax_cross_entropy
 from nnscratch.gradcheck import check_layer
-from nnscratch.models import MODELS, gpt, mnist_mlp, transformer_block
+from nnscratch.models import (
+    INPUT_SHAPES,
+    MODELS,
+    gpt,
+    mnist_mlp,
+    transformer_block,
+)
 from nnscratch.optim import Adam
 
 
@@ -19,13 +25,43 @@ def test_mnist_mlp_shapes_and_parameter_count(rng):
     assert all(v.dtype == np.float32 for v in model.params.values())
 
 
-def test_mnist_mlp_dtype_and_seed():
-    a, b = mnist_mlp(np.random.default_rng(3), np.float64), mnist_mlp(
-        np.random.default_rng(3), np.float64
-    )
+def dropout_masks(model, x):
+    """The keep-masks every Dropout layer of ``model`` draws in one training pass on ``x``."""
+    from nnscratch.layers import Dropout
+
+    model.forward(x, training=True)
+    masks = [k.mask for k in model.layers if isinstance(k, Dropout)]
+    assert masks, "expected a model with Dropout layers, got none"
+    return masks
+
+
+def assert_seeded(factory, x):
+    """Same seed: same weights and dropout masks; another seed: other ones, every array."""
+    a, b, c = (factory(np.random.default_rng(s)) for s in (3, 3, 4))
     for k, v in a.params.items():
-        assert v.dtype == np.float64
         np.testing.assert_array_equal(v, b.params[k])
+        if k.endswith(".b"):  # biases start at zero, whatever the seed
+            assert not v.any() and not c.params[k].any(), k
+        else:
+            assert not np.array_equal(v, c.params[k]), (
+                f"{k}: expected seeds 3 and 4 to draw different weights, "
+                "got equal ones"
+            )
+    for ma, mb, mc in zip(
+        dropout_masks(a, x), dropout_masks(b, x), dropout_masks(c, x)
+    ):
+        np.testing.assert_array_equal(ma, mb)
+        assert not np.array_equal(ma, mc), (
+            "expected seeds 3 and 4 to draw different dropout masks, got equal ones"
+        )
+
+
+def test_mnist_mlp_dtype_and_seed():
+    a = mnist_mlp(np.random.default_rng(3), np.float64)
+    for k, v in a.params.items():
+        assert v.dtype == np.float64, f"{k}: expected float64, got {v.dtype}"
+    x = np.random.default_rng(0).random((8, 784))
+    assert_seeded(lambda r: mnist_mlp(r, np.float64), x)
 
 
 def test_mnist_mlp_can_memorize_a_small_batch(rng):
@@ -41,11 +77,27 @@ def test_mnist_mlp_can_memorize_a_small_batch(rng):
     assert loss < 0.05 * first
 
 
+def test_every_registered_model_has_an_input_shape():
+    assert INPUT_SHAPES.keys() == MODELS.keys()
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_registered_model_takes_an_rng_and_a_dtype(name, rng):
-    model = MODELS[name](rng, dtype=np.float32)
+    # float64, not the default float32: a factory that ignored dtype would fail
+    model = MODELS[name](rng, dtype=np.float64)
     assert model.n_params > 0
-    assert all(v.dtype == np.float32 for v in model.params.values())
+    for k, v in model.params.items():
+        assert v.dtype == np.float64, f"{name} {k}: expected float64, got {v.dtype}"
+    # a batch of the shape the command line reshapes the images to
+    x = rng.random((2,) + INPUT_SHAPES[name])
+    out = model.forward(x, training=True)
+    assert out.shape == (2, 10) and out.dtype == np.float64, (
+        f"{name}: expected logits (2, 10) float64, got {out.shape} {out.dtype}"
+    )
+    dx = model.backward(np.ones_like(out) / 2)
+    assert dx.shape == x.shape and dx.dtype == np.float64
+    for k, g in model.grads.items():
+        assert g.dtype == np.float64, f"{name} {k}: expected float64, got {g.dtype}"
 
 
 def test_mnist_mlp_dropout_only_while_training(rng):
@@ -83,14 +135,11 @@ def test_mnist_cnn_shapes_parameter_count_and_dtype(rng):
     assert MODELS["cnn"] is mnist_cnn
 
 
-def test_mnist_cnn_same_seed_same_weights():
+def test_mnist_cnn_same_seed_same_weights_another_seed_other_ones():
     from nnscratch.models import mnist_cnn
 
-    a, b = mnist_cnn(np.random.default_rng(5)), mnist_cnn(
-        np.random.default_rng(5)
-    )
-    for k, v in a.params.items():
-        np.testing.assert_array_equal(v, b.params[k])
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    assert_seeded(mnist_cnn, x)
 
 
 def test_mnist_cnn_pooling_is_chosen_and_leaves_the_weights_alone():
@@ -127,6 +176,25 @@ def test_transformer_block_gradients(causal, rng):
     )
     check_layer(block, rng.standard_normal((2, 5, 8)), rng=rng).assert_ok()
     assert block.n_params == 12 * 8 * 8 + 13 * 8
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_transformer_block_causal_mask_hides_later_positions(causal, rng):
+    block = transformer_block(8, 2, rng=rng, causal=causal, dtype=np.float64)
+    x = rng.standard_normal((2, 5, 8))
+    out = block.forward(x)
+    x2 = x.copy()
+    x2[:, -1] = rng.standard_normal((2, 8))  # only the last position changes
+    out2 = block.forward(x2)
+    assert not np.allclose(out2[:, -1], out[:, -1])
+    earlier_change = np.abs(out2[:, :-1] - out[:, :-1]).max(axis=-1)  # (2, 4)
+    if causal:  # positions 0..3 cannot see position 4
+        np.testing.assert_allclose(out2[:, :-1], out[:, :-1], rtol=0, atol=1e-12)
+    else:  # every position attends to the last one
+        assert np.all(earlier_change > 1e-6), (
+            "expected every earlier position to change without the causal mask, "
+            f"got largest changes {earlier_change}"
+        )
 
 
 def test_gpt_gradients_and_causality(rng):

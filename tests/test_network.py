@@ -114,19 +114,47 @@ def test_load_refuses_a_file_without_the_buffers(tmp_path):
         np.testing.assert_array_equal(v, before[k])
 
 
+def test_load_refuses_a_later_array_of_another_shape_and_loads_nothing(tmp_path):
+    # same keys; the first mismatch is the last layer's W: the arrays before it fit
+    path = tmp_path / "w.npz"
+    saved = net_of(np.random.default_rng(0), (2, 16, 16, 3))
+    save_params(saved, path)
+    net = net_of(np.random.default_rng(1), (2, 16, 16, 4))
+    assert net.params.keys() == saved.params.keys()
+    before = {k: v.copy() for k, v in net.params.items()}
+    for k in ("0.W", "2.W"):  # loaded, they would show
+        assert not np.array_equal(before[k], saved.params[k]), k
+    with pytest.raises(ValueError, match=r"load_params: array '4\.W' in '.*w\.npz' has shape "
+                                         r"\(16, 3\) and dtype float64; the model expects "
+                                         r"\(16, 4\) and float64$"):
+        load_params(net, path)
+    for k, v in net.params.items():  # the arrays that fit were not loaded either
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
 def test_rejects_things_that_are_not_layers():
     with pytest.raises(TypeError, match="item 1 must follow the layer protocol"):
         Sequential([ReLU(), "relu"])
 
 
-@pytest.mark.parametrize("activation, init_std", [("relu", np.sqrt(2 / 400)), ("tanh", np.sqrt(2 / 600))])
+@pytest.mark.parametrize(
+    "activation, init_std",
+    [
+        ("relu", np.sqrt(2 / 400)),
+        ("leaky_relu", np.sqrt(2 / 400)),
+        ("tanh", np.sqrt(2 / 600)),
+        ("sigmoid", np.sqrt(2 / 600)),
+    ],
+)
 def test_mlp_builds_the_architecture_with_matching_init(activation, init_std, rng):
     net = mlp([400, 200, 200, 3], rng=rng, activation=activation)
     kinds = [type(layer).__name__ for layer in net.layers]
-    act = {"relu": "ReLU", "tanh": "Tanh"}[activation]
+    act = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh",
+           "sigmoid": "Sigmoid"}[activation]
     assert kinds == ["Dense", act, "Dense", act, "Dense"]
     assert [net[i].params["W"].shape for i in (0, 2, 4)] == [(400, 200), (200, 200), (200, 3)]
-    # He for ReLU (2/n_in), Glorot for tanh (2/(n_in+n_out)): sample std within 3%
+    # He for the ReLU family (2/n_in), Glorot for tanh and sigmoid (2/(n_in+n_out)): the
+    # two differ by 22% here; sample std within 3%
     assert abs(net[0].params["W"].std() / init_std - 1) < 0.03
     check_layer(mlp([3, 4, 2], rng=rng, activation=activation), rng.standard_normal((5, 3)),
                 rng=rng).assert_ok()
@@ -147,15 +175,25 @@ def test_backward_can_skip_the_input_gradient(rng):
     net.forward(x)
     dx = net.backward(dout)
     full = {k: v.copy() for k, v in net.grads.items()}
+    for g in net.grads.values():  # stale gradients cannot pass for fresh ones
+        g[...] = np.nan
     net.forward(x)
     assert net.backward(dout, need_dx=False) is None
     for k, v in net.grads.items():
         np.testing.assert_array_equal(v, full[k])
     assert dx.shape == x.shape
-    # a first layer that cannot skip still runs its ordinary backward
+    # a parameter-free first layer (not run backward at all: see the next test): the
+    # Dense after it still fills its gradients, and nothing is returned
     net2 = Sequential([Tanh(), Dense(4, 3, rng=rng)])
     net2.forward(x)
+    net2.backward(dout)
+    full2 = {k: v.copy() for k, v in net2.grads.items()}
+    for g in net2.grads.values():  # stale gradients cannot pass for fresh ones
+        g[...] = np.nan
+    net2.forward(x)
     assert net2.backward(dout, need_dx=False) is None
+    for k, v in net2.grads.items():
+        np.testing.assert_array_equal(v, full2[k], err_msg=k)
     assert Sequential([]).backward(dout) is dout
 
 
@@ -181,6 +219,8 @@ def test_backward_without_dx_stops_at_the_first_layer_with_parameters(rng):
     full = {k: v.copy() for k, v in net.grads.items()}
     assert calls == [("dense", True), True, ("dense", True), True]
     calls.clear()
+    for g in net.grads.values():  # stale gradients cannot pass for fresh ones
+        g[...] = np.nan
     net.forward(x)
     assert net.backward(dout, need_dx=False) is None
     # the leading Tanh is not run backward; the first Dense skips its dx
@@ -209,6 +249,36 @@ def test_residual_block_is_a_layer_with_nested_keys_and_correct_gradients(rng):
     check_layer(net, rng.standard_normal((5, 3)), rng=rng).assert_ok()
     with pytest.raises(ValueError, match=r"Residual.forward: the body maps shape \(5, 4\) to \(5, 2\)"):
         Residual(Dense(4, 2, rng=rng)).forward(rng.standard_normal((5, 4)))
+
+
+def test_residual_backward_without_dx_returns_none_and_the_same_gradients(rng):
+    from nnscratch.network import Residual
+
+    calls = []
+
+    class DenseSpy(Dense):
+        def backward(self, dout, need_dx=True):
+            calls.append(need_dx)
+            return super().backward(dout, need_dx=need_dx)
+
+    net = Sequential(
+        [Residual(Sequential([DenseSpy(4, 4, rng=rng), Tanh()])), Dense(4, 3, rng=rng)]
+    )
+    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    net.forward(x)
+    assert net.backward(dout).shape == x.shape and calls == [True]
+    full = {k: v.copy() for k, v in net.grads.items()}
+    for g in net.grads.values():  # stale gradients cannot pass for fresh ones
+        g[...] = np.nan
+    calls.clear()
+    net.forward(x)
+    assert net.backward(dout, need_dx=False) is None
+    assert calls == [False]  # the block passes need_dx on: its body's Dense skips dx
+    assert sorted(net.grads) == sorted(full) == ["0.0.0.W", "0.0.0.b", "1.W", "1.b"]
+    for k, v in net.grads.items():
+        np.testing.assert_array_equal(v, full[k], err_msg=k)
+    # the block itself returns None too (a Sequential drops what its first layer returns)
+    assert net[0].backward(rng.standard_normal((5, 4)), need_dx=False) is None
 
 
 def test_dense_maps_sequences_over_their_last_axis(rng):
@@ -658,9 +728,12 @@ def test_refresh_batchnorm_statistics_of_a_conv_layer(rng):
     assert np.allclose(
         net.buffers["1.running_var"], per_channel.var(1, ddof=1)
     )
-    # evaluation now normalizes x's own batch to mean 0, variance near 1
+    # evaluation now normalizes x's own batch to mean 0, variance near 1: the running
+    # variance is the unbiased one, so the batch's own variance comes out (n-1)/n
     out = net.forward(x).transpose(1, 0, 2, 3).reshape(4, -1)
+    n = per_channel.shape[1]  # 7 * 4 * 4 values per channel
     assert np.allclose(out.mean(1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(1), (n - 1) / n, rtol=1e-3)
 
 
 def test_refresh_batchnorm_refuses_bad_input_and_keeps_the_model(rng):
@@ -672,7 +745,10 @@ def test_refresh_batchnorm_refuses_bad_input_and_keeps_the_model(rng):
         refresh_batchnorm(net_of(rng), np.ones((4, 2)))
     net = bn_net(rng)
     kept = {k: v.copy() for k, v in net.buffers.items()}
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense.forward: x must have 3 features on its last axis.*got \(5, 4\)",
+    ):
         refresh_batchnorm(net, rng.standard_normal((5, 4)))  # 4 != 3 inputs
     with pytest.raises(ValueError, match="at least 2"):
         refresh_batchnorm(net, rng.standard_normal((1, 3)))
@@ -777,5 +853,8 @@ def test_a_layer_used_inside_a_residual_block_and_outside_it_is_refused(rng):
     from nnscratch.network import Residual
 
     dense = Dense(3, 3, rng=rng)
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError,
+        match="Sequential: items 0 and 1 share one .*each place needs a layer of its own",
+    ):
         Sequential([dense, Residual(dense)])

@@ -227,17 +227,29 @@ def test_warmup_then_cosine_compose():
 
 
 @pytest.mark.parametrize(
-    "make",
+    "make, message",
     [
-        lambda opt: StepLR(opt, step_size=0),
-        lambda opt: StepLR(opt, step_size=2, gamma=-1.0),
-        lambda opt: CosineLR(opt, 10, lr_min=0.5),  # above the rate 0.1
-        lambda opt: LinearWarmup(opt, 0),
+        (
+            lambda opt: StepLR(opt, step_size=0),
+            r"^StepLR: step_size must be a positive integer, got 0$",
+        ),
+        (
+            lambda opt: StepLR(opt, step_size=2, gamma=-1.0),
+            r"^StepLR: gamma must be positive and finite, got -1\.0$",
+        ),
+        (
+            lambda opt: CosineLR(opt, 10, lr_min=0.5),  # above the rate 0.1
+            r"^CosineLR: lr_min must be a finite number in \[0, 0\.1\], got 0\.5$",
+        ),
+        (
+            lambda opt: LinearWarmup(opt, 0),
+            r"^LinearWarmup: warmup must be a positive integer, got 0$",
+        ),
     ],
 )
-def test_a_refused_schedule_leaves_the_optimizer_untouched(make):
+def test_a_refused_schedule_leaves_the_optimizer_untouched(make, message):
     opt = SGD(lr=0.1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         make(opt)
     assert opt.lr == 0.1 and not hasattr(opt, "initial_lr")
     opt.lr = 0.5  # a schedule made now starts from the rate the optimizer has now
@@ -487,6 +499,27 @@ def test_parameter_average_applied_swaps_in_and_restores_even_on_error():
             1 / 0
     for k in params:
         np.testing.assert_array_equal(params[k], trained[k])
+
+
+def test_parameter_average_sums_float32_parameters_in_float64():
+    # A float32 random walk of tiny steps, averaged over 3000 steps with decay 0.999:
+    # each update adds 1/1000 of a parameter to a sum near it, and a float32 sum would
+    # round away about 1e-5 of the average (100 float32 spacings); a float64 sum keeps
+    # it to the rounding of the float32 parameters themselves (below 1e-7).
+    rng = np.random.default_rng(0)
+    beta, steps = 0.999, 3000
+    theta = rng.standard_normal(4).astype(np.float32)
+    avg = ParameterAverage({"w": theta}, decay=beta)
+    thetas = []
+    for _ in range(steps):
+        theta = theta + np.float32(1e-4) * rng.standard_normal(4, dtype=np.float32)
+        assert theta.dtype == np.float32
+        thetas.append(theta.astype(np.float64))
+        avg.update({"w": theta})
+    averaged = avg.averaged()["w"]
+    assert averaged.dtype == np.float64, f"expected float64, got {averaged.dtype}"
+    weights = (1 - beta) * beta ** np.arange(steps - 1, -1, -1) / (1 - beta**steps)
+    np.testing.assert_allclose(averaged, weights @ np.array(thetas), rtol=1e-6, atol=0)
 
 
 def test_parameter_average_refuses_bad_input():
