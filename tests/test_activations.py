@@ -195,6 +195,12 @@ def test_gelu_in_float16_stays_finite_far_out():
     np.testing.assert_allclose(dz, gelu_prime(z64), rtol=2e-3, atol=1e-3)
 
 
+def test_gelu_takes_a_python_number():
+    for fn in (gelu, gelu_prime):
+        value = fn(1.5)
+        assert np.ndim(value) == 0 and value == float(fn(np.array(1.5)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gelu_slope_is_0_or_1_where_z_cubed_overflows(dtype):
     """|z|^3 is infinite here; the slope is still 0 on the left and 1 on the right (as in

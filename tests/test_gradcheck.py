@@ -81,6 +81,12 @@ def test_a_nan_error_fails_wherever_it_stands(errors):
         result.assert_ok()
 
 
+def test_worst_is_the_largest_error_and_every_error_must_pass():
+    result = gradcheck.GradCheckResult({"W": 3e-9, "b": 5e-8, "x": 1e-9})
+    assert result.worst == 5e-8 and result.passed
+    assert not gradcheck.GradCheckResult({"W": 3e-9, "b": 2e-7}).passed
+
+
 def test_empty_result_never_passes():
     assert not gradcheck.GradCheckResult({}).passed
     with pytest.raises(AssertionError, match="compared nothing"):

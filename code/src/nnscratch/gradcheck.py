@@ -105,10 +105,9 @@ class GradCheckResult:
     def worst(self) -> float:
         """The largest error; NaN when any error is NaN (a gradient that holds a NaN)."""
         values = list(self.errors.values())
+        # Python's max would skip a NaN that is not first
         if any(math.isnan(v) for v in values):
-            return (
-                math.nan
-            )  # Python's max would skip a NaN that is not first
+            return math.nan
         return max(values, default=0.0)
 
     @property
