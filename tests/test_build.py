@@ -7,6 +7,7 @@ The fast tests check the pieces (fingerprints, front matter, the table of conten
 """
 
 import importlib
+import inspect
 import json
 import os
 import pkgutil
@@ -151,9 +152,12 @@ def test_rebuilds_execute_exactly_what_changed(tmp_path):
     assert executed(log) == 1
     assert "two 54 second" in html(root, "two")
 
-    # The record page shows both chapters with their times and budget, built by the extension.
-    record = html(root, "build")
-    assert "One" in record and "Two" in record and "240" in record
+    # The record page shows both chapters with their times and budget, built by the extension
+    # (in its table: the sidebar names every chapter on every page).
+    record = (root / "_build" / "html" / "build.html").read_text()
+    table = re.sub(r"<[^>]+>", "", record[record.index("<table"):record.index("</table>")])
+    for name in ("One", "Two"):
+        assert re.search(rf"\b{name}\s+\d+\.\d+\s+240\b", table), table
 
 
 @pytest.mark.slow
@@ -325,12 +329,15 @@ def test_nonfinite_glued_values_are_found_by_name():
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("...")
     values = {"a": "0.25", "b": "nan", "c": "-inf", "d": "np.float64(nan)", "e": "np.float32(inf)",
-              "f": "'nan'", "g": "array([nan])", "h": "1e308", "i": "'infinite'"}
+              "f": "'nan'", "g": "array([nan])", "h": "1e308", "i": "'infinite'", "j": "zoo", "k": "-oo",
+              "l": "array(nan)", "m": "(nan+0j)", "n": "np.longdouble('nan')", "o": "array(1.0)",
+              "p": "(1+2j)", "q": "np.float64(0.5)"}
     cell.outputs = [_glued(k, v) for k, v in values.items()]
     cell.outputs.append({"output_type": "stream", "name": "stdout", "text": "nan\n"})  # not glue
     nb.cells.append(cell)
     assert book_execution.nonfinite_glue(nb) == [
-        "b = nan", "c = -inf", "d = np.float64(nan)", "e = np.float32(inf)"]
+        "b = nan", "c = -inf", "d = np.float64(nan)", "e = np.float32(inf)", "j = zoo", "k = -oo",
+        "l = array(nan)", "m = (nan+0j)", "n = np.longdouble('nan')"]
 
 
 def test_only_a_kernel_that_died_at_start_through_no_fault_of_its_own_is_started_again():
@@ -437,18 +444,28 @@ def test_page_options_refuse_malformed_front_matter(tmp_path, front, words):
 
 def test_pages_that_read_a_data_set_declare_it():
     """A chapter's outputs depend on its data: the build can only know it if the page says so."""
-    loaders = {}  # data set name -> its loader's call, for every module built on data.store
+    # data set name -> the public functions of its module (every module built on data.store):
+    # load_mnist, but also mnist_files, load_images, image_splits... A name that several
+    # modules define (resolve_directory) says nothing about which data set a page reads.
+    functions = {}
     for info in pkgutil.iter_modules(nnscratch.data.__path__):
         module = importlib.import_module(f"nnscratch.data.{info.name}")
         if hasattr(module, "SOURCE") and hasattr(module, "resolve_directory"):
-            loaders[info.name] = f"load_{info.name}("  # module name: fashion_mnist
-    assert {"mnist", "tinyshakespeare"} <= set(loaders)
+            functions[info.name] = {n for n, f in vars(module).items() if inspect.isfunction(f)
+                                    and f.__module__ == module.__name__ and not n.startswith("_")}
+    assert {"mnist", "tinyshakespeare"} <= set(functions)
+    shared = {n for name in functions for n in functions[name]
+              if any(n in functions[other] for other in functions if other != name)}
+    loaders = {name: sorted(fs - shared) for name, fs in functions.items()}
+    assert {"load_mnist", "mnist_files", "load_images"} <= set(loaders["mnist"])
     for page in toc.notebooks(ROOT):
         path = toc.source(ROOT, page)
         # names of nnscratch.data modules (CONTRIBUTING.md); a folder name with a hyphen
         # ("fashion-mnist") names the same module
         declared = {n.replace("-", "_") for n in book_execution.page_options(path).data}
-        used = {name for name, call in loaders.items() if call in path.read_text()}
+        text = path.read_text()
+        used = {name for name, calls in loaders.items()
+                if any(re.search(rf"\b{call}\(", text) for call in calls)}
         assert used <= declared, f"{page} reads {used - declared} without 'nnbook: data:' in its front matter"
         for name in declared:
             book_execution.data_fingerprint(name)  # the data module exists and can be located
@@ -461,7 +478,7 @@ def test_pages_that_read_the_repository_declare_what_they_read():
     pages_reading = 0
     for page in toc.notebooks(ROOT):
         path = toc.source(ROOT, page)
-        named = set(re.findall(r'"(\w+)"', path.read_text())) & outside
+        named = set(re.findall(r"""["'](\w+)["']""", path.read_text())) & outside
         declared = set(book_execution.page_options(path).depends)
         assert named <= declared, f"{page} reads {sorted(named - declared)} without 'nnbook: depends:'"
         pages_reading += bool(named)
@@ -542,3 +559,64 @@ def test_a_chapter_run_as_a_script_fails_on_text_too_small_to_read(tmp_path):
         in proc.stderr, proc.stderr
     assert "a title" not in proc.stderr
     assert "the next cell ran" in proc.stdout and (tmp_path / "page" / "fig-01-1.png").exists()
+
+
+def _fake_app(root: Path, pages: dict[str, str]):
+    """Just enough of a Sphinx app for the fingerprint functions: pages ``<name>.md`` in root."""
+    from types import SimpleNamespace
+
+    root = root.resolve()
+    for name, text in pages.items():
+        (root / f"{name}.md").write_text(text)
+
+    def path2doc(path):
+        path = Path(path)
+        return path.stem if path.parent == root and path.exists() else None
+
+    env = SimpleNamespace(doc2path=lambda d: str(root / f"{d}.md"), path2doc=path2doc,
+                          docname=None, nnbook_read={})
+    return SimpleNamespace(srcdir=str(root), env=env, config=SimpleNamespace(nnbook_dependencies=[]),
+                           nnbook_state=book_execution.BuildState(root / "record.json", {"pages": {}}, "c0ffee"))
+
+
+def test_a_page_quoting_a_chapter_that_failed_is_read_again_next_time(tmp_path):
+    """A failed chapter is not read, so a page quoting it shows its older values: no read key
+    is stored for that page, and the next build reads it again once the chapter has run."""
+    app = _fake_app(tmp_path, {"a": "# A\n\nquotes {glue:text}`b.md::k`\n", "b": "# B\n"})
+    for doc in ("a", "b"):
+        book_execution.fingerprint(app, doc)
+    app.nnbook_state.failed.append("b")
+    app.env.docname = "a"
+    book_execution.remember_fingerprint(app, None)
+    assert "a" not in app.env.nnbook_read
+    app.nnbook_state.failed.clear()
+    book_execution.remember_fingerprint(app, None)
+    assert app.env.nnbook_read["a"] == book_execution.read_key(app, "a")
+
+
+def test_the_fingerprint_recorded_after_a_run_keeps_the_source_read_before_it(tmp_path):
+    """A page edited while its chapter ran must stay stale: fingerprinting again after the run
+    (for data it downloaded) must not take in the edit."""
+    app = _fake_app(tmp_path, {"a": "# A\n"})
+    before = book_execution.fingerprint(app, "a")
+    (tmp_path / "a.md").write_text("# A, edited while it ran\n")
+    del app.nnbook_state.fingerprints["a"]  # as _finish does
+    assert book_execution.fingerprint(app, "a") == before
+    next_build = _fake_app(tmp_path, {})
+    assert book_execution.fingerprint(next_build, "a") != before
+
+
+def test_the_book_refuses_a_configuration_that_lets_a_cell_error_through():
+    from types import SimpleNamespace
+
+    from sphinx.errors import ConfigError
+
+    ok = SimpleNamespace(nb_execution_mode="cache", nb_execution_allow_errors=False)
+    book_execution.check_config(None, ok)
+    with pytest.raises(ConfigError, match=r"needs a cell error to fail the build .*allow_errors: "
+                                          r"false\), got True"):
+        book_execution.check_config(None, SimpleNamespace(nb_execution_mode="cache",
+                                                          nb_execution_allow_errors=True))
+    with pytest.raises(ConfigError, match="execution mode 'cache'"):
+        book_execution.check_config(None, SimpleNamespace(nb_execution_mode="auto",
+                                                          nb_execution_allow_errors=False))

@@ -44,6 +44,7 @@ No NaN in the text
 
 from __future__ import annotations
 
+import cmath
 import concurrent.futures
 import datetime as dt
 import hashlib
@@ -248,8 +249,26 @@ def blas_description() -> str:
 # ---------------------------------------------------------------------------------------
 
 
-# The text/plain form of a glued NaN or infinity: nan, -inf, np.float32(nan), ...
-_NOT_FINITE = re.compile(r"(?:np\.float\d+\()?[-+]?(?:nan|inf)\)?", re.IGNORECASE)
+# A glued scalar's text/plain form may be wrapped: np.float32(nan), np.longdouble('nan'),
+# array(nan) (0-d); SymPy writes its infinities oo, -oo and zoo.
+_WRAPPED = re.compile(r"(np\.\w+|array)\((.*)\)")
+_SYMPY_INFINITIES = {"oo", "+oo", "-oo", "zoo"}
+
+
+def _not_finite_text(text: str) -> bool:
+    """Whether a glued value's text is a scalar NaN or infinity (real or complex)."""
+    wrapped = _WRAPPED.fullmatch(text)
+    if wrapped:
+        text = wrapped.group(2).strip()
+        if wrapped.group(1).startswith("np.") and len(text) > 1 and text[0] == text[-1] == "'":
+            text = text[1:-1]  # np.longdouble('nan')
+    if text in _SYMPY_INFINITIES:
+        return True
+    try:
+        value = complex(text)  # nan, -inf, 1e308, (nan+0j); not 'nan' or [nan]
+    except ValueError:
+        return False
+    return not cmath.isfinite(value)
 
 
 def nonfinite_glue(nb) -> list[str]:
@@ -265,7 +284,7 @@ def nonfinite_glue(nb) -> list[str]:
             if not meta:
                 continue
             text = out.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain")
-            if text is not None and _NOT_FINITE.fullmatch(text.strip()):
+            if text is not None and _not_finite_text(text.strip()):
                 found.append(f"{meta.get('name')} = {text.strip()}")
     return found
 
@@ -335,6 +354,7 @@ class BuildState:
     commit: str
     shared: str | None = None  # the part of every fingerprint that is not the page's own
     fingerprints: dict[str, str] = field(default_factory=dict)
+    source_parts: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # _source_parts
     options: dict[str, PageOptions] = field(default_factory=dict)  # each page's front matter
     notebooks: dict = field(default_factory=dict)                  # each chapter, as myst-nb reads it
     facts: dict[str, str] | None = None  # what the report page shows; None when the record changed
@@ -362,10 +382,11 @@ def _options(app: Sphinx, docname: str) -> PageOptions:
     return state.options[docname]
 
 
-def fingerprint(app: Sphinx, docname: str) -> str:
-    """The fingerprint of a chapter now (computed once per build)."""
+def _source_parts(app: Sphinx, docname: str) -> tuple[bytes, bytes]:
+    """What a chapter's fingerprint hashes before and after its data: the shared inputs and
+    the page's source, then the files it declares (read once per build, before any run)."""
     state = _state(app)
-    if docname not in state.fingerprints:
+    if docname not in state.source_parts:
         root = Path(app.srcdir)
         if state.shared is None:
             state.shared = hashlib.sha256(
@@ -373,17 +394,32 @@ def fingerprint(app: Sphinx, docname: str) -> str:
             ).hexdigest()
         path = Path(app.env.doc2path(docname))
         options = _options(app, docname)
-        digest = hashlib.sha256()
-        digest.update(state.shared.encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-        for name in sorted(options.data):
-            digest.update(f"data:{name}:{data_fingerprint(name)}".encode())
+        after = b""
         if options.depends:
             missing = [rel for rel in options.depends if not (root / rel).exists()]
             if missing:
                 raise ValueError(f"{path}: 'nnbook: depends:' names {missing}, not found under the "
                                  f"book's root {root}")
-            digest.update(f"files:{hash_paths(root, list(options.depends))}".encode())
+            after = f"files:{hash_paths(root, list(options.depends))}".encode()
+        state.source_parts[docname] = (state.shared.encode() + hashlib.sha256(path.read_bytes()).digest(),
+                                       after)
+    return state.source_parts[docname]
+
+
+def fingerprint(app: Sphinx, docname: str) -> str:
+    """The fingerprint of a chapter now (computed once per build).
+
+    Its data are hashed again after the chapter runs (:func:`_finish`), its source and declared
+    files never: a page or test edited while its chapter ran must leave it stale, not recorded
+    as the inputs of outputs computed from the older ones.
+    """
+    state = _state(app)
+    if docname not in state.fingerprints:
+        before, after = _source_parts(app, docname)
+        digest = hashlib.sha256(before)
+        for name in sorted(_options(app, docname).data):
+            digest.update(f"data:{name}:{data_fingerprint(name)}".encode())
+        digest.update(after)
         state.fingerprints[docname] = digest.hexdigest()
     return state.fingerprints[docname]
 
@@ -504,9 +540,14 @@ def remember_fingerprint(app: Sphinx, doctree) -> None:
     Stored here, not before reading: Sphinx purges a page's data from the environment just
     before it reads the page again.
     """
-    docname = app.env.docname
-    if docname in _state(app).fingerprints and docname not in _state(app).failed:
-        app.env.nnbook_read[docname] = read_key(app, docname)
+    docname, state = app.env.docname, _state(app)
+    if docname not in state.fingerprints or docname in state.failed:
+        return
+    # A quoted chapter that failed was not read: this page shows its older values, so it must
+    # be read again once that chapter has run, even if nothing else changes.
+    if any(doc in state.failed for doc in quoted_pages(app, docname)):
+        return
+    app.env.nnbook_read[docname] = read_key(app, docname)
 
 
 def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, counter: str) -> None:
@@ -522,8 +563,8 @@ def _finish(app: Sphinx, cache, doc: str, future: concurrent.futures.Future, cou
                      type="nnbook", subtype="execute")
         return
     _store(app, cache, doc, result["notebook"], result["seconds"])
-    # Fingerprint again now: a chapter that downloads its data found it "absent" before it ran,
-    # and recording that would make the next build execute it again for nothing.
+    # Fingerprint its data again now: a chapter that downloads its data found it "absent"
+    # before it ran, and recording that would make the next build execute it again for nothing.
     del state.fingerprints[doc]
     state.record["pages"][doc] = {
         "fingerprint": fingerprint(app, doc),
@@ -808,6 +849,10 @@ def check_config(app: Sphinx, config) -> None:
     if config.nb_execution_mode != "cache":
         raise ConfigError(f"book_execution needs myst-nb's execution mode 'cache' "
                           f"(_config.yml: execute: execute_notebooks: cache), got {config.nb_execution_mode!r}")
+    # The book fails on any cell error: a traceback is never published as a chapter's output.
+    if config.nb_execution_allow_errors:
+        raise ConfigError("book_execution needs a cell error to fail the build (_config.yml: "
+                          f"execute: allow_errors: false), got {config.nb_execution_allow_errors!r}")
 
 
 def _tools_version() -> int:
