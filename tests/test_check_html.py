@@ -96,3 +96,25 @@ def test_the_formulas_that_scroll_on_a_phone_are_named_in_the_pages_account():
         '; at phone width 1 displayed formula scrolls: "a=b": 519 px in 358 px')
     assert check_html.scrolling_account(["x", "y"]) == (
         "; at phone width 2 displayed formulas scroll: x; y")
+
+
+def test_a_chapter_without_its_notebook_source_is_a_problem_not_a_pass(tmp_path):
+    """check_downloads compares a chapter's downloads with its source: a chapter whose source
+    is missing (or not recognised as a notebook) must not pass unchecked."""
+    from types import SimpleNamespace
+
+    server = SimpleNamespace(root=tmp_path)
+    chapter = tmp_path / "book" / "01_neuron_theory.html"
+    problems = check_html.check_downloads(chapter, server, {"downloads": []})
+    assert problems == ["no notebook source _sources/book/01_neuron_theory.md beside the chapter: "
+                        "cannot check its downloads"]
+    assert check_html.check_downloads(tmp_path / "book" / "notation.html", server, {"downloads": []}) == []
+    # a source whose front matter starts with its kernelspec is a notebook too, as for the build
+    source = tmp_path / "_sources" / "book" / "01_neuron_theory.md"
+    source.parent.mkdir(parents=True)
+    source.write_text("---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+                      "jupytext:\n  text_representation: {}\n---\n"
+                      "# T\n\n```{code-cell} ipython3\nx = 1\n```\n")
+    assert check_html.notebook_source(tmp_path, chapter) == source
+    assert check_html.check_downloads(chapter, server, {"downloads": []}) == [
+        "no .ipynb download link", "no .py download link"]

@@ -23,7 +23,7 @@
    and "behaviour", with the -ize of the code's own names (``optimizer``, ``normalize``,
    ``tokenize``). ``test_one_spelling_of_ize_words`` finds the -ise forms of those verbs.
 
-What counts as prose: everything outside code cells, fenced blocks, maths (``$...$``,
+What counts as prose: everything outside code cells, maths (``$...$``,
 ``$$...$$``), roles (``{glue:text}`...```, ``{cite:p}`...```, ``{ref}`...```), inline code,
 link targets, labels and directive options.
 """
@@ -52,7 +52,9 @@ COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 def prose(text: str) -> str:
-    """The page with code, maths, roles, labels and options blanked out (line numbers kept)."""
+    """The page with code cells, maths, roles, inline code, labels and options blanked out
+    (line numbers kept). Other fenced blocks (a table's or a figure's caption, a bash command)
+    are read as prose, numbers and all: nothing a reader sees escapes the checks."""
     def blank(m):
         return re.sub(r"[^\n]", " ", m.group(0))
 
@@ -62,9 +64,6 @@ def prose(text: str) -> str:
     text = ROLE.sub(lambda m: re.sub(r"[^\n]", "§", m.group(0)), text)
     for pattern in (INLINE_CODE, LINK_TARGET, LABEL_LINE, OPTION_LINE):
         text = pattern.sub(blank, text)
-    # Fenced blocks that are not admonitions (bash commands, literalinclude, figures...).
-    text = re.sub(r"^```(?!\{admonition\}|\{note\}|\{tip\}|\{important\}|\{warning\}).*?^```[ \t]*$",
-                  blank, text, flags=re.S | re.M)
     return text
 
 
@@ -225,6 +224,12 @@ STATES_DERIVATIVE = re.compile(
     r"|(?<![\\\w])d(?:W|Z|X|A|b|z|x|w|y|\\hat)|_\{?t\s*-\s*1\}?"
 )
 DISPLAY_BLOCK = re.compile(r"\$\$(?P<body>.*?)\$\$(?:[ \t]*\((?P<label>[\w-]+)\))?", re.S)
+# The other displays MyST typesets: a {math} directive (its label an option) and, with the
+# amsmath extension, an environment standing alone (which carries no label the checks name).
+MATH_DIRECTIVE_BLOCK = re.compile(
+    r"^```\{math\}[^\n]*\n(?P<options>(?:[ \t]*:[\w-]+:[^\n]*\n)*)(?P<body>.*?)^```", re.S | re.M)
+AMSMATH_BLOCK = re.compile(r"^\\begin\{(?P<env>align|equation|gather|multline)\*?\}(?P<body>.*?)"
+                           r"^\\end\{(?P=env)\*?\}", re.S | re.M)
 # The calls that verify a formula: nnscratch.symbolic's verify_* functions and the methods of
 # its Checklist (``checks.equal(...)``) that call them.
 VERIFIERS = {"verify_equal", "verify_derivative", "verify_numeric", "equal", "derivative", "numeric"}
@@ -274,17 +279,20 @@ def unverified_displays(page: Path, text: str | None = None) -> list[str]:
     raw = page.read_text() if text is None else text
     labels = check_labels(raw)
     outside_code = CODE_CELL.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), raw)
+    displays = [(m.start(), m.group("body"), m.group("label")) for m in DISPLAY_BLOCK.finditer(outside_code)]
+    for m in MATH_DIRECTIVE_BLOCK.finditer(outside_code):
+        label = re.search(r":label:\s*(\S+)", m.group("options"))
+        displays.append((m.start(), m.group("body"), label and label.group(1)))
+    outside_dollars = DISPLAY_BLOCK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), outside_code)
+    displays += [(m.start(), m.group("body"), None) for m in AMSMATH_BLOCK.finditer(outside_dollars)]
     found = []
-    for m in DISPLAY_BLOCK.finditer(outside_code):
-        if not STATES_DERIVATIVE.search(m.group("body")):
+    for start, body, label in sorted(displays, key=lambda d: d[0]):
+        if not STATES_DERIVATIVE.search(body) or label in labels:
             continue
-        if m.group("label") in labels:
-            continue
-        line_no = outside_code.count("\n", 0, m.start()) + 1
-        first = " ".join(m.group("body").split())[:70]
-        why = ("no label" if not m.group("label")
-               else f"label {m.group('label')!r} is named by no check on the page")
-        found.append(f"{page.name}:{line_no}: {why}: $$ {first} ...")
+        line_no = outside_code.count("\n", 0, start) + 1
+        first = " ".join(body.split())[:70]
+        why = "no label" if not label else f"label {label!r} is named by no check on the page"
+        found.append(f"{page.name}:{line_no}: {why}: {first} ...")
     return found
 
 
@@ -309,6 +317,22 @@ def test_the_formula_check_needs_a_label_named_by_a_check(tmp_path):
     )
     found = unverified_displays(page)
     assert len(found) == 2 and "no label" in found[0] and "eq-missing" in found[1]
+
+
+def test_the_formula_check_reads_math_directives_and_amsmath_environments_too(tmp_path):
+    page = tmp_path / "demo.md"
+    cell = '```{code-cell} ipython3\nchecks.equal(a, b, "rule", label="eq-ok")\n```\n'
+    page.write_text(
+        "```{math}\n:label: eq-ok\n\\frac{\\partial L}{\\partial w} = x\n```\n\n"
+        "```{math}\n:label: eq-other\nw \\leftarrow w - \\eta g\n```\n\n"
+        "```{math}\n\\nabla L = 0\n```\n\n"
+        "\\begin{align}\n\\frac{\\partial L}{\\partial b} &= 1\n\\end{align}\n\n"
+        "$$\n\\begin{aligned} Z &= X W \\end{aligned}\n$$\n\n" + cell
+    )
+    found = unverified_displays(page)
+    assert [f.split(": ")[1] for f in found] == [
+        "label 'eq-other' is named by no check on the page", "no label", "no label"], found
+    assert [f.split(": ")[0] for f in found] == ["demo.md:6", "demo.md:11", "demo.md:15"]
 
 
 @pytest.mark.parametrize("cell", [

@@ -354,6 +354,9 @@ def test_pdf_chapter_numbers_must_be_step_numbers(tmp_path):
     book_toc.write_text("\n".join([line % (1, "Before you start", 3, 1), line % (2, "The neuron", 9, 2)]))
     problems = check_pdf.chapter_problems(book_toc, tmp_path)
     assert len(problems) == 2 and "numbered [1] in the PDF, expected [0]" in problems[0]
+    # a table of contents without numbered parts would leave nothing to check: not a pass
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters: [{file: a}]\n")
+    assert "cannot check chapter numbers" in check_pdf.chapter_problems(book_toc, tmp_path)[0]
 
 
 def test_pdf_pages_are_found_in_the_table_of_contents_not_anywhere_in_the_text(tmp_path):
@@ -366,16 +369,24 @@ def test_pdf_pages_are_found_in_the_table_of_contents_not_anywhere_in_the_text(t
     for name, heading in [("index", "The Book"), ("a", "Before you start"),
                           ("notation", "Notation"), ("api", "nnscratch.models — ready-made models")]:
         (tmp_path / f"{name}.md").write_text(f"# {heading}\n")
+    landing = "# The Book\n\n```{raw} latex\n\\addcontentsline{toc}{chapter}{About this book}\n```\n"
+    (tmp_path / "index.md").write_text(landing)
     book_toc = tmp_path / "book.toc"
-    book_toc.write_text("\n".join([
+    entries = [
         r"\contentsline {chapter}{\numberline {0}Before you start}{3}{chapter.1}%",
         r"\contentsline {section}{\numberline {0.1}Notation and shapes}{4}{section.1.1}%",
         r"\contentsline {chapter}{\numberline {1}\sphinxstyleliteralintitle {\sphinxupquote "
         r"{nnscratch.models}} — ready\sphinxhyphen {}made models}{9}{chapter.2}%",
-    ]))
-    text = check_pdf.normalize("The Book. Before you start. Notation and shapes: notation.")
-    assert check_pdf.missing_pages(book_toc, tmp_path, text) == ["notation ('notation')"]
-    assert "cannot check" in check_pdf.missing_pages(tmp_path / "absent.toc", tmp_path, text)[0]
+    ]
+    book_toc.write_text("\n".join([r"\contentsline {chapter}{About this book}{1}{chapter*.2}%", *entries]))
+    assert check_pdf.missing_pages(book_toc, tmp_path) == ["notation ('notation')"]
+    assert "cannot check" in check_pdf.missing_pages(tmp_path / "absent.toc", tmp_path)[0]
+    # The landing page counts by its own contents entry, not by the book's title, which the
+    # title page prints whether the page is there or not.
+    book_toc.write_text("\n".join(entries))
+    assert check_pdf.missing_pages(book_toc, tmp_path)[0] == "index ('about this book')"
+    (tmp_path / "index.md").write_text("# The Book\n")
+    assert "index: its source adds no \\addcontentsline" in check_pdf.missing_pages(book_toc, tmp_path)[0]
 
 
 def test_pdf_marks_every_cell_the_html_collapses_whole(tmp_path):
@@ -455,7 +466,10 @@ def test_pdf_pages_ending_early_inside_a_chapter_are_problems():
     assert check_pdf.early_break_problems(html) == [
         "page 5 ends with 48% of its text height empty, and page 6 does not open a chapter: "
         "a page break forced early"]
-    assert check_pdf.early_break_problems("<doc>" + full + early + "</doc>") == []
+    assert check_pdf.early_break_problems("<doc>" + chapter + full + early + "</doc>") == []
+    # a PDF in which no page opens a chapter (another style, another language) is not passed
+    assert "cannot check for pages broken early" in check_pdf.early_break_problems(
+        "<doc>" + full + early + "</doc>")[0]
 
 
 @pytest.mark.slow
@@ -548,7 +562,7 @@ def test_every_page_that_draws_sets_the_book_style_first():
     for path in format_cells.chapters(ROOT):
         text = path.read_text(encoding="utf-8")
         cells = [m["code"] for m in format_cells.CELL.finditer(text)]
-        draws = any("plt.show()" in c or "plots." in c for c in cells)
+        draws = any(re.search(r"\bplt\.|\bplots\.|\.subplots\(|\.imshow\(|\.plot\(", c) for c in cells)
         if draws and "plots.use_book_style()" not in (cells[0] if cells else ""):
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"figures without the book style (call it in the first cell): {missing}"

@@ -59,6 +59,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
+import toc  # tools/, beside this script: the one reader of _toc.yml
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -208,9 +210,9 @@ def signature_problems(signature: str) -> list[str]:
 
 
 def notebook_source(html_root: Path, page: Path) -> Path | None:
-    """``_sources/<page>.md`` if that page's source is a notebook (jupytext front matter)."""
+    """``_sources/<page>.md`` if that page's source is a notebook (as the build decides)."""
     source = html_root / "_sources" / page.relative_to(html_root).with_suffix(".md")
-    if source.exists() and source.read_text(encoding="utf-8").startswith("---\njupytext:"):
+    if source.exists() and toc.is_notebook(source):
         return source
     return None
 
@@ -252,6 +254,10 @@ def check_downloads(page: Path, server: Server, report: dict) -> list[str]:
 
     source = notebook_source(server.root, page)
     if source is None:
+        docname = page.relative_to(server.root).with_suffix("").as_posix()
+        if docname in toc.notebooks():  # a chapter whose source the build left out
+            return [f"no notebook source _sources/{docname}.md beside the chapter: cannot check "
+                    f"its downloads"]
         return []
     problems = []
     source_code = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
@@ -339,8 +345,9 @@ LAYOUT_REPORT_JS = r"""
       shrunk.push(`${img.getAttribute('src')} shown at ${scale.toFixed(2)} of its size`);
     }
     // The frames of an animation's player (matplotlib's JavaScript) are not figures.
+    // Numbered, not only captioned: Sphinx numbers a figure that has a name (an id).
     if (img.closest('.cell_output') && !img.closest('.animation') && !(img.closest('figure') &&
-                                          img.closest('figure').querySelector('figcaption'))) {
+                        img.closest('figure').querySelector('figcaption .caption-number'))) {
       uncaptioned.push(firstLine(img));
     }
   }
@@ -348,6 +355,7 @@ LAYOUT_REPORT_JS = r"""
 }
 """
 
+DESKTOP = {"width": 1280, "height": 1000}
 PHONE = {"width": 360, "height": 800}  # many Android phones; an iPhone is 375-430
 # Elements that stick out of the window at phone width (the page would scroll sideways).
 PHONE_OVERFLOW_JS = r"""
@@ -598,8 +606,8 @@ def layout_problems(layout: dict) -> list[str]:
     problems += [f"formula wider than the column: {w}" for w in layout["wideMath"]]
     problems += [f"image shrunk: {s} (make the figure at the column's width)"
                  for s in layout["shrunk"]]
-    problems += [f"figure without a caption, drawn by the code cell starting {c!r}: add "
-                 f"'mystnb: figure: caption: ... name: ...' to its metadata"
+    problems += [f"figure without a numbered caption, drawn by the code cell starting {c!r}: "
+                 f"add 'mystnb: figure: caption: ... name: ...' to its metadata"
                  for c in layout["uncaptioned"]]
     problems += [f"too long ({MAX_OUTPUT_LINES} lines at most): {o}; does the cell end on an "
                  f"expression whose value it prints?" for o in layout.get("longOutputs", [])]
@@ -639,10 +647,16 @@ def layout_problems(layout: dict) -> list[str]:
     return problems
 
 
+def _add_new(layout: dict, found: dict) -> None:
+    """Add to each list of ``layout`` the findings of ``found`` it does not hold yet."""
+    for key, items in found.items():
+        layout[key] = layout.get(key, []) + [i for i in items if i not in layout.get(key, [])]
+
+
 def check_page(browser, page: Path, server: Server, shot: Path | None,
                book: str = "") -> tuple[list[str], str]:
     """Problems found on one page, and a one-line account of what was checked."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport=DESKTOP)
     errors, outside, failed, statuses = [], [], [], []
 
     def on_request(request):
@@ -678,11 +692,16 @@ def check_page(browser, page: Path, server: Server, shot: Path | None,
         browser_page.wait_for_timeout(200)  # let late console messages arrive
         if shot is not None:
             browser_page.screenshot(path=str(shot), full_page=False)
-        # Last: every solution and collapsed cell opened.
+        # Last: every solution and collapsed cell opened, and what they hid measured like the
+        # rest (at phone width, then at 1280 px), each finding once.
         browser_page.evaluate(OPEN_HIDDEN_JS)
         browser_page.evaluate(MATH_REFLOW_JS)
         layout["phoneClippedMath"] = browser_page.evaluate(PHONE_CLIPPED_MATH_JS)
         layout["phoneDetachedMath"] = browser_page.evaluate(DETACHED_MATH_JS)
+        _add_new(layout, {"phoneOverflow": browser_page.evaluate(PHONE_OVERFLOW_JS)})
+        browser_page.set_viewport_size(DESKTOP)
+        browser_page.evaluate(MATH_REFLOW_JS)
+        _add_new(layout, browser_page.evaluate(LAYOUT_REPORT_JS, MAX_OUTPUT_LINES))
     finally:
         context.close()
 
@@ -797,7 +816,7 @@ async () => {
 
 
 def check_search(browser, server: Server, word: str, shot: Path | None) -> list[str]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport=DESKTOP)
     context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
     page = context.new_page()
     errors = []
