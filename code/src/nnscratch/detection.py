@@ -38,6 +38,7 @@ from ._checks import (
     check_int,
     check_labels,
     check_number,
+    policy_divide,
 )
 from .activations import sigmoid
 
@@ -588,10 +589,10 @@ def centernet_loss(
         dtype=out.dtype,
     )[None, :, None, None]
     reg = float(np.sum(weights * np.abs(diff), dtype=acc))
-    scale = acc.type(m)  # M in float32 for float16, where M >= 65520 is inf
-    dout = np.empty_like(out)  # the quotients, cast back to out's dtype
-    dout[:, :c] = dz.astype(acc, copy=False) / scale
-    dout[:, c:] = (weights * np.sign(diff)).astype(acc, copy=False) / scale
+    # / M (float16: in float32, where M >= 65520 is inf), in out's dtype
+    dout = np.empty_like(out)
+    dout[:, :c] = policy_divide(dz, m)
+    dout[:, c:] = policy_divide(weights * np.sign(diff), m)
     return float((heat + reg) / m), dout
 
 

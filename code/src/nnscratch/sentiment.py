@@ -41,7 +41,7 @@ from .layers.masked import AttentionPooling, MaxOverTime, MeanOverTime
 from .layers.position import PositionEmbedding, SinusoidalPositions
 from .losses import binary_cross_entropy
 from .models import transformer_block
-from .network import Sequential
+from .network import Sequential, _layers_within
 from .optim import clip_grad_norm
 from .progress import format_epoch
 from .text import PAD
@@ -337,13 +337,11 @@ def _check_ids(model, ids, name: str, where: str) -> None:
 
 def _max_len(model) -> int | None:
     """The longest sentence a model's encoder takes (its positions' ``max_len``), if any."""
-    stack, found = [getattr(model, "encoder", None)], []
-    while stack:
-        layer = stack.pop()
-        if isinstance(layer, (PositionEmbedding, SinusoidalPositions)):
-            found.append(layer.max_len)
-        elif isinstance(layer, Composite):
-            stack += [part for _, part in layer.parts()]
+    found = [
+        layer.max_len
+        for layer in _layers_within(getattr(model, "encoder", None))
+        if isinstance(layer, (PositionEmbedding, SinusoidalPositions))
+    ]
     return min(found, default=None)
 
 
